@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import { Client, S3Error } from 'minio';
+import { ArtifactNotFoundError, type StorageConfig } from '../common/index.ts';
+
+/** What `stat` reports about a stored object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+/**
+ * The project's only door to object storage. Plain S3 calls only (put, get, stat, list,
+ * remove), so any S3-compatible server works, not just MinIO.
+ */
+export class ObjectStore {
+  readonly bucket: string;
+  readonly #client: Client;
+
+  constructor(config: StorageConfig) {
+    const url = new URL(config.endpoint);
+    this.bucket = config.bucket;
+    this.#client = new Client({
+      endPoint: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      useSSL: url.protocol === 'https:',
+      region: config.region,
+      accessKey: config.accessKeyId,
+      secretKey: config.secretAccessKey,
+      pathStyle: true,
+    });
+  }
+
+  /** Creates the bucket if it does not exist yet (safe to call concurrently). */
+  async ensureBucket(): Promise<void> {
+    if (await this.#client.bucketExists(this.bucket)) return;
+    try {
+      await this.#client.makeBucket(this.bucket);
+    } catch (error) {
+      if (error instanceof S3Error && ['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.code ?? '')) return;
+      throw error;
+    }
+  }
+
+  /** Writes one object. S3 makes each PUT atomic: readers see the old object or the whole new one. */
+  async put(key: string, body: Buffer | string | Readable, contentType = 'application/octet-stream'): Promise<void> {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    const size = Buffer.isBuffer(data) ? data.length : undefined;
+    await this.#client.putObject(this.bucket, key, data, size, { 'Content-Type': contentType });
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.put(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+  }
+
+  /** Reads a whole object; throws `ArtifactNotFoundError` when it does not exist. */
+  async get(key: string): Promise<Buffer> {
+    const stream = await this.#wrapNotFound(key, () => this.#client.getObject(this.bucket, key));
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async getJson(key: string): Promise<unknown> {
+    return JSON.parse((await this.get(key)).toString('utf8')) as unknown;
+  }
+
+  /** Streams an object; throws `ArtifactNotFoundError` when it does not exist. */
+  async getStream(key: string): Promise<Readable> {
+    return this.#wrapNotFound(key, () => this.#client.getObject(this.bucket, key));
+  }
+
+  /** Metadata of an object, or `undefined` when it does not exist. */
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await this.#client.statObject(this.bucket, key);
+      return { key, size: info.size, etag: info.etag };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== undefined;
+  }
+
+  /** Keys under a prefix, in the server's (lexicographic) order. */
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const item of this.#client.listObjectsV2(this.bucket, prefix, true)) {
+      if (typeof item.name === 'string') keys.push(item.name);
+    }
+    return keys;
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.#client.removeObject(this.bucket, key);
+  }
+
+  async #wrapNotFound<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isNotFound(error)) throw new ArtifactNotFoundError(`Object not found: s3://${this.bucket}/${key}`);
+      throw error;
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof S3Error && ['NoSuchKey', 'NotFound', 'NoSuchObject'].includes(error.code ?? '');
+}

@@ -1,0 +1,62 @@
+/**
+ * Error tree shared by workflows, activities and the client.
+ *
+ * A plain `Error` thrown in an activity reaches Temporal with its `name` as the failure type,
+ * which `nonRetryableErrorTypes` matches: domain errors therefore need no Temporal import and
+ * this file stays sandbox-safe. Every class sets `name` explicitly because bundlers and
+ * minifiers rename classes.
+ */
+
+/** Base class of every error this project throws on purpose. */
+export class PipelineError extends Error {
+  override name = 'PipelineError';
+}
+
+/** Thrown when a pipeline file or resolved spec is invalid (schema, references, cycles). */
+export class PipelineSpecError extends PipelineError {
+  override name = 'PipelineSpecError';
+}
+
+/** Thrown when the worker or client configuration (environment, flags) is invalid. */
+export class ConfigError extends PipelineError {
+  override name = 'ConfigError';
+}
+
+/** Thrown when a dataset cannot be imported or split (layout, empty class, bad archive). */
+export class DatasetError extends PipelineError {
+  override name = 'DatasetError';
+}
+
+/** Thrown when downloaded bytes do not match the pinned sha256. */
+export class ChecksumMismatchError extends PipelineError {
+  override name = 'ChecksumMismatchError';
+}
+
+/** Thrown when an object that a step needs is not in storage. */
+export class ArtifactNotFoundError extends PipelineError {
+  override name = 'ArtifactNotFoundError';
+}
+
+/** Thrown when training produces a non-finite loss. */
+export class TrainingDivergedError extends PipelineError {
+  override name = 'TrainingDivergedError';
+}
+
+/** Thrown when the selected training engine cannot do what the spec asks. */
+export class EngineCapabilityError extends PipelineError {
+  override name = 'EngineCapabilityError';
+}
+
+/**
+ * Failure types that retrying cannot fix. Passed to every activity's retry policy as
+ * `nonRetryableErrorTypes`.
+ */
+export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
+  'PipelineSpecError',
+  'ConfigError',
+  'DatasetError',
+  'ChecksumMismatchError',
+  'ArtifactNotFoundError',
+  'TrainingDivergedError',
+  'EngineCapabilityError',
+];

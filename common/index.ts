@@ -1,0 +1,6 @@
+export * from './errors.ts';
+export * from './task-queues.ts';
+export * from './search-attributes.ts';
+export type * from './storage-config.ts';
+export type * from './resolved-pipeline.ts';
+export type * from './step-kind.ts';

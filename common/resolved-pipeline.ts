@@ -1,0 +1,47 @@
+import type { QueueKind } from './task-queues.ts';
+
+/**
+ * The contract between the client and the `runPipeline` workflow.
+ *
+ * The client parses and validates the YAML, substitutes `${{ params.* }}`, fills defaults, and
+ * hands the workflow this plain object. The workflow never sees YAML or the schema, so a later
+ * change to the schema cannot alter the replay of a run already started.
+ */
+
+/** Temporal retry policy in the pipeline's vocabulary (durations as strings like `30s`, `2m`). */
+export interface RetrySpec {
+  maximumAttempts: number;
+  initialInterval: string;
+  backoffCoefficient: number;
+  maximumInterval?: string;
+  nonRetryableErrorTypes?: string[];
+}
+
+export interface ResolvedStep {
+  id: string;
+  /** Registered step kind, e.g. `download`, `subset`, `train`, `evaluate`, `publish`, `noop`. */
+  uses: string;
+  /**
+   * Inputs with params substituted and defaults applied. String values may still hold
+   * `${{ steps.<id>.outputs.<name> }}` references; the workflow replaces them with upstream
+   * outputs just before the step runs (the client has already type-checked them).
+   */
+  with: Record<string, unknown>;
+  needs: string[];
+  queue: QueueKind;
+  retry: RetrySpec;
+  /** Start-to-close timeout of one attempt, e.g. `2h`. */
+  timeout: string;
+  heartbeatTimeout?: string;
+  cache: boolean;
+}
+
+export interface ResolvedPipeline {
+  apiVersion: 'mlp/v1';
+  name: string;
+  description?: string;
+  /** sha256 of the resolved spec: identifies exactly what ran (stored in the run's memo). */
+  specHash: string;
+  params: Record<string, unknown>;
+  steps: ResolvedStep[];
+}

@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import type { QueueKind } from './task-queues.ts';
+
+/**
+ * A registered step kind: what `uses:` in a pipeline names. Input and output schemas are used by
+ * the client to validate `with:` after resolution and to type-check `${{ steps.x.outputs.y }}`.
+ */
+export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.ZodType = z.ZodType> {
+  uses: string;
+  /** Implementation version: bump when the activity's behaviour changes, to invalidate caches. */
+  version: string;
+  description: string;
+  /** Schema of `with:` (a `z.strictObject`: unknown keys are typos). */
+  input: Input;
+  /** Schema of the step's outputs (small: object keys, hashes, metrics; never data). */
+  output: Output;
+  /**
+   * Input fields holding object-store keys of artifacts. The cache key replaces each with the
+   * artifact's content hash, so a changed file under the same name misses the cache.
+   */
+  artifactInputs: readonly string[];
+  defaultQueue: QueueKind;
+}

@@ -1,0 +1,16 @@
+/** Logical worker queues a step can ask for in a pipeline (`queue: cpu | gpu`). */
+export const QUEUE_KINDS = ['cpu', 'gpu'] as const;
+export type QueueKind = (typeof QUEUE_KINDS)[number];
+
+/** Prefix of every Temporal task queue this project polls; override per deployment. */
+export const DEFAULT_TASK_QUEUE_PREFIX = 'ml-pipelines';
+
+/** Temporal task queue name for a logical queue, e.g. `ml-pipelines-gpu`. */
+export function taskQueueName(kind: QueueKind, prefix: string = DEFAULT_TASK_QUEUE_PREFIX): string {
+  return `${prefix}-${kind}`;
+}
+
+/** Queue the pipeline workflow itself runs on (workflow tasks are cheap: the cpu worker takes them). */
+export function workflowTaskQueue(prefix: string = DEFAULT_TASK_QUEUE_PREFIX): string {
+  return taskQueueName('cpu', prefix);
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX, QUEUE_KINDS, type StorageConfig } from '../common/index.ts';
+
+/**
+ * Every environment variable a worker reads, in one schema. The compose-file test checks the
+ * worker services against this list, so a typo in docker-compose.yml fails CI.
+ *
+ * Secrets may be given inline (`S3_SECRET_ACCESS_KEY`) or, preferred in containers, as a file
+ * path (`S3_SECRET_ACCESS_KEY_FILE`, e.g. a Docker secret).
+ */
+export const workerEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  MLP_TASK_QUEUE_PREFIX: z.string().min(1).default(DEFAULT_TASK_QUEUE_PREFIX),
+  /** Comma-separated logical queues this worker polls: `cpu`, `gpu` or `cpu,gpu`. */
+  MLP_WORKER_QUEUES: z
+    .string()
+    .default('cpu')
+    .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(QUEUE_KINDS)).min(1)),
+  /** Training engine: `auto` picks the best one available on this machine. */
+  MLP_ENGINE: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
+  /** Local scratch space for downloads and extraction. */
+  MLP_SCRATCH_DIR: z.string().min(1).default('.data/scratch'),
+  MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().min(3).default('ml-pipelines'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_ACCESS_KEY_ID_FILE: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY_FILE: z.string().min(1).optional(),
+});
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+/** The worker's configuration, normalized once at start and passed into `createActivities`. */
+export interface WorkerConfig {
+  temporal: { address: string; namespace: string; taskQueuePrefix: string };
+  queues: WorkerEnv['MLP_WORKER_QUEUES'];
+  engine: WorkerEnv['MLP_ENGINE'];
+  scratchDir: string;
+  logLevel: WorkerEnv['MLP_LOG_LEVEL'];
+  storage: StorageConfig;
+}
+
+/** Names of all variables the worker understands (for the compose test and `--help`). */
+export const WORKER_ENV_KEYS: readonly string[] = Object.keys(workerEnvSchema.shape);
+
+function secret(env: WorkerEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY'): string {
+  const inline = env[name];
+  const file = env[`${name}_FILE`];
+  if (inline && file) throw new ConfigError(`Set either ${name} or ${name}_FILE, not both`);
+  if (inline) return inline;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`Cannot read ${name}_FILE at ${file}: ${(error as Error).message}`);
+    }
+  }
+  throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
+}
+
+/** Parses the process environment; throws `ConfigError` naming every bad variable. */
+export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const parsed = workerEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid worker environment:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueuePrefix: e.MLP_TASK_QUEUE_PREFIX },
+    queues: e.MLP_WORKER_QUEUES,
+    engine: e.MLP_ENGINE,
+    scratchDir: e.MLP_SCRATCH_DIR,
+    logLevel: e.MLP_LOG_LEVEL,
+    storage: {
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      bucket: e.S3_BUCKET,
+      accessKeyId: secret(e, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: secret(e, 'S3_SECRET_ACCESS_KEY'),
+    },
+  };
+}
