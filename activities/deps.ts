@@ -1,0 +1,8 @@
+import type { ObjectStore } from './object-store.ts';
+
+/** What activities get from the worker: built once at start, never read from process.env. */
+export interface ActivityDeps {
+  store: ObjectStore;
+  /** Local scratch folder for downloads and extraction (per worker). */
+  scratchDir: string;
+}

@@ -1,0 +1,17 @@
+import type { ActivityDeps } from './deps.ts';
+import { createStorageCheckActivities } from './storage-check.ts';
+
+export type { ActivityDeps } from './deps.ts';
+export { ObjectStore } from './object-store.ts';
+
+/**
+ * Every activity the workers register, built from the worker's dependencies. Workflows see
+ * only `typeof` this (through `import type`), never the implementations.
+ */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createStorageCheckActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,13 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { StorageCheckResult } from '../activities/storage-check.ts';
+
+const { writeAndReadBack } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
+/** Health check run by `mlp doctor`: a worker writes an object to storage and reads it back. */
+export async function checkStorage(prefix: string, payload: string): Promise<StorageCheckResult> {
+  return writeAndReadBack(prefix, payload);
+}
