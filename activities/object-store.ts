@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Client, S3Error } from 'minio';
 import { ArtifactNotFoundError, type StorageConfig } from '../common/index.ts';
 
