@@ -1,0 +1,17 @@
+# Worker image for docker-compose.yml (CPU and GPU workers share it; the queue is set by env).
+FROM node:20.20-bookworm-slim
+# Vulkan loader for the WebGPU (Dawn) engine on GPU workers; the NVIDIA runtime injects the ICD.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libvulkan1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY common ./common
+COPY activities ./activities
+COPY workflows ./workflows
+COPY worker ./worker
+RUN mkdir -p .data/scratch && chown -R node:node .data
+USER node
+ENV NODE_ENV=production
+CMD ["npx", "tsx", "worker/main.ts"]

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { WORKER_ENV_KEYS, workerEnvSchema } from '../../worker/config.ts';
+import { SEARCH_ATTRIBUTES } from '../../common/index.ts';
+
+// No Docker engine runs in CI: these tests check the compose file against the worker's own
+// config schema so the production stack cannot drift from the code.
+
+const serviceSchema = z.looseObject({
+  image: z.string().optional(),
+  build: z.unknown().optional(),
+  ports: z.array(z.string()).optional(),
+  environment: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  entrypoint: z.unknown().optional(),
+  deploy: z.unknown().optional(),
+  secrets: z.array(z.string()).optional(),
+});
+const composeSchema = z.looseObject({
+  services: z.record(z.string(), serviceSchema),
+  secrets: z.record(z.string(), z.object({ file: z.string() })),
+});
+
+const compose = composeSchema.parse(parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }));
+const service = (name: string) => {
+  const found = compose.services[name];
+  assert.ok(found, `docker-compose.yml has no service "${name}"`);
+  return found;
+};
+const env = (name: string): Record<string, string> =>
+  Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([key, value]) => [key, String(value)]));
+const publishedPorts = (name: string) => (service(name).ports ?? []).map((port) => Number(port.split(':')[0]));
+
+describe('docker-compose.yml', () => {
+  it('defines the production services: Temporal on PostgreSQL, its UI, MinIO and both workers', () => {
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'minio', 'worker-cpu', 'worker-gpu']) service(name);
+    assert.equal(env('temporal').DB, 'postgres12');
+    assert.equal(env('temporal').POSTGRES_SEEDS, 'postgresql');
+  });
+
+  it('publishes the Temporal frontend, the UI and the S3 API on their usual ports', () => {
+    assert.ok(publishedPorts('temporal').includes(7233));
+    assert.ok(publishedPorts('temporal-ui').includes(8080));
+    assert.ok(publishedPorts('minio').includes(9000));
+  });
+
+  for (const [name, queue] of [['worker-cpu', 'cpu'], ['worker-gpu', 'gpu']] as const) {
+    it(`gives ${name} only environment variables the worker config schema knows, and valid values`, () => {
+      const workerEnv = env(name);
+      const unknown = Object.keys(workerEnv).filter((key) => !WORKER_ENV_KEYS.includes(key) && !key.startsWith('NVIDIA_'));
+      assert.deepEqual(unknown, [], `unknown worker variables in ${name}`);
+      const parsed = workerEnvSchema.parse(workerEnv);
+      assert.deepEqual(parsed.MLP_WORKER_QUEUES, [queue]);
+    });
+
+    it(`points ${name} at the compose services for Temporal and S3, with secrets from files`, () => {
+      const workerEnv = env(name);
+      const [temporalHost, temporalPort] = (workerEnv.TEMPORAL_ADDRESS ?? '').split(':');
+      assert.equal(temporalHost, 'temporal');
+      assert.ok(publishedPorts('temporal').includes(Number(temporalPort)));
+      const s3 = new URL(workerEnv.S3_ENDPOINT ?? '');
+      assert.equal(s3.hostname, 'minio');
+      assert.ok(publishedPorts('minio').includes(Number(s3.port)));
+      assert.equal(workerEnv.S3_SECRET_ACCESS_KEY, undefined, 'secrets must not be inline');
+      assert.match(workerEnv.S3_SECRET_ACCESS_KEY_FILE ?? '', /^\/run\/secrets\//);
+      const secretName = (workerEnv.S3_SECRET_ACCESS_KEY_FILE ?? '').replace('/run/secrets/', '');
+      assert.ok(service(name).secrets?.includes(secretName), `${name} must mount the ${secretName} secret`);
+      assert.ok(compose.secrets[secretName], `secret ${secretName} must be declared`);
+    });
+  }
+
+  it('reserves an NVIDIA GPU for the gpu worker with the graphics capability Vulkan needs', () => {
+    const deploy = z
+      .object({ resources: z.object({ reservations: z.object({ devices: z.array(z.object({ driver: z.string(), capabilities: z.array(z.string()) })) }) }) })
+      .parse(service('worker-gpu').deploy);
+    assert.ok(deploy.resources.reservations.devices.some((device) => device.driver === 'nvidia' && device.capabilities.includes('gpu')));
+    const capabilities = (env('worker-gpu').NVIDIA_DRIVER_CAPABILITIES ?? '').split(',');
+    for (const capability of ['compute', 'utility', 'graphics']) assert.ok(capabilities.includes(capability), capability);
+  });
+
+  it('registers every custom search attribute the workflow upserts', () => {
+    const script = JSON.stringify(service('temporal-search-attributes').entrypoint);
+    for (const name of Object.keys(SEARCH_ATTRIBUTES)) assert.ok(script.includes(name), `${name} is not registered`);
+  });
+});

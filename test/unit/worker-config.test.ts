@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseWorkerConfig } from '../../worker/config.ts';
+import { ConfigError } from '../../common/index.ts';
+
+describe('worker configuration', () => {
+  const credentials = { S3_ACCESS_KEY_ID: 'access', S3_SECRET_ACCESS_KEY: 'secret' };
+
+  it('fills sensible local defaults when only credentials are given', () => {
+    const config = parseWorkerConfig(credentials);
+    assert.equal(config.temporal.address, '127.0.0.1:7233');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.deepEqual(config.queues, ['cpu']);
+    assert.equal(config.storage.endpoint, 'http://127.0.0.1:9000');
+    assert.equal(config.storage.secretAccessKey, 'secret');
+  });
+
+  it('reads secrets from *_FILE paths, trimming the trailing newline', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mlp-config-'));
+    try {
+      writeFileSync(path.join(dir, 'key'), 'from-file\n');
+      writeFileSync(path.join(dir, 'secret'), 'secret-from-file\n');
+      const config = parseWorkerConfig({ S3_ACCESS_KEY_ID_FILE: path.join(dir, 'key'), S3_SECRET_ACCESS_KEY_FILE: path.join(dir, 'secret') });
+      assert.equal(config.storage.accessKeyId, 'from-file');
+      assert.equal(config.storage.secretAccessKey, 'secret-from-file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses a comma-separated queue list', () => {
+    assert.deepEqual(parseWorkerConfig({ ...credentials, MLP_WORKER_QUEUES: 'cpu, gpu' }).queues, ['cpu', 'gpu']);
+  });
+
+  it('names the variable and the allowed values when a queue is unknown', () => {
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_WORKER_QUEUES: 'tpu' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /MLP_WORKER_QUEUES/);
+      assert.match(error.message, /"cpu"\|"gpu"|cpu.*gpu/);
+      return true;
+    });
+  });
+
+  it('refuses to start without object-store credentials and says which variable is missing', () => {
+    assert.throws(() => parseWorkerConfig({}), /Missing S3_ACCESS_KEY_ID \(or S3_ACCESS_KEY_ID_FILE\)/);
+  });
+
+  it('rejects a secret given both inline and as a file without echoing its value', () => {
+    assert.throws(
+      () => parseWorkerConfig({ S3_ACCESS_KEY_ID: 'access', S3_SECRET_ACCESS_KEY: 'hunter2-value', S3_SECRET_ACCESS_KEY_FILE: '/run/secrets/s3' }),
+      (error: unknown) => error instanceof ConfigError && /not both/.test(error.message) && !error.message.includes('hunter2-value'),
+    );
+  });
+});
