@@ -47,6 +47,16 @@ export class EngineCapabilityError extends PipelineError {
   override name = 'EngineCapabilityError';
 }
 
+/** Thrown when a server binary (Temporal CLI, S3 server) is missing, too old, or cannot be built. */
+export class ServerBinaryError extends PipelineError {
+  override name = 'ServerBinaryError';
+}
+
+/** Thrown when a local server (Temporal dev server, S3 server) exits early or does not become healthy in time. */
+export class ServerStartError extends PipelineError {
+  override name = 'ServerStartError';
+}
+
 /**
  * Failure types that retrying cannot fix. Passed to every activity's retry policy as
  * `nonRetryableErrorTypes`.
