@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { Command } from 'commander';
 import { reportCliError } from './output.ts';
+import { register as registerServers } from './commands/servers.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -11,5 +12,7 @@ const program = new Command()
   .description('Durable, declarative ML pipelines on Temporal')
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
+
+registerServers(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);

@@ -164,12 +164,13 @@ interface Candidate {
   source: ResolvedBinary['source'];
 }
 
-function pickCandidate(name: string, explicit: string | undefined, fromEnv: string | undefined, envName: string, binDir: string): Candidate {
+function pickCandidate(name: string, explicit: string | undefined, env: NodeJS.ProcessEnv, envName: string, binDir: string): Candidate {
+  const fromEnv = env[envName];
   if (explicit) return { path: explicit, source: 'flag' };
   if (fromEnv) return { path: fromEnv, source: 'env' };
   const tools = join(binDir, name);
   if (isExecutable(tools)) return { path: tools, source: 'tools' };
-  const onPath = findOnPath(name);
+  const onPath = findOnPath(name, env.PATH ?? '');
   if (onPath) return { path: onPath, source: 'path' };
   throw new ServerBinaryError(
     `Cannot find the ${name} binary: run \`npm run setup\` to build it into ${binDir}, or set ${envName} (or pass its flag) to an existing binary`,
@@ -194,7 +195,7 @@ export interface ResolveOptions {
 /** Finds and version-checks the Temporal CLI. */
 export async function resolveTemporalBinary(options: ResolveOptions = {}): Promise<ResolvedBinary> {
   const env = options.env ?? process.env;
-  const candidate = pickCandidate('temporal', options.explicit, env.MLP_TEMPORAL_BIN, 'MLP_TEMPORAL_BIN', options.binDir ?? TOOLS_BIN_DIR);
+  const candidate = pickCandidate('temporal', options.explicit, env, 'MLP_TEMPORAL_BIN', options.binDir ?? TOOLS_BIN_DIR);
   assertExecutable(candidate, 'temporal');
   return { ...candidate, version: await checkTemporalBinary(candidate.path) };
 }
@@ -209,7 +210,7 @@ export function s3ServerKind(explicit: string | undefined, env: NodeJS.ProcessEn
 /** Finds and version-checks the S3 server binary of the given kind. */
 export async function resolveS3Binary(kind: S3ServerKind, options: ResolveOptions = {}): Promise<ResolvedBinary> {
   const env = options.env ?? process.env;
-  const candidate = pickCandidate(kind, options.explicit, env.MLP_S3_SERVER_BIN, 'MLP_S3_SERVER_BIN', options.binDir ?? TOOLS_BIN_DIR);
+  const candidate = pickCandidate(kind, options.explicit, env, 'MLP_S3_SERVER_BIN', options.binDir ?? TOOLS_BIN_DIR);
   assertExecutable(candidate, kind);
   return { ...candidate, version: await checkS3Binary(kind, candidate.path) };
 }
