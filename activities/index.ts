@@ -1,4 +1,6 @@
 import type { ActivityDeps } from './deps.ts';
+import { createNoopActivities } from './noop.ts';
+import { createStepCacheActivities } from './step-cache.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
 
 export type { ActivityDeps } from './deps.ts';
@@ -11,6 +13,8 @@ export { ObjectStore } from './object-store.ts';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStorageCheckActivities(deps),
+    ...createNoopActivities(deps),
+    ...createStepCacheActivities(deps),
   };
 }
 

@@ -7,7 +7,12 @@ export interface ObjectInfo {
   key: string;
   size: number;
   etag: string;
+  /** User metadata (`x-amz-meta-*`), keys lower-case without the prefix. */
+  metadata: Record<string, string>;
 }
+
+/** User-metadata key under which writers may record an object's sha256 (hex) at PUT time. */
+export const SHA256_METADATA_KEY = 'sha256';
 
 /**
  * The project's only door to object storage. Plain S3 calls only (put, get, stat, list,
@@ -43,10 +48,15 @@ export class ObjectStore {
   }
 
   /** Writes one object. S3 makes each PUT atomic: readers see the old object or the whole new one. */
-  async put(key: string, body: Buffer | string | Readable, contentType = 'application/octet-stream'): Promise<void> {
+  async put(
+    key: string,
+    body: Buffer | string | Readable,
+    contentType = 'application/octet-stream',
+    metadata: Record<string, string> = {},
+  ): Promise<void> {
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     const size = Buffer.isBuffer(data) ? data.length : undefined;
-    await this.#client.putObject(this.bucket, key, data, size, { 'Content-Type': contentType });
+    await this.#client.putObject(this.bucket, key, data, size, { ...metadata, 'Content-Type': contentType });
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
@@ -74,7 +84,11 @@ export class ObjectStore {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const info = await this.#client.statObject(this.bucket, key);
-      return { key, size: info.size, etag: info.etag };
+      const metadata: Record<string, string> = {};
+      for (const [name, value] of Object.entries(info.metaData)) {
+        if (typeof value === 'string') metadata[name.toLowerCase()] = value;
+      }
+      return { key, size: info.size, etag: info.etag, metadata };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

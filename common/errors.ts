@@ -57,6 +57,11 @@ export class ServerStartError extends PipelineError {
   override name = 'ServerStartError';
 }
 
+/** Thrown (as the failure type of a `runPipeline` run) when one of its steps failed; names the step. */
+export class StepFailedError extends PipelineError {
+  override name = 'StepFailedError';
+}
+
 /**
  * Failure types that retrying cannot fix. Passed to every activity's retry policy as
  * `nonRetryableErrorTypes`.

@@ -11,3 +11,14 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
+
+/**
+ * Typed keys for `upsertSearchAttributes` and `typedSearchAttributes` (workflow and client).
+ * Plain objects of the shape `defineSearchAttributeKey` returns, so common/ stays free of SDK imports.
+ */
+export const PIPELINE_SEARCH_ATTRIBUTES = {
+  PipelineName: { name: 'PipelineName', type: 'KEYWORD' },
+  PipelineStatus: { name: 'PipelineStatus', type: 'KEYWORD' },
+  DatasetHash: { name: 'DatasetHash', type: 'KEYWORD' },
+  ModelVersion: { name: 'ModelVersion', type: 'KEYWORD' },
+} as const satisfies { [K in SearchAttributeName]: { name: K; type: 'KEYWORD' } };

@@ -1,3 +1,4 @@
 // Every workflow the workers register. Only workflow files and `import type` may appear here:
 // this file is bundled into Temporal's deterministic sandbox.
 export * from './check-storage.ts';
+export * from './run-pipeline.ts';

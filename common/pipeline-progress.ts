@@ -1,0 +1,45 @@
+import type { StepOutputs } from './step-activities.ts';
+
+/**
+ * What the `runPipeline` workflow reports about itself through the `pipelineProgress` query.
+ * The workflow defines the query from this name and type (workflows/queries.ts); the client
+ * calls `handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY)`.
+ */
+
+export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'cached'] as const;
+export type StepState = (typeof STEP_STATES)[number];
+
+export const RUN_STATES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export interface StepProgress {
+  id: string;
+  uses: string;
+  queue: string;
+  state: StepState;
+  /** ISO timestamps (workflow time). */
+  startedAt?: string;
+  endedAt?: string;
+  cached: boolean;
+  cacheKey?: string;
+  outputs?: StepOutputs;
+  error?: string;
+}
+
+export interface PipelineProgress {
+  pipeline: string;
+  specHash: string;
+  state: RunState;
+  startedAt: string;
+  endedAt?: string;
+  /** Step id of the first failure, when the run failed. */
+  failedStep?: string;
+  steps: StepProgress[];
+}
+
+/**
+ * Name of the query returning each step's state, times, cache flag and outputs. Attempt numbers
+ * and heartbeat details are not visible to workflow code: `client/progress.ts` merges them in
+ * from the server.
+ */
+export const PIPELINE_PROGRESS_QUERY = 'pipelineProgress';

@@ -1,0 +1,26 @@
+import type { PipelineProgress, StepState } from '../common/pipeline-progress.ts';
+
+const ICONS: Record<StepState, string> = {
+  pending: '⏳',
+  running: '▶️',
+  succeeded: '✅',
+  failed: '❌',
+  cancelled: '⛔',
+  cached: '♻️',
+};
+
+/** Markdown shown as the run's "current details" in the Temporal UI: one line per step. */
+export function renderCurrentDetails(progress: PipelineProgress): string {
+  const lines = progress.steps.map((step) => {
+    const cached = step.cached ? ' (cached)' : '';
+    const error = step.error === undefined ? '' : ` — ${step.error}`;
+    return `| ${ICONS[step.state]} | \`${step.id}\` | ${step.uses} | ${step.queue} | ${step.state}${cached}${error} |`;
+  });
+  return [
+    `**${progress.pipeline}** — ${progress.state}`,
+    '',
+    '| | step | kind | queue | state |',
+    '|---|---|---|---|---|',
+    ...lines,
+  ].join('\n');
+}

@@ -1,0 +1,206 @@
+import {
+  type ActivityOptions,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  TemporalFailure,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { StepCacheActivities } from '../activities/step-cache.ts';
+import { resolveStepOutputs } from '../common/expressions.ts';
+import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
+import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
+import { compileRunPipelineOptions, type RunPipelineOptions } from '../common/run-options.ts';
+import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
+import {
+  isStepKindName,
+  stepRunPrefix,
+  type StepActivities,
+  type StepActivity,
+  type StepOutputs,
+} from '../common/step-activities.ts';
+import type { StepKindName } from '../common/step-kinds/index.ts';
+import { taskQueueName } from '../common/task-queues.ts';
+import { DagShapeError, runDag, topologicalOrder } from './dag.ts';
+import { pipelineProgressQuery } from './queries.ts';
+import { renderCurrentDetails } from './details.ts';
+import { stepActivityOptions } from './step-options.ts';
+
+/** Step kind → its activity on a proxy: typed dispatch, never by a name read from YAML. */
+const STEP_RUNNERS: Record<StepKindName, (activities: StepActivities) => StepActivity> = {
+  noop: (activities) => activities.noop,
+  download: (activities) => activities.downloadDataset,
+  subset: (activities) => activities.subsetDataset,
+  train: (activities) => activities.trainModel,
+  evaluate: (activities) => activities.evaluateModel,
+  publish: (activities) => activities.publishModel,
+};
+
+/** Step outputs with these names are upserted as search attributes when a step produces them. */
+const OUTPUT_SEARCH_ATTRIBUTES = {
+  datasetHash: PIPELINE_SEARCH_ATTRIBUTES.DatasetHash,
+  modelVersion: PIPELINE_SEARCH_ATTRIBUTES.ModelVersion,
+} as const;
+
+function errorMessage(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause !== undefined) return errorMessage(error.cause);
+  if (error instanceof ApplicationFailure && error.type) return `${error.type}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function specFailure(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: 'PipelineSpecError', nonRetryable: true });
+}
+
+/**
+ * Runs a resolved pipeline as a DAG: each step starts as soon as its `needs` succeeded, as one
+ * activity on its queue. The first failed step cancels the running ones and fails the run with
+ * its id in the message. Returns every step's outputs by step id.
+ */
+export async function runPipeline(
+  spec: ResolvedPipeline,
+  options: RunPipelineOptions = {},
+): Promise<Record<string, StepOutputs>> {
+  const { taskQueuePrefix } = compileRunPipelineOptions(options);
+  const { workflowId } = workflowInfo();
+  const steps = new Map<string, ResolvedStep>(spec.steps.map((step) => [step.id, step]));
+  const outputs: Record<string, StepOutputs> = {};
+
+  const progress: PipelineProgress = {
+    pipeline: spec.name,
+    specHash: spec.specHash,
+    state: 'running',
+    startedAt: new Date().toISOString(),
+    steps: spec.steps.map((step) => ({ id: step.id, uses: step.uses, queue: step.queue, state: 'pending', cached: false })),
+  };
+  const stepProgress = new Map(progress.steps.map((step) => [step.id, step]));
+  const update = (id: string, change: Partial<StepProgress>): void => {
+    const step = stepProgress.get(id);
+    if (step !== undefined) Object.assign(step, change);
+    setCurrentDetails(renderCurrentDetails(progress));
+  };
+  setHandler(pipelineProgressQuery, () => progress);
+
+  const setRunState = (state: RunState): void => {
+    progress.state = state;
+    if (state !== 'running') progress.endedAt = new Date().toISOString();
+    upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineStatus, value: state }]);
+    setCurrentDetails(renderCurrentDetails(progress));
+  };
+
+  upsertMemo({ specHash: spec.specHash, pipeline: spec.name });
+  upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name }]);
+  setRunState('running');
+
+  try {
+    topologicalOrder(spec.steps);
+  } catch (error) {
+    setRunState('failed');
+    if (error instanceof DagShapeError) throw specFailure(`Invalid pipeline "${spec.name}": ${error.message}`);
+    throw error;
+  }
+
+  const cache = proxyActivities<StepCacheActivities>({
+    taskQueue: taskQueueName('cpu', taskQueuePrefix),
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: undefined,
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['PipelineSpecError', 'ArtifactNotFoundError'] },
+  });
+
+  const runStep = async (id: string): Promise<StepOutputs> => {
+    const step = steps.get(id);
+    if (step === undefined) throw specFailure(`Unknown step "${id}"`);
+    update(id, { state: 'running', startedAt: new Date().toISOString() });
+    try {
+      const result = await executeStep(step);
+      outputs[id] = result.outputs;
+      update(id, {
+        state: result.cached ? 'cached' : 'succeeded',
+        cached: result.cached,
+        outputs: result.outputs,
+        endedAt: new Date().toISOString(),
+        ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
+      });
+      for (const [name, key] of Object.entries(OUTPUT_SEARCH_ATTRIBUTES)) {
+        const value = result.outputs[name];
+        if (typeof value === 'string') upsertSearchAttributes([{ key, value }]);
+      }
+      return result.outputs;
+    } catch (error) {
+      update(id, {
+        state: isCancellation(error) ? 'cancelled' : 'failed',
+        endedAt: new Date().toISOString(),
+        error: errorMessage(error),
+      });
+      throw error;
+    }
+  };
+
+  const executeStep = async (step: ResolvedStep): Promise<{ outputs: StepOutputs; cached: boolean; cacheKey?: string }> => {
+    if (!isStepKindName(step.uses)) throw specFailure(`Unknown step kind "${step.uses}" in step "${step.id}"`);
+    let inputs: Record<string, unknown>;
+    let activityOptions: ActivityOptions;
+    try {
+      const resolved = resolveStepOutputs(step.with, outputs);
+      if (typeof resolved !== 'object' || resolved === null || Array.isArray(resolved)) {
+        throw new Error('inputs are not an object');
+      }
+      inputs = Object.fromEntries(Object.entries(resolved));
+      activityOptions = stepActivityOptions(step, taskQueuePrefix);
+    } catch (error) {
+      throw specFailure(`Cannot prepare step "${step.id}": ${errorMessage(error)}`);
+    }
+    let cacheKey: string | undefined;
+    if (step.cache) {
+      cacheKey = await cache.computeCacheKey({ uses: step.uses, inputs });
+      const hit = await cache.lookupCache(cacheKey);
+      if (hit !== null) {
+        log.info('Step cache hit', { stepId: step.id, cacheKey, from: hit.workflowId });
+        return { outputs: hit.outputs, cached: true, cacheKey };
+      }
+    }
+    log.info('Step started', { stepId: step.id, uses: step.uses, queue: step.queue });
+    const activity = STEP_RUNNERS[step.uses](proxyActivities<StepActivities>(activityOptions));
+    const result = await activity(inputs, {
+      pipeline: spec.name,
+      workflowId,
+      stepId: step.id,
+      runPrefix: stepRunPrefix(workflowId, step.id),
+    });
+    if (cacheKey !== undefined) {
+      await cache.recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
+    }
+    return { outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
+  };
+
+  // Steps run in their own scope so the first failure can cancel the siblings still running.
+  const scope = new CancellationScope();
+  const run = await scope.run(() => runDag(spec.steps, runStep, () => scope.cancel()));
+  for (const id of run.notStarted) update(id, { state: 'cancelled' });
+
+  if (run.firstFailure === undefined) {
+    setRunState('succeeded');
+    return outputs;
+  }
+  const { id, error } = run.firstFailure;
+  if (isCancellation(error) && CancellationScope.current().consideredCancelled) {
+    setRunState('cancelled');
+    throw error;
+  }
+  progress.failedStep = id;
+  setRunState('failed');
+  throw ApplicationFailure.create({
+    type: 'StepFailedError',
+    message: `Step "${id}" failed: ${errorMessage(error)}`,
+    nonRetryable: true,
+    details: [{ stepId: id }],
+    ...(error instanceof TemporalFailure ? { cause: error } : {}),
+  });
+}

@@ -1,0 +1,28 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
+import type { ResolvedStep } from '../common/resolved-pipeline.ts';
+import { taskQueueName } from '../common/task-queues.ts';
+import { durationMs } from './duration.ts';
+
+/**
+ * Activity options of one step, from its resolved spec. The activity id is the step id, so the
+ * activity (and `describe()`'s pending activities) can be matched back to its step. Durations
+ * are converted to milliseconds; a malformed one throws PipelineSpecError naming the step.
+ */
+export function stepActivityOptions(step: ResolvedStep, taskQueuePrefix: string): ActivityOptions {
+  const nonRetryable = new Set([...NON_RETRYABLE_ERROR_TYPES, ...(step.retry.nonRetryableErrorTypes ?? [])]);
+  return {
+    activityId: step.id,
+    summary: `${step.id} (${step.uses})`,
+    taskQueue: taskQueueName(step.queue, taskQueuePrefix),
+    startToCloseTimeout: durationMs(step.timeout, `step "${step.id}" timeout`),
+    ...(step.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: durationMs(step.heartbeatTimeout, `step "${step.id}" heartbeatTimeout`) }),
+    retry: {
+      maximumAttempts: step.retry.maximumAttempts,
+      initialInterval: durationMs(step.retry.initialInterval, `step "${step.id}" retry.initialInterval`),
+      backoffCoefficient: step.retry.backoffCoefficient,
+      ...(step.retry.maximumInterval === undefined ? {} : { maximumInterval: durationMs(step.retry.maximumInterval, `step "${step.id}" retry.maximumInterval`) }),
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  };
+}
