@@ -17,6 +17,25 @@ export class PipelineSpecError extends PipelineError {
   override name = 'PipelineSpecError';
 }
 
+/** A validation problem with its place in the pipeline file (1-based line and column). */
+export interface PipelineProblem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** Thrown by the client when a pipeline file fails validation; lists every problem with its position. */
+export class PipelineValidationError extends PipelineSpecError {
+  override name = 'PipelineValidationError';
+  readonly problems: readonly PipelineProblem[];
+
+  constructor(problems: readonly PipelineProblem[]) {
+    super(problems.map((problem) => `${problem.file}:${problem.line}:${problem.col}: ${problem.message}`).join('\n'));
+    this.problems = problems;
+  }
+}
+
 /** Thrown when the worker or client configuration (environment, flags) is invalid. */
 export class ConfigError extends PipelineError {
   override name = 'ConfigError';
@@ -75,3 +94,4 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'TrainingDivergedError',
   'EngineCapabilityError',
 ];
+  'PipelineValidationError',

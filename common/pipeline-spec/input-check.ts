@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { findReferences, type Reference, type StepOutputReference, type ValuePath } from '../expressions.ts';
+import type { StepKind } from '../step-kind.ts';
+import { formatPath, fromZodIssues, type SpecIssue } from './issues.ts';
+
+/**
+ * Checks a step's `with` (params already substituted) against its kind's input schema.
+ *
+ * `${{ steps.<id>.outputs.<name> }}` references are only known at run time, so the schema's
+ * complaints about the values that hold them are set aside; instead the type the upstream kind
+ * declares for that output is compared with the type the input accepts there (JSON Schema
+ * types of both). A reference inside a longer string always yields a string.
+ */
+
+type JsonSchema = Record<string, unknown>;
+
+const jsonSchemaCache = new WeakMap<z.ZodType, JsonSchema>();
+
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const cached = jsonSchemaCache.get(schema);
+  if (cached !== undefined) return cached;
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  jsonSchemaCache.set(schema, json);
+  return json;
+}
+
+function isRecord(value: unknown): value is JsonSchema {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function alternatives(node: JsonSchema): JsonSchema[] {
+  const nested = [node['anyOf'], node['oneOf'], node['allOf']].flatMap((list) => (Array.isArray(list) ? list.filter(isRecord) : []));
+  return nested.length > 0 ? nested.flatMap(alternatives) : [node];
+}
+
+/** Sub-schemas that may describe the value at `path`; empty when nothing can be there. */
+function schemasAt(node: JsonSchema, path: ValuePath): JsonSchema[] {
+  if (path.length === 0) return [node];
+  const [head, ...rest] = path;
+  return alternatives(node).flatMap((option) => {
+    if (typeof head === 'number') return isRecord(option['items']) ? schemasAt(option['items'], rest) : [];
+    const properties = option['properties'];
+    if (isRecord(properties) && isRecord(properties[head ?? ''])) return schemasAt(properties[head ?? ''] as JsonSchema, rest);
+    if (isRecord(option['additionalProperties'])) return schemasAt(option['additionalProperties'], rest);
+    return Object.keys(option).every((key) => key === '$schema' || key === 'description' || key === 'default') ? [{}] : [];
+  });
+}
+
+/** JSON types a schema allows; `any` when it does not say. */
+function typesOf(schemas: JsonSchema[]): Set<string> {
+  const types = new Set<string>();
+  for (const option of schemas.flatMap(alternatives)) {
+    const type = option['type'];
+    if (typeof type === 'string') types.add(type);
+    else if (Array.isArray(type)) type.forEach((item) => types.add(String(item)));
+    else if ('const' in option) types.add(option['const'] === null ? 'null' : typeof option['const']);
+    else if (Array.isArray(option['enum'])) option['enum'].forEach((item) => types.add(item === null ? 'null' : typeof item));
+    else types.add('any');
+  }
+  return types;
+}
+
+function describeTypes(types: Set<string>): string {
+  return [...types].sort().join(' or ');
+}
+
+function accepts(expected: Set<string>, actual: Set<string>): boolean {
+  if (expected.has('any') || actual.has('any')) return true;
+  return [...actual].every((type) => expected.has(type) || (type === 'integer' && expected.has('number')));
+}
+
+function startsWith(path: ValuePath, prefix: ValuePath): boolean {
+  return prefix.length <= path.length && prefix.every((part, index) => path[index] === part);
+}
+
+export interface InputCheckResult {
+  /** Inputs with the kind's defaults applied where no reference stands in the way. */
+  value: Record<string, unknown>;
+  issues: SpecIssue[];
+}
+
+/**
+ * Validates `input` for `kind`. `upstreamKinds` maps step ids to their kinds, for typing
+ * references; `at` is the document path of `with` (for issue paths).
+ */
+export function checkStepInput(
+  kind: StepKind,
+  input: Record<string, unknown>,
+  upstreamKinds: ReadonlyMap<string, StepKind>,
+  at: ValuePath,
+): InputCheckResult {
+  const references = findReferences(input).filter(
+    (found): found is { path: ValuePath; reference: StepOutputReference } => found.reference.kind === 'step-output',
+  );
+  const parsed = kind.input.safeParse(input);
+  if (parsed.success && isRecord(parsed.data)) {
+    return { value: parsed.data, issues: typeIssues(kind, input, references, upstreamKinds, at) };
+  }
+  const schemaIssues = parsed.success
+    ? []
+    : fromZodIssues(
+        parsed.error.issues.filter((issue) => !references.some(({ path }) => startsWith(issue.path.filter((p) => typeof p !== 'symbol'), path))),
+        at,
+      );
+  return {
+    value: applyFieldDefaults(kind.input, input),
+    issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at)],
+  };
+}
+
+/** Defaults of the top-level fields that hold no reference (the activity parses again anyway). */
+function applyFieldDefaults(schema: z.ZodType, input: Record<string, unknown>): Record<string, unknown> {
+  if (!(schema instanceof z.ZodObject)) return input;
+  const result: Record<string, unknown> = { ...input };
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const parsed = field.safeParse(input[key]);
+    if (parsed.success && parsed.data !== undefined) result[key] = parsed.data;
+  }
+  return result;
+}
+
+function typeIssues(
+  kind: StepKind,
+  input: Record<string, unknown>,
+  references: { path: ValuePath; reference: Reference }[],
+  upstreamKinds: ReadonlyMap<string, StepKind>,
+  at: ValuePath,
+): SpecIssue[] {
+  const inputSchema = jsonSchemaOf(kind.input, 'input');
+  const issues: SpecIssue[] = [];
+  for (const { path, reference } of references) {
+    if (reference.kind !== 'step-output') continue;
+    const expected = typesOf(schemasAt(inputSchema, path));
+    if (expected.size === 0) continue;
+    const whole = valueAt(input, path) === reference.raw;
+    let actual: Set<string>;
+    if (whole) {
+      const upstream = upstreamKinds.get(reference.stepId);
+      if (upstream === undefined) continue;
+      const outputSchemas = schemasAt(jsonSchemaOf(upstream.output, 'output'), [reference.output, ...reference.field]);
+      if (outputSchemas.length === 0) {
+        issues.push({ path: [...at, ...path], message: `${reference.raw}: output "${reference.output}" of step "${reference.stepId}" has no field "${reference.field.join('.')}"` });
+        continue;
+      }
+      actual = typesOf(outputSchemas);
+    } else {
+      actual = new Set(['string']);
+    }
+    if (!accepts(expected, actual)) {
+      issues.push({
+        path: [...at, ...path],
+        message: whole
+          ? `${reference.raw} is a ${describeTypes(actual)}, but ${kind.uses} input "${formatPath(path)}" expects ${describeTypes(expected)}`
+          : `${reference.raw} is interpolated into a string, but ${kind.uses} input "${formatPath(path)}" expects ${describeTypes(expected)}`,
+      });
+    }
+  }
+  return issues;
+}
+
+function valueAt(value: unknown, path: ValuePath): unknown {
+  let current = value;
+  for (const part of path) {
+    if (Array.isArray(current) && typeof part === 'number') current = current[part];
+    else if (isRecord(current) && typeof part === 'string') current = current[part];
+    else return undefined;
+  }
+  return current;
+}

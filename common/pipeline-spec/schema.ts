@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { QUEUE_KINDS } from '../task-queues.ts';
+import { checkPipelineGraph } from './graph-rules.ts';
+
+/**
+ * The pipeline file format, version `mlp/v1`. Every object is strict: an unknown key is a typo
+ * and an error. Cross-field rules (ids, needs, cycles, references) live in `graph-rules.ts`;
+ * step inputs are checked against their kind's schema after params are resolved
+ * (`resolve.ts`), because `${{ … }}` may stand where a number is expected.
+ */
+
+export const API_VERSION = 'mlp/v1';
+
+/** Step ids and param names: usable in `${{ steps.<id> }}` and object keys. */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export const durationSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration like 500ms, 30s, 10m, 2h or 1d')
+  .describe('Duration: a number followed by ms, s, m, h or d');
+
+export const retrySchema = z
+  .strictObject({
+    maximumAttempts: z.number().int().min(1).optional().describe('Attempts including the first; 1 disables retries'),
+    initialInterval: durationSchema.optional(),
+    backoffCoefficient: z.number().min(1).optional(),
+    maximumInterval: durationSchema.optional(),
+    nonRetryableErrorTypes: z.array(z.string().min(1)).optional().describe('Added to the built-in non-retryable types'),
+  })
+  .describe('Temporal retry policy; unset fields come from defaults.retry, then built-in values');
+
+const paramDescription = z.string().optional();
+
+export const paramSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('string'), default: z.string().optional(), description: paramDescription }),
+    z.strictObject({ type: z.literal('number'), default: z.number().optional(), description: paramDescription }),
+    z.strictObject({ type: z.literal('integer'), default: z.number().int().optional(), description: paramDescription }),
+    z.strictObject({ type: z.literal('boolean'), default: z.boolean().optional(), description: paramDescription }),
+  ],
+  { error: 'expected a param with type: string, number, integer or boolean' },
+);
+
+export const defaultsSchema = z
+  .strictObject({
+    queue: z.enum(QUEUE_KINDS).optional().describe("Queue for steps that set none (else the step kind's own)"),
+    retry: retrySchema.optional(),
+    timeout: durationSchema.optional().describe('Start-to-close timeout of one attempt'),
+    heartbeatTimeout: durationSchema.optional(),
+    cache: z.boolean().optional(),
+  })
+  .describe('Settings every step inherits unless it sets its own');
+
+export const scheduleSchema = z
+  .strictObject({
+    cron: z
+      .string()
+      .regex(/^\S+( \S+){4,5}$/, 'expected a cron expression with 5 or 6 fields, e.g. "0 2 * * *"')
+      .describe('Cron expression, e.g. "0 2 * * *" for 02:00 every night'),
+    timeZone: z.string().min(1).default('UTC').describe('IANA time zone, e.g. Europe/Berlin'),
+    overlap: z
+      .enum(['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'])
+      .default('skip')
+      .describe('What to do when a run is still going at the next trigger'),
+  })
+  .describe('Run the pipeline on a schedule (Temporal Schedule)');
+
+/** Fields every step has, whatever its kind (shared by the validation and the editor schema). */
+export const stepCommonShape = {
+  id: z.string().regex(IDENTIFIER, 'expected letters, digits, _ and -, starting with a letter or _'),
+  description: z.string().optional(),
+  needs: z.array(z.string()).default([]).describe('Ids of steps that must finish first'),
+  queue: z.enum(QUEUE_KINDS).optional().describe('cpu or gpu worker queue'),
+  retry: retrySchema.optional(),
+  timeout: durationSchema.optional(),
+  heartbeatTimeout: durationSchema.optional(),
+  cache: z.boolean().optional().describe('Reuse recorded outputs when kind, version and input contents are unchanged'),
+};
+
+export const stepSchema = z.strictObject({
+  ...stepCommonShape,
+  uses: z.string().min(1).describe('Step kind'),
+  with: z.record(z.string(), z.unknown()).default({}).describe("Inputs, checked against the step kind's schema"),
+});
+
+/** Top-level fields, shared by the validation and the editor schema. */
+export const pipelineCommonShape = {
+  apiVersion: z.literal(API_VERSION),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes (it prefixes workflow ids)'),
+  description: z.string().optional(),
+  params: z
+    .record(z.string().regex(IDENTIFIER, 'expected a param name of letters, digits, _ and -'), paramSchema)
+    .default({})
+    .describe('Typed parameters, used as ${{ params.<name> }} and set with --set name=value'),
+  defaults: defaultsSchema.default({}),
+  schedule: scheduleSchema.optional(),
+};
+
+export const pipelineSpecSchema = z
+  .strictObject({
+    ...pipelineCommonShape,
+    steps: z.array(stepSchema).min(1, 'expected at least one step'),
+  })
+  .superRefine(checkPipelineGraph);
+
+export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
+export type PipelineStep = z.infer<typeof stepSchema>;
+export type ParamSpec = z.infer<typeof paramSchema>;
+export type RetryOverrides = z.infer<typeof retrySchema>;
+export type PipelineDefaults = z.infer<typeof defaultsSchema>;
+export type ScheduleSpec = z.infer<typeof scheduleSchema>;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { StepKind } from '../step-kind.ts';
+import { countsSchema, objectKeySchema, sha256Schema, sourceUrlSchema } from './fields.ts';
+
+const input = z
+  .strictObject({
+    url: sourceUrlSchema,
+    sha256: sha256Schema.optional().describe('Pinned sha256 of the archive; a mismatch fails without retry'),
+    format: z.enum(['auto', 'zip', 'tar.gz', 'directory']).default('auto').describe('Archive format; auto goes by the name'),
+  })
+  .describe('download inputs');
+
+const output = z.object({
+  datasetManifest: objectKeySchema.describe('Key of the dataset manifest (path, split, class, sha256, size per image)'),
+  datasetHash: sha256Schema.describe("sha256 of the manifest: the dataset's identity"),
+  classes: z.array(z.string()),
+  counts: countsSchema,
+  skipped: z.number().int().min(0).describe('Corrupt or non-image files skipped (listed in the report)'),
+  report: objectKeySchema.describe('Key of the import report'),
+});
+
+/** Fetches a dataset archive, extracts it safely and imports it content-addressed into storage. */
+export const downloadStep = {
+  uses: 'download',
+  version: '1',
+  description: 'Downloads (resumably), verifies, extracts and imports a {train,test,val}/{CLASS} image dataset',
+  input,
+  output,
+  artifactInputs: [],
+  defaultQueue: 'cpu',
+} as const satisfies StepKind<typeof input, typeof output>;
+
+export type DownloadInput = z.infer<typeof input>;
+export type DownloadOutput = z.infer<typeof output>;

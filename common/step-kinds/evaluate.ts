@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { StepKind } from '../step-kind.ts';
+import { objectKeySchema } from './fields.ts';
+
+const input = z
+  .strictObject({
+    model: objectKeySchema.describe('Model prefix written by a train step'),
+    testManifest: objectKeySchema,
+    valManifest: objectKeySchema.optional().describe("Needed for threshold: auto (chosen on validation, never on test)"),
+    threshold: z
+      .union([z.number().min(0).max(1), z.literal('auto')])
+      .default(0.5)
+      .describe("Probability cut-off for the positive class, or 'auto' (Youden's J on validation)"),
+    positiveClass: z.string().min(1).default('PNEUMONIA'),
+    histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
+    sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
+    batchSize: z.number().int().min(1).default(32),
+  })
+  .superRefine((value, ctx) => {
+    if (value.threshold === 'auto' && value.valManifest === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: 'threshold: auto needs valManifest' });
+    }
+  })
+  .describe('evaluate inputs');
+
+const metricsSchema = z
+  .object({
+    accuracy: z.number(),
+    precision: z.number(),
+    recall: z.number(),
+    f1: z.number(),
+    sensitivity: z.number(),
+    specificity: z.number(),
+    auc: z.number(),
+    prAuc: z.number(),
+    logLoss: z.number(),
+  })
+  .describe('Headline metrics for the positive class');
+
+const output = z.object({
+  metrics: metricsSchema,
+  threshold: z.number().min(0).max(1),
+  testSize: z.number().int().min(0),
+  metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
+  report: objectKeySchema.describe('Key of report.md'),
+  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples'),
+});
+
+/** Scores the model on the un-augmented test split: metrics, plots and a markdown report. */
+export const evaluateStep = {
+  uses: 'evaluate',
+  version: '1',
+  description: 'Evaluates a model on the test split: metrics, confusion matrix, ROC/PR AUC, plots, report',
+  input,
+  output,
+  artifactInputs: ['model', 'testManifest', 'valManifest', 'histories'],
+  defaultQueue: 'cpu',
+} as const satisfies StepKind<typeof input, typeof output>;
+
+export type EvaluateInput = z.infer<typeof input>;
+export type EvaluateOutput = z.infer<typeof output>;

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import type { StepKind } from '../step-kind.ts';
+import { objectKeySchema, sha256Schema } from './fields.ts';
+
+const input = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and dashes')
+      .describe('Registry model name: models/<name>/<version>/'),
+    model: objectKeySchema.describe('Model prefix written by a train step'),
+    metrics: z.record(z.string(), z.number()).describe('Headline metrics, usually ${{ steps.evaluate.outputs.metrics }}'),
+    metricsKey: objectKeySchema.optional(),
+    report: objectKeySchema.optional(),
+    datasetHash: sha256Schema.optional(),
+    manifestHash: sha256Schema.optional(),
+    promote: z
+      .strictObject({
+        metric: z.string().min(1).describe('Name in `metrics`, e.g. auc'),
+        min: z.number().optional().describe('Promote only at or above this value'),
+        mustBeatProduction: z.boolean().default(false).describe('Promote only when better than the current production model'),
+      })
+      .optional()
+      .describe('Promotion gate for the production alias; without it the version is registered but not promoted'),
+  })
+  .describe('publish inputs');
+
+const output = z.object({
+  version: z.number().int().min(1),
+  prefix: objectKeySchema.describe('models/<name>/<version>/'),
+  promoted: z.boolean(),
+  reason: z.string().describe('Why the gate promoted or held the version'),
+});
+
+/** Registers the model in the registry (monotonic versions) and applies the promotion gate. */
+export const publishStep = {
+  uses: 'publish',
+  version: '1',
+  description: 'Registers a model version with lineage in models/<name>/<version>/ and moves aliases through a gate',
+  input,
+  output,
+  artifactInputs: ['model'],
+  defaultQueue: 'cpu',
+} as const satisfies StepKind<typeof input, typeof output>;
+
+export type PublishInput = z.infer<typeof input>;
+export type PublishOutput = z.infer<typeof output>;

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import type { StepKind } from '../step-kind.ts';
+import { countsSchema, fractionSchema, objectKeySchema, sha256Schema } from './fields.ts';
+
+const input = z
+  .strictObject({
+    datasetManifest: objectKeySchema.describe('Dataset manifest written by a download step'),
+    seed: z.number().int().min(0).default(42),
+    fractions: z
+      .strictObject({
+        train: fractionSchema.describe('Share of the source train split used for training'),
+        val: fractionSchema.describe('Share of the source train split held out for validation (disjoint from train)'),
+        test: fractionSchema.default(1).describe('Share of the source test split'),
+      })
+      .describe('Stratified sampling without replacement, per source split'),
+    maxPerClass: z.number().int().min(1).optional().describe('Cap on images per class and split'),
+    imageSize: z.number().int().min(8).max(4096).describe('Side of the square images the model takes, in pixels'),
+    channels: z.union([z.literal(1), z.literal(3)]).default(3).describe('3 replicates grayscale for RGB backbones'),
+  })
+  .describe('subset inputs');
+
+const output = z.object({
+  trainManifest: objectKeySchema,
+  valManifest: objectKeySchema,
+  testManifest: objectKeySchema,
+  manifestHash: sha256Schema.describe('sha256 over the three split manifests'),
+  counts: countsSchema,
+});
+
+/** Deterministic, seeded, stratified sampling plus preprocessing into training-ready images. */
+export const subsetStep = {
+  uses: 'subset',
+  version: '1',
+  description: 'Seeded stratified train/val/test subset without replacement, resized and stored for training',
+  input,
+  output,
+  artifactInputs: ['datasetManifest'],
+  defaultQueue: 'cpu',
+} as const satisfies StepKind<typeof input, typeof output>;
+
+export type SubsetInput = z.infer<typeof input>;
+export type SubsetOutput = z.infer<typeof output>;
