@@ -10,12 +10,21 @@ const input = z
       .strictObject({
         train: fractionSchema.describe('Share of the source train split used for training'),
         val: fractionSchema.describe('Share of the source train split held out for validation (disjoint from train)'),
-        test: fractionSchema.default(1).describe('Share of the source test split'),
+        test: fractionSchema.default(1).describe('Share of the test source (see testFrom)'),
       })
       .describe('Stratified sampling without replacement, per source split'),
+    testFrom: z
+      .enum(['test', 'val'])
+      .default('test')
+      .describe('Source split of the test set: val when the dataset has no test split (e.g. chest-xray-224)'),
+    testFrom: z
+      .enum(['test', 'train'])
+      .default('test')
+      .describe('Source of test images: the dataset test split, or held out of train (disjoint) when it has none'),
     maxPerClass: z.number().int().min(1).optional().describe('Cap on images per class and split'),
     imageSize: z.number().int().min(8).max(4096).describe('Side of the square images the model takes, in pixels'),
     channels: z.union([z.literal(1), z.literal(3)]).default(3).describe('3 replicates grayscale for RGB backbones'),
+    fit: z.enum(['fill', 'cover', 'contain']).default('fill').describe('fill stretches to the square, as the common 224-px copies do'),
   })
   .describe('subset inputs');
 
@@ -23,7 +32,8 @@ const output = z.object({
   trainManifest: objectKeySchema,
   valManifest: objectKeySchema,
   testManifest: objectKeySchema,
-  manifestHash: sha256Schema.describe('sha256 over the three split manifests'),
+  manifestHash: sha256Schema.describe('sha256 of the subset record, which names the three split manifests by hash'),
+  subsetRecord: objectKeySchema.describe('Subset record (spec, split keys and hashes), written after the splits'),
   counts: countsSchema,
 });
 
