@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { reportCliError } from './output.ts';
 import { register as registerServers } from './commands/servers.ts';
+import { register as registerStack } from './commands/stack.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -14,5 +15,6 @@ const program = new Command()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerServers(program);
+registerStack(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);

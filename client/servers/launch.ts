@@ -219,6 +219,16 @@ export async function missingSearchAttributes(address: string, namespace = 'defa
   }
 }
 
+/** True when nothing listens on `host:port` right now. */
+export async function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
 /** True when `url` answers HTTP 2xx within two seconds. */
 export async function httpHealthy(url: string): Promise<boolean> {
   try {
