@@ -14,10 +14,6 @@ const input = z
       })
       .describe('Stratified sampling without replacement, per source split'),
     testFrom: z
-      .enum(['test', 'val'])
-      .default('test')
-      .describe('Source split of the test set: val when the dataset has no test split (e.g. chest-xray-224)'),
-    testFrom: z
       .enum(['test', 'train'])
       .default('test')
       .describe('Source of test images: the dataset test split, or held out of train (disjoint) when it has none'),
