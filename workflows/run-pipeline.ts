@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StepCacheActivities } from '../activities/step-cache.ts';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
 import { resolveStepOutputs } from '../common/expressions.ts';
 import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
 import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
@@ -107,12 +108,16 @@ export async function runPipeline(
     throw error;
   }
 
-  const cache = proxyActivities<StepCacheActivities>({
-    taskQueue: taskQueueName('cpu', taskQueuePrefix),
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: undefined,
-    retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['PipelineSpecError', 'ArtifactNotFoundError'] },
-  });
+  // Cache bookkeeping runs on the cpu queue; ids like `train/cache-key` keep the UI readable and
+  // leave the bare step id to the step's own activity (client/progress.ts matches on it).
+  const cache = (stepId: string, operation: string): StepCacheActivities =>
+    proxyActivities<StepCacheActivities>({
+      activityId: `${stepId}/${operation}`,
+      summary: `${stepId} ${operation}`,
+      taskQueue: taskQueueName('cpu', taskQueuePrefix),
+      startToCloseTimeout: '10 minutes',
+      retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+    });
 
   const runStep = async (id: string): Promise<StepOutputs> => {
     const step = steps.get(id);
@@ -134,10 +139,11 @@ export async function runPipeline(
       }
       return result.outputs;
     } catch (error) {
+      const cancelled = isCancellation(error);
       update(id, {
-        state: isCancellation(error) ? 'cancelled' : 'failed',
+        state: cancelled ? 'cancelled' : 'failed',
         endedAt: new Date().toISOString(),
-        error: errorMessage(error),
+        ...(cancelled ? {} : { error: errorMessage(error) }),
       });
       throw error;
     }
@@ -159,8 +165,8 @@ export async function runPipeline(
     }
     let cacheKey: string | undefined;
     if (step.cache) {
-      cacheKey = await cache.computeCacheKey({ uses: step.uses, inputs });
-      const hit = await cache.lookupCache(cacheKey);
+      cacheKey = await cache(step.id, 'cache-key').computeCacheKey({ uses: step.uses, inputs });
+      const hit = await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
       if (hit !== null) {
         log.info('Step cache hit', { stepId: step.id, cacheKey, from: hit.workflowId });
         return { outputs: hit.outputs, cached: true, cacheKey };
@@ -175,7 +181,7 @@ export async function runPipeline(
       runPrefix: stepRunPrefix(workflowId, step.id),
     });
     if (cacheKey !== undefined) {
-      await cache.recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
+      await cache(step.id, 'cache-record').recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
     }
     return { outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
   };

@@ -1,11 +1,12 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
 import type { ResolvedStep } from '../common/resolved-pipeline.ts';
 import { taskQueueName } from '../common/task-queues.ts';
 import { durationMs } from './duration.ts';
 
 /**
- * Activity options of one step, from its resolved spec. The activity id is the step id, so the
+ * Activity options of one step, from its resolved spec. Running siblings of a failed step are
+ * cancelled and awaited (they must heartbeat to notice). The activity id is the step id, so the
  * activity (and `describe()`'s pending activities) can be matched back to its step. Durations
  * are converted to milliseconds; a malformed one throws PipelineSpecError naming the step.
  */
@@ -15,6 +16,9 @@ export function stepActivityOptions(step: ResolvedStep, taskQueuePrefix: string)
     activityId: step.id,
     summary: `${step.id} (${step.uses})`,
     taskQueue: taskQueueName(step.queue, taskQueuePrefix),
+    // Explicit: the SDK documents this default but sends TRY_CANCEL when the option is unset.
+    // Waiting means a failed run ends only after its cancelled siblings stopped (and cleaned up).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     startToCloseTimeout: durationMs(step.timeout, `step "${step.id}" timeout`),
     ...(step.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: durationMs(step.heartbeatTimeout, `step "${step.id}" heartbeatTimeout`) }),
     retry: {

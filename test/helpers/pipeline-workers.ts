@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { QUEUE_KINDS, taskQueueName, workflowTaskQueue } from '../../common/task-queues.ts';
+import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
+
+/**
+ * In-process workers for `runPipeline` tests and benchmarks: the real workflow bundle on the
+ * cpu queue and the given activities on both queues, under a unique task-queue prefix.
+ */
+
+export interface PipelineWorkers {
+  client: Client;
+  taskQueuePrefix: string;
+  workflowTaskQueue: string;
+  stop(): Promise<void>;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The project workflows, bundled once per process (bundling takes seconds). */
+export function projectWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+export async function startPipelineWorkers(options: {
+  temporalAddress: string;
+  namespace: string;
+  activities: object;
+  prefix?: string;
+}): Promise<PipelineWorkers> {
+  const taskQueuePrefix = `${options.prefix ?? 'test'}-${randomUUID().slice(0, 8)}`;
+  const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  const connection = await Connection.connect({ address: options.temporalAddress });
+  const workflowBundle = await projectWorkflowBundle();
+  const workers = await Promise.all(
+    QUEUE_KINDS.map((queue) => {
+      const taskQueue = taskQueueName(queue, taskQueuePrefix);
+      return Worker.create({
+        connection: nativeConnection,
+        namespace: options.namespace,
+        taskQueue,
+        activities: options.activities,
+        ...(taskQueue === workflowTaskQueue(taskQueuePrefix) ? { workflowBundle } : {}),
+      });
+    }),
+  );
+  const running = workers.map((worker) => worker.run());
+  return {
+    client: new Client({ connection, namespace: options.namespace }),
+    taskQueuePrefix,
+    workflowTaskQueue: workflowTaskQueue(taskQueuePrefix),
+    async stop() {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.allSettled(running);
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
