@@ -1,3 +1,4 @@
+import { createDataActivities } from './data/index.ts';
 import type { ActivityDeps } from './deps.ts';
 import { createNoopActivities } from './noop.ts';
 import { createStepCacheActivities } from './step-cache.ts';
@@ -13,6 +14,7 @@ export { ObjectStore } from './object-store.ts';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStorageCheckActivities(deps),
+    ...createDataActivities(deps),
     ...createNoopActivities(deps),
     ...createStepCacheActivities(deps),
   };

@@ -46,6 +46,16 @@ export class DatasetError extends PipelineError {
   override name = 'DatasetError';
 }
 
+/** Thrown when an archive is unsafe or unreadable (path escape, symlink, bomb, truncated). */
+export class ArchiveError extends DatasetError {
+  override name = 'ArchiveError';
+}
+
+/** Thrown when a download source refuses the request (4xx status) or its URL scheme is unsupported. */
+export class DownloadError extends PipelineError {
+  override name = 'DownloadError';
+}
+
 /** Thrown when downloaded bytes do not match the pinned sha256. */
 export class ChecksumMismatchError extends PipelineError {
   override name = 'ChecksumMismatchError';
@@ -89,6 +99,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'PipelineSpecError',
   'ConfigError',
   'DatasetError',
+  'ArchiveError',
+  'DownloadError',
   'ChecksumMismatchError',
   'ArtifactNotFoundError',
   'TrainingDivergedError',

@@ -6,7 +6,10 @@ const input = z
   .strictObject({
     url: sourceUrlSchema,
     sha256: sha256Schema.optional().describe('Pinned sha256 of the archive; a mismatch fails without retry'),
-    format: z.enum(['auto', 'zip', 'tar.gz', 'directory']).default('auto').describe('Archive format; auto goes by the name'),
+    format: z
+      .enum(['auto', 'zip', 'tar.gz', 'directory'])
+      .default('auto')
+      .describe('Archive format; auto recognizes zip and tar(.gz) by their first bytes and imports a file:// folder as it is'),
   })
   .describe('download inputs');
 

@@ -1,0 +1,84 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { DownloadError } from '../../common/index.ts';
+import type { ObjectStore } from '../object-store.ts';
+import { httpDownload, type DownloadProgress } from './http-download.ts';
+import type { DataLogger } from './logger.ts';
+
+export interface FetchSourceOptions {
+  source: string;
+  /** Where a remote source is stored; its `.part` sibling holds an unfinished download. */
+  downloadPath: string;
+  store: ObjectStore;
+  log: DataLogger;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export type FetchedSource =
+  | { kind: 'file'; path: string; bytes: number; downloaded: boolean; resumedFrom: number }
+  | { kind: 'directory'; path: string };
+
+/**
+ * Makes a dataset source available on local disk. `http(s)://` streams to `downloadPath`
+ * (resuming from a `.part` file), `s3://<bucket>/<key>` streams from the worker's object store,
+ * `file://` is used in place (a folder is imported as it is, an archive extracted).
+ */
+export async function fetchSource(options: FetchSourceOptions): Promise<FetchedSource> {
+  const { source, downloadPath, store, log, onProgress, signal } = options;
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+  }
+  const partPath = `${downloadPath}.part`;
+  await mkdir(dirname(downloadPath), { recursive: true });
+  // Only finished downloads are renamed to downloadPath: one found here is complete (an earlier
+  // attempt got this far and failed later, e.g. while uploading).
+  const finished = url.protocol === 'file:' ? undefined : await stat(downloadPath).catch(() => undefined);
+  if (finished?.isFile()) {
+    log.info('Reusing finished download', { source, bytes: finished.size });
+    return { kind: 'file', path: downloadPath, bytes: finished.size, downloaded: false, resumedFrom: finished.size };
+  }
+
+  if (url.protocol === 'file:') {
+    const path = fileURLToPath(url);
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined) throw new DownloadError(`Dataset source not found: ${source}`);
+    if (info.isDirectory()) return { kind: 'directory', path };
+    return { kind: 'file', path, bytes: info.size, downloaded: false, resumedFrom: 0 };
+  }
+
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    const result = await httpDownload({ url, partPath, log, onProgress, signal });
+    await rename(partPath, downloadPath);
+    await rm(`${partPath}.validator`, { force: true });
+    return { kind: 'file', path: downloadPath, bytes: result.bytes, downloaded: true, resumedFrom: result.resumedFrom };
+  }
+
+  if (url.protocol === 's3:') {
+    const bucket = url.hostname;
+    const key = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    if (bucket !== store.bucket) {
+      throw new DownloadError(`Cannot download ${source}: workers read only their own bucket "${store.bucket}"`);
+    }
+    // The object store is local to the cluster: a retry re-reads the object instead of resuming.
+    const info = await store.stat(key);
+    if (info === undefined) throw new DownloadError(`Dataset source not found: ${source}`);
+    const body = await store.getStream(key);
+    let bytesDone = 0;
+    body.on('data', (chunk: Buffer) => {
+      bytesDone += chunk.length;
+      onProgress?.({ bytesDone, bytesTotal: info.size });
+    });
+    await pipeline(body, createWriteStream(partPath), { signal });
+    await rename(partPath, downloadPath);
+    return { kind: 'file', path: downloadPath, bytes: bytesDone, downloaded: true, resumedFrom: 0 };
+  }
+
+  throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+}
