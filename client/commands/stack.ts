@@ -33,7 +33,7 @@ export function register(program: Command): void {
       printResult(flags, result, () => `temporal: ${result.temporal}\ns3: ${result.s3}\n${formatStatus(result.status)}`);
     });
 
-  withCommon(stack.command('down'))
+  withStart(withCommon(stack.command('down')))
     .description('Stop the servers this stack started (and nothing else); data stays in the home folder')
     .action(async (flags: StackFlags & { json?: boolean }) => {
       const result = await stackDown(parseStackConfig(flags));
@@ -48,7 +48,7 @@ export function register(program: Command): void {
       if (!status.healthy) process.exitCode = 1;
     });
 
-  withCommon(stack.command('logs'))
+  withStart(withCommon(stack.command('logs')))
     .description('Print the servers\' logs')
     .argument('[server]', 'temporal or s3 (default both)')
     .option('-n, --lines <count>', 'lines from the end of each log', '50')

@@ -276,6 +276,11 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Alive and not a zombie: an exited server waiting to be reaped (by init, once detached) counts as stopped. */
+export function isRunning(pid: number): boolean {
+  return isAlive(pid) && !isZombie(pid);
+}
+
 /**
  * Sends SIGTERM to the process group led by `pid`, waits up to `graceMs` for the leader to end,
  * then SIGKILLs the group. Returns once the leader is gone.
@@ -295,10 +300,10 @@ export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<v
   };
   signalGroup('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && !isZombie(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid) && !isZombie(pid)) {
+  while (isRunning(pid) && Date.now() < deadline) await sleep(100);
+  if (isRunning(pid)) {
     signalGroup('SIGKILL');
-    while (isAlive(pid) && !isZombie(pid)) await sleep(50);
+    while (isRunning(pid)) await sleep(50);
   }
 }
 
