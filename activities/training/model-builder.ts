@@ -156,11 +156,16 @@ export async function buildModel(spec: ModelSpec, options: BuildModelOptions): P
       throw error;
     }
   }
+  return assembleModel(backbone, spec.head, options.seed);
+}
+
+/** Puts a head on a feature extractor (whose layers' `trainable` flags are already set). */
+export function assembleModel(backbone: tfl.LayersModel, headSpec: HeadSpec, seed: number): BuiltModel {
   const output = backbone.outputs[0];
-  if (!output) throw new PipelineSpecError(`Build model failed: ${spec.backbone.name} feature extractor has no output`);
-  const featureShape = nonNull(output.shape.slice(1), `${spec.backbone.name} feature layer`);
-  const head = buildHead(spec.head, featureShape, options.seed);
-  const model = tfl.model({ inputs: backbone.inputs, outputs: applySymbolic(head, output), name: `${spec.backbone.name}_classifier` });
+  if (!output || backbone.outputs.length !== 1) throw new PipelineSpecError(`Build model failed: feature extractor ${backbone.name} must have one output`);
+  const featureShape = nonNull(output.shape.slice(1), `${backbone.name} feature layer`);
+  const head = buildHead(headSpec, featureShape, seed);
+  const model = tfl.model({ inputs: backbone.inputs, outputs: applySymbolic(head, output), name: `${backbone.name}_classifier` });
   const frozenBackbone = backbone.layers.every((layer) => !layer.trainable || layer.weights.length === 0);
   return { model, backbone, head, featureShape, frozenBackbone };
 }

@@ -1,0 +1,338 @@
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { PipelineSpecError, TrainingDivergedError } from '../../common/errors.ts';
+import type { ModelSpec, TrainingSpec } from '../../common/model-spec.ts';
+import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
+import type { Checkpoint, CheckpointState, CheckpointStore, EpochLog } from './checkpoint-store.ts';
+import { categoricalCrossentropy, correctCount, rocAuc } from './losses.ts';
+import type { BuiltModel } from './model-builder.ts';
+import { createOptimizer } from './optimizers.ts';
+
+export type { EpochLog } from './checkpoint-store.ts';
+
+/** Progress reported while training: after every batch, and after every epoch's checkpoint. */
+export type TrainProgress =
+  | { kind: 'batch'; epoch: number; batch: number; loss: number }
+  | { kind: 'epoch'; epoch: number; log: EpochLog; checkpoint?: string };
+
+export interface TrainOptions {
+  built: BuiltModel;
+  model: ModelSpec;
+  training: TrainingSpec;
+  train: BatchSource;
+  validation?: BatchSource;
+  /** Where epoch checkpoints go; training resumes from the latest one found there. */
+  checkpoints?: CheckpointStore;
+  onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  /** Checked between batches; training stops with the signal's reason, keeping the last checkpoint. */
+  signal?: AbortSignal;
+  /** Recorded in checkpoints. */
+  engineName?: string;
+  /**
+   * Compute backbone features once (first pass over `train`, epoch 0's batches) and train the
+   * head on them, re-batched by `training.batchSize` and shuffled per epoch.
+   * @default built.frozenBackbone
+   */
+  cacheFeatures?: boolean;
+}
+
+export interface TrainResult {
+  /** One entry per epoch, including epochs run before a resume. */
+  history: EpochLog[];
+  stoppedEarly: boolean;
+  /** Epochs already done when this call started (0 for a fresh run). */
+  resumedFromEpoch: number;
+  /** sha256 of the trainable weights' bytes: equal hashes mean bit-identical training. */
+  trainableWeightsSha256: string;
+  /** Seconds spent computing cached backbone features (0 when not cached). */
+  featureSeconds: number;
+}
+
+const RateSchema = z.object({ rate: z.number() });
+
+/** `layer.apply` on a concrete tensor, checked. */
+function applyLayer(layer: tfl.layers.Layer, x: tf.Tensor, training: boolean): tf.Tensor {
+  const out = layer.apply(x, { training });
+  if (!(out instanceof tf.Tensor)) throw new Error(`Layer ${layer.name} did not return one tensor`);
+  return out;
+}
+
+/** The tf.Variables behind layer weights, in the model's order (the optimizer's slot order). */
+function variablesOf(weights: tfl.LayerVariable[]): tf.Variable[] {
+  return weights.map((weight) => {
+    const variable = tf.engine().registeredVariables[weight.name];
+    if (!variable) throw new Error(`Weight ${weight.name} has no registered variable`);
+    return variable;
+  });
+}
+
+async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const weight of weights) {
+    const data = await weight.read().data();
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+/** Runs the backbone over one pass of `source` and keeps features and labels in memory. */
+async function extractFeatures(backbone: tfl.LayersModel, source: BatchSource, seed: number): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
+  const xs: tf.Tensor[] = [];
+  const ys: tf.Tensor[] = [];
+  try {
+    for await (const batch of source.batches(0, seed)) {
+      xs.push(tf.tidy(() => applyLayer(backbone, batch.x, false)));
+      ys.push(batch.y);
+      batch.x.dispose();
+      // Reading one value back lets the event loop run (heartbeats) between batches.
+      await xs[xs.length - 1]?.data();
+    }
+    return { x: tf.concat(xs), y: tf.concat(ys) };
+  } finally {
+    tf.dispose([...xs, ...ys]);
+  }
+}
+
+interface Evaluation {
+  loss: number;
+  accuracy: number;
+  auc: number;
+}
+
+async function evaluate(predict: (x: tf.Tensor) => tf.Tensor, source: BatchSource, seed: number, classWeights?: tf.Tensor1D): Promise<Evaluation> {
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  const labels: number[] = [];
+  const scores: number[] = [];
+  for await (const { x, y } of source.batches(0, seed)) {
+    const [stats, label, score] = tf.tidy(() => {
+      const probabilities = predict(x);
+      const n = x.shape[0] ?? 0;
+      return [
+        tf.stack([tf.mul(categoricalCrossentropy(y, probabilities, classWeights), n), correctCount(y, probabilities)]),
+        tf.argMax(y, -1),
+        tf.slice(probabilities, [0, probabilities.shape[1] === 2 ? 1 : 0], [-1, 1]),
+      ];
+    });
+    const [batchLoss = 0, batchCorrect = 0] = await stats.data();
+    lossSum += batchLoss;
+    correct += batchCorrect;
+    count += x.shape[0] ?? 0;
+    labels.push(...(await label.data()));
+    scores.push(...(await score.data()));
+    tf.dispose([x, y, stats, label, score]);
+  }
+  return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), auc: rocAuc(labels, scores) };
+}
+
+function monitored(log: EpochLog, monitor: 'val_loss' | 'val_accuracy' | 'val_auc'): number | undefined {
+  return monitor === 'val_loss' ? log.valLoss : monitor === 'val_accuracy' ? log.valAccuracy : log.valAuc;
+}
+
+function finiteOrUndefined(value: number): number | undefined {
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Trains a built model: seeded, resumable from epoch checkpoints, heads trained on cached
+ * backbone features when the backbone is frozen. The model's weights are updated in place.
+ */
+export async function trainModel(options: TrainOptions): Promise<TrainResult> {
+  const { built, model: spec, training, checkpoints, onProgress, signal } = options;
+  const { seed, epochs } = training;
+  const early = training.earlyStopping;
+  if (early && !options.validation) throw new PipelineSpecError(`Train model failed: earlyStopping monitors ${early.monitor} but the step has no validation data`);
+  const cache = options.cacheFeatures ?? built.frozenBackbone;
+  if (cache && !built.frozenBackbone) throw new PipelineSpecError('Train model failed: features can only be cached for a frozen backbone');
+
+  const optimizer = createOptimizer(spec.optimizer);
+  const classWeights = spec.classWeights
+    ? tf.tensor1d(Array.from({ length: spec.head.classes }, (_, i) => spec.classWeights?.[String(i)] ?? 1))
+    : undefined;
+  // What a checkpoint must hold to continue exactly: the head alone when nothing else trains.
+  const checkpointWeights = built.frozenBackbone ? built.head.weights : built.model.weights;
+  const trainable = variablesOf(built.model.trainableWeights);
+  const dropoutRates = built.head.layers.map((layer) => (layer.getClassName() === 'Dropout' ? RateSchema.parse(layer.getConfig()).rate : undefined));
+  const owned: tf.Tensor[] = [];
+
+  try {
+    let state: CheckpointState = {
+      epoch: 0,
+      history: [],
+      rng: { seed },
+      earlyStopping: { best: null, bestEpoch: 0, wait: 0, stopped: false },
+      weightSpecs: [],
+      optimizerSpecs: [],
+      engine: options.engineName ?? tf.getBackend(),
+    };
+    const resumed = await checkpoints?.latest();
+    if (resumed) {
+      await restore(resumed, checkpointWeights, optimizer);
+      state = resumed.state;
+    }
+    const resumedFromEpoch = state.epoch;
+
+    let featureSeconds = 0;
+    let train = options.train;
+    let validation = options.validation;
+    if (cache && state.epoch < epochs && !state.earlyStopping.stopped) {
+      const started = performance.now();
+      const features = await extractFeatures(built.backbone, options.train, seed);
+      owned.push(features.x, features.y);
+      train = tensorSource(features.x, features.y, { batchSize: training.batchSize });
+      if (options.validation) {
+        const val = await extractFeatures(built.backbone, options.validation, seed);
+        owned.push(val.x, val.y);
+        validation = tensorSource(val.x, val.y, { batchSize: training.batchSize, shuffle: false });
+      }
+      featureSeconds = (performance.now() - started) / 1000;
+    }
+
+    /** Forward pass in training mode; dropout is seeded per (seed, epoch, batch, layer). */
+    const forwardTrain = (x: tf.Tensor, dropoutSeed: string): tf.Tensor => {
+      let h = cache ? x : applyLayer(built.backbone, x, true);
+      for (const [i, layer] of built.head.layers.entries()) {
+        const rate = dropoutRates[i];
+        h = rate === undefined ? applyLayer(layer, h, true) : tf.dropout(h, rate, undefined, `${dropoutSeed}:${i}`);
+      }
+      return h;
+    };
+    const predict = (x: tf.Tensor): tf.Tensor => applyLayer(cache ? built.head : built.model, x, false);
+
+    for (let epochIndex = state.epoch; epochIndex < epochs && !state.earlyStopping.stopped; epochIndex++) {
+      const epoch = epochIndex + 1;
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let count = 0;
+      let batchIndex = 0;
+      for await (const batch of train.batches(epochIndex, seed)) {
+        signal?.throwIfAborted();
+        const stats = step(batch, `${seed}:${epochIndex}:${batchIndex}`);
+        const [loss = Number.NaN, batchCorrect = 0] = await stats.data();
+        stats.dispose();
+        if (!Number.isFinite(loss)) {
+          throw new TrainingDivergedError(`Train model failed: loss is ${loss} at epoch ${epoch}, batch ${batchIndex + 1}; lower the learning rate`);
+        }
+        lossSum += loss * (batch.x.shape[0] ?? 0);
+        correct += batchCorrect;
+        count += batch.x.shape[0] ?? 0;
+        tf.dispose([batch.x, batch.y]);
+        batchIndex++;
+        await onProgress?.({ kind: 'batch', epoch, batch: batchIndex, loss });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const log: EpochLog = { epoch, loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), seconds, examplesPerSecond: count / seconds };
+      if (validation) {
+        const val = await evaluate(predict, validation, seed, classWeights);
+        log.valLoss = val.loss;
+        log.valAccuracy = val.accuracy;
+        const auc = finiteOrUndefined(val.auc);
+        if (auc !== undefined) log.valAuc = auc;
+      }
+      state = { ...state, epoch, history: [...state.history, log], earlyStopping: nextEarlyStopping(state.earlyStopping, log, early) };
+      const checkpoint = checkpoints ? await checkpoints.save(await capture(state, checkpointWeights, optimizer)) : undefined;
+      await onProgress?.({ kind: 'epoch', epoch, log, ...(checkpoint ? { checkpoint } : {}) });
+    }
+
+    return {
+      history: state.history,
+      stoppedEarly: state.earlyStopping.stopped,
+      resumedFromEpoch,
+      trainableWeightsSha256: await sha256Of(built.model.trainableWeights),
+      featureSeconds,
+    };
+
+    /** One optimizer step; returns [loss, correct] (the only readback per batch). */
+    function step({ x, y }: Batch, dropoutSeed: string): tf.Tensor {
+      return tf.tidy(() => {
+        let correctInBatch: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const probabilities = forwardTrain(x, dropoutSeed);
+          correctInBatch = tf.keep(correctCount(y, probabilities));
+          return categoricalCrossentropy(y, probabilities, classWeights);
+        }, trainable);
+        optimizer.applyGradients(grads);
+        const stats = tf.stack([value, correctInBatch ?? tf.scalar(0)]);
+        correctInBatch?.dispose();
+        return stats;
+      });
+    }
+  } finally {
+    tf.dispose(owned);
+    classWeights?.dispose();
+    optimizer.dispose();
+  }
+}
+
+function nextEarlyStopping(
+  current: CheckpointState['earlyStopping'],
+  log: EpochLog,
+  early: TrainingSpec['earlyStopping'],
+): CheckpointState['earlyStopping'] {
+  if (!early) return current;
+  const value = monitored(log, early.monitor);
+  if (value === undefined) return current;
+  const sign = early.monitor === 'val_loss' ? -1 : 1;
+  const improved = current.best === null || sign * (value - current.best) > early.minDelta;
+  if (improved) return { best: value, bestEpoch: log.epoch, wait: 0, stopped: false };
+  const wait = current.wait + 1;
+  return { ...current, wait, stopped: wait >= early.patience };
+}
+
+/** Encodes the state, the weights a resume needs and the optimizer's slots. */
+async function capture(state: CheckpointState, weights: tfl.LayerVariable[], optimizer: tf.Optimizer): Promise<Checkpoint> {
+  const encodedWeights = await tf.io.encodeWeights(weights.map((w) => ({ name: w.name, tensor: w.read() })));
+  const slots = await optimizer.getWeights();
+  try {
+    const encodedSlots = await tf.io.encodeWeights(slots);
+    return {
+      state: {
+        ...state,
+        weightSpecs: encodedWeights.specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
+        optimizerSpecs: encodedSlots.specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
+      },
+      weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(encodedWeights.data)),
+      optimizer: new Uint8Array(tf.io.CompositeArrayBuffer.join(encodedSlots.data)),
+    };
+  } finally {
+    // getWeights hands out the optimizer's own variables plus a fresh iteration count.
+    tf.dispose(slots.map((slot) => slot.tensor).filter((tensor) => !(tensor instanceof tf.Variable)));
+  }
+}
+
+function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
+/** Writes checkpointed weights (by position) and optimizer slots back. */
+async function restore(checkpoint: Checkpoint, weights: tfl.LayerVariable[], optimizer: tf.Optimizer): Promise<void> {
+  const { state } = checkpoint;
+  if (state.weightSpecs.length !== weights.length) {
+    throw new PipelineSpecError(`Resume training failed: checkpoint of epoch ${state.epoch} holds ${state.weightSpecs.length} weights, the model has ${weights.length}`);
+  }
+  const values = tf.io.decodeWeights(arrayBufferOf(checkpoint.weights), state.weightSpecs);
+  const slots = tf.io.decodeWeights(arrayBufferOf(checkpoint.optimizer), state.optimizerSpecs);
+  try {
+    for (const [i, spec] of state.weightSpecs.entries()) {
+      const weight = weights[i];
+      const value = values[spec.name];
+      if (!weight || !value || value.shape.join(',') !== weight.shape.join(',')) {
+        throw new PipelineSpecError(`Resume training failed: checkpoint weight ${spec.name} does not fit ${weight?.name ?? 'the model'}`);
+      }
+      weight.write(value);
+    }
+    await optimizer.setWeights(state.optimizerSpecs.map(({ name }) => {
+      const tensor = slots[name];
+      if (!tensor) throw new PipelineSpecError(`Resume training failed: checkpoint lacks optimizer slot ${name}`);
+      return { name, tensor };
+    }));
+  } finally {
+    tf.dispose([...Object.values(values), ...Object.values(slots)]);
+  }
+}

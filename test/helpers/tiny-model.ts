@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { createRandom } from '../../common/prng.ts';
+import { ModelSpecSchema, type ModelSpec } from '../../common/model-spec.ts';
+import { assembleModel, type BuiltModel } from '../../activities/training/model-builder.ts';
+
+/** Side of the synthetic images. */
+export const TINY_SIZE = 8;
+
+/** A small conv backbone (two convs, one strided) so trainer tests run in well under a second per epoch. */
+export function tinyModel(seed: number, options: { trainableBackbone: boolean; spec: ModelSpec }): BuiltModel {
+  const input = tfl.input({ shape: [TINY_SIZE, TINY_SIZE, 3] });
+  const conv1 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed }) });
+  const conv2 = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) });
+  const output = conv2.apply(conv1.apply(input)) as tfl.SymbolicTensor;
+  const backbone = tfl.model({ inputs: input, outputs: output, name: 'tiny' });
+  for (const layer of backbone.layers) layer.trainable = options.trainableBackbone;
+  return assembleModel(backbone, options.spec.head, seed);
+}
+
+export function tinySpec(overrides: Partial<Record<'optimizer' | 'head', unknown>> = {}): ModelSpec {
+  return ModelSpecSchema.parse({
+    backbone: { name: 'vgg19', inputSize: 32 },
+    head: { pooling: 'flatten', dense: [{ units: 16, dropout: 0.25 }], classes: 2 },
+    optimizer: { name: 'rmsprop', learningRate: 1e-2 },
+    ...overrides,
+  });
+}
+
+/** Two classes that differ in the mean of channel 0; labels one-hot. */
+export function syntheticData(count: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor } {
+  const random = createRandom('synthetic', seed);
+  const pixels = TINY_SIZE * TINY_SIZE * 3;
+  const values = new Float32Array(count * pixels);
+  const labels: number[] = [];
+  for (let n = 0; n < count; n++) {
+    const label = n % 2;
+    labels.push(label);
+    for (let p = 0; p < pixels; p++) values[n * pixels + p] = random() + (p % 3 === 0 ? label * 0.6 : 0);
+  }
+  const indices = tf.tensor1d(labels, 'int32');
+  const y = tf.cast(tf.oneHot(indices, 2), 'float32');
+  indices.dispose();
+  return { x: tf.tensor4d(values, [count, TINY_SIZE, TINY_SIZE, 3]), y };
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { TrainingDivergedError } from '../../common/errors.ts';
+import { TrainingSpecSchema } from '../../common/model-spec.ts';
+import { selectEngine } from '../../activities/engine/engine.ts';
+import { tensorSource } from '../../activities/training/batch-source.ts';
+import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
+import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
+import { syntheticData, tinyModel, tinySpec } from '../helpers/tiny-model.ts';
+
+describe('trainModel', () => {
+  let data: { x: tf.Tensor; y: tf.Tensor };
+  let val: { x: tf.Tensor; y: tf.Tensor };
+  before(async () => {
+    await selectEngine('wasm', { strict: true });
+    data = syntheticData(64, 1);
+    val = syntheticData(32, 2);
+  });
+  after(() => tf.dispose([data.x, data.y, val.x, val.y]));
+
+  function options(trainableBackbone: boolean, extra: Partial<TrainOptions> & { epochs?: number; optimizer?: unknown } = {}): TrainOptions {
+    const spec = tinySpec(extra.optimizer ? { optimizer: extra.optimizer } : {});
+    return {
+      built: tinyModel(3, { trainableBackbone, spec }),
+      model: spec,
+      training: TrainingSpecSchema.parse({ epochs: extra.epochs ?? 4, batchSize: 16, seed: 7 }),
+      train: tensorSource(data.x, data.y, { batchSize: 16 }),
+      validation: tensorSource(val.x, val.y, { batchSize: 16, shuffle: false }),
+      engineName: 'wasm',
+      ...extra,
+    };
+  }
+
+  it('lowers the loss of a head trained on cached features of a frozen backbone, leaking no tensors', async () => {
+    const opts = options(false);
+    const before = tf.memory().numTensors;
+    const progress: TrainProgress[] = [];
+    const result = await trainModel({ ...opts, onProgress: (p) => void progress.push(p) });
+    assert.equal(tf.memory().numTensors, before, 'every tensor the trainer made is freed');
+    assert.equal(result.history.length, 4);
+    assert.ok(result.featureSeconds > 0);
+    const first = result.history[0]!;
+    const last = result.history[3]!;
+    assert.ok(last.loss < first.loss, `loss fell from ${first.loss} to ${last.loss}`);
+    assert.ok((last.valAccuracy ?? 0) >= 0.8, `validation accuracy ${last.valAccuracy}`);
+    assert.equal(progress.filter((p) => p.kind === 'batch').length, 4 * 4);
+    assert.deepEqual(progress.filter((p) => p.kind === 'epoch').map((p) => p.epoch), [1, 2, 3, 4]);
+    opts.built.model.dispose();
+  });
+
+  it('trains a conv backbone end to end on wasm with the registered conv gradients', async () => {
+    const opts = options(true, { epochs: 3 });
+    const result = await trainModel(opts);
+    assert.equal(result.featureSeconds, 0);
+    assert.ok(result.history[2]!.loss < result.history[0]!.loss, JSON.stringify(result.history.map((h) => h.loss)));
+    opts.built.model.dispose();
+  });
+
+  const resumeCases = [
+    { optimizer: { name: 'rmsprop', learningRate: 1e-2 }, trainable: true },
+    { optimizer: { name: 'adam', learningRate: 1e-2 }, trainable: true },
+    { optimizer: { name: 'rmsprop', learningRate: 1e-2 }, trainable: false },
+  ];
+  for (const { optimizer, trainable } of resumeCases) {
+    it(`resumes from the epoch-2 checkpoint to bit-identical weights and history (${optimizer.name}, ${trainable ? 'trainable' : 'frozen'} backbone)`, async () => {
+      const uninterrupted = options(trainable, { epochs: 3, optimizer, checkpoints: new MemoryCheckpointStore() });
+      const expected = await trainModel(uninterrupted);
+      uninterrupted.built.model.dispose();
+
+      const store = new MemoryCheckpointStore();
+      const crashed = options(trainable, { epochs: 2, optimizer, checkpoints: store });
+      await trainModel(crashed);
+      crashed.built.model.dispose();
+
+      const retried = options(trainable, { epochs: 3, optimizer, checkpoints: store });
+      const resumed = await trainModel(retried);
+      retried.built.model.dispose();
+
+      assert.equal(resumed.resumedFromEpoch, 2);
+      assert.deepEqual(resumed.history.map((h) => h.epoch), [1, 2, 3]);
+      assert.deepEqual(resumed.history.map((h) => [h.loss, h.valLoss]), expected.history.map((h) => [h.loss, h.valLoss]));
+      assert.equal(resumed.trainableWeightsSha256, expected.trainableWeightsSha256);
+      assert.deepEqual(store.saved.map((c) => c.state.epoch), [1, 2, 3]);
+    });
+  }
+
+  it('fails with TrainingDivergedError when the loss is not finite', async () => {
+    // Corrupt labels (NaN) make the loss NaN whatever the network does with its inputs.
+    const bad = tf.fill([16, 2], Number.NaN);
+    const inputs = tf.slice(data.x, 0, 16);
+    const opts = options(true, { train: tensorSource(inputs, bad, { batchSize: 16 }) });
+    await assert.rejects(trainModel(opts), (error: unknown) => {
+      assert.ok(error instanceof TrainingDivergedError);
+      assert.match(error.message, /loss is NaN at epoch 1, batch 1/);
+      return true;
+    });
+    tf.dispose([bad, inputs]);
+    opts.built.model.dispose();
+  });
+
+  it('stops early when the monitored validation loss stops improving', async () => {
+    const opts = options(false, { epochs: 6 });
+    const result = await trainModel({
+      ...opts,
+      training: TrainingSpecSchema.parse({ epochs: 6, batchSize: 16, seed: 7, earlyStopping: { monitor: 'val_loss', patience: 2, minDelta: 10 } }),
+    });
+    assert.equal(result.stoppedEarly, true);
+    assert.equal(result.history.length, 3, 'best at epoch 1, then two epochs without a 10-unit improvement');
+    opts.built.model.dispose();
+  });
+
+  it('stops on abort with the signal reason and keeps the checkpoints written so far', async () => {
+    const store = new MemoryCheckpointStore();
+    const controller = new AbortController();
+    const opts = options(false, { checkpoints: store, signal: controller.signal });
+    const reason = new Error('cancelled by test');
+    await assert.rejects(
+      trainModel({ ...opts, onProgress: (p) => void (p.kind === 'batch' && p.epoch === 2 && p.batch === 1 && controller.abort(reason)) }),
+      (error: unknown) => error === reason,
+    );
+    assert.deepEqual(store.saved.map((c) => c.state.epoch), [1]);
+    opts.built.model.dispose();
+  });
+});
