@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
 import { ModelSpecSchema, type ModelSpec } from '../../common/model-spec.ts';
 import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
+import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
+import { buildVgg19 } from '../../activities/training/vgg19.ts';
 
 const MOBILENET = '/work/shared/models/mobilenet_v1_0.75_224';
 
@@ -61,6 +66,26 @@ describe('buildModel', () => {
       probabilities.dispose();
     } finally {
       built.model.dispose();
+    }
+  });
+
+  it('loads VGG19 weights saved under Keras layer names from a path instead of initializing them', async function () {
+    this.timeout(60_000);
+    const source = buildVgg19(32, 99);
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-vgg19-'));
+    try {
+      const { modelJson, weights } = await serializeModel(source);
+      await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+      await writeFile(join(dir, WEIGHTS_FILE), weights);
+      const spec = { ...notebookSpec(32), backbone: { ...notebookSpec(32).backbone, weights: dir } };
+      const built = await buildModel(spec, { seed: 1 });
+      const loaded = await built.backbone.getLayer('block5_conv4').getWeights()[0]!.data();
+      const expected = await source.getLayer('block5_conv4').getWeights()[0]!.data();
+      assert.deepEqual(Array.from(loaded.slice(0, 1000)), Array.from(expected.slice(0, 1000)));
+      built.model.dispose();
+    } finally {
+      source.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
