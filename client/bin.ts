@@ -3,6 +3,10 @@ import { Command } from 'commander';
 import { reportCliError } from './output.ts';
 import { register as registerServers } from './commands/servers.ts';
 import { register as registerStack } from './commands/stack.ts';
+import { register as registerValidate } from './commands/validate.ts';
+import { register as registerPlan } from './commands/plan.ts';
+import { register as registerRun } from './commands/run.ts';
+import { register as registerSchema } from './commands/schema.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -16,5 +20,9 @@ const program = new Command()
 
 registerServers(program);
 registerStack(program);
+registerValidate(program);
+registerPlan(program);
+registerRun(program);
+registerSchema(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);

@@ -4,3 +4,4 @@ export * from './graph-rules.ts';
 export * from './input-check.ts';
 export * from './resolve.ts';
 export * from './plan.ts';
+export * from './json-schema.ts';

@@ -1,0 +1,90 @@
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { runPipeline } from '../../workflows/index.ts';
+import { parseClientConfig, workflowUiUrl, type ClientConfig, type ClientFlags } from '../config.ts';
+import { describeRunFailure, formatRunFailure } from '../failure.ts';
+import { info, printResult } from '../output.ts';
+import { pipelineStartOptions } from '../pipeline-start.ts';
+import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
+
+interface RunFlags extends PipelineFileFlags, ClientFlags {
+  runKey?: string;
+  wait?: boolean;
+}
+
+/** Default run key: the same resolved spec gives the same workflow id, so a resubmit is one run. */
+export function defaultRunKey(specHash: string): string {
+  return specHash.slice(0, 16);
+}
+
+async function connect(config: ClientConfig): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: config.address });
+  return { client: new Client({ connection, namespace: config.namespace }), close: () => connection.close() };
+}
+
+/** `mlp run <file>`: validates, resolves and submits the pipeline as one `runPipeline` run. */
+export function register(program: Command): void {
+  withPipelineFileOptions(program.command('run <file>'))
+    .description('Validate and start a pipeline run; prints the run id and Temporal UI link')
+    .option('--run-key <key>', 'business key of this run: workflow id = <pipeline>-<key> (default: from the spec hash)')
+    .option('--wait', 'wait for the run to finish and print every step’s outputs')
+    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+    .option('--namespace <name>', 'Temporal namespace (env TEMPORAL_NAMESPACE, default default)')
+    .option('--task-queue-prefix <prefix>', 'task queue prefix (env MLP_TASK_QUEUE_PREFIX, default ml-pipelines)')
+    .option('--ui-url <url>', 'Temporal Web UI base URL (env MLP_TEMPORAL_UI_URL, default http://localhost:8233)')
+    .action(async (file: string, flags: RunFlags) => {
+      const config = parseClientConfig(flags);
+      const loaded = await loadOrReport(file, flags);
+      if (loaded === undefined) return;
+      const spec = loaded.resolved;
+      const workflowId = `${spec.name}-${flags.runKey ?? defaultRunKey(spec.specHash)}`;
+      const { client, close } = await connect(config);
+      try {
+        let handle: WorkflowHandle<typeof runPipeline>;
+        let runId: string | undefined;
+        let existing = false;
+        try {
+          const startedHandle = await client.workflow.start<typeof runPipeline>('runPipeline', {
+            ...pipelineStartOptions(spec, { workflowId, taskQueuePrefix: config.taskQueuePrefix }),
+            // Same request twice: attach to the running run, and do not redo one that completed.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          });
+          handle = startedHandle;
+          runId = startedHandle.firstExecutionRunId;
+        } catch (error) {
+          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+          handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
+          existing = true;
+        }
+        runId ??= (await handle.describe()).runId;
+        const url = workflowUiUrl(config, workflowId, runId);
+        const started = { workflowId, runId, specHash: spec.specHash, url, existing };
+        if (!flags.wait) {
+          printResult(flags, started, () =>
+            `${existing ? 'already ran' : 'started'} ${workflowId}\nrun id: ${runId}\n${url}`,
+          );
+          return;
+        }
+        info(`${existing ? 'already ran' : 'started'} ${workflowId} (run ${runId})\n${url}`);
+        try {
+          const outputs = await handle.result();
+          printResult(flags, { ...started, status: 'completed', outputs }, () => formatOutputs(outputs));
+        } catch (error) {
+          const failure = describeRunFailure(error);
+          if (failure === undefined) throw error;
+          if (flags.json) printResult(flags, { ...started, status: 'failed', failure }, () => '');
+          else info(`error: ${formatRunFailure(failure)}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await close();
+      }
+    });
+}
+
+function formatOutputs(outputs: Record<string, unknown>): string {
+  return Object.entries(outputs)
+    .map(([stepId, value]) => `${stepId}: ${JSON.stringify(value)}`)
+    .join('\n');
+}

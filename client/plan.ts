@@ -1,0 +1,97 @@
+import { executionLevels } from '../common/pipeline-spec/index.ts';
+import type { ScheduleSpec } from '../common/pipeline-spec/index.ts';
+import type { ResolvedPipeline, RetrySpec } from '../common/resolved-pipeline.ts';
+import { findStepKind } from '../common/step-kinds/index.ts';
+import { findReferences } from '../common/expressions.ts';
+
+/** What `mlp plan` shows: the resolved DAG in execution order with each step's settings. */
+export interface PipelinePlan {
+  name: string;
+  specHash: string;
+  params: Record<string, unknown>;
+  schedule?: ScheduleSpec;
+  /** Steps of one level may run in parallel; level n waits only for lower levels. */
+  levels: string[][];
+  steps: PlannedStep[];
+}
+
+export interface PlannedStep {
+  id: string;
+  uses: string;
+  level: number;
+  needs: string[];
+  queue: string;
+  timeout: string;
+  heartbeatTimeout?: string;
+  retry: RetrySpec;
+  cache: boolean;
+  /** Static part of the cache key; artifact inputs are replaced by their content hash at run time. */
+  cacheKey?: { kind: string; version: string; inputs: Record<string, unknown>; artifactInputs: string[]; resolvedAtRunTime: string[] };
+}
+
+export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec): PipelinePlan {
+  const levels = executionLevels(pipeline.steps);
+  const levelOf = new Map(levels.flatMap((ids, level) => ids.map((id) => [id, level] as const)));
+  const order = levels.flat();
+  const byId = new Map(pipeline.steps.map((step) => [step.id, step]));
+  const steps = order.flatMap((id): PlannedStep[] => {
+    const step = byId.get(id);
+    if (step === undefined) return [];
+    const kind = findStepKind(step.uses);
+    const runTime = [...new Set(findReferences(step.with).map(({ reference }) => reference.raw))];
+    return [
+      {
+        id,
+        uses: step.uses,
+        level: levelOf.get(id) ?? 0,
+        needs: step.needs,
+        queue: step.queue,
+        timeout: step.timeout,
+        ...(step.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: step.heartbeatTimeout }),
+        retry: step.retry,
+        cache: step.cache,
+        ...(step.cache && kind !== undefined
+          ? {
+              cacheKey: {
+                kind: kind.uses,
+                version: kind.version,
+                inputs: step.with,
+                artifactInputs: kind.artifactInputs.filter((name) => step.with[name] !== undefined),
+                resolvedAtRunTime: runTime,
+              },
+            }
+          : {}),
+      },
+    ];
+  });
+  return {
+    name: pipeline.name,
+    specHash: pipeline.specHash,
+    params: pipeline.params,
+    ...(schedule === undefined ? {} : { schedule }),
+    levels,
+    steps,
+  };
+}
+
+export function formatPlan(plan: PipelinePlan): string {
+  const lines = [`pipeline ${plan.name} (spec ${plan.specHash.slice(0, 12)})`];
+  const params = Object.entries(plan.params).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+  if (params.length > 0) lines.push(`params: ${params.join(' ')}`);
+  if (plan.schedule) lines.push(`schedule: ${plan.schedule.cron} (${plan.schedule.timeZone}, overlap ${plan.schedule.overlap})`);
+  lines.push('', 'order (steps on one level run in parallel):');
+  plan.levels.forEach((ids, level) => lines.push(`  ${level}: ${ids.join(', ')}`));
+  lines.push('', 'steps:');
+  for (const step of plan.steps) {
+    const retry = `${step.retry.maximumAttempts} attempts, ${step.retry.initialInterval} x${step.retry.backoffCoefficient}`;
+    lines.push(`  ${step.id} (${step.uses}) queue=${step.queue} timeout=${step.timeout} retry=${retry} cache=${step.cache ? 'on' : 'off'}`);
+    lines.push(`    needs: ${step.needs.length > 0 ? step.needs.join(', ') : '-'}`);
+    if (step.cacheKey) {
+      const key = step.cacheKey;
+      lines.push(`    cache key: ${key.kind}@${key.version} + inputs ${JSON.stringify(key.inputs)}`);
+      if (key.artifactInputs.length > 0) lines.push(`      by content hash: ${key.artifactInputs.join(', ')}`);
+      if (key.resolvedAtRunTime.length > 0) lines.push(`      at run time: ${key.resolvedAtRunTime.join(' ')}`);
+    }
+  }
+  return lines.join('\n');
+}
