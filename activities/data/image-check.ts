@@ -24,7 +24,9 @@ export async function checkImage(bytes: Buffer): Promise<ImageCheck> {
     return { ok: true, format: meta.format, width: meta.width, height: meta.height };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, reason: message.includes('unsupported image format') ? 'not an image' : `cannot decode: ${message}` };
+    if (message.includes('unsupported image format')) return { ok: false, reason: 'not an image' };
+    // libvips sometimes loses its error text when several decodes fail at once.
+    return { ok: false, reason: `cannot decode: ${message === 'Unknown error' ? 'corrupt or truncated image data' : message}` };
   }
 }
 
