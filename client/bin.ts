@@ -7,6 +7,7 @@ import { register as registerValidate } from './commands/validate.ts';
 import { register as registerPlan } from './commands/plan.ts';
 import { register as registerRun } from './commands/run.ts';
 import { register as registerSchema } from './commands/schema.ts';
+import { register as registerWorker } from './commands/worker.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -24,5 +25,6 @@ registerValidate(program);
 registerPlan(program);
 registerRun(program);
 registerSchema(program);
+registerWorker(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);
