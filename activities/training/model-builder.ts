@@ -148,11 +148,13 @@ export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCa
 export async function buildModel(spec: ModelSpec, options: BuildModelOptions): Promise<BuiltModel> {
   const full = await loadBackbone(spec.backbone, options);
   const backbone = featureExtractor(full, spec.backbone);
+  // Layers past the feature layer (e.g. MobileNet's ImageNet classifier) are never used again.
+  for (const layer of full.layers) if (!backbone.layers.includes(layer)) layer.dispose();
   if (options.capabilities) {
     try {
       assertTrainableOn(backbone, options.capabilities, options.engineName ?? 'selected', spec.backbone);
     } catch (error) {
-      full.dispose();
+      backbone.dispose();
       throw error;
     }
   }

@@ -77,13 +77,20 @@ async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Runs the backbone over one pass of `source` and keeps features and labels in memory. */
-async function extractFeatures(backbone: tfl.LayersModel, source: BatchSource, seed: number): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
+/**
+ * Runs the backbone and the head's weightless pooling layers over one pass of `source` and
+ * keeps the result and the labels in memory (pooled: 768 floats per image for MobileNet + GAP).
+ */
+async function extractFeatures(
+  extract: (x: tf.Tensor) => tf.Tensor,
+  source: BatchSource,
+  seed: number,
+): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
   const xs: tf.Tensor[] = [];
   const ys: tf.Tensor[] = [];
   try {
     for await (const batch of source.batches(0, seed)) {
-      xs.push(tf.tidy(() => applyLayer(backbone, batch.x, false)));
+      xs.push(tf.tidy(() => extract(batch.x)));
       ys.push(batch.y);
       batch.x.dispose();
       // Reading one value back lets the event loop run (heartbeats) between batches.
@@ -175,32 +182,49 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     }
     const resumedFromEpoch = state.epoch;
 
+    // The head's leading weightless layers (flatten / global pooling) belong with the frozen
+    // features: cached after them, every epoch skips them and the cache is smaller.
+    const pooling = built.head.layers.findIndex((layer, i) => layer.weights.length > 0 || dropoutRates[i] !== undefined);
+    const poolingCount = pooling === -1 ? built.head.layers.length : pooling;
+    /** Head layers from `from` on; dropout (training only) is seeded per (seed, epoch, batch, layer). */
+    const runHead = (h: tf.Tensor, from: number, dropoutSeed: string | undefined): tf.Tensor => {
+      for (const [i, layer] of built.head.layers.entries()) {
+        if (i < from) continue;
+        const rate = dropoutRates[i];
+        if (rate === undefined) h = applyLayer(layer, h, dropoutSeed !== undefined);
+        else if (dropoutSeed !== undefined) h = tf.dropout(h, rate, undefined, `${dropoutSeed}:${i}`);
+      }
+      return h;
+    };
+    // A frozen backbone runs in inference mode (batch-norm uses its moving statistics and leaves
+    // them alone, as in Keras) and outside the gradient tape, which would otherwise hold every
+    // activation of the backbone until the backward pass.
+    const frozenFeatures = (x: tf.Tensor): tf.Tensor => {
+      let h = applyLayer(built.backbone, x, false);
+      for (const layer of built.head.layers.slice(0, poolingCount)) h = applyLayer(layer, h, false);
+      return h;
+    };
+
     let featureSeconds = 0;
     let train = options.train;
     let validation = options.validation;
     if (cache && state.epoch < epochs && !state.earlyStopping.stopped) {
       const started = performance.now();
-      const features = await extractFeatures(built.backbone, options.train, seed);
+      const features = await extractFeatures(frozenFeatures, options.train, seed);
       owned.push(features.x, features.y);
       train = tensorSource(features.x, features.y, { batchSize: training.batchSize });
       if (options.validation) {
-        const val = await extractFeatures(built.backbone, options.validation, seed);
+        const val = await extractFeatures(frozenFeatures, options.validation, seed);
         owned.push(val.x, val.y);
         validation = tensorSource(val.x, val.y, { batchSize: training.batchSize, shuffle: false });
       }
       featureSeconds = (performance.now() - started) / 1000;
     }
 
-    /** Forward pass in training mode; dropout is seeded per (seed, epoch, batch, layer). */
-    const forwardTrain = (x: tf.Tensor, dropoutSeed: string): tf.Tensor => {
-      let h = cache ? x : applyLayer(built.backbone, x, true);
-      for (const [i, layer] of built.head.layers.entries()) {
-        const rate = dropoutRates[i];
-        h = rate === undefined ? applyLayer(layer, h, true) : tf.dropout(h, rate, undefined, `${dropoutSeed}:${i}`);
-      }
-      return h;
-    };
-    const predict = (x: tf.Tensor): tf.Tensor => applyLayer(cache ? built.head : built.model, x, false);
+    const headInput = (x: tf.Tensor): tf.Tensor => (cache ? x : built.frozenBackbone ? frozenFeatures(x) : x);
+    const forwardTrain = (x: tf.Tensor, dropoutSeed: string): tf.Tensor =>
+      built.frozenBackbone ? runHead(x, poolingCount, dropoutSeed) : runHead(applyLayer(built.backbone, x, true), 0, dropoutSeed);
+    const predict = (x: tf.Tensor): tf.Tensor => (cache ? runHead(x, poolingCount, undefined) : applyLayer(built.model, x, false));
 
     for (let epochIndex = state.epoch; epochIndex < epochs && !state.earlyStopping.stopped; epochIndex++) {
       const epoch = epochIndex + 1;
@@ -250,8 +274,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     function step({ x, y }: Batch, dropoutSeed: string): tf.Tensor {
       return tf.tidy(() => {
         let correctInBatch: tf.Scalar | undefined;
+        const input = headInput(x);
         const { value, grads } = tf.variableGrads(() => {
-          const probabilities = forwardTrain(x, dropoutSeed);
+          const probabilities = forwardTrain(input, dropoutSeed);
           correctInBatch = tf.keep(correctCount(y, probabilities));
           return categoricalCrossentropy(y, probabilities, classWeights);
         }, trainable);

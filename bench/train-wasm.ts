@@ -1,0 +1,132 @@
+/**
+ * Training-engine benchmark on the CPU (wasm) engine, printing one JSON object:
+ * - frozen MobileNet v1 (0.75, 224 px) feature extraction, images/s;
+ * - head training on cached features, images/s;
+ * - a frozen-backbone training run with and without the feature cache (epoch times);
+ * - a small conv net trained end to end through the registered wasm conv gradients.
+ *
+ * Usage: npm run bench:train -- [--images 64] [--epochs 3] [--mobilenet <dir with model.json>]
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ModelSpecSchema, TrainingSpecSchema } from '../common/model-spec.ts';
+import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
+import { tensorSource } from '../activities/training/batch-source.ts';
+import { buildModel } from '../activities/training/model-builder.ts';
+import { trainModel } from '../activities/training/trainer.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    images: { type: 'string', default: '64' },
+    epochs: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '32' },
+    mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224') },
+  },
+});
+const images = Number(args.images);
+const epochs = Number(args.epochs);
+const batchSize = Number(args.batch);
+
+function round(value: number, digits = 1): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function predictTensor(model: tfl.LayersModel, x: tf.Tensor): tf.Tensor {
+  const out = model.predict(x);
+  if (Array.isArray(out)) throw new Error('expected one output');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const engine = await selectEngine('wasm', { strict: true });
+  const spec = ModelSpecSchema.parse({
+    backbone: { name: 'mobilenet_v1', weights: args.mobilenet, inputSize: 224 },
+    head: { pooling: 'gap', dense: [{ units: 128, dropout: 0.2 }], classes: 2 },
+    optimizer: { name: 'rmsprop', learningRate: 1e-3 },
+  });
+  const x = tf.randomUniform([images, 224, 224, 3], -1, 1, 'float32', 1);
+  const labels = tf.tensor1d(Array.from({ length: images }, (_, i) => i % 2), 'int32');
+  const y = tf.cast(tf.oneHot(labels, 2), 'float32');
+  labels.dispose();
+
+  // 1. Feature extraction alone (warm-up batch first: wasm compiles and allocates on first use).
+  const built = await buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
+  tf.dispose(predictTensor(built.backbone, tf.slice(x, 0, Math.min(batchSize, images))));
+  let started = performance.now();
+  for (let start = 0; start < images; start += batchSize) {
+    const features = tf.tidy(() => predictTensor(built.backbone, tf.slice(x, start, Math.min(batchSize, images - start))));
+    await features.data();
+    features.dispose();
+  }
+  const extractionSeconds = (performance.now() - started) / 1000;
+
+  // 2 and 3. Training with the feature cache (features once, then head-only epochs) and without.
+  const training = TrainingSpecSchema.parse({ epochs, batchSize, seed: 1 });
+  started = performance.now();
+  const cached = await trainModel({ built, model: spec, training, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
+  const cachedSeconds = (performance.now() - started) / 1000;
+  built.model.dispose();
+
+  const uncachedModel = await buildModel(spec, { seed: 1 });
+  started = performance.now();
+  const uncached = await trainModel({ built: uncachedModel, model: spec, training, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
+  const uncachedSeconds = (performance.now() - started) / 1000;
+  uncachedModel.model.dispose();
+
+  // 4. A small conv net trained end to end (the reference workload for the wasm conv gradients).
+  const conv = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [128, 128, 3], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 2, activation: 'softmax' }),
+    ],
+  });
+  conv.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  const cx = tf.randomUniform([8, 128, 128, 3]);
+  const cy = tf.slice(y, 0, 8);
+  await conv.trainOnBatch(cx, cy);
+  const steps = 3;
+  started = performance.now();
+  for (let i = 0; i < steps; i++) await conv.trainOnBatch(cx, cy);
+  const convStepSeconds = (performance.now() - started) / 1000 / steps;
+  conv.dispose();
+  tf.dispose([cx, cy, x, y]);
+
+  const featureEpochSeconds = cached.history.map((h) => h.seconds);
+  const uncachedEpochSeconds = uncached.history.map((h) => h.seconds);
+  console.log(
+    JSON.stringify(
+      {
+        engine: engineInfo(engine),
+        images,
+        batchSize,
+        epochs,
+        mobilenetFeatureExtraction: { imagesPerSecond: round(images / extractionSeconds), seconds: round(extractionSeconds, 2) },
+        headTrainingOnCachedFeatures: {
+          imagesPerSecond: round(images / (featureEpochSeconds.reduce((a, b) => a + b, 0) / epochs)),
+          epochSeconds: featureEpochSeconds.map((s) => round(s, 3)),
+        },
+        frozenBackboneRun: {
+          withFeatureCache: { totalSeconds: round(cachedSeconds, 2), featureSeconds: round(cached.featureSeconds, 2), epochSeconds: featureEpochSeconds.map((s) => round(s, 3)) },
+          withoutFeatureCache: { totalSeconds: round(uncachedSeconds, 2), epochSeconds: uncachedEpochSeconds.map((s) => round(s, 2)) },
+          trainImagesPerSecond: { withFeatureCache: round((images * epochs) / cachedSeconds), withoutFeatureCache: round((images * epochs) / uncachedSeconds) },
+        },
+        smallConvNetTrainStep: { input: '8x128x128x3, conv 16/32/64, adam', secondsPerStep: round(convStepSeconds, 3), imagesPerSecond: round(8 / convStepSeconds) },
+        numTensorsAtEnd: tf.memory().numTensors,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+await main();
