@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findReferences } from '../expressions.ts';
+import { findReferences, type FoundReference, type ValuePath } from '../expressions.ts';
 import { SELF_DESCRIBING, type SpecIssue } from './issues.ts';
 import { findStepKind, STEP_KIND_NAMES } from '../step-kinds/index.ts';
 
@@ -53,13 +53,7 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
 
   spec.steps.forEach((step, index) => {
     const upstream = transitiveNeeds(step.id, spec.steps, indexById);
-    let found;
-    try {
-      found = findReferences(step.with, ['steps', index, 'with']);
-    } catch (error) {
-      issues.push({ path: ['steps', index, 'with'], message: (error as Error).message });
-      return;
-    }
+    const found = referencesOrIssues(step.with, ['steps', index, 'with'], issues);
     for (const { path, reference } of found) {
       if (reference.kind === 'param') {
         if (!Object.hasOwn(spec.params, reference.name)) {
@@ -95,6 +89,23 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
     }
   });
   return issues;
+}
+
+/** References in a value; a malformed expression becomes an issue at its own string. */
+function referencesOrIssues(value: unknown, path: ValuePath, issues: SpecIssue[]): FoundReference[] {
+  if (typeof value === 'string') {
+    try {
+      return findReferences(value, path);
+    } catch (error) {
+      issues.push({ path, message: error instanceof Error ? error.message : String(error) });
+      return [];
+    }
+  }
+  if (Array.isArray(value)) return value.flatMap((item, index) => referencesOrIssues(item, [...path, index], issues));
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([key, item]) => referencesOrIssues(item, [...path, key], issues));
+  }
+  return [];
 }
 
 /** Declared output names of a kind, when its output schema is an object (it always is here). */

@@ -19,7 +19,7 @@ const jsonSchemaCache = new WeakMap<z.ZodType, JsonSchema>();
 function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const cached = jsonSchemaCache.get(schema);
   if (cached !== undefined) return cached;
-  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  const json: JsonSchema = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
   jsonSchemaCache.set(schema, json);
   return json;
 }
@@ -40,7 +40,8 @@ function schemasAt(node: JsonSchema, path: ValuePath): JsonSchema[] {
   return alternatives(node).flatMap((option) => {
     if (typeof head === 'number') return isRecord(option['items']) ? schemasAt(option['items'], rest) : [];
     const properties = option['properties'];
-    if (isRecord(properties) && isRecord(properties[head ?? ''])) return schemasAt(properties[head ?? ''] as JsonSchema, rest);
+    const property = isRecord(properties) ? properties[head ?? ''] : undefined;
+    if (isRecord(property)) return schemasAt(property, rest);
     if (isRecord(option['additionalProperties'])) return schemasAt(option['additionalProperties'], rest);
     return Object.keys(option).every((key) => key === '$schema' || key === 'description' || key === 'default') ? [{}] : [];
   });
@@ -112,7 +113,8 @@ export function checkStepInput(
 function applyFieldDefaults(schema: z.ZodType, input: Record<string, unknown>): Record<string, unknown> {
   if (!(schema instanceof z.ZodObject)) return input;
   const result: Record<string, unknown> = { ...input };
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  const shape: Record<string, z.ZodType> = schema.shape;
+  for (const [key, field] of Object.entries(shape)) {
     const parsed = field.safeParse(input[key]);
     if (parsed.success && parsed.data !== undefined) result[key] = parsed.data;
   }

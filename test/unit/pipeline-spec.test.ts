@@ -61,10 +61,10 @@ const invalid: InvalidCase[] = [
     ],
   },
   {
-    title: 'a malformed expression',
+    title: 'a malformed expression, at its string',
     file: 'bad-expression.yaml',
     expected: [
-      'bad-expression.yaml:7:7: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }} or ${{ steps.<id>.outputs.<name> }}',
+      'bad-expression.yaml:7:14: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }} or ${{ steps.<id>.outputs.<name> }}',
     ],
   },
   {
