@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { z } from 'zod';
 import { PipelineSpecError } from '../common/errors.ts';
 import type { StepContext, StepOutputs } from '../common/step-activities.ts';
 import { noopStep } from '../common/step-kinds/noop.ts';
@@ -16,7 +17,7 @@ export function createNoopActivities(_deps: ActivityDeps) {
     async noop(input: Record<string, unknown>, context: StepContext): Promise<StepOutputs> {
       const parsed = noopStep.input.safeParse(input);
       if (!parsed.success) {
-        throw new PipelineSpecError(`Invalid inputs of noop step "${context.stepId}": ${parsed.error.message}`);
+        throw new PipelineSpecError(`Invalid inputs of noop step "${context.stepId}": ${z.prettifyError(parsed.error)}`);
       }
       const { value, sleepMs, fail } = parsed.data;
       const activity = Context.current();

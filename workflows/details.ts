@@ -12,9 +12,8 @@ const ICONS: Record<StepState, string> = {
 /** Markdown shown as the run's "current details" in the Temporal UI: one line per step. */
 export function renderCurrentDetails(progress: PipelineProgress): string {
   const lines = progress.steps.map((step) => {
-    const cached = step.cached ? ' (cached)' : '';
     const error = step.error === undefined ? '' : ` — ${step.error}`;
-    return `| ${ICONS[step.state]} | \`${step.id}\` | ${step.uses} | ${step.queue} | ${step.state}${cached}${error} |`;
+    return `| ${ICONS[step.state]} | \`${step.id}\` | ${step.uses} | ${step.queue} | ${step.state}${error} |`;
   });
   return [
     `**${progress.pipeline}** — ${progress.state}`,
