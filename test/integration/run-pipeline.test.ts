@@ -176,12 +176,72 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
     const heartbeat = second.heartbeat;
     assert.ok(typeof heartbeat === 'object' && heartbeat !== null && 'epoch' in heartbeat && 'loss' in heartbeat);
     assert.deepEqual(running.steps[0]?.outputs, { value: 1 });
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', /\| ▶️ \| `second` \| train \| cpu \| running \|/);
 
     await handle.result();
     const done = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
     assert.deepEqual(states(done), { first: 'succeeded', second: 'succeeded', third: 'succeeded' });
     assert.equal(done.state, 'succeeded');
     assert.ok(done.steps.every((step) => step.startedAt !== undefined && step.endedAt !== undefined && !step.cached));
+  });
+
+  it('fails the run without retrying when a step names an unknown kind or a missing output', async () => {
+    const unknownKind = await start(testPipeline('unknown-kind', [testStep('mystery', 'teleport')]));
+    await assert.rejects(unknownKind.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, 'StepFailedError');
+      assert.match(error.cause.message, /^Step "mystery" failed: PipelineSpecError: Unknown step kind "teleport" in step "mystery"/);
+      return true;
+    });
+
+    const badReference = await start(
+      testPipeline('bad-reference', [
+        testStep('first', 'noop', { with: { value: 1 } }),
+        testStep('second', 'noop', { needs: ['first'], with: { value: '${{ steps.first.outputs.missing }}' } }),
+      ]),
+    );
+    await assert.rejects(badReference.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+      assert.match(
+        error.cause.message,
+        /^Step "second" failed: PipelineSpecError: Cannot prepare step "second": Cannot resolve \$\{\{ steps\.first\.outputs\.missing \}\}: step "first" has no output "missing"/,
+      );
+      return true;
+    });
+  });
+
+  it('cancels the running step and ends as cancelled when the run is cancelled', async () => {
+    const handle = await start(testPipeline('cancelled', [testStep('long', 'train', { with: { sleepMs: 30_000 } }), testStep('next', 'publish', { needs: ['long'] })]));
+    await waitFor('the long step to start', async () => recordsOf(handle, 'long')[0]);
+    await handle.cancel();
+    await assert.rejects(handle.result(), (error: unknown) => error instanceof WorkflowFailedError && error.cause?.name === 'CancelledFailure');
+    assert.equal(recordsOf(handle, 'long')[0]?.outcome, 'cancelled');
+    const progress = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
+    assert.deepEqual(states(progress), { long: 'cancelled', next: 'cancelled' });
+    assert.equal(progress.state, 'cancelled');
+    const description = await handle.describe();
+    assert.equal(description.status.name, 'CANCELLED');
+    assert.equal(description.typedSearchAttributes.get(PIPELINE_SEARCH_ATTRIBUTES.PipelineStatus), 'cancelled');
+  });
+
+  it('upserts the dataset hash and model version search attributes from step outputs', async () => {
+    const spec = testPipeline('attributes', [
+      testStep('download', 'download', { with: { outputs: { datasetHash: 'd'.repeat(64) } } }),
+      testStep('publish', 'publish', { needs: ['download'], with: { outputs: { modelVersion: 'pneumonia/7' } } }),
+    ]);
+    const { handle } = await run(spec);
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    assert.equal(attributes.get(PIPELINE_SEARCH_ATTRIBUTES.DatasetHash), 'd'.repeat(64));
+    assert.equal(attributes.get(PIPELINE_SEARCH_ATTRIBUTES.ModelVersion), 'pneumonia/7');
+    // Visibility is eventually consistent: wait until the run is listed under its attributes.
+    const found = await waitFor('the run in visibility', async () => {
+      const ids: string[] = [];
+      const query = `ModelVersion = "pneumonia/7" AND PipelineStatus = "succeeded"`;
+      for await (const execution of workers.client.workflow.list({ query })) ids.push(execution.workflowId);
+      return ids.length > 0 ? ids : undefined;
+    });
+    assert.deepEqual(found, [handle.workflowId]);
   });
 
   describe('step cache', () => {
