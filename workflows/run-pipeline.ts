@@ -30,6 +30,7 @@ import {
 import type { StepKindName } from '../common/step-kinds/index.ts';
 import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder } from './dag.ts';
+import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { pipelineProgressQuery } from './queries.ts';
 import { renderCurrentDetails } from './details.ts';
 import { stepActivityOptions } from './step-options.ts';
@@ -44,11 +45,13 @@ const STEP_RUNNERS: Record<StepKindName, (activities: StepActivities) => StepAct
   publish: (activities) => activities.publishModel,
 };
 
-/** Step outputs with these names are upserted as search attributes when a step produces them. */
-const OUTPUT_SEARCH_ATTRIBUTES = {
-  datasetHash: PIPELINE_SEARCH_ATTRIBUTES.DatasetHash,
-  modelVersion: PIPELINE_SEARCH_ATTRIBUTES.ModelVersion,
-} as const;
+interface StepResult {
+  /** The step's `with:` after references were resolved. */
+  inputs: Record<string, unknown>;
+  outputs: StepOutputs;
+  cached: boolean;
+  cacheKey?: string;
+}
 
 function errorMessage(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause !== undefined) return errorMessage(error.cause);
@@ -133,10 +136,8 @@ export async function runPipeline(
         endedAt: new Date().toISOString(),
         ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
       });
-      for (const [name, key] of Object.entries(OUTPUT_SEARCH_ATTRIBUTES)) {
-        const value = result.outputs[name];
-        if (typeof value === 'string') upsertSearchAttributes([{ key, value }]);
-      }
+      const attributes = searchAttributesFromOutputs(step.uses, result.inputs, result.outputs);
+      if (attributes.length > 0) upsertSearchAttributes(attributes);
       return result.outputs;
     } catch (error) {
       const cancelled = isCancellation(error);
@@ -149,7 +150,7 @@ export async function runPipeline(
     }
   };
 
-  const executeStep = async (step: ResolvedStep): Promise<{ outputs: StepOutputs; cached: boolean; cacheKey?: string }> => {
+  const executeStep = async (step: ResolvedStep): Promise<StepResult> => {
     if (!isStepKindName(step.uses)) throw specFailure(`Unknown step kind "${step.uses}" in step "${step.id}"`);
     let inputs: Record<string, unknown>;
     let activityOptions: ActivityOptions;
@@ -169,7 +170,7 @@ export async function runPipeline(
       const hit = await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
       if (hit !== null) {
         log.info('Step cache hit', { stepId: step.id, cacheKey, from: hit.workflowId });
-        return { outputs: hit.outputs, cached: true, cacheKey };
+        return { inputs, outputs: hit.outputs, cached: true, cacheKey };
       }
     }
     log.info('Step started', { stepId: step.id, uses: step.uses, queue: step.queue });
@@ -183,7 +184,7 @@ export async function runPipeline(
     if (cacheKey !== undefined) {
       await cache(step.id, 'cache-record').recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
     }
-    return { outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
+    return { inputs, outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
   };
 
   // Steps run in their own scope so the first failure can cancel the siblings still running.

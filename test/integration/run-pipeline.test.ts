@@ -228,7 +228,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
   it('upserts the dataset hash and model version search attributes from step outputs', async () => {
     const spec = testPipeline('attributes', [
       testStep('download', 'download', { with: { outputs: { datasetHash: 'd'.repeat(64) } } }),
-      testStep('publish', 'publish', { needs: ['download'], with: { outputs: { modelVersion: 'pneumonia/7' } } }),
+      testStep('publish', 'publish', { needs: ['download'], with: { name: 'pneumonia', outputs: { version: 7 } } }),
     ]);
     const { handle } = await run(spec);
     const attributes = (await handle.describe()).typedSearchAttributes;

@@ -3,6 +3,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../../common/errors.ts';
 import type { PipelineProgress } from '../../common/pipeline-progress.ts';
 import { renderCurrentDetails } from '../../workflows/details.ts';
 import { durationMs } from '../../workflows/duration.ts';
+import { searchAttributesFromOutputs } from '../../workflows/output-attributes.ts';
 import { stepActivityOptions } from '../../workflows/step-options.ts';
 import { testStep } from '../helpers/recording-steps.ts';
 
@@ -76,5 +77,23 @@ describe('current details', () => {
         '| ❌ | `train` | train | gpu | failed — TrainingDivergedError: loss is NaN |',
       ].join('\n'),
     );
+  });
+});
+
+describe('search attributes from step outputs', () => {
+  it('takes the dataset hash from a datasetHash output', () => {
+    assert.deepEqual(searchAttributesFromOutputs('download', {}, { datasetHash: 'abc', counts: {} }), [
+      { key: { name: 'DatasetHash', type: 'KEYWORD' }, value: 'abc' },
+    ]);
+  });
+
+  it('names the model version <name>/<version> from the publish step', () => {
+    assert.deepEqual(searchAttributesFromOutputs('publish', { name: 'pneumonia-vgg19' }, { version: 3, promoted: true }), [
+      { key: { name: 'ModelVersion', type: 'KEYWORD' }, value: 'pneumonia-vgg19/3' },
+    ]);
+  });
+
+  it('contributes nothing for steps without such outputs', () => {
+    assert.deepEqual(searchAttributesFromOutputs('train', { name: 'x' }, { version: 3, model: 'k' }), []);
   });
 });
