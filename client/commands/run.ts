@@ -1,20 +1,14 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
-import type { runPipeline } from '../../workflows/index.ts';
 import { parseClientConfig, workflowUiUrl, type ClientConfig, type ClientFlags } from '../config.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { info, printResult } from '../output.ts';
-import { pipelineStartOptions } from '../pipeline-start.ts';
+import { submitPipeline } from '../pipeline-submit.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface RunFlags extends PipelineFileFlags, ClientFlags {
   runKey?: string;
   wait?: boolean;
-}
-
-/** Default run key: the same resolved spec gives the same workflow id, so a resubmit is one run. */
-export function defaultRunKey(specHash: string): string {
-  return specHash.slice(0, 16);
 }
 
 async function connect(config: ClientConfig): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -37,27 +31,12 @@ export function register(program: Command): void {
       const loaded = await loadOrReport(file, flags);
       if (loaded === undefined) return;
       const spec = loaded.resolved;
-      const workflowId = `${spec.name}-${flags.runKey ?? defaultRunKey(spec.specHash)}`;
       const { client, close } = await connect(config);
       try {
-        let handle: WorkflowHandle<typeof runPipeline>;
-        let runId: string | undefined;
-        let existing = false;
-        try {
-          const startedHandle = await client.workflow.start<typeof runPipeline>('runPipeline', {
-            ...pipelineStartOptions(spec, { workflowId, taskQueuePrefix: config.taskQueuePrefix }),
-            // Same request twice: attach to the running run, and do not redo one that completed.
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-          });
-          handle = startedHandle;
-          runId = startedHandle.firstExecutionRunId;
-        } catch (error) {
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-          handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
-          existing = true;
-        }
-        runId ??= (await handle.describe()).runId;
+        const { handle, workflowId, runId, existing } = await submitPipeline(client, spec, {
+          ...(flags.runKey ? { runKey: flags.runKey } : {}),
+          taskQueuePrefix: config.taskQueuePrefix,
+        });
         const url = workflowUiUrl(config, workflowId, runId);
         const started = { workflowId, runId, specHash: spec.specHash, url, existing };
         if (!flags.wait) {
