@@ -86,6 +86,16 @@ export class ServerStartError extends PipelineError {
   override name = 'ServerStartError';
 }
 
+/** Thrown when a model cannot be evaluated as asked (its classes differ from the manifest's, a split lacks a class, a threshold chosen off validation). */
+export class EvaluationError extends PipelineError {
+  override name = 'EvaluationError';
+}
+
+/** Thrown when the model registry refuses an operation (unknown model or version, bad registry record). */
+export class ModelRegistryError extends PipelineError {
+  override name = 'ModelRegistryError';
+}
+
 /** Thrown (as the failure type of a `runPipeline` run) when one of its steps failed; names the step. */
 export class StepFailedError extends PipelineError {
   override name = 'StepFailedError';
@@ -97,6 +107,7 @@ export class StepFailedError extends PipelineError {
  */
 export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'PipelineSpecError',
+  'PipelineValidationError',
   'ConfigError',
   'DatasetError',
   'ArchiveError',
@@ -105,5 +116,6 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'ArtifactNotFoundError',
   'TrainingDivergedError',
   'EngineCapabilityError',
+  'EvaluationError',
+  'ModelRegistryError',
 ];
-  'PipelineValidationError',
