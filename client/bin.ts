@@ -8,6 +8,7 @@ import { register as registerPlan } from './commands/plan.ts';
 import { register as registerRun } from './commands/run.ts';
 import { register as registerSchema } from './commands/schema.ts';
 import { register as registerWorker } from './commands/worker.ts';
+import { register as registerDemo } from './commands/demo.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -26,5 +27,6 @@ registerPlan(program);
 registerRun(program);
 registerSchema(program);
 registerWorker(program);
+registerDemo(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);
