@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ModelSpecSchema, TrainingSpecSchema } from '../common/model-spec.ts';
+import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { tensorSource } from '../activities/training/batch-source.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
@@ -44,10 +44,16 @@ function predictTensor(model: tfl.LayersModel, x: tf.Tensor): tf.Tensor {
 
 async function main(): Promise<void> {
   const engine = await selectEngine('wasm', { strict: true });
-  const spec = ModelSpecSchema.parse({
-    backbone: { name: 'mobilenet_v1', weights: args.mobilenet, inputSize: 224 },
-    head: { pooling: 'gap', dense: [{ units: 128, dropout: 0.2 }], classes: 2 },
-    optimizer: { name: 'rmsprop', learningRate: 1e-3 },
+  const spec = ModelSchema.parse({
+    backbone: 'mobilenet_v1',
+    weights: args.mobilenet,
+    inputSize: 224,
+    head: [
+      { type: 'globalAveragePooling' },
+      { type: 'dense', units: 128, activation: 'relu' },
+      { type: 'dropout', rate: 0.2 },
+      { type: 'dense', units: 2, activation: 'softmax' },
+    ],
   });
   const x = tf.randomUniform([images, 224, 224, 3], -1, 1, 'float32', 1);
   const labels = tf.tensor1d(Array.from({ length: images }, (_, i) => i % 2), 'int32');
@@ -66,15 +72,15 @@ async function main(): Promise<void> {
   const extractionSeconds = (performance.now() - started) / 1000;
 
   // 2 and 3. Training with the feature cache (features once, then head-only epochs) and without.
-  const training = TrainingSpecSchema.parse({ epochs, batchSize, seed: 1 });
+  const settings: TrainSettings = { optimizer: { name: 'rmsprop', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs, batchSize, seed: 1 };
   started = performance.now();
-  const cached = await trainModel({ built, model: spec, training, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
+  const cached = await trainModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
   const cachedSeconds = (performance.now() - started) / 1000;
   built.model.dispose();
 
   const uncachedModel = await buildModel(spec, { seed: 1 });
   started = performance.now();
-  const uncached = await trainModel({ built: uncachedModel, model: spec, training, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
+  const uncached = await trainModel({ built: uncachedModel, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
   const uncachedSeconds = (performance.now() - started) / 1000;
   uncachedModel.model.dispose();
 

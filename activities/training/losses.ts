@@ -1,27 +1,36 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { LossName } from '../../common/model-spec.ts';
 
 /** Keras' clipping of probabilities before the log. */
 const EPSILON = 1e-7;
 
 /**
- * Mean categorical cross-entropy of softmax outputs, each example weighted by its class weight
- * (Keras semantics: weighted sum divided by the batch size).
+ * Mean loss over a batch, each example weighted by `sampleWeights` when given (Keras semantics:
+ * weighted sum divided by the batch size). `yPred` holds probabilities (softmax or sigmoid).
  */
-export function categoricalCrossentropy(yTrue: tf.Tensor, yPred: tf.Tensor, classWeights?: tf.Tensor1D): tf.Scalar {
+export function lossValue(name: LossName, yTrue: tf.Tensor, yPred: tf.Tensor, sampleWeights?: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
-    const perExample = tf.neg(tf.sum(tf.mul(yTrue, tf.log(tf.clipByValue(yPred, EPSILON, 1 - EPSILON))), -1));
-    const weighted = classWeights ? tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1)) : perExample;
-    return tf.mean(weighted);
+    const p = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
+    const perExample =
+      name === 'categoricalCrossentropy'
+        ? tf.neg(tf.sum(tf.mul(yTrue, tf.log(p)), -1))
+        : tf.neg(tf.mean(tf.add(tf.mul(yTrue, tf.log(p)), tf.mul(tf.sub(1, yTrue), tf.log(tf.sub(1, p)))), -1));
+    return tf.mean(sampleWeights ? tf.mul(perExample, sampleWeights) : perExample);
   });
 }
 
-/** Number of examples whose most probable class is the labelled one. */
-export function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32')));
+/** Index of the predicted class: argmax, or `p > 0.5` for a single sigmoid unit. */
+export function predictedClass(probabilities: tf.Tensor): tf.Tensor {
+  return probabilities.shape[1] === 1 ? tf.cast(tf.greater(tf.squeeze(probabilities, [1]), 0.5), 'int32') : tf.argMax(probabilities, -1);
+}
+
+/** Probability of the positive class (index 1, or the single sigmoid unit), for ROC AUC. */
+export function positiveScore(probabilities: tf.Tensor): tf.Tensor {
+  return tf.squeeze(tf.slice(probabilities, [0, probabilities.shape[1] === 1 ? 0 : 1], [-1, 1]), [1]);
 }
 
 /**
- * ROC AUC of the positive class (index 1) by the rank statistic, ties counted half.
+ * ROC AUC of the positive class by the rank statistic, ties counted half.
  * `labels` are 0/1, `scores` the positive-class probabilities. NaN when a class is absent.
  */
 export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {

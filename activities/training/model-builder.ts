@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
-import type { BackboneSpec, HeadSpec, ModelSpec } from '../../common/model-spec.ts';
+import type { BackboneName, HeadLayer, ModelSpec } from '../../common/model-spec.ts';
 import type { EngineCapabilities } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from './layers-model-io.ts';
 import { applySymbolic, buildVgg19 } from './vgg19.ts';
 
 /** Feature layer each backbone uses when the spec names none. */
-export const DEFAULT_FEATURE_LAYERS: Record<BackboneSpec['name'], string> = {
+export const DEFAULT_FEATURE_LAYERS: Record<BackboneName, string> = {
   vgg19: 'block5_pool',
   mobilenet_v1: 'conv_pw_13_relu',
 };
@@ -23,6 +23,8 @@ export interface BuiltModel {
   featureShape: number[];
   /** True when no backbone weight trains: features can be computed once and cached. */
   frozenBackbone: boolean;
+  /** Units of the classifier layer (1 for a single sigmoid unit). */
+  outputUnits: number;
 }
 
 export interface BuildModelOptions {
@@ -65,76 +67,74 @@ function assignWeightsByName(model: tfl.LayersModel, files: LayersModelFiles, wh
   }
 }
 
-async function loadBackbone(spec: BackboneSpec, options: BuildModelOptions): Promise<tfl.LayersModel> {
-  const pretrained = spec.weights !== 'none';
-  if (spec.name === 'vgg19') {
+async function loadBackbone(spec: ModelSpec, options: BuildModelOptions): Promise<tfl.LayersModel> {
+  if (spec.backbone === 'vgg19') {
     const model = buildVgg19(spec.inputSize, options.seed);
-    if (pretrained) assignWeightsByName(model, await fetchLayersModelFiles(spec.weights, options.store), spec.weights);
+    if (spec.weights) assignWeightsByName(model, await fetchLayersModelFiles(spec.weights, options.store), spec.weights);
     return model;
   }
-  if (!pretrained) throw new PipelineSpecError('Build model failed: mobilenet_v1 needs pretrained weights (backbone.weights: a model.json location)');
+  if (!spec.weights) throw new PipelineSpecError('Build model failed: mobilenet_v1 needs pretrained weights (model.weights: a model.json location)');
   const model = await loadLayersModel(await fetchLayersModelFiles(spec.weights, options.store));
   const [, h, w] = model.inputs[0]?.shape ?? [];
   if (h !== spec.inputSize || w !== spec.inputSize) {
     model.dispose();
-    throw new PipelineSpecError(`Build model failed: ${spec.weights} takes ${h}x${w} images, but backbone.inputSize is ${spec.inputSize}`);
+    throw new PipelineSpecError(`Build model failed: ${spec.weights} takes ${h}x${w} images, but model.inputSize is ${spec.inputSize}`);
   }
   return model;
 }
 
 /** The backbone cut at its feature layer, with `trainable` applied to its layers. */
-function featureExtractor(full: tfl.LayersModel, spec: BackboneSpec): tfl.LayersModel {
-  const layerName = spec.featureLayer ?? DEFAULT_FEATURE_LAYERS[spec.name];
+function featureExtractor(full: tfl.LayersModel, spec: ModelSpec): tfl.LayersModel {
+  const layerName = spec.featureLayer ?? DEFAULT_FEATURE_LAYERS[spec.backbone];
   let output: tfl.SymbolicTensor | tfl.SymbolicTensor[];
   try {
     output = full.getLayer(layerName).output;
   } catch {
-    throw new PipelineSpecError(`Build model failed: ${spec.name} has no layer '${layerName}' (backbone.featureLayer)`);
+    throw new PipelineSpecError(`Build model failed: ${spec.backbone} has no layer '${layerName}' (model.featureLayer)`);
   }
   if (Array.isArray(output)) throw new PipelineSpecError(`Build model failed: feature layer '${layerName}' has several outputs`);
-  const backbone = tfl.model({ inputs: full.inputs, outputs: output, name: `${spec.name}_features` });
+  const backbone = tfl.model({ inputs: full.inputs, outputs: output, name: `${spec.backbone}_features` });
   const weighted = backbone.layers.filter((layer) => layer.weights.length > 0);
-  const trainableFrom = spec.trainable === true ? 0 : spec.trainable === false ? weighted.length : Math.max(0, weighted.length - spec.trainable);
+  const trainableCount = spec.trainable === true ? weighted.length : spec.trainable === false ? 0 : Math.min(spec.trainable.lastN, weighted.length);
   for (const layer of backbone.layers) layer.trainable = false;
-  for (const layer of weighted.slice(trainableFrom)) layer.trainable = true;
+  for (const layer of weighted.slice(weighted.length - trainableCount)) layer.trainable = true;
   return backbone;
 }
 
-/** Flatten or global-average-pool, dense layers (with dropout), softmax output: the trainable head. */
-export function buildHead(spec: HeadSpec, featureShape: number[], seed: number): tfl.Sequential {
-  const layers: tfl.layers.Layer[] = [
-    spec.pooling === 'flatten'
-      ? tfl.layers.flatten({ name: 'head_flatten', inputShape: featureShape })
-      : tfl.layers.globalAveragePooling2d({ name: 'head_gap', inputShape: featureShape }),
-  ];
-  for (const [i, dense] of spec.dense.entries()) {
-    layers.push(
-      tfl.layers.dense({
-        name: `head_dense_${i + 1}`,
-        units: dense.units,
-        activation: dense.activation,
-        kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1000 + i }),
-      }),
-    );
-    if (dense.dropout > 0) layers.push(tfl.layers.dropout({ name: `head_dropout_${i + 1}`, rate: dense.dropout }));
+function headLayer(layer: HeadLayer, index: number, seed: number, inputShape: number[] | undefined): tfl.layers.Layer {
+  const name = `head_${index + 1}_${layer.type}`;
+  const first = inputShape ? { inputShape } : {};
+  switch (layer.type) {
+    case 'flatten':
+      return tfl.layers.flatten({ name, ...first });
+    case 'globalAveragePooling':
+      return tfl.layers.globalAveragePooling2d({ name, ...first });
+    case 'dropout':
+      return tfl.layers.dropout({ name, rate: layer.rate, ...first });
+    case 'dense':
+      return tfl.layers.dense({
+        name,
+        units: layer.units,
+        activation: layer.activation,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1000 + index }),
+        ...first,
+      });
   }
-  layers.push(
-    tfl.layers.dense({
-      name: 'head_output',
-      units: spec.classes,
-      activation: 'softmax',
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2000 }),
-    }),
-  );
-  return tfl.sequential({ name: 'head', layers });
+}
+
+/** The head layers in order (pooling, dense, dropout, classifier) as one trainable model. */
+export function buildHead(layers: readonly HeadLayer[], featureShape: number[], seed: number): tfl.Sequential {
+  const last = layers.at(-1);
+  if (last?.type !== 'dense') throw new PipelineSpecError('Build model failed: the last head layer must be the dense classifier');
+  return tfl.sequential({ name: 'head', layers: layers.map((layer, i) => headLayer(layer, i, seed, i === 0 ? featureShape : undefined)) });
 }
 
 /** Throws `EngineCapabilityError` when a trainable layer needs a gradient the engine lacks. */
-export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCapabilities, engineName: string, spec: BackboneSpec): void {
+export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCapabilities, engineName: string, spec: ModelSpec): void {
   const depthwise = model.layers.find((layer) => layer.trainable && layer.weights.length > 0 && layer.getClassName() === 'DepthwiseConv2D');
   if (depthwise && !capabilities.depthwiseConvGrad) {
     throw new EngineCapabilityError(
-      `Build model failed: ${spec.name} with backbone.trainable: ${String(spec.trainable)} trains depthwise convolution '${depthwise.name}', ` +
+      `Build model failed: ${spec.backbone} with model.trainable: ${JSON.stringify(spec.trainable)} trains depthwise convolution '${depthwise.name}', ` +
         `whose gradients engine ${engineName} cannot compute; freeze those layers (trainable: false, or a smaller lastN) or use the webgpu or cpu engine`,
     );
   }
@@ -146,13 +146,13 @@ export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCa
 
 /** Builds the classifier a spec describes: backbone (loaded or random), feature cut, head. */
 export async function buildModel(spec: ModelSpec, options: BuildModelOptions): Promise<BuiltModel> {
-  const full = await loadBackbone(spec.backbone, options);
-  const backbone = featureExtractor(full, spec.backbone);
+  const full = await loadBackbone(spec, options);
+  const backbone = featureExtractor(full, spec);
   // Layers past the feature layer (e.g. MobileNet's ImageNet classifier) are never used again.
   for (const layer of full.layers) if (!backbone.layers.includes(layer)) layer.dispose();
   if (options.capabilities) {
     try {
-      assertTrainableOn(backbone, options.capabilities, options.engineName ?? 'selected', spec.backbone);
+      assertTrainableOn(backbone, options.capabilities, options.engineName ?? 'selected', spec);
     } catch (error) {
       backbone.dispose();
       throw error;
@@ -162,12 +162,14 @@ export async function buildModel(spec: ModelSpec, options: BuildModelOptions): P
 }
 
 /** Puts a head on a feature extractor (whose layers' `trainable` flags are already set). */
-export function assembleModel(backbone: tfl.LayersModel, headSpec: HeadSpec, seed: number): BuiltModel {
+export function assembleModel(backbone: tfl.LayersModel, headSpec: readonly HeadLayer[], seed: number): BuiltModel {
   const output = backbone.outputs[0];
   if (!output || backbone.outputs.length !== 1) throw new PipelineSpecError(`Build model failed: feature extractor ${backbone.name} must have one output`);
   const featureShape = nonNull(output.shape.slice(1), `${backbone.name} feature layer`);
   const head = buildHead(headSpec, featureShape, seed);
   const model = tfl.model({ inputs: backbone.inputs, outputs: applySymbolic(head, output), name: `${backbone.name}_classifier` });
   const frozenBackbone = backbone.layers.every((layer) => !layer.trainable || layer.weights.length === 0);
-  return { model, backbone, head, featureShape, frozenBackbone };
+  const outputUnits = head.outputs[0]?.shape.at(-1);
+  if (typeof outputUnits !== 'number') throw new PipelineSpecError('Build model failed: the classifier has no fixed number of units');
+  return { model, backbone, head, featureShape, frozenBackbone, outputUnits };
 }

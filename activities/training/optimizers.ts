@@ -4,14 +4,14 @@ import type { OptimizerSpec } from '../../common/model-spec.ts';
 /** Keras' default epsilon for RMSprop and Adam (tfjs would otherwise pick the backend's). */
 const EPSILON = 1e-7;
 
-/** The optimizer a spec names, with Keras' defaults for everything the spec leaves out. */
+/** The optimizer a spec names, with Keras' defaults (rho 0.9, betas 0.9/0.999, no momentum). */
 export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
   switch (spec.name) {
     case 'rmsprop':
-      return tf.train.rmsprop(spec.learningRate, 0.9, spec.momentum, EPSILON);
+      return tf.train.rmsprop(spec.learningRate, 0.9, 0, EPSILON);
     case 'adam':
       return tf.train.adam(spec.learningRate, 0.9, 0.999, EPSILON);
     case 'sgd':
-      return spec.momentum > 0 ? tf.train.momentum(spec.learningRate, spec.momentum) : tf.train.sgd(spec.learningRate);
+      return tf.train.sgd(spec.learningRate);
   }
 }

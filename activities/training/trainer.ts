@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { PipelineSpecError, TrainingDivergedError } from '../../common/errors.ts';
-import type { ModelSpec, TrainingSpec } from '../../common/model-spec.ts';
+import type { EarlyStoppingSpec, TrainSettings } from '../../common/model-spec.ts';
 import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
 import type { Checkpoint, CheckpointState, CheckpointStore, EpochLog } from './checkpoint-store.ts';
-import { categoricalCrossentropy, correctCount, rocAuc } from './losses.ts';
+import { lossValue, positiveScore, predictedClass, rocAuc } from './losses.ts';
 import type { BuiltModel } from './model-builder.ts';
 import { createOptimizer } from './optimizers.ts';
 
@@ -19,8 +19,8 @@ export type TrainProgress =
 
 export interface TrainOptions {
   built: BuiltModel;
-  model: ModelSpec;
-  training: TrainingSpec;
+  settings: TrainSettings;
+  /** Batches with one-hot labels [batch, classes]. */
   train: BatchSource;
   validation?: BatchSource;
   /** Where epoch checkpoints go; training resumes from the latest one found there. */
@@ -32,7 +32,7 @@ export interface TrainOptions {
   engineName?: string;
   /**
    * Compute backbone features once (first pass over `train`, epoch 0's batches) and train the
-   * head on them, re-batched by `training.batchSize` and shuffled per epoch.
+   * head on them, re-batched by `settings.batchSize` and shuffled per epoch.
    * @default built.frozenBackbone
    */
   cacheFeatures?: boolean;
@@ -108,7 +108,21 @@ interface Evaluation {
   auc: number;
 }
 
-async function evaluate(predict: (x: tf.Tensor) => tf.Tensor, source: BatchSource, seed: number, classWeights?: tf.Tensor1D): Promise<Evaluation> {
+/** What one batch's labels become for the loss and the metrics. */
+interface Targets {
+  /** What the loss compares with the output: the one-hot labels, or their positive column for one sigmoid unit. */
+  target: tf.Tensor;
+  labels: tf.Tensor;
+  sampleWeights?: tf.Tensor;
+}
+
+async function evaluate(
+  predict: (x: tf.Tensor) => tf.Tensor,
+  targetsOf: (y: tf.Tensor) => Targets,
+  loss: TrainSettings['loss'],
+  source: BatchSource,
+  seed: number,
+): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let count = 0;
@@ -117,11 +131,12 @@ async function evaluate(predict: (x: tf.Tensor) => tf.Tensor, source: BatchSourc
   for await (const { x, y } of source.batches(0, seed)) {
     const [stats, label, score] = tf.tidy(() => {
       const probabilities = predict(x);
+      const { target, labels: indices, sampleWeights } = targetsOf(y);
       const n = x.shape[0] ?? 0;
       return [
-        tf.stack([tf.mul(categoricalCrossentropy(y, probabilities, classWeights), n), correctCount(y, probabilities)]),
-        tf.argMax(y, -1),
-        tf.slice(probabilities, [0, probabilities.shape[1] === 2 ? 1 : 0], [-1, 1]),
+        tf.stack([tf.mul(lossValue(loss, target, probabilities, sampleWeights), n), correctCount(indices, probabilities)]),
+        indices,
+        positiveScore(probabilities),
       ];
     });
     const [batchLoss = 0, batchCorrect = 0] = await stats.data();
@@ -135,8 +150,12 @@ async function evaluate(predict: (x: tf.Tensor) => tf.Tensor, source: BatchSourc
   return { loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), auc: rocAuc(labels, scores) };
 }
 
-function monitored(log: EpochLog, monitor: 'val_loss' | 'val_accuracy' | 'val_auc'): number | undefined {
-  return monitor === 'val_loss' ? log.valLoss : monitor === 'val_accuracy' ? log.valAccuracy : log.valAuc;
+function correctCount(labels: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.cast(labels, 'int32'), tf.cast(predictedClass(probabilities), 'int32')), 'float32'));
+}
+
+function monitored(log: EpochLog, monitor: EarlyStoppingSpec['monitor']): number | undefined {
+  return monitor === 'valLoss' ? log.valLoss : monitor === 'valAccuracy' ? log.valAccuracy : log.valAuc;
 }
 
 function finiteOrUndefined(value: number): number | undefined {
@@ -148,17 +167,21 @@ function finiteOrUndefined(value: number): number | undefined {
  * backbone features when the backbone is frozen. The model's weights are updated in place.
  */
 export async function trainModel(options: TrainOptions): Promise<TrainResult> {
-  const { built, model: spec, training, checkpoints, onProgress, signal } = options;
-  const { seed, epochs } = training;
-  const early = training.earlyStopping;
+  const { built, settings, checkpoints, onProgress, signal } = options;
+  const { seed, epochs } = settings;
+  const early = settings.earlyStopping;
   if (early && !options.validation) throw new PipelineSpecError(`Train model failed: earlyStopping monitors ${early.monitor} but the step has no validation data`);
   const cache = options.cacheFeatures ?? built.frozenBackbone;
   if (cache && !built.frozenBackbone) throw new PipelineSpecError('Train model failed: features can only be cached for a frozen backbone');
 
-  const optimizer = createOptimizer(spec.optimizer);
-  const classWeights = spec.classWeights
-    ? tf.tensor1d(Array.from({ length: spec.head.classes }, (_, i) => spec.classWeights?.[String(i)] ?? 1))
-    : undefined;
+  const optimizer = createOptimizer(settings.optimizer);
+  const classWeights = settings.classWeights ? tf.tensor1d(settings.classWeights) : undefined;
+  /** Loss targets from one-hot labels; a single sigmoid unit learns the positive (index 1) column. */
+  const targetsOf = (y: tf.Tensor): Targets => ({
+    target: built.outputUnits === 1 && y.shape[1] !== 1 ? tf.slice(y, [0, 1], [-1, 1]) : y,
+    labels: y.shape[1] === 1 ? tf.cast(tf.greater(tf.squeeze(y, [1]), 0.5), 'int32') : tf.argMax(y, -1),
+    ...(classWeights ? { sampleWeights: tf.sum(tf.mul(y, classWeights), -1) } : {}),
+  });
   // What a checkpoint must hold to continue exactly: the head alone when nothing else trains.
   const checkpointWeights = built.frozenBackbone ? built.head.weights : built.model.weights;
   const trainable = variablesOf(built.model.trainableWeights);
@@ -212,11 +235,11 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const started = performance.now();
       const features = await extractFeatures(frozenFeatures, options.train, seed);
       owned.push(features.x, features.y);
-      train = tensorSource(features.x, features.y, { batchSize: training.batchSize });
+      train = tensorSource(features.x, features.y, { batchSize: settings.batchSize });
       if (options.validation) {
         const val = await extractFeatures(frozenFeatures, options.validation, seed);
         owned.push(val.x, val.y);
-        validation = tensorSource(val.x, val.y, { batchSize: training.batchSize, shuffle: false });
+        validation = tensorSource(val.x, val.y, { batchSize: settings.batchSize, shuffle: false });
       }
       featureSeconds = (performance.now() - started) / 1000;
     }
@@ -251,7 +274,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const seconds = (performance.now() - started) / 1000;
       const log: EpochLog = { epoch, loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), seconds, examplesPerSecond: count / seconds };
       if (validation) {
-        const val = await evaluate(predict, validation, seed, classWeights);
+        const val = await evaluate(predict, targetsOf, settings.loss, validation, seed);
         log.valLoss = val.loss;
         log.valAccuracy = val.accuracy;
         const auc = finiteOrUndefined(val.auc);
@@ -277,8 +300,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         const input = headInput(x);
         const { value, grads } = tf.variableGrads(() => {
           const probabilities = forwardTrain(input, dropoutSeed);
-          correctInBatch = tf.keep(correctCount(y, probabilities));
-          return categoricalCrossentropy(y, probabilities, classWeights);
+          const { target, labels, sampleWeights } = targetsOf(y);
+          correctInBatch = tf.keep(correctCount(labels, probabilities));
+          return lossValue(settings.loss, target, probabilities, sampleWeights);
         }, trainable);
         optimizer.applyGradients(grads);
         const stats = tf.stack([value, correctInBatch ?? tf.scalar(0)]);
@@ -296,12 +320,12 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
 function nextEarlyStopping(
   current: CheckpointState['earlyStopping'],
   log: EpochLog,
-  early: TrainingSpec['earlyStopping'],
+  early: EarlyStoppingSpec | undefined,
 ): CheckpointState['earlyStopping'] {
   if (!early) return current;
   const value = monitored(log, early.monitor);
   if (value === undefined) return current;
-  const sign = early.monitor === 'val_loss' ? -1 : 1;
+  const sign = early.monitor === 'valLoss' ? -1 : 1;
   const improved = current.best === null || sign * (value - current.best) > early.minDelta;
   if (improved) return { best: value, bestEpoch: log.epoch, wait: 0, stopped: false };
   const wait = current.wait + 1;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EarlyStoppingSchema, ENGINE_PREFERENCES, LossSchema, ModelSchema, OptimizerSchema } from '../model-spec.ts';
 import type { StepKind } from '../step-kind.ts';
 import { objectKeySchema } from './fields.ts';
 
@@ -7,35 +8,6 @@ import { objectKeySchema } from './fields.ts';
  * (build or load a model, fit, checkpoint every epoch); `full` only adds a warm start from the
  * partial run's model, as the seed notebook recompiles the same model and continues.
  */
-
-const layerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('flatten') }),
-  z.strictObject({ type: z.literal('globalAveragePooling') }),
-  z.strictObject({
-    type: z.literal('dense'),
-    units: z.number().int().min(1),
-    activation: z.enum(['relu', 'softmax', 'sigmoid', 'linear', 'tanh']).default('relu'),
-  }),
-  z.strictObject({ type: z.literal('dropout'), rate: z.number().min(0).lt(1) }),
-]);
-
-const modelSchema = z
-  .strictObject({
-    backbone: z.enum(['vgg19', 'mobilenet_v1']),
-    weights: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('TF.js layers model (model.json + shards): URL, file path or s3:// key; omitted: random init'),
-    featureLayer: z.string().min(1).optional().describe('Backbone layer whose output feeds the head; default: the last conv block'),
-    inputSize: z.number().int().min(32).max(1024).describe('Square input side in pixels'),
-    trainable: z
-      .union([z.boolean(), z.strictObject({ lastN: z.number().int().min(1) })])
-      .default(false)
-      .describe('false freezes the backbone; { lastN } fine-tunes its last N layers'),
-    head: z.array(layerSchema).min(1).describe('Layers after the backbone; the last one is the classifier'),
-  })
-  .describe('Backbone plus head');
 
 const augmentationSchema = z
   .strictObject({
@@ -55,12 +27,9 @@ const input = z
     trainManifest: objectKeySchema,
     valManifest: objectKeySchema,
     warmStartFrom: objectKeySchema.optional().describe('Model key of an earlier train step (required for mode: full)'),
-    model: modelSchema,
-    optimizer: z.strictObject({
-      name: z.enum(['rmsprop', 'adam', 'sgd']),
-      learningRate: z.number().positive(),
-    }),
-    loss: z.enum(['categoricalCrossentropy', 'binaryCrossentropy']).default('categoricalCrossentropy'),
+    model: ModelSchema,
+    optimizer: OptimizerSchema,
+    loss: LossSchema,
     metrics: z.array(z.enum(['accuracy', 'auc', 'precision', 'recall'])).default(['accuracy']),
     classWeights: z
       .union([z.literal('balanced'), z.record(z.string(), z.number().positive())])
@@ -68,16 +37,10 @@ const input = z
       .describe("'balanced' or a weight per class name"),
     batchSize: z.number().int().min(1).max(4096).default(32),
     epochs: z.number().int().min(1).max(10_000),
-    earlyStopping: z
-      .strictObject({
-        monitor: z.enum(['valLoss', 'valAccuracy']).default('valLoss'),
-        patience: z.number().int().min(1).default(3),
-        minDelta: z.number().min(0).default(0),
-      })
-      .optional(),
+    earlyStopping: EarlyStoppingSchema.optional(),
     augmentation: augmentationSchema.optional(),
     seed: z.number().int().min(0).default(42),
-    engine: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
+    engine: z.enum(ENGINE_PREFERENCES).default('auto'),
     checkpointEveryBatches: z.number().int().min(1).optional().describe('Extra checkpoints inside an epoch'),
   })
   .superRefine((value, ctx) => {

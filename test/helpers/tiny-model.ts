@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandom } from '../../common/prng.ts';
-import { ModelSpecSchema, type ModelSpec } from '../../common/model-spec.ts';
+import { ModelSchema, type ModelSpec, type TrainSettings } from '../../common/model-spec.ts';
 import { assembleModel, type BuiltModel } from '../../activities/training/model-builder.ts';
 
 /** Side of the synthetic images. */
@@ -18,13 +18,17 @@ export function tinyModel(seed: number, options: { trainableBackbone: boolean; s
   return assembleModel(backbone, options.spec.head, seed);
 }
 
-export function tinySpec(overrides: Partial<Record<'optimizer' | 'head', unknown>> = {}): ModelSpec {
-  return ModelSpecSchema.parse({
-    backbone: { name: 'vgg19', inputSize: 32 },
-    head: { pooling: 'flatten', dense: [{ units: 16, dropout: 0.25 }], classes: 2 },
-    optimizer: { name: 'rmsprop', learningRate: 1e-2 },
-    ...overrides,
+/** The tiny backbone's head: flatten, dense 16 with dropout, softmax over 2 classes. */
+export function tinySpec(): ModelSpec {
+  return ModelSchema.parse({
+    backbone: 'vgg19',
+    inputSize: 32,
+    head: [{ type: 'flatten' }, { type: 'dense', units: 16 }, { type: 'dropout', rate: 0.25 }, { type: 'dense', units: 2, activation: 'softmax' }],
   });
+}
+
+export function tinySettings(overrides: Partial<TrainSettings> = {}): TrainSettings {
+  return { optimizer: { name: 'rmsprop', learningRate: 1e-2 }, loss: 'categoricalCrossentropy', epochs: 4, batchSize: 16, seed: 7, ...overrides };
 }
 
 /** Two classes that differ in the mean of channel 0; labels one-hot. */

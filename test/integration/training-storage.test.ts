@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { TrainingSpecSchema } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
@@ -8,7 +7,7 @@ import { checkpointPrefix, ObjectStoreCheckpointStore } from '../../activities/t
 import { fetchLayersModelFiles, loadLayersModel, saveModelToStore } from '../../activities/training/layers-model-io.ts';
 import { trainModel, type TrainOptions } from '../../activities/training/trainer.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
-import { syntheticData, tinyModel, tinySpec } from '../helpers/tiny-model.ts';
+import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
 describe('training state in the real S3 server', function () {
   this.timeout(120_000);
@@ -29,11 +28,9 @@ describe('training state in the real S3 server', function () {
   });
 
   function options(epochs: number, prefix: string): TrainOptions {
-    const spec = tinySpec();
     return {
-      built: tinyModel(11, { trainableBackbone: true, spec }),
-      model: spec,
-      training: TrainingSpecSchema.parse({ epochs, batchSize: 16, seed: 3 }),
+      built: tinyModel(11, { trainableBackbone: true, spec: tinySpec() }),
+      settings: tinySettings({ epochs, seed: 3 }),
       train: tensorSource(data.x, data.y, { batchSize: 16 }),
       checkpoints: new ObjectStoreCheckpointStore(store, prefix),
     };

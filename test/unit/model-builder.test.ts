@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
-import { ModelSpecSchema, type ModelSpec } from '../../common/model-spec.ts';
+import { ModelSchema, type ModelSpec } from '../../common/model-spec.ts';
 import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
 import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
@@ -12,14 +12,30 @@ import { buildVgg19 } from '../../activities/training/vgg19.ts';
 
 const MOBILENET = '/work/shared/models/mobilenet_v1_0.75_224';
 
-/** The notebook's model: VGG19 (frozen) → Flatten → Dense 64/128/256/128 relu → Dense 2 softmax, RMSprop 2e-5. */
+/** The notebook's model: VGG19 (frozen) → Flatten → Dense 64/128/256/128 relu → Dense 2 softmax. */
 function notebookSpec(inputSize: number): ModelSpec {
-  return ModelSpecSchema.parse({
-    backbone: { name: 'vgg19', weights: 'none', inputSize, trainable: false },
-    head: { pooling: 'flatten', dense: [{ units: 64 }, { units: 128 }, { units: 256 }, { units: 128 }], classes: 2 },
-    optimizer: { name: 'rmsprop', learningRate: 2e-5 },
-    loss: 'categorical_crossentropy',
-    metrics: ['accuracy'],
+  return ModelSchema.parse({
+    backbone: 'vgg19',
+    inputSize,
+    trainable: false,
+    head: [
+      { type: 'flatten' },
+      { type: 'dense', units: 64, activation: 'relu' },
+      { type: 'dense', units: 128, activation: 'relu' },
+      { type: 'dense', units: 256, activation: 'relu' },
+      { type: 'dense', units: 128, activation: 'relu' },
+      { type: 'dense', units: 2, activation: 'softmax' },
+    ],
+  });
+}
+
+function mobilenetSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
+  return ModelSchema.parse({
+    backbone: 'mobilenet_v1',
+    weights: MOBILENET,
+    inputSize: 224,
+    head: [{ type: 'globalAveragePooling' }, { type: 'dense', units: 2, activation: 'softmax' }],
+    ...overrides,
   });
 }
 
@@ -38,12 +54,12 @@ describe('buildModel', () => {
       assert.deepEqual(
         built.head.layers.map((layer) => [layer.name, layer.countParams()]),
         [
-          ['head_flatten', 0],
-          ['head_dense_1', 25_088 * 64 + 64],
-          ['head_dense_2', 64 * 128 + 128],
-          ['head_dense_3', 128 * 256 + 256],
-          ['head_dense_4', 256 * 128 + 128],
-          ['head_output', 128 * 2 + 2],
+          ['head_1_flatten', 0],
+          ['head_2_dense', 25_088 * 64 + 64],
+          ['head_3_dense', 64 * 128 + 128],
+          ['head_4_dense', 128 * 256 + 256],
+          ['head_5_dense', 256 * 128 + 128],
+          ['head_6_dense', 128 * 2 + 2],
         ],
       );
       assert.equal(built.model.countParams(), 21_704_578);
@@ -77,7 +93,7 @@ describe('buildModel', () => {
       const { modelJson, weights } = await serializeModel(source);
       await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
       await writeFile(join(dir, WEIGHTS_FILE), weights);
-      const spec = { ...notebookSpec(32), backbone: { ...notebookSpec(32).backbone, weights: dir } };
+      const spec = { ...notebookSpec(32), weights: dir };
       const built = await buildModel(spec, { seed: 1 });
       const loaded = await built.backbone.getLayer('block5_conv4').getWeights()[0]!.data();
       const expected = await source.getLayer('block5_conv4').getWeights()[0]!.data();
@@ -91,15 +107,10 @@ describe('buildModel', () => {
 
   it('loads mobilenet_v1 from disk and feeds 768 pooled features to the head', async function () {
     this.timeout(60_000);
-    const spec = ModelSpecSchema.parse({
-      backbone: { name: 'mobilenet_v1', weights: MOBILENET, inputSize: 224 },
-      head: { pooling: 'gap', classes: 2 },
-      optimizer: { name: 'adam', learningRate: 1e-3 },
-    });
-    const built = await buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
+    const built = await buildModel(mobilenetSpec(), { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
     try {
       assert.deepEqual(built.featureShape, [7, 7, 768]);
-      assert.deepEqual(built.head.layers.map((l) => l.name), ['head_gap', 'head_output']);
+      assert.deepEqual(built.head.layers.map((l) => l.name), ['head_1_globalAveragePooling', 'head_2_dense']);
       assert.equal(built.head.countParams(), 768 * 2 + 2);
       const features = tf.tidy(() => built.backbone.predict(tf.zeros([1, 224, 224, 3])) as tf.Tensor);
       assert.deepEqual(features.shape, [1, 7, 7, 768]);
@@ -110,12 +121,7 @@ describe('buildModel', () => {
   });
 
   it('refuses to fine-tune mobilenet_v1 on wasm, naming the depthwise layer and the way out', async () => {
-    const spec = ModelSpecSchema.parse({
-      backbone: { name: 'mobilenet_v1', weights: MOBILENET, inputSize: 224, trainable: true },
-      head: { pooling: 'gap', classes: 2 },
-      optimizer: { name: 'adam', learningRate: 1e-3 },
-    });
-    await assert.rejects(buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: 'wasm' }), (error: unknown) => {
+    await assert.rejects(buildModel(mobilenetSpec({ trainable: true }), { seed: 1, capabilities: engine.capabilities, engineName: 'wasm' }), (error: unknown) => {
       assert.ok(error instanceof EngineCapabilityError);
       assert.match(error.message, /trains depthwise convolution 'conv_dw_\d+'.*engine wasm cannot compute.*trainable: false/);
       return true;
@@ -123,11 +129,16 @@ describe('buildModel', () => {
   });
 
   it('rejects a backbone input size that the stored model was not built for', async () => {
-    const spec = ModelSpecSchema.parse({
-      backbone: { name: 'mobilenet_v1', weights: MOBILENET, inputSize: 160 },
-      head: { pooling: 'gap', classes: 2 },
-      optimizer: { name: 'sgd', learningRate: 0.01 },
-    });
-    await assert.rejects(buildModel(spec, { seed: 1 }), PipelineSpecError);
+    await assert.rejects(buildModel(mobilenetSpec({ inputSize: 160 }), { seed: 1 }), PipelineSpecError);
+  });
+
+  it('fine-tunes only the last N weighted mobilenet_v1 layers, which wasm can train when they hold no depthwise conv', async () => {
+    const built = await buildModel(mobilenetSpec({ trainable: { lastN: 2 } }), { seed: 1, capabilities: engine.capabilities, engineName: 'wasm' });
+    try {
+      assert.equal(built.frozenBackbone, false);
+      assert.deepEqual(built.backbone.layers.filter((l) => l.trainable && l.weights.length > 0).map((l) => l.name), ['conv_pw_13', 'conv_pw_13_bn']);
+    } finally {
+      built.model.dispose();
+    }
   });
 });

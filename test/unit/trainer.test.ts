@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { TrainingDivergedError } from '../../common/errors.ts';
-import { TrainingSpecSchema } from '../../common/model-spec.ts';
+import type { TrainSettings } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
-import { syntheticData, tinyModel, tinySpec } from '../helpers/tiny-model.ts';
+import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
 describe('trainModel', () => {
   let data: { x: tf.Tensor; y: tf.Tensor };
@@ -18,16 +18,15 @@ describe('trainModel', () => {
   });
   after(() => tf.dispose([data.x, data.y, val.x, val.y]));
 
-  function options(trainableBackbone: boolean, extra: Partial<TrainOptions> & { epochs?: number; optimizer?: unknown } = {}): TrainOptions {
-    const spec = tinySpec(extra.optimizer ? { optimizer: extra.optimizer } : {});
+  function options(trainableBackbone: boolean, extra: Partial<TrainOptions> & Partial<Pick<TrainSettings, 'epochs' | 'optimizer'>> = {}): TrainOptions {
+    const { epochs = 4, optimizer, ...rest } = extra;
     return {
-      built: tinyModel(3, { trainableBackbone, spec }),
-      model: spec,
-      training: TrainingSpecSchema.parse({ epochs: extra.epochs ?? 4, batchSize: 16, seed: 7 }),
+      built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      settings: tinySettings({ epochs, ...(optimizer ? { optimizer } : {}) }),
       train: tensorSource(data.x, data.y, { batchSize: 16 }),
       validation: tensorSource(val.x, val.y, { batchSize: 16, shuffle: false }),
       engineName: 'wasm',
-      ...extra,
+      ...rest,
     };
   }
 
@@ -56,7 +55,7 @@ describe('trainModel', () => {
     opts.built.model.dispose();
   });
 
-  const resumeCases = [
+  const resumeCases: { optimizer: TrainSettings['optimizer']; trainable: boolean }[] = [
     { optimizer: { name: 'rmsprop', learningRate: 1e-2 }, trainable: true },
     { optimizer: { name: 'adam', learningRate: 1e-2 }, trainable: true },
     { optimizer: { name: 'rmsprop', learningRate: 1e-2 }, trainable: false },
@@ -102,7 +101,7 @@ describe('trainModel', () => {
     const opts = options(false, { epochs: 6 });
     const result = await trainModel({
       ...opts,
-      training: TrainingSpecSchema.parse({ epochs: 6, batchSize: 16, seed: 7, earlyStopping: { monitor: 'val_loss', patience: 2, minDelta: 10 } }),
+      settings: tinySettings({ epochs: 6, earlyStopping: { monitor: 'valLoss', patience: 2, minDelta: 10 } }),
     });
     assert.equal(result.stoppedEarly, true);
     assert.equal(result.history.length, 3, 'best at epoch 1, then two epochs without a 10-unit improvement');
