@@ -28,12 +28,20 @@ export interface ClientConfig {
   uiUrl: string;
 }
 
-export function parseClientConfig(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+/**
+ * Flags over the environment over `fallback` (a config file, then the running local stack: see
+ * client/connection.ts) over the defaults.
+ */
+export function parseClientConfig(
+  flags: ClientFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  fallback: Partial<ClientConfig> = {},
+): ClientConfig {
   const parsed = clientEnvSchema.safeParse({
-    TEMPORAL_ADDRESS: flags.address ?? env['TEMPORAL_ADDRESS'],
-    TEMPORAL_NAMESPACE: flags.namespace ?? env['TEMPORAL_NAMESPACE'],
-    MLP_TASK_QUEUE_PREFIX: flags.taskQueuePrefix ?? env['MLP_TASK_QUEUE_PREFIX'],
-    MLP_TEMPORAL_UI_URL: flags.uiUrl ?? env['MLP_TEMPORAL_UI_URL'],
+    TEMPORAL_ADDRESS: flags.address ?? env['TEMPORAL_ADDRESS'] ?? fallback.address,
+    TEMPORAL_NAMESPACE: flags.namespace ?? env['TEMPORAL_NAMESPACE'] ?? fallback.namespace,
+    MLP_TASK_QUEUE_PREFIX: flags.taskQueuePrefix ?? env['MLP_TASK_QUEUE_PREFIX'] ?? fallback.taskQueuePrefix,
+    MLP_TEMPORAL_UI_URL: flags.uiUrl ?? env['MLP_TEMPORAL_UI_URL'] ?? fallback.uiUrl,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');

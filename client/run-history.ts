@@ -1,0 +1,204 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { z } from 'zod';
+import { PipelineError } from '../common/errors.ts';
+import type { RunState, StepState } from '../common/pipeline-progress.ts';
+import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
+import type { RunPipelineOptions } from '../common/run-options.ts';
+import type { StepOutputs } from '../common/step-activities.ts';
+import type { PipelineProgressView, StepProgressView } from './progress.ts';
+import { runPipelineArgsSchema } from './recorded-spec.ts';
+
+/**
+ * What a run's event history tells without asking a worker: the arguments it was started with
+ * and, per step, its times, attempts, cache hit, outputs and failure. `mlp show` uses it when no
+ * worker answers the progress query; `mlp reproduce` reads the recorded spec from it.
+ */
+
+export type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+type Payloads = { payloads?: Parameters<typeof defaultPayloadConverter.fromPayload>[0][] | null } | null | undefined;
+
+export interface RecordedStart {
+  workflowType: string;
+  spec: ResolvedPipeline;
+  options: RunPipelineOptions;
+}
+
+function firstPayload(payloads: Payloads): unknown {
+  const payload = payloads?.payloads?.[0];
+  return payload === undefined ? undefined : defaultPayloadConverter.fromPayload(payload);
+}
+
+function allPayloads(payloads: Payloads): unknown[] {
+  return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
+}
+
+function eventTime(event: HistoryEvent): string | undefined {
+  const time = event.eventTime;
+  if (!time?.seconds) return undefined;
+  return new Date(Number(String(time.seconds)) * 1000 + Math.floor((time.nanos ?? 0) / 1e6)).toISOString();
+}
+
+/** The spec and options a `runPipeline` run was started with (its first event's input). */
+export function recordedStart(history: History, workflowId: string): RecordedStart {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (!started) throw new PipelineError(`Reading the start of ${workflowId} failed: its history has no start event`);
+  const workflowType = started.workflowType?.name ?? '';
+  const parsed = runPipelineArgsSchema.safeParse(allPayloads(started.input));
+  if (workflowType !== 'runPipeline' || !parsed.success) {
+    const why = parsed.success ? `it is a ${workflowType} workflow` : z.prettifyError(parsed.error);
+    throw new PipelineError(`Reading the recorded spec of ${workflowId} failed: not a runPipeline run (${why})`);
+  }
+  const [spec, options] = parsed.data;
+  return { workflowType, spec, options: options ?? {} };
+}
+
+const cacheHitSchema = z.object({ outputs: z.record(z.string(), z.unknown()) }).nullable();
+
+interface StepEvents {
+  firstScheduledAt?: string;
+  endedAt?: string;
+  attempt?: number;
+  state?: StepState;
+  cached: boolean;
+  cacheKey?: string;
+  outputs?: StepOutputs;
+  error?: string;
+}
+
+function failureText(failure: { message?: string | null; cause?: unknown; applicationFailureInfo?: { type?: string | null } | null } | null | undefined): string {
+  // The activity's own error is the innermost cause; Temporal wraps it in "activity failed".
+  let current = failure;
+  let text = 'failed';
+  while (current) {
+    const type = current.applicationFailureInfo?.type;
+    if (current.message) text = type ? `${type}: ${current.message}` : current.message;
+    const cause: unknown = current.cause;
+    current = typeof cause === 'object' && cause !== null ? cause : undefined;
+  }
+  return text;
+}
+
+/** The run state a workflow-closing event ends in; terminated and timed out count as failed. */
+function closedRunState(event: HistoryEvent): RunState | undefined {
+  if (event.workflowExecutionCompletedEventAttributes) return 'succeeded';
+  if (event.workflowExecutionCanceledEventAttributes) return 'cancelled';
+  if (
+    event.workflowExecutionFailedEventAttributes ??
+    event.workflowExecutionTimedOutEventAttributes ??
+    event.workflowExecutionTerminatedEventAttributes
+  ) {
+    return 'failed';
+  }
+  return undefined;
+}
+
+/**
+ * The run's progress rebuilt from its history, in the shape of the progress query. Activities
+ * are matched to steps by activity id: `<step>` is the step itself, `<step>/cache-…` its cache
+ * bookkeeping (a non-null `cache-lookup` result is a hit).
+ */
+export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
+  const { spec } = recordedStart(history, workflowId);
+  const events = history.events ?? [];
+  const steps = new Map<string, StepEvents>(spec.steps.map((step) => [step.id, { cached: false }]));
+  const activityByEvent = new Map<string, { stepId: string; operation?: string }>();
+  let state: RunState = 'running';
+  let endedAt: string | undefined;
+  let result: unknown;
+
+  for (const event of events) {
+    const time = eventTime(event);
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityId) {
+      const [stepId = '', operation] = scheduled.activityId.split('/');
+      const step = steps.get(stepId);
+      if (step === undefined) continue;
+      activityByEvent.set(String(event.eventId), { stepId, ...(operation === undefined ? {} : { operation }) });
+      step.firstScheduledAt ??= time;
+      if (operation === undefined) step.state = 'running';
+      continue;
+    }
+    const closing =
+      event.activityTaskStartedEventAttributes ??
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    if (closing?.scheduledEventId) {
+      const activity = activityByEvent.get(String(closing.scheduledEventId));
+      const step = activity === undefined ? undefined : steps.get(activity.stepId);
+      if (activity === undefined || step === undefined) continue;
+      const started = event.activityTaskStartedEventAttributes;
+      if (started) {
+        if (activity.operation === undefined && started.attempt) step.attempt = started.attempt;
+        continue;
+      }
+      const completed = event.activityTaskCompletedEventAttributes;
+      if (activity.operation === 'cache-key' && completed) {
+        const key = firstPayload(completed.result);
+        if (typeof key === 'string') step.cacheKey = key;
+      } else if (activity.operation === 'cache-lookup' && completed) {
+        const hit = cacheHitSchema.safeParse(firstPayload(completed.result));
+        if (hit.success && hit.data !== null) {
+          Object.assign(step, { state: 'cached', cached: true, outputs: hit.data.outputs, endedAt: time });
+        }
+      } else if (activity.operation === undefined) {
+        step.endedAt = time;
+        if (completed) {
+          const outputs = z.record(z.string(), z.unknown()).safeParse(firstPayload(completed.result));
+          step.state = 'succeeded';
+          if (outputs.success) step.outputs = outputs.data;
+        } else if (event.activityTaskCanceledEventAttributes) {
+          step.state = 'cancelled';
+        } else {
+          step.state = 'failed';
+          step.error = event.activityTaskFailedEventAttributes
+            ? failureText(event.activityTaskFailedEventAttributes.failure)
+            : `timed out: ${failureText(event.activityTaskTimedOutEventAttributes?.failure)}`;
+        }
+      }
+      continue;
+    }
+    const closedState = closedRunState(event);
+    if (closedState !== undefined) {
+      state = closedState;
+      endedAt = time;
+    }
+    if (event.workflowExecutionCompletedEventAttributes) result = firstPayload(event.workflowExecutionCompletedEventAttributes.result);
+  }
+
+  // A completed run's result holds every step's outputs, cache hits included.
+  const outputsByStep = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(result);
+  const views: StepProgressView[] = spec.steps.map((step) => {
+    const seen = steps.get(step.id) ?? { cached: false };
+    const outputs = seen.outputs ?? (outputsByStep.success ? outputsByStep.data[step.id] : undefined);
+    const stepState: StepState = seen.state ?? (state === 'running' ? 'pending' : 'cancelled');
+    return {
+      id: step.id,
+      uses: step.uses,
+      queue: step.queue,
+      state: stepState,
+      cached: seen.cached,
+      ...(seen.firstScheduledAt === undefined ? {} : { startedAt: seen.firstScheduledAt }),
+      ...(seen.endedAt === undefined ? {} : { endedAt: seen.endedAt }),
+      ...(seen.cacheKey === undefined ? {} : { cacheKey: seen.cacheKey }),
+      ...(outputs === undefined ? {} : { outputs }),
+      ...(seen.error === undefined ? {} : { error: seen.error }),
+      ...(seen.attempt === undefined ? {} : { attempt: seen.attempt }),
+    };
+  });
+  const failedStep = views.find((step) => step.state === 'failed')?.id;
+  const startedAt = events[0] === undefined ? undefined : eventTime(events[0]);
+  return {
+    workflowId,
+    pipeline: spec.name,
+    specHash: spec.specHash,
+    state,
+    startedAt: startedAt ?? '',
+    ...(endedAt === undefined ? {} : { endedAt }),
+    ...(state === 'failed' && failedStep !== undefined ? { failedStep } : {}),
+    steps: views,
+  };
+}
