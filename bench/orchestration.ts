@@ -6,9 +6,13 @@
  *
  * Prints JSON: end-to-end times of the chain (start → result, client side), the same for an
  * empty pipeline (the fixed cost of starting and finishing a run), and per-step overhead two
- * ways: median end-to-end / steps, and (median chain − median empty) / steps.
+ * ways: median end-to-end / steps, and (median chain − median empty) / steps. On a shared, busy
+ * machine latency mostly measures waiting for a CPU, so it also prints the CPU time each step
+ * costs the worker process and the Temporal server (marginal over the empty pipeline), which
+ * does not depend on how busy the machine is.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -53,6 +57,43 @@ function summary(samples: number[]) {
   return { runs: sorted.length, medianMs: round(median), p90Ms: round(at(0.9)), minMs: round(at(0)), maxMs: round(at(1)) };
 }
 
+/** Linux USER_HZ: /proc reports CPU time in ticks of 10 ms on every mainstream architecture. */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU milliseconds a process has used so far, from /proc (undefined elsewhere). */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is index 0, utime index 11, stime index 12.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+interface Measured {
+  samples: number[];
+  workerCpuMs: number;
+  serverCpuMs: number | undefined;
+}
+
+async function measure(workers: PipelineWorkers, spec: ResolvedPipeline, count: number, serverPid: number): Promise<Measured> {
+  const [worker0, server0] = [ownCpuMs(), processCpuMs(serverPid)];
+  const samples = await timeRuns(workers, spec, count);
+  const server1 = processCpuMs(serverPid);
+  return {
+    samples,
+    workerCpuMs: ownCpuMs() - worker0,
+    serverCpuMs: server0 === undefined || server1 === undefined ? undefined : server1 - server0,
+  };
+}
+
 async function timeRuns(workers: PipelineWorkers, spec: ResolvedPipeline, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let run = 0; run < count; run += 1) {
@@ -81,11 +122,13 @@ try {
     const spec = chain(stepCount);
     const empty = chain(0);
     await timeRuns(workers, spec, warmup);
-    const chainSamples = await timeRuns(workers, spec, runs);
-    const emptySamples = await timeRuns(workers, empty, runs);
-    const chainSummary = summary(chainSamples);
-    const emptySummary = summary(emptySamples);
+    const chainRuns = await measure(workers, spec, runs, servers.pids.temporal);
+    const emptyRuns = await measure(workers, empty, runs, servers.pids.temporal);
+    const chainSummary = summary(chainRuns.samples);
+    const emptySummary = summary(emptyRuns.samples);
     const round = (value: number): number => Math.round(value * 10) / 10;
+    const marginalCpu = (chain: number | undefined, none: number | undefined): number | null =>
+      chain === undefined || none === undefined ? null : round((chain - none) / runs / stepCount);
     console.log(
       JSON.stringify(
         {
@@ -96,6 +139,10 @@ try {
           perStepMs: {
             medianEndToEndOverSteps: round(chainSummary.medianMs / stepCount),
             medianMarginal: round((chainSummary.medianMs - emptySummary.medianMs) / stepCount),
+          },
+          cpuPerStepMs: {
+            workerAndClientProcess: marginalCpu(chainRuns.workerCpuMs, emptyRuns.workerCpuMs),
+            temporalServer: marginalCpu(chainRuns.serverCpuMs, emptyRuns.serverCpuMs),
           },
           targetPerStepMs: 50,
           environment: {
