@@ -24,8 +24,23 @@ function describe(adapter: unknown): string {
   return parts.length > 0 ? `WebGPU: ${[...new Set(parts)].join(' / ')}` : 'WebGPU adapter';
 }
 
-/** Loads Dawn, asks for an adapter and, when there is one, installs `navigator.gpu` and the WebGPU globals. */
+/** Asks an already installed `navigator.gpu` (a bundle's banner, a browser) for an adapter. */
+async function installedAdapter(): Promise<AdapterResult | undefined> {
+  const gpu = field(field(globalThis, 'navigator'), 'gpu');
+  const requestAdapter = field(gpu, 'requestAdapter');
+  if (typeof requestAdapter !== 'function') return undefined;
+  const adapter: unknown = await Reflect.apply(requestAdapter, gpu, []);
+  if (adapter === null || adapter === undefined) return { unavailable: 'no WebGPU adapter from navigator.gpu; falling back' };
+  return { description: describe(adapter) };
+}
+
+/**
+ * Finds a WebGPU adapter: through an installed `navigator.gpu`, else by loading Dawn and, when
+ * it has an adapter, installing `navigator.gpu` and the WebGPU globals.
+ */
 export async function requestWebGpuAdapter(): Promise<AdapterResult> {
+  const installed = await installedAdapter();
+  if (installed) return installed;
   let dawn: Record<string, unknown> | undefined;
   try {
     const specifier: string = 'webgpu';
