@@ -182,7 +182,13 @@ export async function runPipeline(
       runPrefix: stepRunPrefix(workflowId, step.id),
     });
     if (cacheKey !== undefined) {
-      await cache(step.id, 'cache-record').recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
+      // Best effort: the step's work is done; a cache that cannot be written only costs a rerun.
+      try {
+        await cache(step.id, 'cache-record').recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.warn('Step cache not recorded', { stepId: step.id, cacheKey, error: errorMessage(error) });
+      }
     }
     return { inputs, outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
   };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createNoopActivities } from '../../activities/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { createStepCacheActivities } from '../../activities/step-cache.ts';
+import { createStepCacheActivities, type CacheRecord } from '../../activities/step-cache.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { getPipelineProgress } from '../../client/progress.ts';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress, type StepState } from '../../common/pipeline-progress.ts';
@@ -25,11 +25,21 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
     servers = await startTestServers({ bucketPrefix: 'pipeline' });
     store = new ObjectStore(servers.storage);
     const deps = { store, scratchDir: servers.dir };
+    const cache = createStepCacheActivities(deps);
     workers = await startPipelineWorkers({
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'pipeline',
-      activities: { ...recording.activities, ...createNoopActivities(deps), ...createStepCacheActivities(deps) },
+      activities: {
+        ...recording.activities,
+        ...createNoopActivities(deps),
+        ...cache,
+        // A cache whose writes fail for one step id: the run must not fail because of it.
+        async recordCache(record: CacheRecord) {
+          if (record.stepId === 'unrecordable') throw ApplicationFailure.nonRetryable('cache bucket is read-only', 'StorageError');
+          return cache.recordCache(record);
+        },
+      },
     });
   });
 
@@ -276,6 +286,17 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
       assert.equal(progress.steps[0]?.state, 'cached');
       assert.equal(progress.steps[0]?.cached, true);
       assert.equal(progress.steps[0]?.cacheKey, key);
+    });
+
+    it('still succeeds when the cache entry cannot be written, and the step runs again next time', async () => {
+      const spec = () =>
+        testPipeline('unrecordable', [testStep('unrecordable', 'subset', { cache: true, with: { datasetManifest: artifact, seed: 7 } })]);
+      const first = await run(spec());
+      const progress = await first.handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
+      assert.equal(progress.steps[0]?.state, 'succeeded');
+      assert.equal(await store.exists(`cache/${progress.steps[0]?.cacheKey}.json`), false);
+      const second = await run(spec());
+      assert.equal(recordsOf(second.handle, 'unrecordable').length, 1, 'no entry, so no hit');
     });
 
     it('misses the cache after one byte of an input artifact changed under the same key', async () => {
