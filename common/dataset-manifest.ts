@@ -30,6 +30,8 @@ export const DatasetImageSchema = z.strictObject({
   bytes: z.number().int().nonnegative(),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
+  /** One channel, or all channels equal within JPEG rounding: preprocessing may take channel 0. */
+  gray: z.boolean(),
 });
 export type DatasetImage = z.infer<typeof DatasetImageSchema>;
 

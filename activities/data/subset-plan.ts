@@ -22,7 +22,7 @@ export interface SubsetPlan {
   splits: Record<DatasetSplit, DatasetImage[]>;
   /** Per output split, images per class. */
   classCounts: Record<DatasetSplit, Record<string, number>>;
-  /** Images left out because their bytes appear under two classes (label unknowable). */
+  /** Distinct contents left out because their bytes appear under two classes (label unknowable). */
   conflictingLabels: number;
   /** Images left out of a split because the same bytes were already drawn for another split. */
   crossSplitDuplicates: number;

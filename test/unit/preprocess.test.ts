@@ -16,7 +16,7 @@ async function rgbJpeg(): Promise<Buffer> {
 
 describe('preprocessImage', () => {
   it('resizes to the requested size and replicates grayscale to three identical channels', async () => {
-    const png = await preprocessImage(await rgbJpeg(), { width: 64, height: 48, channels: 3, fit: 'fill' });
+    const png = await preprocessImage(await rgbJpeg(), { width: 64, height: 48, channels: 3, fit: 'fill' }, { gray: false });
     const meta = await sharp(png).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 64, 48, 3]);
     const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
@@ -26,7 +26,7 @@ describe('preprocessImage', () => {
   });
 
   it('writes one channel when asked for one', async () => {
-    const png = await preprocessImage(await rgbJpeg(), { width: 32, height: 32, channels: 1, fit: 'cover' });
+    const png = await preprocessImage(await rgbJpeg(), { width: 32, height: 32, channels: 1, fit: 'cover' }, { gray: false });
     const meta = await sharp(png).metadata();
     assert.deepEqual([meta.width, meta.height, meta.channels, meta.space], [32, 32, 1, 'b-w']);
   });
@@ -34,14 +34,30 @@ describe('preprocessImage', () => {
   it('is deterministic: the same bytes and params give the same PNG', async () => {
     const source = await rgbJpeg();
     const params = { width: 224, height: 224, channels: 3 as const, fit: 'fill' as const };
-    assert.deepEqual(await preprocessImage(source, params), await preprocessImage(source, params));
+    assert.deepEqual(await preprocessImage(source, params, { gray: false }), await preprocessImage(source, params, { gray: false }));
+  });
+
+  it('takes channel 0 of a gray image stored as RGB, matching the luminance path within rounding', async () => {
+    const source = await readFile(RGB_XRAY);
+    const params = { width: 100, height: 100, channels: 1 as const, fit: 'fill' as const };
+    const fast = await sharp(await preprocessImage(source, params, { gray: true })).toColourspace('b-w').raw().toBuffer();
+    const luminance = await sharp(await preprocessImage(source, params, { gray: false })).toColourspace('b-w').raw().toBuffer();
+    assert.equal(fast.length, 100 * 100);
+    let maxDiff = 0;
+    for (let i = 0; i < fast.length; i++) maxDiff = Math.max(maxDiff, Math.abs((fast[i] ?? 0) - (luminance[i] ?? 0)));
+    assert.ok(maxDiff <= 3, `max difference ${maxDiff}`);
   });
 });
 
 describe('checkImage', () => {
-  it('accepts a real X-ray and reports its size', async () => {
+  it('accepts a real X-ray, reports its size and recognizes it as gray although stored as RGB', async () => {
     const result = await checkImage(await readFile(RGB_XRAY));
-    assert.deepEqual(result, { ok: true, format: 'jpeg', width: 224, height: 224 });
+    assert.deepEqual(result, { ok: true, format: 'jpeg', width: 224, height: 224, channels: 3, gray: true });
+  });
+
+  it('recognizes a colour image as not gray', async () => {
+    const result = await checkImage(await rgbJpeg());
+    assert.equal(result.ok && result.gray, false);
   });
 
   it('rejects a truncated JPEG whose header still parses', async () => {
@@ -83,5 +99,14 @@ describe('synthetic X-rays', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('preprocessImage of a gray source stored as RGB', () => {
+  it('writes three identical channels when asked for three', async () => {
+    const png = await preprocessImage(await readFile(RGB_XRAY), { width: 50, height: 50, channels: 3, fit: 'fill' }, { gray: true });
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(info.channels, 3);
+    for (let i = 0; i < data.length; i += 3) assert.ok(data[i] === data[i + 1] && data[i] === data[i + 2]);
   });
 });

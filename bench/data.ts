@@ -1,0 +1,103 @@
+/**
+ * Data-step throughput: import (read, sha256, full decode check, upload) + subset (sample,
+ * fetch, resize to 224 px, grayscale → 3 channels, PNG, upload) of the real chest X-rays, on the
+ * real S3 server started by the test harness.
+ *
+ *   npm run bench:data [-- --concurrency 8 --size 224]
+ *
+ * Prints JSON: images/s end to end for the 224-px set (5,190 train + 16 val images) and,
+ * separately, for the full-size sample (20 originals up to ~2,900 px), plus per-phase rates and
+ * the rate of a second, fully cached run (everything already stored).
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { importDataset } from '../activities/data/import-dataset.ts';
+import { silentLogger } from '../activities/data/logger.ts';
+import { createSubset } from '../activities/data/subset.ts';
+import { ObjectStore } from '../activities/object-store.ts';
+import { startTestServers } from '../test/helpers/servers.ts';
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: 'string', default: '8' },
+    size: { type: 'string', default: '224' },
+    data: { type: 'string', default: '/work/shared/data' },
+  },
+});
+const concurrency = Number(values.concurrency);
+const size = Number(values.size);
+
+interface PhaseResult {
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+function phase(images: number, ms: number): PhaseResult {
+  const seconds = ms / 1000;
+  return { images, seconds: Number(seconds.toFixed(2)), imagesPerSecond: Math.round(images / seconds) };
+}
+
+async function importAndSubset(store: ObjectStore, dir: string, testFrom: 'val' | 'train') {
+  const t0 = performance.now();
+  const imported = await importDataset({ dir, source: dir, store, log: silentLogger, concurrency });
+  const t1 = performance.now();
+  const subset = await createSubset({
+    spec: {
+      datasetManifest: imported.manifestKey,
+      seed: 42,
+      // The notebook's full run: 90 % train, 10 % val carved from train (disjoint).
+      train: { from: 'train', fraction: testFrom === 'val' ? 0.9 : 0.8 },
+      val: { from: 'train', fraction: 0.1 },
+      test: { from: testFrom, fraction: testFrom === 'val' ? 1 : 0.1 },
+      image: { width: size, height: size, channels: 3, fit: 'fill' },
+    },
+    store,
+    log: silentLogger,
+    concurrency,
+  });
+  const t2 = performance.now();
+  const images = imported.manifest.images.length;
+  const drawn = subset.splits.train.images + subset.splits.val.images + subset.splits.test.images;
+  return {
+    endToEnd: phase(images, t2 - t0),
+    import: { ...phase(images, t1 - t0), uploaded: imported.uploaded, reused: imported.reused, skipped: imported.skipped.length },
+    subset: { ...phase(drawn, t2 - t1), ...subset.preprocessed },
+  };
+}
+
+const servers = await startTestServers({ bucketPrefix: 'bench-data' });
+const scratch = await mkdtemp(join(os.tmpdir(), 'mlp-bench-data-'));
+try {
+  const store = new ObjectStore(servers.storage);
+  const small = join(values.data, 'chest-xray-224');
+  const first224 = await importAndSubset(store, small, 'val');
+  const cached224 = await importAndSubset(store, small, 'val');
+
+  // The full-size sample has no split folder: give it one.
+  const fullres = join(scratch, 'fullres');
+  await cp(join(values.data, 'chest-xray-fullres-sample'), join(fullres, 'train'), { recursive: true });
+  const fullSize = await importAndSubset(store, fullres, 'train');
+
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'data',
+        machine: { cpus: os.cpus().length, loadavg1: Number(os.loadavg()[0]?.toFixed(2)), sharpConcurrency: sharp.concurrency() },
+        concurrency,
+        imageSize: size,
+        images224: { ...first224, secondRunAllCached: cached224.endToEnd },
+        fullSizeSample: fullSize,
+        targets: { images224PerSecond: 300, fullSizePerSecond: 60 },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await rm(scratch, { recursive: true, force: true });
+  await servers.stop();
+}
