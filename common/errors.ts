@@ -61,6 +61,11 @@ export class ChecksumMismatchError extends PipelineError {
   override name = 'ChecksumMismatchError';
 }
 
+/** Thrown by `mlp reproduce` when the re-run's dataset hash differs from the original run's (the source data changed). */
+export class DatasetHashMismatchError extends PipelineError {
+  override name = 'DatasetHashMismatchError';
+}
+
 /** Thrown when an object that a step needs is not in storage. */
 export class ArtifactNotFoundError extends PipelineError {
   override name = 'ArtifactNotFoundError';
@@ -113,6 +118,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'ArchiveError',
   'DownloadError',
   'ChecksumMismatchError',
+  'DatasetHashMismatchError',
   'ArtifactNotFoundError',
   'TrainingDivergedError',
   'EngineCapabilityError',
