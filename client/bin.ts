@@ -8,6 +8,12 @@ import { register as registerPlan } from './commands/plan.ts';
 import { register as registerRun } from './commands/run.ts';
 import { register as registerSchema } from './commands/schema.ts';
 import { register as registerWorker } from './commands/worker.ts';
+import { register as registerWatch } from './commands/watch.ts';
+import { register as registerList } from './commands/list.ts';
+import { register as registerShow } from './commands/show.ts';
+import { register as registerCancel } from './commands/cancel.ts';
+import { register as registerReproduce } from './commands/reproduce.ts';
+import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
 
 /**
@@ -18,6 +24,9 @@ const program = new Command()
   .name('mlp')
   .description('Durable, declarative ML pipelines on Temporal')
   .showHelpAfterError()
+  // Usage errors throw instead of exiting, so reportCliError can give them exit code 2.
+  // Subcommands inherit this (they are added after it).
+  .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerServers(program);
@@ -27,6 +36,12 @@ registerPlan(program);
 registerRun(program);
 registerSchema(program);
 registerWorker(program);
+registerWatch(program);
+registerList(program);
+registerShow(program);
+registerCancel(program);
+registerReproduce(program);
+registerSchedule(program);
 registerDemo(program);
 
 await program.parseAsync(process.argv).catch(reportCliError);

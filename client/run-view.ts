@@ -1,0 +1,104 @@
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { StepOutputs } from '../common/step-activities.ts';
+import { getPipelineProgress, type PipelineProgressView } from './progress.ts';
+import { progressFromHistory } from './run-history.ts';
+
+/**
+ * Everything `mlp show` and `mlp watch` print about one run: the workflow's own progress query
+ * (with attempts and heartbeats merged in) when a worker answers it, else the same shape rebuilt
+ * from the history, plus the server's execution status and what the step outputs point at.
+ */
+
+export interface ArtifactRef {
+  step: string;
+  /** Output path, e.g. `trainManifest` or `plots.roc`. */
+  output: string;
+  key: string;
+}
+
+export interface RunView extends PipelineProgressView {
+  runId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, … */
+  status: string;
+  taskQueue: string;
+  /** `query` when a worker answered, `history` when rebuilt from the event history. */
+  source: 'query' | 'history';
+  /** Why the history was used, for the person reading. */
+  note?: string;
+  /** Metrics objects by step (outputs named `metrics`). */
+  metrics: Record<string, unknown>;
+  /** Object keys among the step outputs (runs/…, datasets/…, models/…). */
+  artifacts: ArtifactRef[];
+  /** Report keys (outputs named `report`) by step. */
+  reports: Record<string, string>;
+}
+
+/** How long a worker may take to answer the progress query (it may replay a long history first). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+
+const ARTIFACT_KEY = /^(runs|datasets|models)\//;
+
+function collectArtifacts(step: string, value: unknown, path: string, into: ArtifactRef[]): void {
+  if (typeof value === 'string') {
+    if (ARTIFACT_KEY.test(value)) into.push({ step, output: path, key: value });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => collectArtifacts(step, item, `${path}[${index}]`, into));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) collectArtifacts(step, item, path === '' ? key : `${path}.${key}`, into);
+  }
+}
+
+/** Metrics, artifact keys and reports named by the steps' outputs. */
+export function outputHighlights(steps: readonly { id: string; outputs?: StepOutputs }[]): Pick<RunView, 'metrics' | 'artifacts' | 'reports'> {
+  const metrics: Record<string, unknown> = {};
+  const artifacts: ArtifactRef[] = [];
+  const reports: Record<string, string> = {};
+  for (const step of steps) {
+    if (step.outputs === undefined) continue;
+    if (step.outputs['metrics'] !== undefined) metrics[step.id] = step.outputs['metrics'];
+    const report = step.outputs['report'];
+    if (typeof report === 'string') reports[step.id] = report;
+    collectArtifacts(step.id, step.outputs, '', artifacts);
+  }
+  return { metrics, artifacts, reports };
+}
+
+/** Whether any worker polled the run's workflow task queue recently (so a query can be answered). */
+async function hasWorkflowPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue } });
+  return (response.pollers ?? []).length > 0;
+}
+
+/** The run's view: from the progress query when a worker answers in time, else from history. */
+export async function loadRunView(
+  client: Client,
+  handle: WorkflowHandle,
+  options: { queryTimeoutMs?: number } = {},
+): Promise<RunView> {
+  const description = await handle.describe();
+  const base = { runId: description.runId, status: description.status.name, taskQueue: description.taskQueue };
+  let progress: PipelineProgressView | undefined;
+  let note: string | undefined;
+  if (await hasWorkflowPollers(client, description.taskQueue)) {
+    try {
+      progress = await client.withDeadline(Date.now() + (options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS), () =>
+        getPipelineProgress(client.workflow.getHandle(handle.workflowId, description.runId)),
+      );
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw error;
+      note = `no worker answered the progress query (${error instanceof Error ? error.message : String(error)}); showing what the history records`;
+    }
+  } else {
+    note = `no worker polls task queue ${description.taskQueue}; showing what the history records (start one with \`mlp worker\`)`;
+  }
+  if (progress === undefined) {
+    progress = progressFromHistory(await client.workflow.getHandle(handle.workflowId, description.runId).fetchHistory(), handle.workflowId);
+  }
+  return {
+    ...progress,
+    ...base,
+    source: note === undefined ? 'query' : 'history',
+    ...(note === undefined ? {} : { note }),
+    ...outputHighlights(progress.steps),
+  };
+}
