@@ -5,6 +5,7 @@ import { ModelSchema } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { foldedInference } from '../../activities/training/folded-inference.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
+import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 
 async function maxRelativeDifference(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const [diff = NaN, scale = NaN] = await tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(a))])).data();
@@ -62,7 +63,7 @@ describe('foldedInference', () => {
     const built = await buildModel(
       ModelSchema.parse({
         backbone: 'mobilenet_v1',
-        weights: '/work/shared/models/mobilenet_v1_0.75_224',
+        weights: MOBILENET_V1_DIR,
         inputSize: 224,
         head: [{ type: 'globalAveragePooling' }, { type: 'dense', units: 2, activation: 'softmax' }],
       }),

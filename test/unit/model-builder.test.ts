@@ -9,8 +9,9 @@ import { selectEngine, type TrainingEngine } from '../../activities/engine/engin
 import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { buildVgg19 } from '../../activities/training/vgg19.ts';
+import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 
-const MOBILENET = '/work/shared/models/mobilenet_v1_0.75_224';
+const MOBILENET = MOBILENET_V1_DIR;
 
 /** The notebook's model: VGG19 (frozen) → Flatten → Dense 64/128/256/128 relu → Dense 2 softmax. */
 function notebookSpec(inputSize: number): ModelSpec {
