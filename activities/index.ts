@@ -1,5 +1,6 @@
 import { createDataActivities } from './data/index.ts';
 import type { ActivityDeps } from './deps.ts';
+import { createEvaluationActivities } from './evaluation/evaluate-model.ts';
 import { createNoopActivities } from './noop.ts';
 import { createStepCacheActivities } from './step-cache.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDataActivities(deps),
     ...createNoopActivities(deps),
     ...createStepCacheActivities(deps),
+    ...createEvaluationActivities(deps),
   };
 }
 

@@ -5,7 +5,12 @@ import { objectKeySchema } from './fields.ts';
 const input = z
   .strictObject({
     model: objectKeySchema.describe('Model prefix written by a train step'),
-    testManifest: objectKeySchema,
+    testManifest: objectKeySchema.describe('Split manifest of the test images (scored as stored, never augmented)'),
+    classes: z
+      .array(z.string().min(1))
+      .min(2)
+      .optional()
+      .describe("Classes the model predicts, in label order (usually ${{ steps.train.outputs.classes }}); default: model.json userDefinedMetadata.classes. Must equal the manifests' classes"),
     valManifest: objectKeySchema.optional().describe("Needed for threshold: auto (chosen on validation, never on test)"),
     threshold: z
       .union([z.number().min(0).max(1), z.literal('auto')])
@@ -40,8 +45,10 @@ const metricsSchema = z
 const output = z.object({
   metrics: metricsSchema,
   threshold: z.number().min(0).max(1),
+  thresholdMethod: z.enum(['fixed', 'youden']).describe("fixed: from the pipeline; youden: Youden's J on the validation split"),
   testSize: z.number().int().min(0),
   metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
+  predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image)'),
   report: objectKeySchema.describe('Key of report.md'),
   plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples'),
 });

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import pLimit from 'p-limit';
+import sharp from 'sharp';
+import type { SplitImage, SplitManifest } from '../../common/dataset-manifest.ts';
+import { EvaluationError } from '../../common/errors.ts';
+import type { ObjectStore } from '../object-store.ts';
+import type { TrainedModel } from './trained-model.ts';
+
+/** The model's output for one image. */
+export interface ImagePrediction {
+  sha256: string;
+  path: string;
+  key: string;
+  class: string;
+  label: number;
+  /** Probability of each class, in class order. */
+  probabilities: number[];
+}
+
+export interface PredictOptions {
+  batchSize: number;
+  /** Called after every batch with the images done so far (for heartbeats). */
+  onBatch?: (done: number, total: number) => void | Promise<void>;
+  /** Images fetched and decoded at once. @default 8 */
+  concurrency?: number;
+}
+
+/**
+ * Pixels as the model takes them: the stored preprocessed PNG decoded to [height, width,
+ * channels] and scaled to [0, 1] (Keras' `rescale=1./255`, as the seed notebook trained). No
+ * augmentation: evaluation sees each test image exactly as stored.
+ */
+export async function decodeImage(png: Buffer, [height, width, channels]: readonly [number, number, number], where: string): Promise<Float32Array> {
+  let pipeline = sharp(png).removeAlpha();
+  pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height || info.channels !== channels) {
+    throw new EvaluationError(`Decode image failed: ${where} is ${info.width}x${info.height}x${info.channels}, the model takes ${width}x${height}x${channels}`);
+  }
+  const pixels = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 255;
+  return pixels;
+}
+
+/** Class probabilities from a batch of outputs: one sigmoid unit means P(class 1). */
+function probabilitiesOf(output: Float32Array | Int32Array | Uint8Array, units: number, count: number): number[][] {
+  const rows: number[][] = [];
+  for (let n = 0; n < count; n++) {
+    if (units === 1) {
+      const p = output[n] ?? 0;
+      rows.push([1 - p, p]);
+    } else {
+      rows.push(Array.from(output.subarray(n * units, (n + 1) * units)));
+    }
+  }
+  return rows;
+}
+
+/** Runs the model over every image of a split, in manifest order, in batches. */
+export async function predictSplit(store: ObjectStore, trained: TrainedModel, manifest: SplitManifest, options: PredictOptions): Promise<ImagePrediction[]> {
+  const limit = pLimit(options.concurrency ?? 8);
+  const [height, width, channels] = trained.inputShape;
+  const results: ImagePrediction[] = [];
+  const images = manifest.images;
+  for (let start = 0; start < images.length; start += options.batchSize) {
+    const batch: SplitImage[] = images.slice(start, start + options.batchSize);
+    const pixels = await Promise.all(batch.map((image) => limit(async () => decodeImage(await store.get(image.key), trained.inputShape, image.key))));
+    const joined = new Float32Array(batch.length * height * width * channels);
+    pixels.forEach((p, i) => joined.set(p, i * p.length));
+    const output = tf.tidy(() => {
+      const x = tf.tensor4d(joined, [batch.length, height, width, channels]);
+      const y = trained.model.predict(x);
+      if (!(y instanceof tf.Tensor)) throw new EvaluationError('Predict failed: the model has several outputs');
+      return y;
+    });
+    const values = await output.data();
+    output.dispose();
+    const rows = probabilitiesOf(values, trained.outputUnits, batch.length);
+    batch.forEach((image, i) => {
+      results.push({ sha256: image.sha256, path: image.path, key: image.key, class: image.class, label: image.label, probabilities: rows[i] ?? [] });
+    });
+    await options.onBatch?.(results.length, images.length);
+  }
+  return results;
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { z } from 'zod';
+import { EvaluationError } from '../../common/errors.ts';
+import { manifestText } from '../../common/dataset-manifest.ts';
+import type { StepContext } from '../../common/step-activities.ts';
+import { evaluateStep, type EvaluateInput } from '../../common/step-kinds/evaluate.ts';
+import { selectEngine } from '../../activities/engine/engine.ts';
+import { evaluate } from '../../activities/evaluation/evaluate-model.ts';
+import { youdenThreshold } from '../../activities/evaluation/threshold.ts';
+import { ObjectStore } from '../../activities/object-store.ts';
+import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { trainTinyClassifier, writeSplit } from '../helpers/evaluation-fixtures.ts';
+
+const PredictionsSchema = z.object({
+  threshold: z.number(),
+  test: z.array(z.object({ class: z.string(), probability: z.number(), predicted: z.string() })),
+  validation: z.array(z.object({ class: z.string(), probability: z.number() })).optional(),
+});
+const MetricsSchema = z.object({
+  testSize: z.number(),
+  confusionMatrix: z.array(z.array(z.number())),
+  threshold: z.object({ method: z.string(), value: z.number(), split: z.string().optional(), validationSize: z.number().optional() }),
+  headline: z.object({ auc: z.number(), accuracy: z.number() }),
+});
+
+function context(workflowId: string, stepId = 'evaluate'): StepContext {
+  return { pipeline: 'eval-test', workflowId, stepId, runPrefix: `runs/${workflowId}/${stepId}/` };
+}
+
+describe('evaluate step on a tiny trained model (real S3 server)', function () {
+  this.timeout(120_000);
+  let servers: TestServers;
+  let store: ObjectStore;
+  const model = 'runs/wf-train/train/model';
+  const history = 'runs/wf-train/train/history.json';
+  let val: Awaited<ReturnType<typeof writeSplit>>;
+  let test: Awaited<ReturnType<typeof writeSplit>>;
+
+  before(async () => {
+    servers = await startTestServers({ bucketPrefix: 'evaluate' });
+    store = new ObjectStore(servers.storage);
+    await selectEngine('wasm', { strict: true });
+    const train = await writeSplit(store, 'train', 40, 'a');
+    val = await writeSplit(store, 'val', 15, 'a');
+    test = await writeSplit(store, 'test', 25, 'a');
+    const epochs = await trainTinyClassifier(store, train.manifest, model);
+    await store.putJson(history, { history: epochs.map((e) => ({ ...e, valLoss: e.loss * 1.1, valAccuracy: e.accuracy * 0.95 })) });
+  });
+
+  after(async () => {
+    await servers?.stop();
+  });
+
+  function input(overrides: Partial<Record<keyof EvaluateInput, unknown>> = {}): EvaluateInput {
+    return evaluateStep.input.parse({ model, testManifest: test.key, valManifest: val.key, classes: ['NORMAL', 'PNEUMONIA'], histories: [history], sampleImages: 8, ...overrides });
+  }
+
+  it('writes four PNG plots, a report and metrics whose confusion counts sum to the test size', async () => {
+    const ctx = context('wf-eval-fixed');
+    const output = await evaluate(store, input({ threshold: 0.6 }), ctx);
+    assert.deepEqual(evaluateStep.output.parse(output), output);
+    assert.equal(output.testSize, 50);
+    assert.equal(output.threshold, 0.6);
+    assert.equal(output.thresholdMethod, 'fixed');
+    assert.ok(output.metrics.auc > 0.8, `tiny model separates the classes: AUC ${output.metrics.auc}`);
+
+    assert.deepEqual(Object.keys(output.plots).sort(), ['confusion', 'curves', 'roc', 'samples']);
+    for (const [name, key] of Object.entries(output.plots)) {
+      assert.ok(key.startsWith(ctx.runPrefix), key);
+      const png = await store.get(key);
+      const meta = await sharp(png).metadata();
+      assert.equal(meta.format, 'png', name);
+      assert.ok((meta.width ?? 0) >= 400 && (meta.height ?? 0) >= 400, `${name} is ${meta.width}x${meta.height}`);
+      assert.ok(png.length > 8_000, `${name} has ${png.length} bytes: text and marks rendered`);
+    }
+
+    const metrics = MetricsSchema.parse(await store.getJson(output.metricsKey));
+    assert.equal(metrics.confusionMatrix.flat().reduce((a, b) => a + b, 0), 50);
+    assert.equal(metrics.testSize, 50);
+    assert.deepEqual(metrics.threshold, { value: 0.6, method: 'fixed' });
+
+    const predictions = PredictionsSchema.parse(await store.getJson(output.predictions));
+    assert.equal(predictions.test.length, 50);
+    assert.equal(predictions.validation, undefined, 'a fixed threshold reads no validation images');
+    const predictedPneumonia = predictions.test.filter((p) => p.probability >= 0.6).length;
+    assert.equal(predictedPneumonia, (metrics.confusionMatrix[0]?.[1] ?? 0) + (metrics.confusionMatrix[1]?.[1] ?? 0));
+
+    const report = (await store.get(output.report)).toString('utf8');
+    assert.match(report, /\| class \| precision \| recall \| f1-score \| support \|/);
+    assert.match(report, /\| NORMAL \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 25 \|/);
+    assert.match(report, /0\.6000, fixed in the pipeline/);
+    assert.match(report, /!\[ROC curve\]\(plots\/roc-curve\.png\)/);
+    assert.match(report, new RegExp(`ROC AUC \\| ${output.metrics.auc.toFixed(4)}`));
+  });
+
+  it("chooses an auto threshold by Youden's J on validation predictions only: changing the test labels leaves it unchanged", async () => {
+    const first = await evaluate(store, input({ threshold: 'auto' }), context('wf-eval-auto'));
+    assert.equal(first.thresholdMethod, 'youden');
+    const predictions = PredictionsSchema.parse(await store.getJson(first.predictions));
+    const validation = predictions.validation ?? [];
+    assert.equal(validation.length, 30);
+    const expected = youdenThreshold({ split: 'val', labels: validation.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0)), scores: validation.map((p) => p.probability) });
+    assert.equal(first.threshold, expected.value);
+    const metrics = MetricsSchema.parse(await store.getJson(first.metricsKey));
+    assert.equal(metrics.threshold.split, 'val');
+    assert.equal(metrics.threshold.validationSize, 30);
+
+    // Same images, every test label flipped: the metrics change, the threshold cannot.
+    const flipped = { ...test.manifest, images: test.manifest.images.map((image) => ({ ...image, label: 1 - image.label, class: image.label === 1 ? 'NORMAL' : 'PNEUMONIA' })) };
+    const flippedKey = 'runs/wf-eval-auto/flipped-test.json';
+    await store.put(flippedKey, manifestText(flipped));
+    const second = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey }), context('wf-eval-auto', 'evaluate-flipped'));
+    assert.equal(second.threshold, first.threshold);
+    assert.ok(Math.abs(second.metrics.auc - (1 - first.metrics.auc)) < 1e-9, 'flipped labels invert the AUC');
+  });
+
+  it('refuses to choose the threshold on the test manifest passed as valManifest', async () => {
+    await assert.rejects(evaluate(store, input({ threshold: 'auto', valManifest: test.key }), context('wf-eval-leak')), (error: unknown) => {
+      assert.ok(error instanceof EvaluationError);
+      assert.match(error.message, /Youden's J must be computed on the validation split, not 'test'/);
+      return true;
+    });
+  });
+
+  it('fails with a clear, non-retryable error when the model classes differ from the manifest classes', async () => {
+    for (const classes of [['CAT', 'DOG'], ['PNEUMONIA', 'NORMAL']]) {
+      await assert.rejects(evaluate(store, input({ classes, positiveClass: 'PNEUMONIA' === classes[0] ? 'PNEUMONIA' : 'DOG' }), context('wf-eval-classes')), (error: unknown) => {
+        assert.ok(error instanceof EvaluationError);
+        assert.equal(error.message, `Evaluate failed: the model predicts classes [${classes.join(', ')}] but ${test.key} has classes [NORMAL, PNEUMONIA]`);
+        return true;
+      });
+    }
+    await assert.rejects(evaluate(store, input({ classes: undefined }), context('wf-eval-classes')), /does not say which classes it predicts/);
+  });
+});
