@@ -9,7 +9,7 @@
  * separately, for the full-size sample (20 originals up to ~2,900 px), plus per-phase rates and
  * the rate of a second, fully cached run (everything already stored).
  */
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,7 +41,41 @@ function phase(images: number, ms: number): PhaseResult {
   return { images, seconds: Number(seconds.toFixed(2)), imagesPerSecond: Math.round(images / seconds) };
 }
 
+/** CPU milliseconds used so far by a process and its reaped children (Linux /proc, 100 Hz ticks). */
+async function processCpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0) * 10;
+}
+
+/**
+ * Wall-clock rates depend on what else runs on the machine (this one is shared); CPU time per
+ * image does not. `cpuBoundImagesPerSecond` is what the CPUs could sustain if this run had them
+ * all: cores / (worker + S3 server CPU per image).
+ */
+async function withCpu<T>(run: () => Promise<T>, images: () => number): Promise<T & { cpuMsPerImage: { worker: number; s3Server: number }; cpuBoundImagesPerSecond: number }> {
+  const node0 = process.cpuUsage();
+  const s30 = await processCpuMs(servers.pids.s3);
+  const result = await run();
+  const node = process.cpuUsage(node0);
+  const workerMs = (node.user + node.system) / 1000 / images();
+  const s3Ms = ((await processCpuMs(servers.pids.s3)) - s30) / images();
+  return {
+    ...result,
+    cpuMsPerImage: { worker: Number(workerMs.toFixed(2)), s3Server: Number(s3Ms.toFixed(2)) },
+    cpuBoundImagesPerSecond: Math.round((os.cpus().length * 1000) / (workerMs + s3Ms)),
+  };
+}
+
 async function importAndSubset(store: ObjectStore, dir: string, testFrom: 'val' | 'train') {
+  let images = 0;
+  return withCpu(async () => {
+    const result = await importAndSubsetOnce(store, dir, testFrom);
+    images = result.endToEnd.images;
+    return result;
+  }, () => images);
+}
+
+async function importAndSubsetOnce(store: ObjectStore, dir: string, testFrom: 'val' | 'train') {
   const t0 = performance.now();
   const imported = await importDataset({ dir, source: dir, store, log: silentLogger, concurrency });
   const t1 = performance.now();
@@ -89,7 +123,7 @@ try {
         machine: { cpus: os.cpus().length, loadavg1: Number(os.loadavg()[0]?.toFixed(2)), sharpConcurrency: sharp.concurrency() },
         concurrency,
         imageSize: size,
-        images224: { ...first224, secondRunAllCached: cached224.endToEnd },
+        images224: { ...first224, secondRunAllCached: { ...cached224.endToEnd, cpuMsPerImage: cached224.cpuMsPerImage } },
         fullSizeSample: fullSize,
         targets: { images224PerSecond: 300, fullSizePerSecond: 60 },
       },

@@ -13,7 +13,7 @@ import type { DataLogger } from './logger.ts';
 /** Progress of the download step, heartbeated as activity details. */
 export type DownloadStepProgress =
   | { phase: 'download'; bytesDone: number; bytesTotal: number | undefined }
-  | { phase: 'extract' }
+  | { phase: 'extract'; files: number; bytes: number }
   | { phase: 'import'; imagesDone: number; imagesTotal: number };
 
 export interface DownloadDatasetOptions {
@@ -96,8 +96,9 @@ export async function downloadDataset(options: DownloadDatasetOptions): Promise<
       }
       dir = join(workDir, 'extracted');
       await rm(dir, { recursive: true, force: true });
-      onProgress?.({ phase: 'extract' });
-      const extracted = await extractArchive(fetched.path, dir, options.limits ?? DEFAULT_EXTRACT_LIMITS);
+      const extracted = await extractArchive(fetched.path, dir, options.limits ?? DEFAULT_EXTRACT_LIMITS, (p) =>
+        onProgress?.({ phase: 'extract', ...p }),
+      );
       log.info('Archive extracted', { source: input.url, files: extracted.files, bytes: extracted.bytes, skipped: extracted.skipped });
     }
     const imported = await importDataset({

@@ -62,10 +62,11 @@ export async function extractArchive(
   archivePath: string,
   targetDir: string,
   limits: ExtractLimits = DEFAULT_EXTRACT_LIMITS,
+  onProgress?: (progress: { files: number; bytes: number }) => void,
 ): Promise<ExtractResult> {
   const format = await detectArchiveFormat(archivePath);
-  if (format === 'zip') return extractZip(archivePath, targetDir, limits);
-  if (format === 'tar.gz' || format === 'tar') return extractTar(archivePath, targetDir, limits, format);
+  if (format === 'zip') return extractZip(archivePath, targetDir, new Budget(archivePath, limits, onProgress));
+  if (format === 'tar.gz' || format === 'tar') return extractTar(archivePath, targetDir, new Budget(archivePath, limits, onProgress), format);
   throw new ArchiveError(`Cannot extract ${archivePath}: not a zip, tar or tar.gz archive`);
 }
 
@@ -91,10 +92,12 @@ class Budget {
   constructor(
     readonly archive: string,
     readonly limits: ExtractLimits,
+    readonly onProgress?: (progress: { files: number; bytes: number }) => void,
   ) {}
 
   addFile(entry: string, declaredBytes: number): void {
     this.files += 1;
+    this.onProgress?.({ files: this.files, bytes: this.bytes });
     if (this.files > this.limits.maxEntries) {
       throw new ArchiveError(`Archive ${this.archive} has more than ${this.limits.maxEntries} entries (at "${entry}")`);
     }
@@ -116,7 +119,7 @@ class Budget {
   }
 }
 
-async function extractZip(archivePath: string, targetDir: string, limits: ExtractLimits): Promise<ExtractResult> {
+async function extractZip(archivePath: string, targetDir: string, budget: Budget): Promise<ExtractResult> {
   let zip: yauzl.ZipFile;
   try {
     // validateEntrySizes makes yauzl fail when an entry inflates to other than its declared size.
@@ -128,7 +131,6 @@ async function extractZip(archivePath: string, targetDir: string, limits: Extrac
   } catch (error) {
     throw new ArchiveError(`Cannot read zip archive ${archivePath}: truncated or corrupt (${messageOf(error)})`);
   }
-  const budget = new Budget(archivePath, limits);
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (error: unknown): void => {
@@ -193,13 +195,8 @@ async function handleZipEntry(
   await pipeline(stream, createWriteStream(destination));
 }
 
-async function extractTar(
-  archivePath: string,
-  targetDir: string,
-  limits: ExtractLimits,
-  format: 'tar' | 'tar.gz',
-): Promise<ExtractResult> {
-  const budget = new Budget(archivePath, limits);
+async function extractTar(archivePath: string, targetDir: string, budget: Budget, format: 'tar' | 'tar.gz'): Promise<ExtractResult> {
+  const { limits } = budget;
   const compressedBytes = Math.max(1, (await stat(archivePath)).size);
   const pending: Promise<void>[] = [];
   let failure: unknown;

@@ -98,6 +98,8 @@ export async function httpDownload({ url, partPath, log, onProgress, signal }: H
       }
     }
   } catch (error) {
+    // Cancellation is not a network failure: let the SDK's reason (CancelledFailure) through.
+    if (signal?.aborted) throw signal.reason ?? error;
     throw new Error(
       `Download interrupted after ${bytesDone} of ${bytesTotal ?? 'unknown'} bytes: GET ${url.href} (${errorMessage(error)})`,
       { cause: error },
