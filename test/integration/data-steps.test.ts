@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import sharp from 'sharp';
 import { createDataActivities } from '../../activities/data/index.ts';
+import { loadSplitManifest, loadSplitPixels } from '../../activities/data/split-reader.ts';
 import { writeSyntheticDataset } from '../../activities/data/synthetic.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { DatasetManifestSchema, SplitManifestSchema, type SplitManifest } from '../../common/dataset-manifest.ts';
@@ -289,6 +290,20 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       const png = await store.get(train.images[0]?.key ?? '');
       const meta = await sharp(png).metadata();
       assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 32, 32, 3]);
+    });
+
+    it('hands training a verified split manifest and its pixels in manifest order', async () => {
+      const output = await subset({ ...spec(11), channels: 1 });
+      const manifest = await loadSplitManifest(store, String(output.trainManifest));
+      const split = await loadSplitPixels(store, manifest);
+      assert.deepEqual([split.count, split.height, split.width, split.channels], [50, 32, 32, 1]);
+      assert.equal(split.pixels.length, 50 * 32 * 32);
+      assert.deepEqual([...split.labels], manifest.images.map((i) => i.label));
+      const first = await sharp(await store.get(manifest.images[0]?.key ?? '')).toColourspace('b-w').raw().toBuffer();
+      assert.deepEqual(Buffer.from(split.pixels.subarray(0, 32 * 32)), first);
+      const altered = String(output.trainManifest).replace(/[0-9a-f]{64}\.json$/, `${'0'.repeat(64)}.json`);
+      await store.put(altered, await store.get(String(output.trainManifest)));
+      await assert.rejects(loadSplitManifest(store, altered), (error: unknown) => error instanceof DatasetError && /does not match the sha256 in its key/.test(error.message));
     });
   });
 });
