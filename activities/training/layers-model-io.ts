@@ -69,7 +69,7 @@ export async function readLayersModelFiles(modelJsonBytes: Uint8Array, read: Rea
   };
 }
 
-/** Where a model lives, as written in a pipeline: `https://…/model.json`, `s3://<key>` or a local path. */
+/** Where a model lives, as written in a pipeline: `https://…/model.json`, `s3://<bucket>/<key>` or a local path. */
 export async function fetchLayersModelFiles(location: string, store: ObjectStore | undefined): Promise<LayersModelFiles> {
   if (/^https?:\/\//.test(location)) {
     const get = async (url: URL): Promise<Uint8Array> => {
@@ -82,7 +82,11 @@ export async function fetchLayersModelFiles(location: string, store: ObjectStore
   }
   if (location.startsWith('s3://')) {
     if (!store) throw new PipelineSpecError(`Load model failed: ${location} needs an object store`);
-    const key = location.slice('s3://'.length).replace(/\/$/, '');
+    const [bucket = '', ...rest] = location.slice('s3://'.length).replace(/\/$/, '').split('/');
+    if (bucket !== store.bucket) {
+      throw new PipelineSpecError(`Load model failed: ${location} is in bucket '${bucket}', but this worker's object store is bucket '${store.bucket}'`);
+    }
+    const key = rest.join('/');
     const jsonKey = key.endsWith('.json') ? key : `${key}/model.json`;
     const prefix = jsonKey.slice(0, jsonKey.lastIndexOf('/') + 1);
     return readLayersModelFiles(await store.get(jsonKey), (path) => store.get(`${prefix}${path}`), location);

@@ -94,11 +94,16 @@ function featureExtractor(full: tfl.LayersModel, spec: ModelSpec): tfl.LayersMod
   }
   if (Array.isArray(output)) throw new PipelineSpecError(`Build model failed: feature layer '${layerName}' has several outputs`);
   const backbone = tfl.model({ inputs: full.inputs, outputs: output, name: `${spec.backbone}_features` });
+  applyTrainable(backbone, spec);
+  return backbone;
+}
+
+/** Sets `trainable` on the backbone's layers: none, all, or the last N that hold weights. */
+function applyTrainable(backbone: tfl.LayersModel, spec: ModelSpec): void {
   const weighted = backbone.layers.filter((layer) => layer.weights.length > 0);
   const trainableCount = spec.trainable === true ? weighted.length : spec.trainable === false ? 0 : Math.min(spec.trainable.lastN, weighted.length);
   for (const layer of backbone.layers) layer.trainable = false;
   for (const layer of weighted.slice(weighted.length - trainableCount)) layer.trainable = true;
-  return backbone;
 }
 
 function headLayer(layer: HeadLayer, index: number, seed: number, inputShape: number[] | undefined): tfl.layers.Layer {
@@ -172,4 +177,36 @@ export function assembleModel(backbone: tfl.LayersModel, headSpec: readonly Head
   const outputUnits = head.outputs[0]?.shape.at(-1);
   if (typeof outputUnits !== 'number') throw new PipelineSpecError('Build model failed: the classifier has no fixed number of units');
   return { model, backbone, head, featureShape, frozenBackbone, outputUnits };
+}
+
+/**
+ * Continues from a classifier a `train` step saved (warm start of `mode: full`): its topology and
+ * weights, split again into backbone and head, with the spec's `trainable` flags.
+ */
+export async function loadBuiltModel(location: string, spec: ModelSpec, options: Omit<BuildModelOptions, 'seed'>): Promise<BuiltModel> {
+  const model = await loadLayersModel(await fetchLayersModelFiles(location, options.store));
+  try {
+    const head = model.layers.find((layer) => layer.name === 'head');
+    // The head's node in the classifier's graph (its first node is its own Sequential input).
+    const node = head?.inboundNodes.find(
+      (candidate) => candidate.inboundLayers.length > 0 && candidate.inboundLayers.every((layer) => model.layers.includes(layer)),
+    );
+    const featureTensor = node?.inputTensors[0];
+    if (!(head instanceof tfl.Sequential) || !featureTensor) throw new PipelineSpecError(`Warm start failed: ${location} is not a classifier saved by a train step (no 'head' model)`);
+    const savedUnits = head.layers.filter((layer) => layer.getClassName() === 'Dense').map((layer) => layer.outputShape.at(-1));
+    const specUnits = spec.head.flatMap((layer) => (layer.type === 'dense' ? [layer.units] : []));
+    if (savedUnits.join(',') !== specUnits.join(',')) {
+      throw new PipelineSpecError(`Warm start failed: ${location} has dense head units [${savedUnits.join(', ')}], the step's model.head has [${specUnits.join(', ')}]`);
+    }
+    const backbone = tfl.model({ inputs: model.inputs, outputs: featureTensor, name: `${spec.backbone}_features` });
+    applyTrainable(backbone, spec);
+    if (options.capabilities) assertTrainableOn(backbone, options.capabilities, options.engineName ?? 'selected', spec);
+    const featureShape = nonNull(featureTensor.shape.slice(1), `${location} feature layer`);
+    const outputUnits = specUnits.at(-1) ?? 0;
+    const frozenBackbone = backbone.layers.every((layer) => !layer.trainable || layer.weights.length === 0);
+    return { model, backbone, head, featureShape, frozenBackbone, outputUnits };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }

@@ -59,7 +59,8 @@ describe('training state in the real S3 server', function () {
     await trainModel(opts);
     const key = await saveModelToStore(store, 'runs/wf-model/train/model', opts.built.model);
     assert.equal(key, 'runs/wf-model/train/model/model.json');
-    const loaded = await loadLayersModel(await fetchLayersModelFiles('s3://runs/wf-model/train/model', store));
+    const loaded = await loadLayersModel(await fetchLayersModelFiles(`s3://${store.bucket}/runs/wf-model/train/model`, store));
+    await assert.rejects(fetchLayersModelFiles('s3://another-bucket/runs/wf-model/train/model', store), /is in bucket 'another-bucket'/);
     const [expected, actual] = tf.tidy(() => [opts.built.model.predict(data.x) as tf.Tensor, loaded.predict(data.x) as tf.Tensor]);
     assert.deepEqual(Array.from(await actual!.data()), Array.from(await expected!.data()));
     tf.dispose([expected!, actual!]);

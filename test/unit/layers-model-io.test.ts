@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { fetchLayersModelFiles, loadLayersModel, serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
-import { syntheticData, tinyModel, tinySpec } from '../helpers/tiny-model.ts';
+import { PipelineSpecError } from '../../common/errors.ts';
+import { tensorSource } from '../../activities/training/batch-source.ts';
+import { loadBuiltModel } from '../../activities/training/model-builder.ts';
+import { trainModel } from '../../activities/training/trainer.ts';
+import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
 describe('layers model files', () => {
   before(async () => {
@@ -33,6 +37,38 @@ describe('layers model files', () => {
     } finally {
       tf.dispose([x, y]);
       built.model.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('warm-starts from a saved classifier: same predictions, split into backbone and head, and it trains on', async () => {
+    const spec = tinySpec();
+    const original = tinyModel(6, { trainableBackbone: false, spec });
+    const { x, y } = syntheticData(32, 3);
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-warm-'));
+    try {
+      await trainModel({ built: original, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      const { modelJson, weights } = await serializeModel(original.model);
+      await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+      await writeFile(join(dir, WEIGHTS_FILE), weights);
+
+      const warm = await loadBuiltModel(dir, spec, {});
+      assert.equal(warm.frozenBackbone, true);
+      assert.deepEqual(warm.featureShape, original.featureShape);
+      const [expected, actual] = tf.tidy(() => [original.model.predict(x) as tf.Tensor, warm.model.predict(x) as tf.Tensor]);
+      assert.deepEqual(Array.from(await actual!.data()), Array.from(await expected!.data()));
+      tf.dispose([expected!, actual!]);
+
+      const continued = await trainModel({ built: warm, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      assert.equal(continued.history.length, 2);
+      await assert.rejects(
+        loadBuiltModel(dir, { ...spec, head: [{ type: 'flatten' }, { type: 'dense', units: 3, activation: 'softmax' }] }, {}),
+        (error: unknown) => error instanceof PipelineSpecError && /dense head units \[16, 2\].*\[3\]/.test(error.message),
+      );
+      warm.model.dispose();
+    } finally {
+      tf.dispose([x, y]);
+      original.model.dispose();
       await rm(dir, { recursive: true, force: true });
     }
   });
