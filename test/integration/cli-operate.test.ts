@@ -267,7 +267,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       );
     });
 
-    it('pauses: describe shows it paused, and it has no next cron time to act on until unpaused', async () => {
+    it('pauses: describe shows it paused with the note', async () => {
       const paused = await json(scheduleViewSchema, 'schedule', 'pause', scheduleId, '--note', 'maintenance');
       assert.equal(paused.paused, true);
       const described = await workers.client.schedule.getHandle(scheduleId).describe();
@@ -280,6 +280,46 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       assert.equal(result.code, 0, result.stderr);
       await assert.rejects(workers.client.schedule.getHandle(scheduleId).describe(), { name: 'ScheduleNotFoundError' });
     });
+  });
+
+  it('takes no cron action while paused, still runs a manual trigger (as Temporal documents), and acts again once unpaused', async () => {
+    const scheduleId = `every-second-${randomUUID().slice(0, 8)}`;
+    const handle = workers.client.schedule.getHandle(scheduleId);
+    try {
+      // Seven fields: seconds first, years last — every second.
+      const created = await json(scheduleViewSchema, 'schedule', 'create', DIAMOND, '--set', 'sleepMs=5', '--cron', '* * * * * * *', '--overlap', 'allow-all', '--paused', '--schedule-id', scheduleId);
+      assert.equal(created.paused, true);
+      await sleep(3000);
+      assert.equal((await handle.describe()).info.numActionsTaken, 0, 'a paused schedule acted on its cron');
+
+      const manual = await json(triggerSchema, 'schedule', 'trigger', scheduleId);
+      assert.equal(manual.outcome, 'started');
+
+      const unpaused = await json(scheduleViewSchema, 'schedule', 'unpause', scheduleId);
+      assert.equal(unpaused.paused, false);
+      await until('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), 15_000);
+    } finally {
+      await handle.delete();
+    }
+  });
+
+  it("applies the file's own schedule block, and applying it again updates the same schedule", async () => {
+    const scheduleId = `applied-${randomUUID().slice(0, 8)}`;
+    const applySchema = scheduleViewSchema.extend({ action: z.enum(['created', 'updated']) });
+    try {
+      const first = await json(applySchema, 'schedule', 'apply', CHAIN, '--schedule-id', scheduleId, '--catchup-window', '1h');
+      assert.equal(first.action, 'created');
+      assert.equal(first.timeZone, 'Europe/Berlin');
+      assert.equal(first.overlap, 'skip');
+      assert.equal(first.catchupWindowMs, 3_600_000);
+      // 02:00 in Berlin is 00:00 or 01:00 UTC, depending on daylight saving time.
+      assert.ok(first.nextActionTimes.every((time) => /T0[01]:00:00\.000Z$/.test(time)), first.nextActionTimes.join(', '));
+      const again = await json(applySchema, 'schedule', 'apply', CHAIN, '--schedule-id', scheduleId, '--set', 'sleepMs=1');
+      assert.equal(again.action, 'updated');
+      assert.equal(again.catchupWindowMs, 86_400_000);
+    } finally {
+      await workers.client.schedule.getHandle(scheduleId).delete();
+    }
   });
 
   it('exits 2 on a usage error and 1 when the run does not exist', async () => {
