@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { DownloadError } from '../../common/index.ts';
@@ -46,7 +46,7 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
   }
 
   if (url.protocol === 'file:') {
-    const path = fileURLToPath(url);
+    const path = localPath(source);
     const info = await stat(path).catch(() => undefined);
     if (info === undefined) throw new DownloadError(`Dataset source not found: ${source}`);
     if (info.isDirectory()) return { kind: 'directory', path };
@@ -81,4 +81,20 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
   }
 
   throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+}
+
+/**
+ * `file:///abs/path` is a standard file URL; `file://../data` or `file://data` (how pipelines
+ * name a folder relative to the worker's working directory) is accepted too.
+ */
+function localPath(source: string): string {
+  const rest = source.slice('file://'.length);
+  if (rest.startsWith('/')) {
+    try {
+      return fileURLToPath(source);
+    } catch (error) {
+      throw new DownloadError(`Invalid file URL "${source}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return resolve(decodeURIComponent(rest));
 }

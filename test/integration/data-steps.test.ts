@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -156,6 +156,20 @@ describe('data steps against the real S3 server and a local HTTP server', functi
         await writeFile(join(dir, 'real.zip'), realZip);
         const fromFile = await download({ url: pathToFileURL(join(dir, 'real.zip')).href, sha256, format: 'zip' });
         assert.equal(fromFile.datasetHash, uninterrupted.datasetHash);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('imports a folder named by a relative file:// URL, as the demo pipeline names its dataset', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mlp-rel-'));
+      try {
+        await writeSyntheticDataset({ dir, seed: 1, counts: { train: { NORMAL: 2, PNEUMONIA: 3 } } });
+        const url = `file://${relative(process.cwd(), dir)}`;
+        assert.match(url, /^file:\/\/\.\./);
+        const output = await download({ url, format: 'directory' });
+        assert.deepEqual(output.counts, { train: { NORMAL: 2, PNEUMONIA: 3 } });
+        assert.equal(output.archiveBytes, 0);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
