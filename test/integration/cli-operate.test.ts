@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
 import { createNoopActivities } from '../../activities/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
@@ -100,7 +100,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   }
 
   /** Starts a pipeline file directly (no CLI process), as `mlp run` would. */
-  async function start(file: string, settings: string[], prefix = workers.taskQueuePrefix): Promise<WorkflowHandle> {
+  async function start(file: string, settings: string[], prefix = workers.taskQueuePrefix): Promise<WorkflowHandleWithFirstExecutionRunId> {
     const { resolved } = await loadPipelineFile(file, settings);
     return workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: `${resolved.name}-${randomUUID().slice(0, 8)}`, taskQueuePrefix: prefix }));
   }
