@@ -1,12 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
-import { parseClientConfig, workflowUiUrl, type ClientConfig, type ClientFlags } from '../config.ts';
+import { workflowUiUrl, type ClientConfig } from '../config.ts';
+import { loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { info, printResult } from '../output.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
-interface RunFlags extends PipelineFileFlags, ClientFlags {
+interface RunFlags extends PipelineFileFlags, ConnectionFlags {
   runKey?: string;
   wait?: boolean;
 }
@@ -18,16 +19,12 @@ async function connect(config: ClientConfig): Promise<{ client: Client; close: (
 
 /** `mlp run <file>`: validates, resolves and submits the pipeline as one `runPipeline` run. */
 export function register(program: Command): void {
-  withPipelineFileOptions(program.command('run <file>'))
+  withConnectionOptions(withPipelineFileOptions(program.command('run <file>')))
     .description('Validate and start a pipeline run; prints the run id and Temporal UI link')
     .option('--run-key <key>', 'business key of this run: workflow id = <pipeline>-<key> (default: from the spec hash)')
     .option('--wait', 'wait for the run to finish and print every step’s outputs')
-    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
-    .option('--namespace <name>', 'Temporal namespace (env TEMPORAL_NAMESPACE, default default)')
-    .option('--task-queue-prefix <prefix>', 'task queue prefix (env MLP_TASK_QUEUE_PREFIX, default ml-pipelines)')
-    .option('--ui-url <url>', 'Temporal Web UI base URL (env MLP_TEMPORAL_UI_URL, default http://localhost:8233)')
     .action(async (file: string, flags: RunFlags) => {
-      const config = parseClientConfig(flags);
+      const config = loadClientConfig(flags);
       const loaded = await loadOrReport(file, flags);
       if (loaded === undefined) return;
       const spec = loaded.resolved;
