@@ -5,4 +5,6 @@ export interface ActivityDeps {
   store: ObjectStore;
   /** Local scratch folder for downloads and extraction (per worker). */
   scratchDir: string;
+  /** Version of the code the worker runs (e.g. a git commit), recorded in registry lineage. */
+  codeVersion?: string;
 }

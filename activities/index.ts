@@ -2,6 +2,7 @@ import { createDataActivities } from './data/index.ts';
 import type { ActivityDeps } from './deps.ts';
 import { createEvaluationActivities } from './evaluation/evaluate-model.ts';
 import { createNoopActivities } from './noop.ts';
+import { createModelRegistryActivities } from './registry/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNoopActivities(deps),
     ...createStepCacheActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createModelRegistryActivities(deps),
   };
 }
 

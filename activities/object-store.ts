@@ -59,6 +59,23 @@ export class ObjectStore {
     await this.#client.putObject(this.bucket, key, data, size, { ...metadata, 'Content-Type': contentType });
   }
 
+  /**
+   * Writes an object only if no object has that key (conditional PUT, `If-None-Match: *`);
+   * false when one exists. Atomic on servers that implement it (AWS S3, MinIO, versitygw): of
+   * concurrent writers exactly one gets true. Used to claim registry version numbers.
+   */
+  async putIfAbsent(key: string, body: Buffer | string, contentType = 'application/octet-stream'): Promise<boolean> {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      await this.#client.putObject(this.bucket, key, data, data.length, { 'Content-Type': contentType, 'If-None-Match': '*' });
+      return true;
+    } catch (error) {
+      // 409 ConditionalRequestConflict: a concurrent conditional write to the same key is in flight.
+      if (error instanceof S3Error && ['PreconditionFailed', 'ConditionalRequestConflict'].includes(error.code ?? '')) return false;
+      throw error;
+    }
+  }
+
   async putJson(key: string, value: unknown): Promise<void> {
     await this.put(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
   }

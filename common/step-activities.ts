@@ -13,6 +13,8 @@ export interface StepContext {
   stepId: string;
   /** Object-key prefix for this step's artifacts: `runs/<workflowId>/<stepId>/`. */
   runPrefix: string;
+  /** sha256 of the resolved spec (`ResolvedPipeline.specHash`), recorded in registry lineage. */
+  specHash?: string;
 }
 
 /** A step's outputs: small values (object keys, hashes, metrics), never data. */

@@ -23,6 +23,8 @@ export const workerEnvSchema = z.object({
   MLP_ENGINE: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
   /** Local scratch space for downloads and extraction. */
   MLP_SCRATCH_DIR: z.string().min(1).default('.data/scratch'),
+  /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
+  MLP_CODE_VERSION: z.string().min(1).optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
@@ -41,6 +43,7 @@ export interface WorkerConfig {
   queues: WorkerEnv['MLP_WORKER_QUEUES'];
   engine: WorkerEnv['MLP_ENGINE'];
   scratchDir: string;
+  codeVersion?: string;
   logLevel: WorkerEnv['MLP_LOG_LEVEL'];
   storage: StorageConfig;
 }
@@ -76,6 +79,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     queues: e.MLP_WORKER_QUEUES,
     engine: e.MLP_ENGINE,
     scratchDir: e.MLP_SCRATCH_DIR,
+    ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
     logLevel: e.MLP_LOG_LEVEL,
     storage: {
       endpoint: e.S3_ENDPOINT,

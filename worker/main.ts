@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueuePrefix: config.temporal.taskQueuePrefix,
     queues: config.queues,
-    deps: { store, scratchDir: config.scratchDir },
+    deps: { store, scratchDir: config.scratchDir, ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
   });
   logger.info(
     { queues: config.queues, namespace: config.temporal.namespace, address: config.temporal.address, bucket: config.storage.bucket, engine: config.engine },

@@ -2,3 +2,4 @@
 // this file is bundled into Temporal's deterministic sandbox.
 export * from './check-storage.ts';
 export * from './run-pipeline.ts';
+export * from './models.ts';

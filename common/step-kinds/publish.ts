@@ -12,8 +12,11 @@ const input = z
     metrics: z.record(z.string(), z.number()).describe('Headline metrics, usually ${{ steps.evaluate.outputs.metrics }}'),
     metricsKey: objectKeySchema.optional(),
     report: objectKeySchema.optional(),
-    datasetHash: sha256Schema.optional(),
-    manifestHash: sha256Schema.optional(),
+    datasetHash: sha256Schema.optional().describe('Lineage: sha256 of the dataset manifest (download step)'),
+    manifestHash: sha256Schema.optional().describe('Lineage: sha256 of the subset record naming the split manifests'),
+    classes: z.array(z.string().min(1)).min(2).optional().describe('Classes the model predicts, in label order'),
+    engine: z.string().min(1).optional().describe('Lineage: training engine, e.g. ${{ steps.train.outputs.engine }}'),
+    seed: z.number().int().min(0).optional().describe('Lineage: training seed'),
     promote: z
       .strictObject({
         metric: z.string().min(1).describe('Name in `metrics`, e.g. auc'),
@@ -29,7 +32,7 @@ const output = z.object({
   version: z.number().int().min(1),
   prefix: objectKeySchema.describe('models/<name>/<version>/'),
   promoted: z.boolean(),
-  reason: z.string().describe('Why the gate promoted or held the version'),
+  reason: z.string().describe('Why the gate promoted or held the version, in plain words'),
 });
 
 /** Registers the model in the registry (monotonic versions) and applies the promotion gate. */

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * The model registry's object layout (docs/model-registry.md):
+ *
+ * - `models/<name>/versions/<n>.claim`: written once with a conditional PUT (`If-None-Match: *`)
+ *   to own version n; the S3 server lets exactly one writer create it.
+ * - `models/<name>/<n>/model/…`: the model files (model.json + weight shards), copied from the run.
+ * - `models/<name>/<n>/metrics.json`, `report.md`: copies of the evaluation's, when given.
+ * - `models/<name>/<n>/record.json`: metrics, lineage and the gate's decision. Written after the
+ *   files, so a version with a record is complete; versions are never rewritten.
+ * - `models/<name>/aliases/latest.json`, `production.json`: one small JSON each, replaced by a
+ *   single PUT (atomic), pointing at a version.
+ */
+
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+export const ALIASES = ['latest', 'production'] as const;
+export type AliasName = (typeof ALIASES)[number];
+
+export const registryKeys = {
+  root: 'models/',
+  model: (name: string): string => `models/${name}/`,
+  claims: (name: string): string => `models/${name}/versions/`,
+  claim: (name: string, version: number): string => `models/${name}/versions/${version}.claim`,
+  version: (name: string, version: number): string => `models/${name}/${version}/`,
+  record: (name: string, version: number): string => `models/${name}/${version}/record.json`,
+  alias: (name: string, alias: AliasName): string => `models/${name}/aliases/${alias}.json`,
+};
+
+/** Who claimed a version: the publishing step's run, so a retried attempt finds its own claim. */
+export const ClaimSchema = z.object({ owner: z.string().min(1), claimedAt: z.string() });
+export type Claim = z.infer<typeof ClaimSchema>;
+
+export const LineageSchema = z.object({
+  pipeline: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  stepId: z.string(),
+  specHash: z.string().optional(),
+  datasetHash: z.string().optional(),
+  manifestHash: z.string().optional(),
+  engine: z.string().optional(),
+  seed: z.number().int().optional(),
+  codeVersion: z.string().optional(),
+  /** Where the model files were copied from (the train step's model prefix). */
+  sourceModel: z.string(),
+});
+export type Lineage = z.infer<typeof LineageSchema>;
+
+export const PromotionDecisionSchema = z.object({
+  promoted: z.boolean(),
+  reason: z.string(),
+});
+export type PromotionDecision = z.infer<typeof PromotionDecisionSchema>;
+
+export const VersionRecordSchema = z.object({
+  name: z.string(),
+  version: z.number().int().min(1),
+  createdAt: z.string(),
+  /** Prefix of the copied model (`models/<name>/<n>/model`), loadable as `s3://<prefix>`. */
+  model: z.string(),
+  files: z.array(z.string()),
+  classes: z.array(z.string()).optional(),
+  metrics: z.record(z.string(), z.number()),
+  metricsKey: z.string().optional(),
+  report: z.string().optional(),
+  lineage: LineageSchema,
+  gate: z
+    .object({ metric: z.string(), min: z.number().optional(), mustBeatProduction: z.boolean() })
+    .optional(),
+  decision: PromotionDecisionSchema,
+});
+export type VersionRecord = z.infer<typeof VersionRecordSchema>;
+
+export const AliasSchema = z.object({
+  alias: z.enum(ALIASES),
+  version: z.number().int().min(1),
+  updatedAt: z.string(),
+  reason: z.string(),
+  previousVersion: z.number().int().min(1).nullable(),
+});
+export type Alias = z.infer<typeof AliasSchema>;
