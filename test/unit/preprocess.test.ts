@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { checkImage } from '../../activities/data/image-check.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
-import { syntheticXray, writeSyntheticDataset } from '../../activities/data/synthetic.ts';
+import { extractArchive } from '../../activities/data/extract.ts';
+import { syntheticXray, writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
 
 const RGB_XRAY = '/work/shared/data/chest-xray-224/train/NORMAL/IM-0115-0001.jpeg';
 
@@ -87,7 +88,7 @@ describe('synthetic X-rays', () => {
     assert.ok(mean('PNEUMONIA') > mean('NORMAL') + 1, `${mean('PNEUMONIA')} vs ${mean('NORMAL')}`);
   });
 
-  it('are written in the real dataset layout', async () => {
+  it('are written in the real dataset layout and zip deterministically', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mlp-synth-'));
     try {
       const root = await writeSyntheticDataset({ dir, seed: 3, counts: { train: { NORMAL: 2, PNEUMONIA: 1 }, test: { NORMAL: 1 } } });
@@ -96,6 +97,21 @@ describe('synthetic X-rays', () => {
       assert.deepEqual(files, ['test/NORMAL/normal-0000.jpeg', 'train/NORMAL/normal-0000.jpeg', 'train/NORMAL/normal-0001.jpeg', 'train/PNEUMONIA/pneumonia-0000.jpeg']);
       const meta = await sharp(join(root, files[1] ?? '')).metadata();
       assert.deepEqual([meta.width, meta.height, meta.channels], [64, 64, 1]);
+
+      // Zipped twice: byte-identical archives that extract back to the same files.
+      const [zipA, zipB] = [`${dir}-a.zip`, `${dir}-b.zip`];
+      try {
+        await zipFolder(dir, zipA);
+        await zipFolder(dir, zipB);
+        assert.deepEqual(await readFile(zipA), await readFile(zipB));
+        const out = join(dir, 'extracted');
+        await extractArchive(zipA, out);
+        const extracted = (await readdir(join(out, 'chest_xray'), { recursive: true })).filter((f) => f.endsWith('.jpeg')).sort();
+        assert.deepEqual(extracted, files);
+      } finally {
+        await rm(zipA, { force: true });
+        await rm(zipB, { force: true });
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
