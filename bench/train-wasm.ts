@@ -5,8 +5,9 @@
  * - a frozen-backbone training run with and without the feature cache (epoch times);
  * - a small conv net trained end to end through the registered wasm conv gradients.
  *
- * Usage: npm run bench:train -- [--images 64] [--epochs 3] [--mobilenet <dir with model.json>]
+ * Usage: npm run bench:train -- [--images 64] [--epochs 3] [--workers 2] [--mobilenet <dir with model.json>]
  */
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
+import { createFeaturePool } from '../activities/engine/feature-pool.ts';
 import { tensorSource } from '../activities/training/batch-source.ts';
 import { foldedInference } from '../activities/training/folded-inference.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
@@ -26,11 +28,13 @@ const { values: args } = parseArgs({
     epochs: { type: 'string', default: '3' },
     batch: { type: 'string', default: '32' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224') },
+    workers: { type: 'string', default: String(availableParallelism()) },
   },
 });
 const images = Number(args.images);
 const epochs = Number(args.epochs);
 const batchSize = Number(args.batch);
+const workers = Number(args.workers);
 
 function round(value: number, digits = 1): number {
   const scale = 10 ** digits;
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
   // 1. Feature extraction alone, as stored and with batch-norm folded (warm-up batch first:
   //    wasm compiles and allocates on first use).
   const built = await buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
+  let started: number;
   const folded = foldedInference(built.backbone);
   const extractionSeconds = async (run: (x: tf.Tensor) => tf.Tensor): Promise<number> => {
     tf.dispose(tf.tidy(() => run(tf.slice(x, 0, Math.min(batchSize, images)))));
@@ -78,8 +83,17 @@ async function main(): Promise<void> {
   const unfoldedSeconds = await extractionSeconds((batch) => predictTensor(built.backbone, batch));
   const foldedSeconds = await extractionSeconds((batch) => folded.run(batch));
   folded.dispose();
-  let started: number;
-
+  // Folded, pooled, and split over one worker thread per core (each its own wasm engine).
+  const pool = await createFeaturePool(built.backbone, { workers, pooling: ['globalAveragePooling'] });
+  await pool.extract(tf.slice(x, 0, Math.min(batchSize, images))).then((t) => t.dispose());
+  started = performance.now();
+  for (let start = 0; start < images; start += batchSize) {
+    const batch = tf.slice(x, start, Math.min(batchSize, images - start));
+    (await pool.extract(batch)).dispose();
+    batch.dispose();
+  }
+  const workerSeconds = (performance.now() - started) / 1000;
+  await pool.close();
   // 2 and 3. Training with the feature cache (features once, then head-only epochs) and without.
   const settings: TrainSettings = { optimizer: { name: 'rmsprop', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs, batchSize, seed: 1 };
   started = performance.now();
@@ -128,6 +142,7 @@ async function main(): Promise<void> {
         mobilenetFeatureExtraction: {
           imagesPerSecond: round(images / unfoldedSeconds),
           batchNormFoldedImagesPerSecond: round(images / foldedSeconds),
+          [`batchNormFolded${workers}WorkersImagesPerSecond`]: round(images / workerSeconds),
         },
         headTrainingOnCachedFeatures: {
           imagesPerSecond: round(images / (featureEpochSeconds.reduce((a, b) => a + b, 0) / epochs)),

@@ -8,6 +8,7 @@ import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
 import type { Checkpoint, CheckpointState, CheckpointStore, EpochLog } from './checkpoint-store.ts';
 import { lossValue, positiveScore, predictedClass, rocAuc } from './losses.ts';
 import type { BuiltModel } from './model-builder.ts';
+import { createFeaturePool, type PoolingKind } from '../engine/feature-pool.ts';
 import { foldedInference } from './folded-inference.ts';
 import { createOptimizer } from './optimizers.ts';
 
@@ -43,6 +44,12 @@ export interface TrainOptions {
    * @default true
    */
   foldBatchNorm?: boolean;
+  /**
+   * Worker threads (each its own wasm engine) that compute the cached features; 1 computes them
+   * in this thread with the active engine. Only for the CPU engines: Node runs wasm on one core.
+   * @default 1
+   */
+  featureWorkers?: number;
 }
 
 export interface TrainResult {
@@ -89,7 +96,7 @@ async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
  * keeps the result and the labels in memory (pooled: 768 floats per image for MobileNet + GAP).
  */
 async function extractFeatures(
-  extract: (x: tf.Tensor) => tf.Tensor,
+  extract: (x: tf.Tensor) => Promise<tf.Tensor>,
   source: BatchSource,
   seed: number,
 ): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
@@ -97,7 +104,7 @@ async function extractFeatures(
   const ys: tf.Tensor[] = [];
   try {
     for await (const batch of source.batches(0, seed)) {
-      xs.push(tf.tidy(() => extract(batch.x)));
+      xs.push(await extract(batch.x));
       ys.push(batch.y);
       batch.x.dispose();
       // Reading one value back lets the event loop run (heartbeats) between batches.
@@ -242,13 +249,21 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     let validation = options.validation;
     if (cache && state.epoch < epochs && !state.earlyStopping.stopped) {
       const started = performance.now();
-      const features = await extractFeatures(frozenFeatures, options.train, seed);
-      owned.push(features.x, features.y);
-      train = tensorSource(features.x, features.y, { batchSize: settings.batchSize });
-      if (options.validation) {
-        const val = await extractFeatures(frozenFeatures, options.validation, seed);
-        owned.push(val.x, val.y);
-        validation = tensorSource(val.x, val.y, { batchSize: settings.batchSize, shuffle: false });
+      const workers = options.featureWorkers ?? 1;
+      const poolingKinds = built.head.layers.slice(0, poolingCount).map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
+      const pool = workers > 1 ? await createFeaturePool(built.backbone, { workers, pooling: poolingKinds }) : undefined;
+      const extract = pool ? (x: tf.Tensor) => pool.extract(x) : async (x: tf.Tensor) => tf.tidy(() => frozenFeatures(x));
+      try {
+        const features = await extractFeatures(extract, options.train, seed);
+        owned.push(features.x, features.y);
+        train = tensorSource(features.x, features.y, { batchSize: settings.batchSize });
+        if (options.validation) {
+          const val = await extractFeatures(extract, options.validation, seed);
+          owned.push(val.x, val.y);
+          validation = tensorSource(val.x, val.y, { batchSize: settings.batchSize, shuffle: false });
+        }
+      } finally {
+        await pool?.close();
       }
       featureSeconds = (performance.now() - started) / 1000;
     }
