@@ -145,7 +145,7 @@ async function extractZip(archivePath: string, targetDir: string, budget: Budget
       zip.readEntry();
     });
   } catch (error) {
-    if (error instanceof ArchiveError) throw error;
+    if (error instanceof ArchiveError || isSystemError(error)) throw error;
     const text = messageOf(error);
     if (/invalid relative path|absolute path|invalid characters in fileName/.test(text)) {
       throw new ArchiveError(`Unsafe entry in ${archivePath}: ${text}`);
@@ -260,10 +260,18 @@ async function extractTar(archivePath: string, targetDir: string, budget: Budget
   }
   await Promise.allSettled(pending);
   if (failure !== undefined) {
-    if (failure instanceof ArchiveError) throw failure;
+    if (failure instanceof ArchiveError || isSystemError(failure)) throw failure;
     throw new ArchiveError(`Cannot read tar archive ${archivePath}: truncated or corrupt (${messageOf(failure)})`);
   }
   return { files: budget.files, bytes: budget.bytes, skipped: budget.skipped };
+}
+
+/**
+ * Errors of our own disk writes (ENOSPC, EACCES…) say nothing about the archive: they stay
+ * plain errors, so Temporal retries them (perhaps on a worker with more space).
+ */
+function isSystemError(error: unknown): boolean {
+  return error instanceof Error && 'syscall' in error && typeof error.syscall === 'string';
 }
 
 function messageOf(error: unknown): string {

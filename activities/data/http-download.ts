@@ -39,7 +39,8 @@ export async function httpDownload({ url, partPath, log, onProgress, signal }: H
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   if (start > 0) {
     headers.range = `bytes=${start}-`;
-    if (validator) headers['if-range'] = validator;
+    // If-Range takes a strong validator only; with a weak ETag the server would send 200 anyway.
+    if (validator && !validator.startsWith('W/')) headers['if-range'] = validator;
   }
 
   const response = await fetch(url, { headers, signal, redirect: 'follow' });

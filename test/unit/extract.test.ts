@@ -123,6 +123,17 @@ describe('safe archive extraction', () => {
     });
   });
 
+  it('leaves errors of its own disk writes retryable instead of blaming the archive', async () => {
+    const zip = await writeZip('ok.zip', await buildZip([{ name: 'train/A/a.jpeg', data: 'a' }]));
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file where the target folder should go');
+    await assert.rejects(extractArchive(zip, join(blocker, 'out')), (error: unknown) => {
+      assert.ok(!(error instanceof ArchiveError), String(error));
+      assert.ok(error instanceof Error && 'code' in error && error.code === 'ENOTDIR');
+      return true;
+    });
+  });
+
   it('rejects a file that is no archive', async () => {
     await assert.rejects(extractArchive(await writeZip('x.bin', Buffer.from('hello')), join(dir, 'out')), /not a zip, tar or tar\.gz archive/);
   });
