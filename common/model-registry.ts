@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The model registry's object layout (docs/model-registry.md):
+ * The model registry's object layout and the results of the registry workflows (shared by the
+ * activities that write it and the CLI that prints it) (docs/model-registry.md):
  *
  * - `models/<name>/versions/<n>.claim`: written once with a conditional PUT (`If-None-Match: *`)
  *   to own version n; the S3 server lets exactly one writer create it.
@@ -80,3 +81,50 @@ export const AliasSchema = z.object({
   previousVersion: z.number().int().min(1).nullable(),
 });
 export type Alias = z.infer<typeof AliasSchema>;
+
+/** One line of `mlp models list`. */
+export const ModelSummarySchema = z.object({
+  name: z.string(),
+  versions: z.number().int().min(0),
+  latest: z.number().int().nullable(),
+  production: z.number().int().nullable(),
+});
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+
+/** One version in `mlp models show <name>`. */
+export const VersionSummarySchema = z.object({
+  version: z.number().int().min(1),
+  createdAt: z.string(),
+  metrics: z.record(z.string(), z.number()),
+  promoted: z.boolean(),
+  reason: z.string(),
+  workflowId: z.string(),
+});
+export type VersionSummary = z.infer<typeof VersionSummarySchema>;
+
+/** `mlp models show <name> [version]`: the model's aliases and versions, and one version's full record. */
+export const ModelDescriptionSchema = z.object({
+  name: z.string(),
+  aliases: z.object({ latest: AliasSchema.nullable(), production: AliasSchema.nullable() }),
+  versions: z.array(VersionSummarySchema),
+  record: VersionRecordSchema.nullable(),
+});
+export type ModelDescription = z.infer<typeof ModelDescriptionSchema>;
+
+/** `mlp models promote <name> <version>`: what to point `production` at, and who asked why. */
+export interface PromoteRequest {
+  name: string;
+  version: number;
+  reason: string;
+}
+
+export const PromoteResultSchema = z.object({
+  name: z.string(),
+  version: z.number().int().min(1),
+  previousVersion: z.number().int().min(1).nullable(),
+  reason: z.string(),
+});
+export type PromoteResult = z.infer<typeof PromoteResultSchema>;
+
+/** Names of the workflows behind `mlp models` (workflows/models.ts). */
+export const MODEL_WORKFLOWS = { list: 'listModels', describe: 'describeModel', promote: 'promoteModel' } as const;

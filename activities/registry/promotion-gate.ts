@@ -1,4 +1,4 @@
-import type { PromotionDecision } from './registry-layout.ts';
+import type { PromotionDecision } from '../../common/model-registry.ts';
 
 /** The publish step's `promote:` block. Higher metric values are better. */
 export interface PromotionGate {

@@ -7,7 +7,7 @@ import type { ObjectStore } from '../object-store.ts';
 import { ModelJsonSchema } from '../training/layers-model-io.ts';
 import { modelJsonKey } from '../evaluation/trained-model.ts';
 import { decidePromotion } from './promotion-gate.ts';
-import { registryKeys, type Lineage, type VersionRecord } from './registry-layout.ts';
+import { registryKeys, type Lineage, type VersionRecord } from '../../common/model-registry.ts';
 import { claimVersion, readAlias, readVersion, writeAlias, writeVersion } from './registry.ts';
 
 export interface PublishOptions {

@@ -1,48 +1,8 @@
 import type { ActivityDeps } from '../deps.ts';
-import type { Alias, VersionRecord } from './registry-layout.ts';
+import type { ModelDescription, ModelSummary, PromoteRequest, PromoteResult } from '../../common/model-registry.ts';
 import { ModelRegistryError } from '../../common/errors.ts';
-import { registryKeys } from './registry-layout.ts';
+import { registryKeys } from '../../common/model-registry.ts';
 import { checkModelName, listModelNames, listVersions, readAlias, requireVersion, writeAlias } from './registry.ts';
-
-/** One line of `mlp models list`. */
-export interface ModelSummary {
-  name: string;
-  versions: number;
-  latest: number | null;
-  production: number | null;
-}
-
-/** One version in `mlp models show <name>`. */
-export interface VersionSummary {
-  version: number;
-  createdAt: string;
-  metrics: Record<string, number>;
-  promoted: boolean;
-  reason: string;
-  workflowId: string;
-}
-
-/** `mlp models show <name> [version]`: the model's aliases and versions, and one version's full record. */
-export interface ModelDescription {
-  name: string;
-  aliases: { latest: Alias | null; production: Alias | null };
-  versions: VersionSummary[];
-  record: VersionRecord | null;
-}
-
-export interface PromoteRequest {
-  name: string;
-  version: number;
-  /** Who asked and why (recorded in the alias). */
-  reason: string;
-}
-
-export interface PromoteResult {
-  name: string;
-  version: number;
-  previousVersion: number | null;
-  reason: string;
-}
 
 /**
  * Registry reads and manual promotion, run as activities so the CLI needs no storage

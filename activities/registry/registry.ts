@@ -9,7 +9,7 @@ import {
   type Alias,
   type AliasName,
   type VersionRecord,
-} from './registry-layout.ts';
+} from '../../common/model-registry.ts';
 
 /** Give up claiming after this many versions were taken under us (only under extreme contention). */
 const MAX_CLAIM_ATTEMPTS = 1_000;

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createModelRegistryActivities, type ModelDescription, type ModelSummary, type PromoteResult } from '../../activities/registry/index.ts';
 import { publish, type PublishOptions } from '../../activities/registry/publish-model.ts';
-import { AliasSchema, VersionRecordSchema, registryKeys } from '../../activities/registry/registry-layout.ts';
+import { AliasSchema, ModelDescriptionSchema, ModelSummarySchema, PromoteResultSchema, VersionRecordSchema, registryKeys } from '../../common/model-registry.ts';
 import { readAlias } from '../../activities/registry/registry.ts';
 import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -17,6 +19,7 @@ import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 
+const exec = promisify(execFile);
 const MODEL = 'runs/wf-train/train/model';
 const SHA = 'a'.repeat(64);
 
@@ -131,5 +134,37 @@ describe('model registry on the real S3 server and Temporal dev server', functio
       assert.match(failure.message, /Model 'wf-model' has no version 9 in the registry/);
       return true;
     });
+  });
+
+  it('mlp models list, show and promote print JSON from the registry workflows and fail clearly on an unknown version', async () => {
+    await publish(store, input('cli-model', 0.9), options('cli-run-1'));
+    await publish(store, input('cli-model', 0.92), options('cli-run-2'));
+    const mlp = async (...args: string[]) => {
+      const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', workers.taskQueuePrefix];
+      try {
+        const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', 'models', ...args, ...connection]);
+        return { code: 0, stdout, stderr };
+      } catch (error) {
+        return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
+      }
+    };
+    const listed = await mlp('list', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(z.array(ModelSummarySchema).parse(JSON.parse(listed.stdout)).find((m) => m.name === 'cli-model'), { name: 'cli-model', versions: 2, latest: 2, production: null });
+
+    const promoted = await mlp('promote', 'cli-model', '2', '--reason', 'reviewed the report', '--json');
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.deepEqual(PromoteResultSchema.parse(JSON.parse(promoted.stdout)), { name: 'cli-model', version: 2, previousVersion: null, reason: 'reviewed the report' });
+
+    const shown = await mlp('show', 'cli-model', '2', '--json');
+    const description = ModelDescriptionSchema.parse(JSON.parse(shown.stdout));
+    assert.equal(description.aliases.production?.version, 2);
+    assert.equal(description.record?.lineage.workflowId, 'cli-run-2');
+    const human = await mlp('show', 'cli-model');
+    assert.match(human.stdout, /production: v2 \(.*: reviewed the report\)/);
+
+    const missing = await mlp('promote', 'cli-model', '7');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error: run failed: ModelRegistryError: Model 'cli-model' has no version 7 in the registry/);
   });
 });
