@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackboneName } from '../../common/model-spec.ts';
+import { createRandom, shuffled } from '../../common/prng.ts';
+import type { Batch, BatchSource } from './batch-source.ts';
+
+/** Images in memory as the split reader returns them: HWC uint8, one label index per image. */
+export interface PixelSplit {
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  pixels: Uint8Array;
+  labels: Int32Array;
+}
+
+/**
+ * How a backbone wants its pixels: `symmetric` is x/127.5 − 1 (MobileNet's training input),
+ * `unit` is x/255 (the notebook's `rescale=1./255` for VGG19).
+ */
+export type InputScaling = 'symmetric' | 'unit';
+
+export const BACKBONE_INPUT_SCALING: Record<BackboneName, InputScaling> = {
+  mobilenet_v1: 'symmetric',
+  vgg19: 'unit',
+};
+
+export interface PixelSourceOptions {
+  batchSize: number;
+  classes: number;
+  scaling: InputScaling;
+  /** @default true */
+  shuffle?: boolean;
+}
+
+/**
+ * Batches of a split in memory: float NHWC scaled for the backbone, grayscale replicated to the
+ * three channels ImageNet backbones take, one-hot labels; order shuffled per (seed, epoch).
+ */
+export function pixelSource(split: PixelSplit, options: PixelSourceOptions): BatchSource {
+  const { batchSize, classes, scaling, shuffle = true } = options;
+  const imageBytes = split.height * split.width * split.channels;
+  return {
+    size: split.count,
+    *batches(epoch: number, seed: number): Iterable<Batch> {
+      const order = Array.from({ length: split.count }, (_, i) => i);
+      const indices = shuffle ? shuffled(order, createRandom(seed, 'shuffle', epoch)) : order;
+      for (let start = 0; start < split.count; start += batchSize) {
+        const chunk = indices.slice(start, start + batchSize);
+        const bytes = new Uint8Array(chunk.length * imageBytes);
+        chunk.forEach((index, i) => bytes.set(split.pixels.subarray(index * imageBytes, (index + 1) * imageBytes), i * imageBytes));
+        const x = tf.tidy(() => {
+          const raw = tf.tensor4d(bytes, [chunk.length, split.height, split.width, split.channels], 'int32');
+          const scaled = scaling === 'unit' ? tf.div(raw, 255) : tf.sub(tf.div(raw, 127.5), 1);
+          return split.channels === 1 ? tf.tile(scaled, [1, 1, 1, 3]) : scaled;
+        });
+        const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(chunk.map((index) => split.labels[index] ?? 0), 'int32'), classes), 'float32'));
+        yield { x, y };
+      }
+    },
+  };
+}
