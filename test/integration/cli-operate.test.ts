@@ -124,9 +124,11 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
 
   describe('a finished diamond run', () => {
     let handle: WorkflowHandle;
+    // A message of its own, so the cached join step of other tests' diamond runs is not a hit here.
+    const message = `hello ${randomUUID().slice(0, 8)}`;
 
     before(async () => {
-      handle = await start(DIAMOND, ['sleepMs=5']);
+      handle = await start(DIAMOND, ['sleepMs=5', `message=${message}`]);
       await handle.result();
       await visible(`WorkflowType = 'runPipeline' AND ExecutionStatus = 'Completed'`, handle.workflowId);
     });
@@ -156,7 +158,16 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
           ['join', 'succeeded', 1],
         ],
       );
-      assert.deepEqual(view.steps[3]?.outputs, { value: { left: 'left of hello', right: 'hello' } });
+      assert.deepEqual(view.steps[3]?.outputs, { value: { left: `left of ${message}`, right: message } });
+
+      const human = await mlp('show', handle.workflowId);
+      assert.equal(human.code, 0, human.stderr);
+      const lines = human.stdout.split('\n');
+      assert.equal(lines[0], `${handle.workflowId}  succeeded (COMPLETED)`);
+      assert.ok(lines.includes(`  http://ui.test:8233/namespaces/default/workflows/${handle.workflowId}/${view.runId}`), human.stdout);
+      for (const id of ['start', 'left', 'right', 'join']) {
+        assert.match(human.stdout, new RegExp(`^  ${id} +succeeded +noop on (cpu|gpu) +attempt 1  \\d+\\.\\d s$`, 'm'));
+      }
     });
 
     it('reproduces: the recorded spec runs again under a new id, every step (cache off) with identical outputs', async () => {
