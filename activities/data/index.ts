@@ -47,6 +47,7 @@ export function createDataActivities({ store, scratchDir }: ActivityDeps) {
       }
       const spec = parsed.data;
       const activity = Context.current();
+      const heartbeat = throttledHeartbeat(activity);
       const result = await createSubset({
         spec: {
           datasetManifest: spec.datasetManifest,
@@ -58,7 +59,7 @@ export function createDataActivities({ store, scratchDir }: ActivityDeps) {
         },
         store,
         log: activityLogger(activity),
-        onProgress: throttledHeartbeat(activity),
+        onProgress: (progress) => heartbeat({ phase: 'preprocess', ...progress }),
       });
       return {
         trainManifest: result.splits.train.key,
