@@ -6,10 +6,11 @@
  *   npm run bench:data [-- --concurrency 8 --size 224]
  *
  * Prints JSON: images/s end to end for the 224-px set (5,190 train + 16 val images) and,
- * separately, for the full-size sample (20 originals up to ~2,900 px), plus per-phase rates and
- * the rate of a second, fully cached run (everything already stored).
+ * separately, for the full-size sample (20 originals up to ~2,900 px), plus per-phase rates, the
+ * rate of a second, fully cached run (everything already stored), CPU per image, and the image
+ * work alone (check + preprocess from memory, no object storage).
  */
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +18,9 @@ import sharp from 'sharp';
 import { importDataset } from '../activities/data/import-dataset.ts';
 import { silentLogger } from '../activities/data/logger.ts';
 import { createSubset } from '../activities/data/subset.ts';
+import { checkImage } from '../activities/data/image-check.ts';
+import { preprocessImage } from '../activities/data/preprocess.ts';
+import pLimit from 'p-limit';
 import { ObjectStore } from '../activities/object-store.ts';
 import { startTestServers } from '../test/helpers/servers.ts';
 
@@ -103,6 +107,35 @@ async function importAndSubsetOnce(store: ObjectStore, dir: string, testFrom: 'v
   };
 }
 
+/** All image files below a folder, read into memory. */
+async function readImages(dir: string): Promise<Buffer[]> {
+  const names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && /\.jpe?g$/i.test(e.name));
+  return Promise.all(names.map((e) => readFile(join(e.parentPath, e.name))));
+}
+
+/**
+ * The image work alone (check + preprocess, as import and subset do it), from memory, without
+ * object storage: what sharp sustains here. `rounds` repeats small sets for a stable rate.
+ */
+async function imageWorkOnly(images: Buffer[], rounds = 1) {
+  const limit = pLimit(concurrency);
+  const node0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(
+      images.map((bytes) =>
+        limit(async () => {
+          const check = await checkImage(bytes);
+          await preprocessImage(bytes, { width: size, height: size, channels: 3, fit: 'fill' }, { gray: check.ok && check.gray });
+        }),
+      ),
+    );
+  }
+  const node = process.cpuUsage(node0);
+  const count = images.length * rounds;
+  return { ...phase(count, performance.now() - t0), cpuMsPerImage: Number(((node.user + node.system) / 1000 / count).toFixed(2)) };
+}
+
 const servers = await startTestServers({ bucketPrefix: 'bench-data' });
 const scratch = await mkdtemp(join(os.tmpdir(), 'mlp-bench-data-'));
 try {
@@ -115,6 +148,8 @@ try {
   const fullres = join(scratch, 'fullres');
   await cp(join(values.data, 'chest-xray-fullres-sample'), join(fullres, 'train'), { recursive: true });
   const fullSize = await importAndSubset(store, fullres, 'train');
+  const imageWork224 = await imageWorkOnly(await readImages(small));
+  const imageWorkFullSize = await imageWorkOnly(await readImages(fullres), 5);
 
   console.log(
     JSON.stringify(
@@ -123,8 +158,12 @@ try {
         machine: { cpus: os.cpus().length, loadavg1: Number(os.loadavg()[0]?.toFixed(2)), sharpConcurrency: sharp.concurrency() },
         concurrency,
         imageSize: size,
-        images224: { ...first224, secondRunAllCached: { ...cached224.endToEnd, cpuMsPerImage: cached224.cpuMsPerImage } },
-        fullSizeSample: fullSize,
+        images224: {
+          ...first224,
+          secondRunAllCached: { ...cached224.endToEnd, cpuMsPerImage: cached224.cpuMsPerImage },
+          imageWorkOnly: imageWork224,
+        },
+        fullSizeSample: { ...fullSize, imageWorkOnly: imageWorkFullSize },
         targets: { images224PerSecond: 300, fullSizePerSecond: 60 },
       },
       null,
