@@ -180,6 +180,7 @@ export async function runPipeline(
       workflowId,
       stepId: step.id,
       runPrefix: stepRunPrefix(workflowId, step.id),
+      specHash: spec.specHash,
     });
     if (cacheKey !== undefined) {
       // Best effort: the step's work is done; a cache that cannot be written only costs a rerun.
