@@ -1,8 +1,9 @@
 # Worker image for docker-compose.yml (CPU and GPU workers share it; the queue is set by env).
 FROM node:20.20-bookworm-slim
-# Vulkan loader for the WebGPU (Dawn) engine on GPU workers; the NVIDIA runtime injects the ICD.
+# Vulkan loader for the WebGPU (Dawn) engine on GPU workers (the NVIDIA runtime injects the ICD);
+# a font so the evaluation plots (SVG rendered by sharp) have readable text.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libvulkan1 ca-certificates \
+ && apt-get install -y --no-install-recommends libvulkan1 ca-certificates fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
