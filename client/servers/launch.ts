@@ -77,7 +77,8 @@ export function s3ServerCommand(options: S3ServerOptions): ServerCommand {
   }
   return {
     command: options.binary,
-    args: ['--port', address, '--health', S3_HEALTH_PATH.versitygw, '--quiet', 'posix', options.dataDir],
+    // Keep-alive: without it versitygw closes the connection after every request.
+    args: ['--port', address, '--health', S3_HEALTH_PATH.versitygw, '--quiet', '--keep-alive', 'posix', options.dataDir],
     env: { ROOT_ACCESS_KEY_ID: options.accessKeyId, ROOT_SECRET_ACCESS_KEY: options.secretAccessKey },
   };
 }
