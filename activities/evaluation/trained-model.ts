@@ -50,7 +50,7 @@ export async function loadTrainedModel(store: ObjectStore, model: string, declar
       `Load model failed: ${jsonKey} does not say which classes it predicts; pass evaluate's \`classes\` (e.g. \${{ steps.train.outputs.classes }}) or write userDefinedMetadata.classes in model.json`,
     );
   }
-  const layersModel = await loadLayersModel(await fetchLayersModelFiles(`s3://${jsonKey}`, store));
+  const layersModel = await loadLayersModel(await fetchLayersModelFiles(`s3://${store.bucket}/${jsonKey}`, store));
   const [, height, width, channels] = layersModel.inputs[0]?.shape ?? [];
   const outputUnits = layersModel.outputs[0]?.shape.at(-1);
   if (typeof height !== 'number' || typeof width !== 'number' || typeof channels !== 'number' || typeof outputUnits !== 'number') {
