@@ -1,3 +1,4 @@
+import type { TrainingEngine } from './engine/engine.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /** What activities get from the worker: built once at start, never read from process.env. */
@@ -7,4 +8,9 @@ export interface ActivityDeps {
   scratchDir: string;
   /** Version of the code the worker runs (e.g. a git commit), recorded in registry lineage. */
   codeVersion?: string;
+  /**
+   * The training engine, selected once when the worker starts (one tfjs backend per process).
+   * Without it, the train step selects `auto` on first use.
+   */
+  engine?: () => Promise<TrainingEngine>;
 }

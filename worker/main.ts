@@ -1,4 +1,5 @@
 import { NativeConnection, Runtime } from '@temporalio/worker';
+import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
 import { parseWorkerConfig } from './config.ts';
 import { createLogger, temporalLoggerFor } from './logger.ts';
@@ -14,6 +15,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   Runtime.install({ logger: temporalLoggerFor(logger) });
 
+  // One tfjs backend per process: chosen once here, reported, and used by every train step.
+  const engine = await selectEngine(config.engine);
+  logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
+
   const store = new ObjectStore(config.storage);
   await store.ensureBucket();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
@@ -22,10 +27,10 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueuePrefix: config.temporal.taskQueuePrefix,
     queues: config.queues,
-    deps: { store, scratchDir: config.scratchDir, ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
+    deps: { store, scratchDir: config.scratchDir, engine: async () => engine, ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
   });
   logger.info(
-    { queues: config.queues, namespace: config.temporal.namespace, address: config.temporal.address, bucket: config.storage.bucket, engine: config.engine },
+    { queues: config.queues, namespace: config.temporal.namespace, address: config.temporal.address, bucket: config.storage.bucket, engine: engine.engine },
     'Worker started',
   );
   try {

@@ -25,6 +25,8 @@ export const ModelJsonSchema = z.object({
   format: z.string().optional(),
   modelTopology: z.record(z.string(), z.unknown()),
   weightsManifest: z.array(z.object({ paths: z.array(z.string().min(1)), weights: z.array(WeightSpecSchema) })),
+  /** What `model.setUserDefinedMetadata` stored (a train step writes classes and input scaling). */
+  userDefinedMetadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type ModelJson = z.infer<typeof ModelJsonSchema>;
 
@@ -129,6 +131,7 @@ export async function serializeModel(model: tfl.LayersModel): Promise<Serialized
           format: 'layers-model',
           modelTopology: topology,
           weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+          ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
         },
         weights: new Uint8Array(weightData),
       };

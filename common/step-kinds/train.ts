@@ -51,7 +51,7 @@ const input = z
   .describe('train inputs');
 
 const output = z.object({
-  model: objectKeySchema.describe('Prefix of the TF.js layers model (model.json + weights)'),
+  model: objectKeySchema.describe('Key of the TF.js layers model.json (weights.bin beside it); classes and input scaling in its userDefinedMetadata'),
   history: objectKeySchema.describe('Key of the per-epoch history JSON'),
   classes: z.array(z.string()),
   engine: z.string(),
@@ -60,7 +60,16 @@ const output = z.object({
   epochs: z.number().int().min(0).describe('Epochs actually run (early stopping may cut them short)'),
   secondsPerEpoch: z.number().min(0),
   imagesPerSecond: z.number().min(0),
-  finalMetrics: z.record(z.string(), z.number()).describe('Last epoch: loss, acc, valLoss, valAcc, …'),
+  finalMetrics: z.record(z.string(), z.number()).describe('Last epoch: loss, accuracy, valLoss, valAccuracy, valAuc'),
+  weightsSha256: z.string().describe('sha256 of the trained weights: equal for an interrupted and an uninterrupted run on the cpu and wasm engines'),
+  resumedFromEpoch: z.number().int().min(0).describe('Epochs the final attempt restored from a checkpoint (0: trained from scratch)'),
+  stoppedEarly: z.boolean(),
+  seed: z.number().int(),
+  checkpoints: objectKeySchema.describe('Prefix of the epoch checkpoints (runs/<workflowId>/<stepId>/checkpoints)'),
+  trainImages: z.number().int().min(0),
+  valImages: z.number().int().min(0),
+  featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
+  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (e.g. augmentation)'),
 });
 
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */

@@ -1,0 +1,69 @@
+import type { TrainProgress } from './trainer.ts';
+
+/** How often the last progress is heartbeated again while nothing new happens (loading data, extracting features). */
+const KEEPALIVE_MS = 1_000;
+
+/** What a train step heartbeats; the CLI's progress bars read these fields (client/progress-bars.ts). */
+export interface TrainHeartbeat {
+  phase: 'load' | 'train';
+  kind?: 'batch' | 'epoch';
+  epoch?: number;
+  epochs: number;
+  batch?: number;
+  batches?: number;
+  loss?: number;
+  /** The finished epoch's log (loss, accuracy, valLoss, valAccuracy, valAuc). */
+  log?: object;
+  /** Where the last epoch's checkpoint is stored (heartbeated only after it is written). */
+  checkpoint?: string;
+  /** Epochs restored from a checkpoint by this attempt (0: started fresh). */
+  resumedFromEpoch?: number;
+}
+
+export interface TrainHeartbeater {
+  /** Heartbeats progress now (Temporal throttles what goes to the server). */
+  report(progress: TrainProgress): void;
+  /** Records the number of batches per epoch once the data is loaded. */
+  loaded(batchesPerEpoch: number): void;
+  /** Records that this attempt resumed after `epoch` epochs. */
+  resumed(epoch: number): void;
+  stop(): void;
+}
+
+/**
+ * Heartbeats every batch and epoch, and repeats the latest details once a second, so the
+ * heartbeat timeout catches a dead worker but not one busy loading data. Details accumulate:
+ * a batch heartbeat still carries the last checkpoint.
+ */
+export function trainHeartbeater(heartbeat: (details: TrainHeartbeat) => void, options: { epochs: number }): TrainHeartbeater {
+  let details: TrainHeartbeat = { phase: 'load', epochs: options.epochs };
+  const timer = setInterval(() => heartbeat(details), KEEPALIVE_MS);
+  heartbeat(details);
+  return {
+    report(progress) {
+      details =
+        progress.kind === 'batch'
+          ? { ...details, phase: 'train', kind: 'batch', epoch: progress.epoch, batch: progress.batch, loss: progress.loss }
+          : {
+              ...details,
+              phase: 'train',
+              kind: 'epoch',
+              epoch: progress.epoch,
+              loss: progress.log.loss,
+              log: progress.log,
+              ...(progress.checkpoint ? { checkpoint: progress.checkpoint } : {}),
+            };
+      heartbeat(details);
+    },
+    loaded(batchesPerEpoch) {
+      details = { ...details, batches: batchesPerEpoch };
+    },
+    resumed(epoch) {
+      details = { ...details, resumedFromEpoch: epoch, epoch };
+      heartbeat(details);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { availableParallelism } from 'node:os';
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
+import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
+import { trainStep, type TrainInput, type TrainOutput } from '../../common/step-kinds/train.ts';
+import type { ActivityDeps } from '../deps.ts';
+import { engineInfo, selectEngine, type TrainingEngine } from '../engine/engine.ts';
+import type { ObjectStore } from '../object-store.ts';
+import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
+import { resolveClassWeights } from './class-weights.ts';
+import { saveModelToStore } from './layers-model-io.ts';
+import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
+import { BACKBONE_INPUT_SCALING } from './pixel-source.ts';
+import { loadTrainData } from './train-data.ts';
+import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
+import { trainModel as fit, type TrainResult } from './trainer.ts';
+
+/** Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`. */
+export function trainStepKeys(context: Pick<StepContext, 'workflowId' | 'stepId' | 'runPrefix'>) {
+  return {
+    /** The model folder (model.json + weights.bin); outputs name its model.json. */
+    model: `${context.runPrefix}model`,
+    history: `${context.runPrefix}history.json`,
+    // workflowId + stepId, never runId or attempt: every attempt must find the same checkpoints.
+    checkpoints: checkpointPrefix(context.workflowId, context.stepId),
+  };
+}
+
+/** What the step activity needs besides its input: a store, an engine, somewhere to report to. */
+export interface TrainStepDeps {
+  store: ObjectStore;
+  engine: TrainingEngine;
+  log: { info(message: string, attrs?: Record<string, unknown>): void; warn(message: string, attrs?: Record<string, unknown>): void };
+  heartbeat?: (details: TrainHeartbeat) => void;
+  signal?: AbortSignal;
+}
+
+/** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. */
+function notApplied(input: TrainInput): string[] {
+  const augmentation = input.augmentation;
+  const augments =
+    augmentation !== undefined &&
+    (augmentation.rotation > 0 || augmentation.widthShift > 0 || augmentation.heightShift > 0 || augmentation.shear > 0 || augmentation.zoom > 0 || augmentation.horizontalFlip);
+  return [...(augments ? ['augmentation'] : []), ...(input.checkpointEveryBatches !== undefined ? ['checkpointEveryBatches'] : [])];
+}
+
+/** Logs and heartbeats a resume: the trainer reads `latest()` once, at the start. */
+function observedCheckpoints(store: CheckpointStore, onResume: (epoch: number) => void): CheckpointStore {
+  return {
+    save: (checkpoint) => store.save(checkpoint),
+    async latest() {
+      const checkpoint = await store.latest();
+      if (checkpoint) onResume(checkpoint.state.epoch);
+      return checkpoint;
+    },
+  };
+}
+
+function finalMetrics(result: TrainResult): Record<string, number> {
+  const last = result.history.at(-1);
+  if (!last) return {};
+  const { epoch: _epoch, seconds: _seconds, examplesPerSecond: _rate, ...metrics } = last;
+  return Object.fromEntries(Object.entries(metrics).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
+}
+
+async function buildOrWarmStart(input: TrainInput, store: ObjectStore, engine: TrainingEngine): Promise<BuiltModel> {
+  const options = { store, capabilities: engine.capabilities, engineName: engine.engine };
+  if (input.mode === 'partial') return buildModel(input.model, { ...options, seed: input.seed });
+  if (input.warmStartFrom === undefined) throw new PipelineSpecError('Train model failed: mode: full needs warmStartFrom (the partial model key)');
+  // Step outputs name keys in the worker's bucket; the model loader takes locations.
+  const location = input.warmStartFrom.startsWith('s3://') ? input.warmStartFrom : `s3://${store.bucket}/${input.warmStartFrom}`;
+  return loadBuiltModel(location, input.model, options);
+}
+
+/**
+ * Runs one train step: reads the splits, builds (partial) or warm-starts (full) the model,
+ * trains with a checkpoint after every epoch, resuming from the latest checkpoint of this
+ * workflow's step, and stores the model (TF.js layers format) and the history JSON.
+ */
+export async function runTrainStep(input: TrainInput, context: StepContext, deps: TrainStepDeps): Promise<TrainOutput> {
+  const { store, engine, log } = deps;
+  if (input.engine !== 'auto' && input.engine !== engine.engine) {
+    throw new EngineCapabilityError(
+      `Train model failed: step "${context.stepId}" asks for engine ${input.engine}, but this worker runs ${engine.engine} (set MLP_ENGINE or route the step to another queue)`,
+    );
+  }
+  const keys = trainStepKeys(context);
+  const skipped = notApplied(input);
+  if (skipped.length > 0) log.warn('Train settings not applied by this trainer', { stepId: context.stepId, settings: skipped });
+
+  const heartbeater = trainHeartbeater(deps.heartbeat ?? (() => {}), { epochs: input.epochs });
+  let built: BuiltModel | undefined;
+  try {
+    const data = await loadTrainData(store, { train: input.trainManifest, val: input.valManifest }, { model: input.model, batchSize: input.batchSize });
+    heartbeater.loaded(Math.ceil(data.trainImages / input.batchSize));
+    built = await buildOrWarmStart(input, store, engine);
+    const units = built.outputUnits;
+    if (units !== data.classes.length && !(units === 1 && data.classes.length === 2)) {
+      throw new PipelineSpecError(`Train model failed: the classifier has ${units} units but ${input.trainManifest} has ${data.classes.length} classes (${data.classes.join(', ')})`);
+    }
+    const classWeights = resolveClassWeights(input.classWeights, data.classes, data.classCounts);
+    const checkpoints = observedCheckpoints(new ObjectStoreCheckpointStore(store, keys.checkpoints), (epoch) => {
+      log.info('Resuming training from checkpoint', { stepId: context.stepId, epoch, checkpoints: keys.checkpoints });
+      heartbeater.resumed(epoch);
+    });
+    const result = await fit({
+      built,
+      settings: {
+        optimizer: input.optimizer,
+        loss: input.loss,
+        epochs: input.epochs,
+        batchSize: input.batchSize,
+        seed: input.seed,
+        ...(classWeights ? { classWeights } : {}),
+        ...(input.earlyStopping ? { earlyStopping: input.earlyStopping } : {}),
+      },
+      train: data.train,
+      ...(data.validation ? { validation: data.validation } : {}),
+      checkpoints,
+      onProgress: (progress) => {
+        heartbeater.report(progress);
+        if (progress.kind === 'epoch') log.info('Epoch finished', { stepId: context.stepId, ...progress.log, checkpoint: progress.checkpoint });
+      },
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      engineName: engine.engine,
+      // Node runs wasm on one thread: worker threads put the other cores to work on features.
+      featureWorkers: engine.engine === 'wasm' ? availableParallelism() : 1,
+    });
+
+    // Evaluation and serving read how to feed the model from model.json (TF.js user metadata).
+    built.model.setUserDefinedMetadata({
+      classes: data.classes,
+      backbone: input.model.backbone,
+      inputSize: input.model.inputSize,
+      inputScaling: BACKBONE_INPUT_SCALING[input.model.backbone],
+    });
+    const modelJson = await saveModelToStore(store, keys.model, built.model);
+    const info = engineInfo(engine);
+    await store.putJson(keys.history, {
+      history: result.history,
+      classes: data.classes,
+      seed: input.seed,
+      engine: info.engine,
+      backend: info.backend,
+      device: info.device,
+      resumedFromEpoch: result.resumedFromEpoch,
+      stoppedEarly: result.stoppedEarly,
+      weightsSha256: result.trainableWeightsSha256,
+    });
+    const seconds = result.history.reduce((sum, epoch) => sum + epoch.seconds, 0);
+    const epochs = result.history.length;
+    return {
+      model: modelJson,
+      history: keys.history,
+      classes: data.classes,
+      engine: info.engine,
+      backend: info.backend,
+      device: info.device,
+      epochs,
+      secondsPerEpoch: epochs > 0 ? seconds / epochs : 0,
+      imagesPerSecond: seconds > 0 ? (data.trainImages * epochs) / seconds : 0,
+      finalMetrics: finalMetrics(result),
+      weightsSha256: result.trainableWeightsSha256,
+      resumedFromEpoch: result.resumedFromEpoch,
+      stoppedEarly: result.stoppedEarly,
+      seed: input.seed,
+      checkpoints: keys.checkpoints,
+      trainImages: data.trainImages,
+      valImages: data.valImages,
+      featureSeconds: result.featureSeconds,
+      notApplied: skipped,
+    };
+  } finally {
+    heartbeater.stop();
+    built?.model.dispose();
+  }
+}
+
+/** The engine a process trains on: the worker's (selected once at start), or `auto` chosen on first use. */
+function engineGetter(deps: ActivityDeps): () => Promise<TrainingEngine> {
+  if (deps.engine) return deps.engine;
+  let selected: Promise<TrainingEngine> | undefined;
+  return () => (selected ??= selectEngine('auto'));
+}
+
+/** The `trainModel` step activity (common/step-activities.ts). */
+export function createTrainingActivities(deps: ActivityDeps) {
+  const engine = engineGetter(deps);
+  return {
+    async trainModel(input: Record<string, unknown>, context: StepContext): Promise<StepOutputs> {
+      const parsed = trainStep.input.safeParse(input);
+      if (!parsed.success) throw new PipelineSpecError(`Invalid inputs of train step "${context.stepId}": ${z.prettifyError(parsed.error)}`);
+      const activity = Context.current();
+      return {
+        ...(await runTrainStep(parsed.data, context, {
+          store: deps.store,
+          engine: await engine(),
+          log: activity.log,
+          heartbeat: (details) => activity.heartbeat(details),
+          signal: activity.cancellationSignal,
+        })),
+      };
+    },
+  };
+}
