@@ -45,6 +45,9 @@ export function temporalDevServerCommand(options: TemporalDevServerOptions): Ser
   if (options.dbFile !== undefined) args.push('--db-filename', options.dbFile);
   for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // Eager activity dispatch: a step's activity goes back to the worker that completed the workflow
+  // task in the same response, skipping a task-queue round trip per step.
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   args.push('--log-format', 'json', '--log-level', options.logLevel ?? 'warn');
   return { command: options.binary, args };
 }
