@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { QUEUE_KINDS, taskQueueName, workflowTaskQueue } from '../../common/task-queues.ts';
+import { QUEUE_KINDS, taskQueueName, workflowTaskQueue, type QueueKind } from '../../common/task-queues.ts';
 import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
 
 /**
@@ -29,13 +29,15 @@ export async function startPipelineWorkers(options: {
   namespace: string;
   activities: object;
   prefix?: string;
+  /** Queues served in this process (e.g. only `cpu`, with a child-process worker on `gpu`). @default all */
+  queues?: readonly QueueKind[];
 }): Promise<PipelineWorkers> {
   const taskQueuePrefix = `${options.prefix ?? 'test'}-${randomUUID().slice(0, 8)}`;
   const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
   const connection = await Connection.connect({ address: options.temporalAddress });
   const workflowBundle = await projectWorkflowBundle();
   const workers = await Promise.all(
-    QUEUE_KINDS.map((queue) => {
+    (options.queues ?? QUEUE_KINDS).map((queue) => {
       const taskQueue = taskQueueName(queue, taskQueuePrefix);
       return Worker.create({
         connection: nativeConnection,

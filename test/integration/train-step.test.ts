@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as tf from '@tensorflow/tfjs-core';
+import type { WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { createDataActivities } from '../../activities/data/index.ts';
+import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
+import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
+import { ObjectStore } from '../../activities/object-store.ts';
+import { createStepCacheActivities } from '../../activities/step-cache.ts';
+import { createNoopActivities } from '../../activities/noop.ts';
+import { createTrainingActivities } from '../../activities/training/train-step.ts';
+import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import type { ResolvedStep } from '../../common/resolved-pipeline.ts';
+import type { StepOutputs } from '../../common/step-activities.ts';
+import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
+import { testPipeline, testStep } from '../helpers/recording-steps.ts';
+import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { CHEST_XRAY_224_DIR, MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
+
+const CLASSES = ['NORMAL', 'PNEUMONIA'];
+const PER_CLASS = 16;
+
+const OutputsSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
+const HistoryFileSchema = z.object({
+  history: z.array(z.object({ epoch: z.number(), loss: z.number(), valLoss: z.number().optional() })),
+  resumedFromEpoch: z.number(),
+});
+
+/** A dataset folder with the first real 224-px X-rays of each class in `train/`. */
+async function smallDataset(root: string): Promise<string> {
+  for (const name of CLASSES) {
+    const from = join(CHEST_XRAY_224_DIR, 'train', name);
+    await mkdir(join(root, 'train', name), { recursive: true });
+    for (const file of (await readdir(from)).sort().slice(0, PER_CLASS)) await copyFile(join(from, file), join(root, 'train', name, file));
+  }
+  return root;
+}
+
+/** download → subset (16 train, 8 val, 8 test images) → the given train step. */
+function pipeline(datasetDir: string, train: ResolvedStep) {
+  return testPipeline('train-step', [
+    testStep('download', 'download', { with: { url: `file://${datasetDir}`, format: 'directory' }, heartbeatTimeout: '30s' }),
+    testStep('subset', 'subset', {
+      needs: ['download'],
+      heartbeatTimeout: '30s',
+      with: {
+        datasetManifest: '${{ steps.download.outputs.datasetManifest }}',
+        seed: 3,
+        fractions: { train: 0.5, val: 0.25, test: 0.25 },
+        testFrom: 'train',
+        imageSize: 224,
+        channels: 3,
+      },
+    }),
+    train,
+  ]);
+}
+
+function trainWith(overrides: Record<string, unknown>): Record<string, unknown> {
+  return {
+    mode: 'partial',
+    trainManifest: '${{ steps.subset.outputs.trainManifest }}',
+    valManifest: '${{ steps.subset.outputs.valManifest }}',
+    model: {
+      backbone: 'mobilenet_v1',
+      weights: MOBILENET_V1_DIR,
+      inputSize: 224,
+      trainable: false,
+      head: [{ type: 'globalAveragePooling' }, { type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 2, activation: 'softmax' }],
+    },
+    optimizer: { name: 'adam', learningRate: 0.001 },
+    batchSize: 8,
+    epochs: 3,
+    seed: 9,
+    ...overrides,
+  };
+}
+
+/** Attempt number of the train step's activity, as the workflow history recorded it. */
+async function trainAttempt(handle: WorkflowHandle): Promise<number | undefined> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'trainModel');
+  const started = events.find((event) => Number(event.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduled?.eventId));
+  return started?.activityTaskStartedEventAttributes?.attempt ?? undefined;
+}
+
+async function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+describe('the train step through runPipeline on the real Temporal dev server and S3 server', function () {
+  this.timeout(600_000);
+  let servers: TestServers;
+  let workers: PipelineWorkers;
+  let store: ObjectStore;
+  let scratch: string;
+  let datasetDir: string;
+  let engine: TrainingEngine;
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    servers = await startTestServers({ bucketPrefix: 'train-step' });
+    store = new ObjectStore(servers.storage);
+    scratch = await mkdtemp(join(tmpdir(), 'mlp-train-step-'));
+    datasetDir = await smallDataset(join(scratch, 'dataset'));
+    engine = await selectEngine('wasm', { strict: true });
+    const deps = { store, scratchDir: join(scratch, 'worker'), engine: async () => engine };
+    // This process serves the workflow and the cpu queue; train steps on the gpu queue go to child-process workers.
+    workers = await startPipelineWorkers({
+      temporalAddress: servers.temporalAddress,
+      namespace: servers.namespace,
+      prefix: 'train',
+      queues: ['cpu'],
+      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps), ...createDataActivities(deps), ...createTrainingActivities(deps) },
+    });
+  });
+
+  after(async () => {
+    for (const child of children) {
+      child.kill('SIGKILL');
+      await waitForExit(child);
+    }
+    await workers?.stop();
+    await servers?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A worker process (worker/main.ts) on the gpu queue, configured only through its environment. */
+  function startWorkerProcess(name: string): { child: ChildProcess; logFile: string } {
+    const logFile = join(scratch, `${name}.log`);
+    const child = spawnWorkerProcess({
+      logFile,
+      env: {
+        TEMPORAL_ADDRESS: servers.temporalAddress,
+        TEMPORAL_NAMESPACE: servers.namespace,
+        MLP_TASK_QUEUE_PREFIX: workers.taskQueuePrefix,
+        MLP_WORKER_QUEUES: 'gpu',
+        MLP_ENGINE: 'wasm',
+        MLP_SCRATCH_DIR: join(scratch, name),
+        MLP_LOG_LEVEL: 'info',
+        S3_ENDPOINT: servers.storage.endpoint,
+        S3_REGION: servers.storage.region,
+        S3_BUCKET: servers.storage.bucket,
+        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
+        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+      },
+    });
+    children.push(child);
+    return { child, logFile };
+  }
+
+  async function run(workflowId: string, train: ResolvedStep): Promise<{ handle: WorkflowHandle; result: Promise<Record<string, StepOutputs>> }> {
+    const handle = await workers.client.workflow.start(
+      'runPipeline',
+      pipelineStartOptions(pipeline(datasetDir, train), { workflowId, taskQueuePrefix: workers.taskQueuePrefix }),
+    );
+    return { handle, result: handle.result().then((outputs: unknown) => OutputsSchema.parse(outputs)) };
+  }
+
+  it('trains a frozen MobileNet v1 head for 3 epochs and stores a model that loads, a history and a checkpoint per epoch', async () => {
+    const workflowId = `train-frozen-${randomUUID().slice(0, 8)}`;
+    const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({}) });
+    const outputs = await (await run(workflowId, train)).result;
+    const out = outputs.train ?? {};
+
+    assert.equal(out.model, `runs/${workflowId}/train/model/model.json`);
+    assert.equal(out.history, `runs/${workflowId}/train/history.json`);
+    assert.deepEqual(out.classes, CLASSES);
+    assert.equal(out.engine, 'wasm');
+    assert.equal(out.backend, 'wasm');
+    assert.equal(out.epochs, 3);
+    assert.equal(out.resumedFromEpoch, 0);
+    assert.equal(out.seed, 9);
+    assert.equal(out.trainImages, 16);
+    assert.equal(out.valImages, 8);
+    assert.deepEqual(out.notApplied, []);
+    assert.match(String(out.weightsSha256), /^[0-9a-f]{64}$/);
+    assert.ok(Number(out.imagesPerSecond) > 0 && Number(out.featureSeconds) > 0);
+    const metrics = z.record(z.string(), z.number()).parse(out.finalMetrics);
+    assert.ok(Number.isFinite(metrics.loss) && Number.isFinite(metrics.valLoss), `final metrics ${JSON.stringify(metrics)}`);
+
+    const history = HistoryFileSchema.parse(await store.getJson(String(out.history)));
+    assert.deepEqual(history.history.map((epoch) => epoch.epoch), [1, 2, 3]);
+    const checkpoints = (await store.list(`runs/${workflowId}/train/checkpoints/`)).filter((key) => key.endsWith('checkpoint.json'));
+    assert.deepEqual(checkpoints.sort(), [1, 2, 3].map((epoch) => `runs/${workflowId}/train/checkpoints/epoch-${epoch}/checkpoint.json`));
+
+    // The evaluate step's loader finds the classes in model.json; the model maps images to class probabilities.
+    const trained = await loadTrainedModel(store, String(out.model), undefined);
+    try {
+      assert.deepEqual(trained.classes, CLASSES);
+      assert.deepEqual(trained.inputShape, [224, 224, 3]);
+      const modelJson = z.object({ userDefinedMetadata: z.record(z.string(), z.unknown()) }).parse(await store.getJson(String(out.model)));
+      assert.equal(modelJson.userDefinedMetadata.inputScaling, 'symmetric');
+      const probabilities = tf.tidy(() => {
+        const output = trained.model.predict(tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 1));
+        if (!(output instanceof tf.Tensor)) throw new Error('expected one output tensor');
+        return output;
+      });
+      assert.deepEqual(probabilities.shape, [2, 2]);
+      const values = await probabilities.data();
+      probabilities.dispose();
+      for (const row of [0, 1]) assert.ok(Math.abs((values[row * 2] ?? 0) + (values[row * 2 + 1] ?? 0) - 1) < 1e-5);
+    } finally {
+      trained.model.dispose();
+    }
+  });
+
+  it('resumes from the epoch-2 checkpoint after its worker process is SIGKILLed, to the same weights as an uninterrupted run', async () => {
+    // Fine-tuning the last two backbone layers keeps every epoch seconds long (no feature cache), so the kill lands inside epoch 3.
+    const train = testStep('train', 'train', {
+      needs: ['subset'],
+      queue: 'gpu',
+      timeout: '10m',
+      heartbeatTimeout: '5s',
+      retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 1 },
+      with: trainWith({ model: { ...z.record(z.string(), z.unknown()).parse(trainWith({}).model), trainable: { lastN: 2 } } }),
+    });
+
+    const first = startWorkerProcess('worker-1');
+    const reference = await (await run(`train-reference-${randomUUID().slice(0, 8)}`, train)).result;
+    const expected = reference.train ?? {};
+    assert.equal(expected.resumedFromEpoch, 0);
+
+    const workflowId = `train-crash-${randomUUID().slice(0, 8)}`;
+    const crashed = await run(workflowId, train);
+    const checkpoint = (epoch: number) => `runs/${workflowId}/train/checkpoints/epoch-${epoch}/checkpoint.json`;
+    while (!(await store.exists(checkpoint(2)))) await sleep(100);
+    first.child.kill('SIGKILL');
+    await waitForExit(first.child);
+    assert.equal(await store.exists(checkpoint(3)), false, 'killed before epoch 3 was checkpointed');
+
+    const second = startWorkerProcess('worker-2');
+    const outputs = (await crashed.result).train ?? {};
+
+    assert.equal(await trainAttempt(crashed.handle), 2, 'the second attempt finished the step');
+    assert.equal(outputs.resumedFromEpoch, 2);
+    assert.equal(outputs.epochs, 3);
+    assert.equal(outputs.weightsSha256, expected.weightsSha256, 'bit-identical to the uninterrupted run');
+    const history = HistoryFileSchema.parse(await store.getJson(String(outputs.history)));
+    const referenceHistory = HistoryFileSchema.parse(await store.getJson(String(expected.history)));
+    assert.deepEqual(history.history.map((epoch) => epoch.epoch), [1, 2, 3], 'each epoch exactly once');
+    assert.deepEqual(
+      history.history.map(({ loss, valLoss }) => ({ loss, valLoss })),
+      referenceHistory.history.map(({ loss, valLoss }) => ({ loss, valLoss })),
+    );
+    const log = await readFile(second.logFile, 'utf8');
+    assert.match(log, /Resuming training from checkpoint/);
+  });
+});
