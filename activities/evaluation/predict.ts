@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import type { SplitImage, SplitManifest } from '../../common/dataset-manifest.ts';
 import { EvaluationError } from '../../common/errors.ts';
 import type { ObjectStore } from '../object-store.ts';
+import type { InputScaling } from '../training/pixel-source.ts';
 import type { TrainedModel } from './trained-model.ts';
 
 /** The model's output for one image. */
@@ -30,7 +31,12 @@ export interface PredictOptions {
  * channels] and scaled to [0, 1] (Keras' `rescale=1./255`, as the seed notebook trained). No
  * augmentation: evaluation sees each test image exactly as stored.
  */
-export async function decodeImage(png: Buffer, [height, width, channels]: readonly [number, number, number], where: string): Promise<Float32Array> {
+export async function decodeImage(
+  png: Buffer,
+  [height, width, channels]: readonly [number, number, number],
+  where: string,
+  scaling: InputScaling = 'unit',
+): Promise<Float32Array> {
   let pipeline = sharp(png).removeAlpha();
   pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
@@ -38,7 +44,8 @@ export async function decodeImage(png: Buffer, [height, width, channels]: readon
     throw new EvaluationError(`Decode image failed: ${where} is ${info.width}x${info.height}x${info.channels}, the model takes ${width}x${height}x${channels}`);
   }
   const pixels = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 255;
+  if (scaling === 'unit') for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 255;
+  else for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 127.5 - 1;
   return pixels;
 }
 
@@ -64,7 +71,7 @@ export async function predictSplit(store: ObjectStore, trained: TrainedModel, ma
   const images = manifest.images;
   for (let start = 0; start < images.length; start += options.batchSize) {
     const batch: SplitImage[] = images.slice(start, start + options.batchSize);
-    const pixels = await Promise.all(batch.map((image) => limit(async () => decodeImage(await store.get(image.key), trained.inputShape, image.key))));
+    const pixels = await Promise.all(batch.map((image) => limit(async () => decodeImage(await store.get(image.key), trained.inputShape, image.key, trained.inputScaling))));
     const joined = new Float32Array(batch.length * height * width * channels);
     pixels.forEach((p, i) => joined.set(p, i * p.length));
     const output = tf.tidy(() => {

@@ -5,6 +5,7 @@ import { EvaluationError } from '../../common/errors.ts';
 import { selectEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { fetchLayersModelFiles, loadLayersModel } from '../training/layers-model-io.ts';
+import type { InputScaling } from '../training/pixel-source.ts';
 
 /**
  * A trained model as the evaluate step sees it: the layers model, its class names, and its
@@ -18,10 +19,15 @@ export interface TrainedModel {
   inputShape: [number, number, number];
   /** 1 for a single sigmoid unit (P(class 1)), else one unit per class. */
   outputUnits: number;
+  /** How pixels were scaled in training (model.json user metadata); `unit` (x/255) when unrecorded. */
+  inputScaling: InputScaling;
 }
 
 const ModelMetadataSchema = z.object({
-  userDefinedMetadata: z.object({ classes: z.array(z.string().min(1)).optional() }).loose().optional(),
+  userDefinedMetadata: z
+    .object({ classes: z.array(z.string().min(1)).optional(), inputScaling: z.enum(['unit', 'symmetric']).optional() })
+    .loose()
+    .optional(),
 });
 
 /** `runs/…/model` or `runs/…/model/model.json` → key of model.json. */
@@ -62,7 +68,9 @@ export async function loadTrainedModel(store: ObjectStore, model: string, declar
     layersModel.dispose();
     throw new EvaluationError(`Load model failed: ${jsonKey} has ${outputUnits} output units but ${classes.length} classes (${classes.join(', ')})`);
   }
-  return { model: layersModel, classes: [...classes], inputShape: [height, width, channels], outputUnits };
+  // Scoring must feed pixels exactly as training did, or every probability is off.
+  const inputScaling = (metadata.success ? metadata.data.userDefinedMetadata?.inputScaling : undefined) ?? 'unit';
+  return { model: layersModel, classes: [...classes], inputShape: [height, width, channels], outputUnits, inputScaling };
 }
 
 /** Refuses a model whose classes are not the manifest's, in the same order (label indices would mean different things). */

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { selectEngine } from '../../activities/engine/engine.ts';
+import { decodeImage } from '../../activities/evaluation/predict.ts';
+import { pixelSource, type InputScaling } from '../../activities/training/pixel-source.ts';
+
+// Evaluation must feed a model exactly the pixels training fed it: MobileNet trains on
+// x/127.5 - 1, VGG19 (the notebook) on x/255. A mismatch silently ruins every metric.
+
+const size = 6;
+const gray = Uint8Array.from({ length: size * size }, (_, i) => (i * 37) % 256);
+const rgb = Uint8Array.from({ length: size * size * 3 }, (_, i) => gray[Math.floor(i / 3)] ?? 0);
+
+describe('evaluation input scaling', () => {
+  before(async () => {
+    await selectEngine('cpu', { strict: true });
+  });
+
+  for (const scaling of ['symmetric', 'unit'] as const satisfies readonly InputScaling[]) {
+    it(`decodes a stored image to the same ${scaling} values the training batches had`, async () => {
+      const png = await sharp(Buffer.from(gray), { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
+      const scored = await decodeImage(png, [size, size, 3], 'test.png', scaling);
+
+      const source = pixelSource(
+        { count: 1, height: size, width: size, channels: 3, pixels: rgb, labels: Int32Array.from([0]) },
+        { batchSize: 1, classes: 2, scaling, shuffle: false },
+      );
+      let trained: ArrayLike<number> = [];
+      for await (const batch of source.batches(0, 1)) {
+        trained = await batch.x.data();
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+
+      assert.equal(scored.length, trained.length);
+      for (let i = 0; i < scored.length; i++) assert.ok(Math.abs((scored[i] ?? NaN) - (trained[i] ?? NaN)) < 1e-6, `pixel ${i}: ${scored[i]} vs ${trained[i]}`);
+      const [low, high] = scaling === 'symmetric' ? [-1, 1] : [0, 1];
+      assert.ok(Math.min(...scored) >= low && Math.max(...scored) <= high);
+      assert.ok(Math.min(...scored) < (low + high) / 2, 'values span the range, not a constant image');
+    });
+  }
+});
