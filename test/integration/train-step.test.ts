@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { createDataActivities } from '../../activities/data/index.ts';
 import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
@@ -81,6 +81,11 @@ function trainWith(overrides: Record<string, unknown>): Record<string, unknown> 
     seed: 9,
     ...overrides,
   };
+}
+
+/** The test model with its last two backbone layers trainable: no feature cache, so every epoch takes seconds. */
+function fineTunedModel(): Record<string, unknown> {
+  return { ...z.record(z.string(), z.unknown()).parse(trainWith({}).model), trainable: { lastN: 2 } };
 }
 
 /** Attempt number of the train step's activity, as the workflow history recorded it. */
@@ -214,14 +219,14 @@ describe('the train step through runPipeline on the real Temporal dev server and
   });
 
   it('resumes from the epoch-2 checkpoint after its worker process is SIGKILLed, to the same weights as an uninterrupted run', async () => {
-    // Fine-tuning the last two backbone layers keeps every epoch seconds long (no feature cache), so the kill lands inside epoch 3.
+    // Fine-tuning keeps every epoch seconds long, so the kill lands inside epoch 3.
     const train = testStep('train', 'train', {
       needs: ['subset'],
       queue: 'gpu',
       timeout: '10m',
       heartbeatTimeout: '5s',
       retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 1 },
-      with: trainWith({ model: { ...z.record(z.string(), z.unknown()).parse(trainWith({}).model), trainable: { lastN: 2 } } }),
+      with: trainWith({ model: fineTunedModel() }),
     });
 
     const first = startWorkerProcess('worker-1');
@@ -253,5 +258,79 @@ describe('the train step through runPipeline on the real Temporal dev server and
     );
     const log = await readFile(second.logFile, 'utf8');
     assert.match(log, /Resuming training from checkpoint/);
+  });
+  it('warm-starts mode: full from the partial step\'s model: with a vanishing learning rate it predicts what the partial model predicts', async () => {
+    const workflowId = `train-warm-${randomUUID().slice(0, 8)}`;
+    const partial = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 2 }) });
+    const full = testStep('train-full', 'train', {
+      needs: ['train', 'subset'],
+      timeout: '10m',
+      heartbeatTimeout: '30s',
+      with: trainWith({ mode: 'full', warmStartFrom: '${{ steps.train.outputs.model }}', epochs: 1, optimizer: { name: 'sgd', learningRate: 1e-12 } }),
+    });
+    const spec = pipeline(datasetDir, partial);
+    const handle = await workers.client.workflow.start(
+      'runPipeline',
+      pipelineStartOptions({ ...spec, steps: [...spec.steps, full] }, { workflowId, taskQueuePrefix: workers.taskQueuePrefix }),
+    );
+    const outputs = OutputsSchema.parse(await handle.result());
+    const partialModel = String(outputs.train?.model);
+    const fullModel = String(outputs['train-full']?.model);
+    assert.equal(fullModel, `runs/${workflowId}/train-full/model/model.json`);
+    assert.notEqual(outputs['train-full']?.weightsSha256, outputs.train?.weightsSha256, 'the full step trained its own copy');
+
+    const x = tf.randomUniform([4, 224, 224, 3], -1, 1, 'float32', 2);
+    const predictions = await Promise.all(
+      [partialModel, fullModel].map(async (key) => {
+        const trained = await loadTrainedModel(store, key, undefined);
+        try {
+          const output = trained.model.predict(x);
+          if (!(output instanceof tf.Tensor)) throw new Error('expected one output tensor');
+          const values = Array.from(await output.data());
+          output.dispose();
+          return values;
+        } finally {
+          trained.model.dispose();
+        }
+      }),
+    );
+    x.dispose();
+    const [before = [], after = []] = predictions;
+    assert.equal(after.length, 8);
+    after.forEach((value, i) => assert.ok(Math.abs(value - (before[i] ?? Number.NaN)) < 1e-4, `probability ${i}: ${value} vs ${before[i]}`));
+  });
+
+  it('fails without retry when the subset\'s image size is not the model\'s input size', async () => {
+    const workflowId = `train-size-${randomUUID().slice(0, 8)}`;
+    const train = testStep('train', 'train', { needs: ['subset'], heartbeatTimeout: '30s', with: trainWith({ model: { ...fineTunedModel(), inputSize: 128 } }) });
+    const { handle, result } = await run(workflowId, train);
+    const failure = await result.then(
+      () => assert.fail('the run should fail'),
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.ok(failure.cause instanceof ApplicationFailure);
+    assert.match(failure.cause.message, /^Step "train" failed: PipelineSpecError: Load training data failed: .* holds 224x224 images but model.inputSize is 128/);
+    assert.equal(await trainAttempt(handle), 1, 'not retried');
+  });
+
+  it('stops training when the run is cancelled, keeping the checkpoints written so far and storing no model', async () => {
+    const workflowId = `train-cancel-${randomUUID().slice(0, 8)}`;
+    // Cancellation reaches an activity with a heartbeat response; the SDK sends heartbeats every 0.8 × heartbeatTimeout.
+    const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '3s', with: trainWith({ model: fineTunedModel(), epochs: 20 }) });
+    const { handle, result } = await run(workflowId, train);
+    const prefix = `runs/${workflowId}/train/`;
+    while (!(await store.exists(`${prefix}checkpoints/epoch-1/checkpoint.json`))) await sleep(100);
+    const cancelledAt = Date.now();
+    await handle.cancel();
+    await assert.rejects(result);
+    const seconds = (Date.now() - cancelledAt) / 1000;
+    const description = await handle.describe();
+    assert.equal(description.status.name, 'CANCELLED');
+    assert.ok(seconds < 15, `training stopped ${seconds} s after the cancel`);
+    const keys = await store.list(prefix);
+    const epochs = keys.filter((key) => key.endsWith('checkpoint.json')).length;
+    assert.ok(epochs >= 1 && epochs < 20, `${epochs} checkpoints kept`);
+    assert.equal(keys.some((key) => key.startsWith(`${prefix}model/`)), false, 'no model stored');
   });
 });
