@@ -10,6 +10,7 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { z } from 'zod';
 import { createDataActivities } from '../../activities/data/index.ts';
 import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
+import { createEvaluationActivities } from '../../activities/evaluation/evaluate-model.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
@@ -124,7 +125,7 @@ describe('the train step through runPipeline on the real Temporal dev server and
       namespace: servers.namespace,
       prefix: 'train',
       queues: ['cpu'],
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps), ...createDataActivities(deps), ...createTrainingActivities(deps) },
+      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps), ...createDataActivities(deps), ...createTrainingActivities(deps), ...createEvaluationActivities(deps) },
     });
   });
 
@@ -170,10 +171,29 @@ describe('the train step through runPipeline on the real Temporal dev server and
     return { handle, result: handle.result().then((outputs: unknown) => OutputsSchema.parse(outputs)) };
   }
 
-  it('trains a frozen MobileNet v1 head for 3 epochs and stores a model that loads, a history and a checkpoint per epoch', async () => {
+  it('trains a frozen MobileNet v1 head for 3 epochs and stores a model that loads, a history and a checkpoint per epoch, which evaluate reads', async () => {
     const workflowId = `train-frozen-${randomUUID().slice(0, 8)}`;
     const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({}) });
-    const outputs = await (await run(workflowId, train)).result;
+    const evaluate = testStep('evaluate', 'evaluate', {
+      needs: ['train', 'subset'],
+      timeout: '5m',
+      heartbeatTimeout: '30s',
+      with: {
+        model: '${{ steps.train.outputs.model }}',
+        testManifest: '${{ steps.subset.outputs.testManifest }}',
+        valManifest: '${{ steps.subset.outputs.valManifest }}',
+        threshold: 'auto',
+        histories: ['${{ steps.train.outputs.history }}'],
+        sampleImages: 4,
+      },
+    });
+    const spec = pipeline(datasetDir, train);
+    const handle = await workers.client.workflow.start(
+      'runPipeline',
+      pipelineStartOptions({ ...spec, steps: [...spec.steps, evaluate] }, { workflowId, taskQueuePrefix: workers.taskQueuePrefix }),
+    );
+    const outputs = OutputsSchema.parse(await handle.result());
+    assert.equal(outputs.evaluate?.testSize, 8, 'evaluate scored the test split with the trained model');
     const out = outputs.train ?? {};
 
     assert.equal(out.model, `runs/${workflowId}/train/model/model.json`);
