@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
+import { canonicalJson } from '../../common/canonical-json.ts';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
 import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
 import { trainStep, type TrainInput, type TrainOutput } from '../../common/step-kinds/train.ts';
@@ -16,14 +18,20 @@ import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
 import { trainModel as fit, type TrainResult } from './trainer.ts';
 
-/** Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`. */
-export function trainStepKeys(context: Pick<StepContext, 'workflowId' | 'stepId' | 'runPrefix'>) {
+/**
+ * Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`.
+ * Checkpoints sit in a folder named by a hash of the step's inputs: every attempt of the step
+ * (and a re-run of the same spec under the same workflow id) finds them, while a re-run whose
+ * inputs changed starts fresh instead of resuming weights trained for another spec. Never the
+ * run id or the attempt, which differ on every retry.
+ */
+export function trainStepKeys(context: Pick<StepContext, 'workflowId' | 'stepId' | 'runPrefix'>, input: TrainInput) {
+  const inputsHash = createHash('sha256').update(canonicalJson(input)).digest('hex').slice(0, 16);
   return {
     /** The model folder (model.json + weights.bin); outputs name its model.json. */
     model: `${context.runPrefix}model`,
     history: `${context.runPrefix}history.json`,
-    // workflowId + stepId, never runId or attempt: every attempt must find the same checkpoints.
-    checkpoints: checkpointPrefix(context.workflowId, context.stepId),
+    checkpoints: `${checkpointPrefix(context.workflowId, context.stepId)}/${inputsHash}`,
   };
 }
 
@@ -85,7 +93,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       `Train model failed: step "${context.stepId}" asks for engine ${input.engine}, but this worker runs ${engine.engine} (set MLP_ENGINE or route the step to another queue)`,
     );
   }
-  const keys = trainStepKeys(context);
+  const keys = trainStepKeys(context, input);
   const skipped = notApplied(input);
   if (skipped.length > 0) log.warn('Train settings not applied by this trainer', { stepId: context.stepId, settings: skipped });
 

@@ -65,7 +65,7 @@ const output = z.object({
   resumedFromEpoch: z.number().int().min(0).describe('Epochs the final attempt restored from a checkpoint (0: trained from scratch)'),
   stoppedEarly: z.boolean(),
   seed: z.number().int(),
-  checkpoints: objectKeySchema.describe('Prefix of the epoch checkpoints (runs/<workflowId>/<stepId>/checkpoints)'),
+  checkpoints: objectKeySchema.describe('Prefix of the epoch checkpoints: runs/<workflowId>/<stepId>/checkpoints/<inputs hash>'),
   trainImages: z.number().int().min(0),
   valImages: z.number().int().min(0),
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),

@@ -163,6 +163,16 @@ describe('the train step through runPipeline on the real Temporal dev server and
     return { child, logFile };
   }
 
+  /** Epochs checkpointed so far by the train step of a run. */
+  async function checkpointEpochs(workflowId: string): Promise<number[]> {
+    const keys = await store.list(`runs/${workflowId}/train/checkpoints/`);
+    return keys.flatMap((key) => /\/epoch-(\d+)\/checkpoint\.json$/.exec(key)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+  }
+
+  async function checkpointWritten(workflowId: string, epoch: number): Promise<void> {
+    while (!(await checkpointEpochs(workflowId)).includes(epoch)) await sleep(100);
+  }
+
   async function run(workflowId: string, train: ResolvedStep): Promise<{ handle: WorkflowHandle; result: Promise<Record<string, StepOutputs>> }> {
     const handle = await workers.client.workflow.start(
       'runPipeline',
@@ -214,8 +224,9 @@ describe('the train step through runPipeline on the real Temporal dev server and
 
     const history = HistoryFileSchema.parse(await store.getJson(String(out.history)));
     assert.deepEqual(history.history.map((epoch) => epoch.epoch), [1, 2, 3]);
+    assert.match(String(out.checkpoints), new RegExp(`^runs/${workflowId}/train/checkpoints/[0-9a-f]{16}$`));
     const checkpoints = (await store.list(`runs/${workflowId}/train/checkpoints/`)).filter((key) => key.endsWith('checkpoint.json'));
-    assert.deepEqual(checkpoints.sort(), [1, 2, 3].map((epoch) => `runs/${workflowId}/train/checkpoints/epoch-${epoch}/checkpoint.json`));
+    assert.deepEqual(checkpoints.sort(), [1, 2, 3].map((epoch) => `${String(out.checkpoints)}/epoch-${epoch}/checkpoint.json`));
 
     // The evaluate step's loader finds the classes in model.json; the model maps images to class probabilities.
     const trained = await loadTrainedModel(store, String(out.model), undefined);
@@ -256,11 +267,10 @@ describe('the train step through runPipeline on the real Temporal dev server and
 
     const workflowId = `train-crash-${randomUUID().slice(0, 8)}`;
     const crashed = await run(workflowId, train);
-    const checkpoint = (epoch: number) => `runs/${workflowId}/train/checkpoints/epoch-${epoch}/checkpoint.json`;
-    while (!(await store.exists(checkpoint(2)))) await sleep(100);
+    await checkpointWritten(workflowId, 2);
     first.child.kill('SIGKILL');
     await waitForExit(first.child);
-    assert.equal(await store.exists(checkpoint(3)), false, 'killed before epoch 3 was checkpointed');
+    assert.deepEqual(await checkpointEpochs(workflowId), [1, 2], 'killed before epoch 3 was checkpointed');
 
     const second = startWorkerProcess('worker-2');
     const outputs = (await crashed.result).train ?? {};
@@ -334,13 +344,26 @@ describe('the train step through runPipeline on the real Temporal dev server and
     assert.equal(await trainAttempt(handle), 1, 'not retried');
   });
 
+  it('re-running a workflow id resumes checkpoints of the same train inputs but starts fresh when the inputs changed', async () => {
+    const workflowId = `train-rerun-${randomUUID().slice(0, 8)}`;
+    const step = (epochs: number) => testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs }) });
+    const first = (await (await run(workflowId, step(2))).result).train ?? {};
+    const changed = (await (await run(workflowId, step(3))).result).train ?? {};
+    const again = (await (await run(workflowId, step(3))).result).train ?? {};
+    assert.equal(first.resumedFromEpoch, 0);
+    assert.equal(changed.resumedFromEpoch, 0, 'epochs changed: the 2-epoch checkpoints are not reused');
+    assert.notEqual(changed.checkpoints, first.checkpoints);
+    assert.equal(again.resumedFromEpoch, 3, 'same inputs: everything restored from the last checkpoint');
+    assert.equal(again.weightsSha256, changed.weightsSha256);
+  });
+
   it('stops training when the run is cancelled, keeping the checkpoints written so far and storing no model', async () => {
     const workflowId = `train-cancel-${randomUUID().slice(0, 8)}`;
     // Cancellation reaches an activity with a heartbeat response; the SDK sends heartbeats every 0.8 × heartbeatTimeout.
     const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '3s', with: trainWith({ model: fineTunedModel(), epochs: 20 }) });
     const { handle, result } = await run(workflowId, train);
     const prefix = `runs/${workflowId}/train/`;
-    while (!(await store.exists(`${prefix}checkpoints/epoch-1/checkpoint.json`))) await sleep(100);
+    await checkpointWritten(workflowId, 1);
     const cancelledAt = Date.now();
     await handle.cancel();
     await assert.rejects(result);
