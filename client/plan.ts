@@ -25,6 +25,7 @@ export interface PlannedStep {
   heartbeatTimeout?: string;
   retry: RetrySpec;
   cache: boolean;
+  cacheOffReason?: string;
   /** Static part of the cache key; artifact inputs are replaced by their content hash at run time. */
   cacheKey?: { kind: string; version: string; inputs: Record<string, unknown>; artifactInputs: string[]; resolvedAtRunTime: string[] };
 }
@@ -50,6 +51,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
         ...(step.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: step.heartbeatTimeout }),
         retry: step.retry,
         cache: step.cache,
+        ...(step.cacheOffReason === undefined ? {} : { cacheOffReason: step.cacheOffReason }),
         ...(step.cache && kind !== undefined
           ? {
               cacheKey: {
@@ -84,7 +86,7 @@ export function formatPlan(plan: PipelinePlan): string {
   lines.push('', 'steps:');
   for (const step of plan.steps) {
     const retry = `${step.retry.maximumAttempts} attempts, ${step.retry.initialInterval} x${step.retry.backoffCoefficient}`;
-    lines.push(`  ${step.id} (${step.uses}) queue=${step.queue} timeout=${step.timeout} retry=${retry} cache=${step.cache ? 'on' : 'off'}`);
+    lines.push(`  ${step.id} (${step.uses}) queue=${step.queue} timeout=${step.timeout} retry=${retry} cache=${step.cache ? 'on' : `off${step.cacheOffReason ? ` (${step.cacheOffReason})` : ''}`}`);
     lines.push(`    needs: ${step.needs.length > 0 ? step.needs.join(', ') : '-'}`);
     if (step.cacheKey) {
       const key = step.cacheKey;

@@ -34,6 +34,8 @@ export interface ResolvedStep {
   timeout: string;
   heartbeatTimeout?: string;
   cache: boolean;
+  /** Why `cache` is off although the pipeline asked for it (e.g. a download without a pinned hash). */
+  cacheOffReason?: string;
 }
 
 export interface ResolvedPipeline {

@@ -20,4 +20,10 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
    */
   artifactInputs: readonly string[];
   defaultQueue: QueueKind;
+  /**
+   * Why a step with these (resolved) inputs cannot be cached, or `undefined` when it can. A
+   * cache key must identify the content a step reads: an input that names a source whose bytes
+   * can change under the same name (a URL without a pinned hash) cannot be keyed honestly.
+   */
+  uncacheableReason?: (input: Record<string, unknown>) => string | undefined;
 }

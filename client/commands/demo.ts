@@ -11,6 +11,7 @@ import { parseClientConfig, workflowUiUrl } from '../config.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
 import { followRun } from '../demo.ts';
+import { summarizeRun } from '../run-summary.ts';
 import { info, printResult } from '../output.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
@@ -66,7 +67,16 @@ export function register(program: Command): void {
         try {
           const outputs = await run.handle.result();
           printResult(flags, { workflowId: run.workflowId, runId: run.runId, url, outputs }, () =>
-            ['', 'Outputs:', ...Object.entries(outputs).map(([step, value]) => `  ${step}: ${JSON.stringify(value)}`), '', `Inspect the run: ${url}`, 'Stop the stack: ./mlp stack down'].join('\n'),
+            [
+              '',
+              'Results:',
+              summarizeRun(loaded.resolved.steps, outputs, connection.storage.bucket),
+              '',
+              `Inspect the run:  ${url}`,
+              `All outputs:      ./mlp show ${run.workflowId} --json`,
+              'Run it again:     npm run demo   (unchanged steps come from the cache)',
+              'Stop the stack:   ./mlp stack down',
+            ].join('\n'),
           );
         } catch (error) {
           const failure = describeRunFailure(error);

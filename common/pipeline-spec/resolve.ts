@@ -119,6 +119,11 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with']);
     issues.push(...checked.issues);
     const heartbeatTimeout = step.heartbeatTimeout ?? spec.defaults.heartbeatTimeout;
+    const cacheRequested = step.cache ?? spec.defaults.cache ?? false;
+    const cacheOffReason = cacheRequested ? kind.uncacheableReason?.(checked.value) : undefined;
+    if (cacheOffReason !== undefined && step.cache === true) {
+      issues.push({ path: ['steps', index, 'cache'], message: `cannot cache this ${kind.uses} step: ${cacheOffReason}` });
+    }
     return {
       id: step.id,
       uses: step.uses,
@@ -128,7 +133,8 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
       retry: mergeRetry(spec.defaults.retry, step.retry),
       timeout: step.timeout ?? spec.defaults.timeout ?? BUILTIN_TIMEOUT,
       ...(heartbeatTimeout === undefined ? {} : { heartbeatTimeout }),
-      cache: step.cache ?? spec.defaults.cache ?? false,
+      cache: cacheRequested && cacheOffReason === undefined,
+      ...(cacheOffReason === undefined ? {} : { cacheOffReason }),
     };
   });
   const pipeline: UnhashedPipeline = {

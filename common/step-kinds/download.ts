@@ -31,6 +31,11 @@ export const downloadStep = {
   output,
   artifactInputs: [],
   defaultQueue: 'cpu',
+  // Keying on the URL would return a stale dataset after the source changed. Without a pinned
+  // sha256 the step always runs; it re-uploads nothing already stored, and the steps after it
+  // still hit the cache because their keys use the dataset manifest's content hash.
+  uncacheableReason: (with_: Record<string, unknown>) =>
+    typeof with_['sha256'] === 'string' ? undefined : 'the source can change under the same URL; pin its sha256 to cache this step',
 } as const satisfies StepKind<typeof input, typeof output>;
 
 export type DownloadInput = z.infer<typeof input>;

@@ -88,6 +88,13 @@ const invalid: InvalidCase[] = [
     ],
   },
   {
+    title: 'cache: true on a download whose source is named but not pinned (a cache over names goes stale)',
+    file: 'uncacheable-download.yaml',
+    expected: [
+      'uncacheable-download.yaml:6:12: cannot cache this download step: the source can change under the same URL; pin its sha256 to cache this step',
+    ],
+  },
+  {
     title: 'a YAML syntax error',
     file: 'yaml-syntax.yaml',
     expected: ['yaml-syntax.yaml:8:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
@@ -212,6 +219,21 @@ describe('pipeline spec validation', () => {
         'https://data.mendeley.com/public-files/datasets/rscbjbr9sj/files/f12eaf6d-6023-432f-acc9-80c9d7393433/file_downloaded',
       );
       assert.deepEqual(spec.schedule, { cron: '0 2 * * 0', timeZone: 'UTC', overlap: 'skip' });
+    });
+
+    it('turns the inherited cache off for an unpinned download, says why, and keeps it for the steps after it', async () => {
+      const { resolved } = await loadPipelineFile('pipelines/demo.yaml');
+      const download = resolved.steps.find((step) => step.id === 'download');
+      assert.equal(download?.cache, false);
+      assert.match(download?.cacheOffReason ?? '', /pin its sha256/);
+      assert.equal(resolved.steps.find((step) => step.id === 'subset')?.cache, true);
+      const pinned = loadPipelineText(
+        ['apiVersion: mlp/v1', 'name: pinned', 'steps:', '  - id: fetch', '    uses: download', '    cache: true', '    with:',
+          '      url: https://example.org/ChestXRay2017.zip', `      sha256: ${'a'.repeat(64)}`].join('\n'),
+        'pinned.yaml',
+      );
+      assert.equal(pinned.resolved.steps[0]?.cache, true);
+      assert.equal(pinned.resolved.steps[0]?.cacheOffReason, undefined);
     });
 
     it('demo.yaml validates and runs on the cpu queue only', async () => {
