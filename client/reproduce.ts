@@ -3,6 +3,7 @@ import { DatasetHashMismatchError } from '../common/errors.ts';
 import type { StepProgress } from '../common/pipeline-progress.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
+import { findStepKind } from '../common/step-kinds/index.ts';
 import { specHashOf } from './pipeline-file.ts';
 import type { RunView } from './run-view.ts';
 import type { WatchRenderer } from './watch.ts';
@@ -72,8 +73,15 @@ function normalize(value: unknown, from: string, to: string): unknown {
   return value;
 }
 
+/** Drops the outputs a step kind marks as measurements of the run (timings, reuse counters). */
+function withoutVolatile<T>(outputs: T, uses: string | undefined): T | StepOutputs {
+  const volatile = new Set(uses === undefined ? [] : (findStepKind(uses)?.volatileOutputs ?? []));
+  if (volatile.size === 0 || typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) return outputs;
+  return Object.fromEntries(Object.entries(outputs).filter(([name]) => !volatile.has(name)));
+}
+
 export function compareOutputs(
-  original: { workflowId: string; steps: readonly { id: string; outputs?: StepOutputs }[] },
+  original: { workflowId: string; steps: readonly { id: string; uses?: string; outputs?: StepOutputs }[] },
   rerun: Pick<RunView, 'workflowId' | 'steps'>,
 ): StepComparison[] {
   const rerunOutputs = new Map(rerun.steps.map((step) => [step.id, step.outputs]));
@@ -82,8 +90,8 @@ export function compareOutputs(
     .map((step): StepComparison => {
       const theirs = rerunOutputs.get(step.id);
       if (theirs === undefined || step.outputs === undefined) return { step: step.id, result: 'missing' };
-      const mine = step.outputs;
-      const normalized = normalize(theirs, rerun.workflowId, original.workflowId);
+      const mine = withoutVolatile(step.outputs, step.uses);
+      const normalized = withoutVolatile(normalize(theirs, rerun.workflowId, original.workflowId), step.uses);
       if (isDeepStrictEqual(mine, normalized)) return { step: step.id, result: 'identical' };
       const other = typeof normalized === 'object' && normalized !== null ? Object.fromEntries(Object.entries(normalized)) : {};
       const names = new Set([...Object.keys(mine), ...Object.keys(other)]);

@@ -26,4 +26,10 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
    * can change under the same name (a URL without a pinned hash) cannot be keyed honestly.
    */
   uncacheableReason?: (input: Record<string, unknown>) => string | undefined;
+  /**
+   * Outputs that measure how a run went rather than what it produced (timings, work skipped
+   * thanks to earlier runs, registry version numbers). `mlp reproduce` ignores them when it
+   * checks that a re-run produced the same results.
+   */
+  volatileOutputs?: readonly string[];
 }

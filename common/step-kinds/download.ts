@@ -30,6 +30,7 @@ export const downloadStep = {
   input,
   output,
   artifactInputs: [],
+  volatileOutputs: ['uploaded', 'reused', 'archiveBytes', 'resumedFrom'],
   defaultQueue: 'cpu',
   // Keying on the URL would return a stale dataset after the source changed. Without a pinned
   // sha256 the step always runs; it re-uploads nothing already stored, and the steps after it

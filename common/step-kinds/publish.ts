@@ -40,6 +40,8 @@ export const publishStep = {
   uses: 'publish',
   version: '1',
   description: 'Registers a model version with lineage in models/<name>/<version>/ and moves aliases through a gate',
+  // A re-run registers a new version: its number and the gate's verdict against production differ.
+  volatileOutputs: ['version', 'prefix', 'promoted', 'reason'],
   input,
   output,
   artifactInputs: ['model'],

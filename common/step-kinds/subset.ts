@@ -41,6 +41,7 @@ export const subsetStep = {
   input,
   output,
   artifactInputs: ['datasetManifest'],
+  volatileOutputs: ['preprocessed'],
   defaultQueue: 'cpu',
 } as const satisfies StepKind<typeof input, typeof output>;
 

@@ -77,6 +77,7 @@ export const trainStep = {
   uses: 'train',
   version: '1',
   description: 'Trains a backbone + dense head (partial on a subset, or full warm-started), resumable per epoch',
+  volatileOutputs: ['secondsPerEpoch', 'imagesPerSecond', 'featureSeconds', 'resumedFromEpoch', 'device'],
   input,
   output,
   artifactInputs: ['trainManifest', 'valManifest', 'warmStartFrom'],

@@ -119,6 +119,28 @@ describe('reproduce', () => {
       { step: 'train', result: 'different', differing: ['weights'] },
     ]);
   });
+
+  it('ignores outputs that measure the run (timings, reuse counters, registry versions) but not results', () => {
+    const original = {
+      workflowId: 'p-a',
+      steps: [
+        { id: 'train', uses: 'train', outputs: { weightsSha256: 'w1', secondsPerEpoch: 1.5, imagesPerSecond: 200, resumedFromEpoch: 0 } },
+        { id: 'publish', uses: 'publish', outputs: { version: 1, prefix: 'models/m/1/', promoted: true, reason: 'promoted' } },
+      ],
+    };
+    const sameResult = view('p-b', [
+      { id: 'train', outputs: { weightsSha256: 'w1', secondsPerEpoch: 2.5, imagesPerSecond: 120, resumedFromEpoch: 2 } },
+      { id: 'publish', outputs: { version: 2, prefix: 'models/m/2/', promoted: false, reason: 'does not beat production' } },
+    ]);
+    assert.deepEqual(compareOutputs(original, sameResult), [
+      { step: 'train', result: 'identical' },
+      { step: 'publish', result: 'identical' },
+    ]);
+    const otherWeights = view('p-c', [{ id: 'train', outputs: { weightsSha256: 'w2', secondsPerEpoch: 1.5, imagesPerSecond: 200, resumedFromEpoch: 0 } }]);
+    assert.deepEqual(compareOutputs({ ...original, steps: original.steps.slice(0, 1) }, otherWeights), [
+      { step: 'train', result: 'different', differing: ['weightsSha256'] },
+    ]);
+  });
 });
 
 describe('pipeline schedules', () => {
