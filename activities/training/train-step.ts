@@ -158,6 +158,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
     });
     const seconds = result.history.reduce((sum, epoch) => sum + epoch.seconds, 0);
     const epochs = result.history.length;
+    // Throughput of the whole fit: with a frozen backbone, epochs after the features are cached take milliseconds.
+    const fitSeconds = seconds + result.featureSeconds;
     return {
       model: modelJson,
       history: keys.history,
@@ -167,7 +169,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       device: info.device,
       epochs,
       secondsPerEpoch: epochs > 0 ? seconds / epochs : 0,
-      imagesPerSecond: seconds > 0 ? (data.trainImages * epochs) / seconds : 0,
+      imagesPerSecond: fitSeconds > 0 ? (data.trainImages * epochs) / fitSeconds : 0,
       finalMetrics: finalMetrics(result),
       weightsSha256: result.trainableWeightsSha256,
       resumedFromEpoch: result.resumedFromEpoch,
