@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { ObjectStore } from '../../activities/object-store.ts';
+import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { startTestServers, type TestServers } from '../helpers/servers.ts';
+
+const exec = promisify(execFile);
+
+/**
+ * The real thing end to end: pipelines/demo.yaml (real chest X-rays from ../shared/data, frozen
+ * MobileNet with ImageNet weights from ../shared/models) submitted by the CLI, run by a worker
+ * *process* (as users run it) on the real dev server and S3 server, then reproduced.
+ */
+describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce', function () {
+  this.timeout(600_000);
+  let servers: TestServers;
+  let worker: ChildProcess;
+  let workerExit: Promise<unknown>;
+  const prefix = `demo-${randomUUID().slice(0, 8)}`;
+  // Small and quick on 2 cores, still real: ~160 training images, 2 epochs.
+  const settings = ['--set', 'fraction=0.03', '--set', 'epochs=2'];
+
+  before(async () => {
+    servers = await startTestServers({ bucketPrefix: 'demo' });
+    worker = spawnWorkerProcess({
+      env: {
+        TEMPORAL_ADDRESS: servers.temporalAddress,
+        TEMPORAL_NAMESPACE: servers.namespace,
+        MLP_TASK_QUEUE_PREFIX: prefix,
+        MLP_WORKER_QUEUES: 'cpu,gpu',
+        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
+        MLP_LOG_LEVEL: 'warn',
+        S3_ENDPOINT: servers.storage.endpoint,
+        S3_BUCKET: servers.storage.bucket,
+        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
+        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+      },
+      logFile: join(servers.dir, 'worker.log'),
+    });
+    workerExit = new Promise((resolve) => worker.once('exit', resolve));
+  });
+
+  after(async () => {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await workerExit;
+    }
+    await servers?.stop();
+  });
+
+  async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', prefix];
+    try {
+      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
+    }
+  }
+
+  const metricsSchema = z.object({ accuracy: z.number(), auc: z.number(), sensitivity: z.number(), specificity: z.number() });
+  const runSchema = z.object({
+    workflowId: z.string(),
+    status: z.literal('completed'),
+    outputs: z.object({
+      download: z.object({ datasetHash: z.string().length(64) }).loose(),
+      subset: z.object({ trainManifest: z.string(), valManifest: z.string(), testManifest: z.string(), counts: z.record(z.string(), z.record(z.string(), z.number())) }).loose(),
+      train: z.object({ model: z.string(), weightsSha256: z.string().length(64), engine: z.string(), epochs: z.literal(2) }).loose(),
+      evaluate: z.object({ metrics: metricsSchema, testSize: z.number(), metricsKey: z.string(), report: z.string() }).loose(),
+      publish: z.object({ version: z.number(), promoted: z.boolean() }).loose(),
+    }),
+  });
+  let workflowId = '';
+
+  it('runs with --wait, exits 0 and prints honest test metrics of a model that learned', async () => {
+    const result = await mlp('run', 'pipelines/demo.yaml', ...settings, '--run-key', 'e2e', '--wait', '--json');
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    const run = runSchema.parse(JSON.parse(result.stdout));
+    workflowId = run.workflowId;
+    const { subset, train, evaluate, publish } = run.outputs;
+
+    assert.equal(train.engine, 'wasm', 'CI has no GPU: the wasm engine trains');
+    // Test images = the test split the subset wrote, scored once each without augmentation.
+    const testCount = Object.values(subset.counts['test'] ?? {}).reduce((sum, n) => sum + n, 0);
+    assert.equal(evaluate.testSize, testCount);
+    assert.ok(evaluate.metrics.auc > 0.85, `test ROC AUC ${evaluate.metrics.auc} should show a model that learned`);
+    assert.ok(evaluate.metrics.accuracy > 0.7, `test accuracy ${evaluate.metrics.accuracy}`);
+
+    // The metrics the step reported are the ones it stored, and the confusion matrix covers the test set.
+    const store = new ObjectStore(servers.storage);
+    const stored = z.object({ confusionMatrix: z.array(z.array(z.number())) }).loose().parse(await store.getJson(evaluate.metricsKey));
+    assert.equal(stored.confusionMatrix.flat().reduce((sum, n) => sum + n, 0), testCount);
+    assert.match((await store.get(evaluate.report)).toString('utf8'), /Classification report/);
+    assert.equal(publish.version, 1);
+  });
+
+  it('lists the run with its search attributes and shows every step', async () => {
+    const listed = await mlp('list', '--pipeline', 'pneumonia-demo', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const runs = z
+      .array(z.object({ workflowId: z.string(), pipeline: z.string(), pipelineStatus: z.string(), datasetHash: z.string(), modelVersion: z.string() }).loose())
+      .parse(JSON.parse(listed.stdout));
+    const mine = runs.find((run) => run.workflowId === workflowId);
+    assert.ok(mine, `${workflowId} is listed`);
+    assert.equal(mine.pipeline, 'pneumonia-demo');
+    assert.equal(mine.pipelineStatus, 'succeeded');
+    assert.equal(mine.datasetHash.length, 64);
+    assert.equal(mine.modelVersion, 'pneumonia-demo/1');
+
+    const shown = await mlp('show', workflowId, '--json');
+    assert.equal(shown.code, 0, shown.stderr);
+    const view = z.object({ steps: z.array(z.object({ id: z.string(), state: z.string() }).loose()) }).loose().parse(JSON.parse(shown.stdout));
+    assert.deepEqual(view.steps.map((step) => [step.id, step.state]), [
+      ['download', 'succeeded'], ['subset', 'succeeded'], ['train', 'succeeded'], ['evaluate', 'succeeded'], ['publish', 'succeeded'],
+    ]);
+  });
+
+  it('reproduces the run: same dataset hash, identical split manifests and model weights', async () => {
+    const result = await mlp('reproduce', workflowId, '--json');
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    const report = z.object({ reproduced: z.boolean(), steps: z.array(z.object({ step: z.string(), result: z.string() })) }).loose().parse(JSON.parse(result.stdout));
+    assert.equal(report.reproduced, true);
+    assert.deepEqual(report.steps.map((step) => [step.step, step.result]), [
+      ['download', 'identical'], ['subset', 'identical'], ['train', 'identical'], ['evaluate', 'identical'], ['publish', 'identical'],
+    ]);
+  });
+});
