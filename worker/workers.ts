@@ -30,6 +30,9 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         namespace: options.namespace,
         taskQueue,
         activities,
+        // A cancel reaches an activity only with a heartbeat response; by default heartbeats are
+        // throttled to 0.8 x heartbeatTimeout (48 s for a 1 m timeout). Stop within seconds.
+        maxHeartbeatThrottleInterval: '5s',
         ...(taskQueue === workflowQueue && workflowBundle ? { workflowBundle } : {}),
       });
     }),
