@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackboneName } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
+import { augmentImage, type AugmentationParams } from './augmentation.ts';
 import type { Batch, BatchSource } from './batch-source.ts';
 
 /** Images in memory as the split reader returns them: HWC uint8, one label index per image. */
@@ -30,15 +31,20 @@ export interface PixelSourceOptions {
   scaling: InputScaling;
   /** @default true */
   shuffle?: boolean;
+  /** Random affine augmentation of each image, drawn per (seed, epoch, image index); none when absent. */
+  augmentation?: AugmentationParams;
 }
 
 /**
  * Batches of a split in memory: float NHWC scaled for the backbone, grayscale replicated to the
  * three channels ImageNet backbones take, one-hot labels; order shuffled per (seed, epoch).
+ * With `augmentation`, `epoch` also picks each image's augmented copy (the trainer passes the
+ * view index there when it caches frozen-backbone features of a few fixed views).
  */
 export function pixelSource(split: PixelSplit, options: PixelSourceOptions): BatchSource {
-  const { batchSize, classes, scaling, shuffle = true } = options;
+  const { batchSize, classes, scaling, shuffle = true, augmentation } = options;
   const imageBytes = split.height * split.width * split.channels;
+  const shape = { height: split.height, width: split.width, channels: split.channels };
   return {
     size: split.count,
     *batches(epoch: number, seed: number): Iterable<Batch> {
@@ -47,7 +53,10 @@ export function pixelSource(split: PixelSplit, options: PixelSourceOptions): Bat
       for (let start = 0; start < split.count; start += batchSize) {
         const chunk = indices.slice(start, start + batchSize);
         const bytes = new Uint8Array(chunk.length * imageBytes);
-        chunk.forEach((index, i) => bytes.set(split.pixels.subarray(index * imageBytes, (index + 1) * imageBytes), i * imageBytes));
+        chunk.forEach((index, i) => {
+          const image = split.pixels.subarray(index * imageBytes, (index + 1) * imageBytes);
+          bytes.set(augmentation ? augmentImage(image, shape, augmentation, { seed, view: epoch, imageIndex: index }) : image, i * imageBytes);
+        });
         const x = tf.tidy(() => {
           const raw = tf.tensor4d(bytes, [chunk.length, split.height, split.width, split.channels], 'int32');
           const scaled = scaling === 'unit' ? tf.div(raw, 255) : tf.sub(tf.div(raw, 127.5), 1);

@@ -3,6 +3,7 @@ import { PipelineSpecError } from '../../common/errors.ts';
 import type { ModelSpec } from '../../common/model-spec.ts';
 import { loadSplitManifest, loadSplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
+import type { AugmentationParams } from './augmentation.ts';
 import type { BatchSource } from './batch-source.ts';
 import { BACKBONE_INPUT_SCALING, pixelSource } from './pixel-source.ts';
 
@@ -41,13 +42,13 @@ function checkSplits(train: SplitManifest, val: SplitManifest, keys: { train: st
 
 /**
  * Reads the train and validation splits (verified manifests, decoded pixels) into memory and
- * wraps them as batch sources scaled for the backbone. Validation is never shuffled.
+ * wraps them as batch sources scaled for the backbone. Validation is never shuffled nor augmented.
  * Sequential loads keep only one split's PNGs in flight at a time.
  */
 export async function loadTrainData(
   store: ObjectStore,
   keys: { train: string; val: string },
-  options: { model: ModelSpec; batchSize: number },
+  options: { model: ModelSpec; batchSize: number; augmentation?: AugmentationParams },
 ): Promise<TrainData> {
   const [train, val] = await Promise.all([loadSplitManifest(store, keys.train), loadSplitManifest(store, keys.val)]);
   checkSplits(train, val, keys, options.model);
@@ -56,7 +57,7 @@ export async function loadTrainData(
   return {
     classes: train.classes,
     classCounts: train.classes.map((name) => train.classCounts[name] ?? 0),
-    train: pixelSource(trainPixels, common),
+    train: pixelSource(trainPixels, { ...common, ...(options.augmentation ? { augmentation: options.augmentation } : {}) }),
     ...(valPixels.count > 0 ? { validation: pixelSource(valPixels, { ...common, shuffle: false }) } : {}),
     trainImages: trainPixels.count,
     valImages: valPixels.count,

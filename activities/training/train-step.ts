@@ -9,6 +9,7 @@ import { trainStep, type TrainInput, type TrainOutput } from '../../common/step-
 import type { ActivityDeps } from '../deps.ts';
 import { engineInfo, selectEngine, type TrainingEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { augments, type AugmentationParams } from './augmentation.ts';
 import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
 import { resolveClassWeights } from './class-weights.ts';
 import { saveModelToStore } from './layers-model-io.ts';
@@ -46,11 +47,12 @@ export interface TrainStepDeps {
 
 /** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. */
 function notApplied(input: TrainInput): string[] {
-  const augmentation = input.augmentation;
-  const augments =
-    augmentation !== undefined &&
-    (augmentation.rotation > 0 || augmentation.widthShift > 0 || augmentation.heightShift > 0 || augmentation.shear > 0 || augmentation.zoom > 0 || augmentation.horizontalFlip);
-  return [...(augments ? ['augmentation'] : []), ...(input.checkpointEveryBatches !== undefined ? ['checkpointEveryBatches'] : [])];
+  return input.checkpointEveryBatches !== undefined ? ['checkpointEveryBatches'] : [];
+}
+
+/** The augmentation to apply, or undefined when it is absent or changes nothing. */
+function activeAugmentation(input: TrainInput): AugmentationParams | undefined {
+  return input.augmentation && augments(input.augmentation) ? input.augmentation : undefined;
 }
 
 /** Logs and heartbeats a resume: the trainer reads `latest()` once, at the start. */
@@ -100,7 +102,12 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
   const heartbeater = trainHeartbeater(deps.heartbeat ?? (() => {}), { epochs: input.epochs });
   let built: BuiltModel | undefined;
   try {
-    const data = await loadTrainData(store, { train: input.trainManifest, val: input.valManifest }, { model: input.model, batchSize: input.batchSize });
+    const augmentation = activeAugmentation(input);
+    const data = await loadTrainData(
+      store,
+      { train: input.trainManifest, val: input.valManifest },
+      { model: input.model, batchSize: input.batchSize, ...(augmentation ? { augmentation } : {}) },
+    );
     heartbeater.loaded(Math.ceil(data.trainImages / input.batchSize));
     built = await buildOrWarmStart(input, store, engine);
     const units = built.outputUnits;
@@ -134,6 +141,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       engineName: engine.engine,
       // Node runs wasm on one thread: worker threads put the other cores to work on features.
       featureWorkers: engine.engine === 'wasm' ? availableParallelism() : 1,
+      // A frozen backbone's features are cached, so augmentation there is a fixed set of views.
+      featureViews: augmentation ? (input.augmentation?.views ?? 1) : 1,
     });
 
     // Evaluation and serving read how to feed the model from model.json (TF.js user metadata).

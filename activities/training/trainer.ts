@@ -50,6 +50,14 @@ export interface TrainOptions {
    * @default 1
    */
   featureWorkers?: number;
+  /**
+   * Distinct passes of `train` whose features are cached (`train.batches(view, seed)` for view
+   * 0..views−1); epoch e trains on view e mod views. More than 1 only makes sense for an
+   * augmenting source: a frozen backbone then sees a fixed set of augmented copies per image.
+   * Ignored when features are not cached (each epoch's batches are then augmented afresh).
+   * @default 1
+   */
+  featureViews?: number;
 }
 
 export interface TrainResult {
@@ -99,11 +107,12 @@ async function extractFeatures(
   extract: (x: tf.Tensor) => Promise<tf.Tensor>,
   source: BatchSource,
   seed: number,
+  view = 0,
 ): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
   const xs: tf.Tensor[] = [];
   const ys: tf.Tensor[] = [];
   try {
-    for await (const batch of source.batches(0, seed)) {
+    for await (const batch of source.batches(view, seed)) {
       xs.push(await extract(batch.x));
       ys.push(batch.y);
       batch.x.dispose();
@@ -114,6 +123,17 @@ async function extractFeatures(
   } finally {
     tf.dispose([...xs, ...ys]);
   }
+}
+
+/** Epoch e of the result is epoch e of source e mod n: one cached augmented view per epoch. */
+function viewPerEpoch(sources: BatchSource[]): BatchSource {
+  const [first] = sources;
+  if (!first) throw new Error('Cached features need at least one view');
+  if (sources.length === 1) return first;
+  return {
+    size: first.size,
+    batches: (epoch, seed) => (sources[epoch % sources.length] ?? first).batches(epoch, seed),
+  };
 }
 
 interface Evaluation {
@@ -186,6 +206,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const early = settings.earlyStopping;
   if (early && !options.validation) throw new PipelineSpecError(`Train model failed: earlyStopping monitors ${early.monitor} but the step has no validation data`);
   const cache = options.cacheFeatures ?? built.frozenBackbone;
+  const featureViews = options.featureViews ?? 1;
+  if (!Number.isInteger(featureViews) || featureViews < 1) throw new PipelineSpecError(`Train model failed: featureViews must be a whole number ≥ 1, got ${featureViews}`);
   if (cache && !built.frozenBackbone) throw new PipelineSpecError('Train model failed: features can only be cached for a frozen backbone');
 
   const optimizer = createOptimizer(settings.optimizer);
@@ -254,9 +276,13 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const pool = workers > 1 ? await createFeaturePool(built.backbone, { workers, pooling: poolingKinds }) : undefined;
       const extract = pool ? (x: tf.Tensor) => pool.extract(x) : async (x: tf.Tensor) => tf.tidy(() => frozenFeatures(x));
       try {
-        const features = await extractFeatures(extract, options.train, seed);
-        owned.push(features.x, features.y);
-        train = tensorSource(features.x, features.y, { batchSize: settings.batchSize });
+        const views: BatchSource[] = [];
+        for (let view = 0; view < featureViews; view++) {
+          const features = await extractFeatures(extract, options.train, seed, view);
+          owned.push(features.x, features.y);
+          views.push(tensorSource(features.x, features.y, { batchSize: settings.batchSize }));
+        }
+        train = viewPerEpoch(views);
         if (options.validation) {
           const val = await extractFeatures(extract, options.validation, seed);
           owned.push(val.x, val.y);

@@ -12,14 +12,24 @@ import { objectKeySchema } from './fields.ts';
 const augmentationSchema = z
   .strictObject({
     rotation: z.number().min(0).max(180).default(0).describe('Max rotation in degrees'),
-    widthShift: z.number().min(0).max(1).default(0),
-    heightShift: z.number().min(0).max(1).default(0),
-    shear: z.number().min(0).max(1).default(0),
-    zoom: z.number().min(0).max(1).default(0),
+    widthShift: z.number().min(0).max(1).default(0).describe('Max horizontal shift, a fraction of the width'),
+    heightShift: z.number().min(0).max(1).default(0).describe('Max vertical shift, a fraction of the height'),
+    shear: z.number().min(0).max(45).default(0).describe("Max shear angle in degrees (Keras's shear_range: the notebook's 0.2 is 0.2 degrees)"),
+    zoom: z.number().min(0).max(1).default(0).describe('Zoom drawn per axis from [1 - zoom, 1 + zoom]'),
     horizontalFlip: z.boolean().default(false),
     fillMode: z.enum(['nearest', 'constant', 'reflect']).default('nearest'),
+    views: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe('Frozen backbone only: augmented copies per image whose features are computed once; epoch e trains on copy e mod views'),
   })
-  .describe('Random augmentation of training images, seeded from `seed`');
+  .describe(
+    'Random affine augmentation of training images (as Keras ImageDataGenerator, bilinear), seeded from `seed`; validation is never augmented. ' +
+      'A trainable backbone gets a fresh copy of every image each epoch; a frozen one caches features of `views` fixed copies.',
+  );
 
 const input = z
   .strictObject({
@@ -69,7 +79,7 @@ const output = z.object({
   trainImages: z.number().int().min(0),
   valImages: z.number().int().min(0),
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
-  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (e.g. augmentation)'),
+  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (e.g. checkpointEveryBatches)'),
 });
 
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */
