@@ -289,6 +289,20 @@ describe('the train step through runPipeline on the real Temporal dev server and
     const log = await readFile(second.logFile, 'utf8');
     assert.match(log, /Resuming training from checkpoint/);
   });
+  it('applies the notebook\'s augmentation on real X-rays: other weights than without it, the same weights twice with one seed', async () => {
+    const augmentation = { rotation: 40, widthShift: 0.2, heightShift: 0.2, shear: 0.2, zoom: 0.2, horizontalFlip: true, fillMode: 'nearest', views: 2 };
+    const step = (extra: Record<string, unknown>) =>
+      testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 2, ...extra }) });
+    const trained = async (name: string, extra: Record<string, unknown>) => (await (await run(`train-${name}-${randomUUID().slice(0, 8)}`, step(extra))).result).train ?? {};
+    const plain = await trained('plain', {});
+    const augmented = await trained('augmented', { augmentation });
+    const again = await trained('augmented-again', { augmentation });
+    assert.deepEqual(augmented.notApplied, [], 'augmentation is applied, not listed as skipped');
+    assert.notEqual(augmented.weightsSha256, plain.weightsSha256);
+    assert.equal(again.weightsSha256, augmented.weightsSha256);
+    assert.ok(Number(again.featureSeconds) > 0, 'the second run trained again rather than reusing a result');
+  });
+
   it('warm-starts mode: full from the partial step\'s model: with a vanishing learning rate it predicts what the partial model predicts', async () => {
     const workflowId = `train-warm-${randomUUID().slice(0, 8)}`;
     const partial = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 2 }) });
