@@ -2,17 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackboneName } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { augmentImage, type AugmentationParams } from './augmentation.ts';
+import type { SplitPixels } from '../data/split-reader.ts';
 import type { Batch, BatchSource } from './batch-source.ts';
 
 /** Images in memory as the split reader returns them: HWC uint8, one label index per image. */
-export interface PixelSplit {
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  pixels: Uint8Array;
-  labels: Int32Array;
-}
+export type PixelSplit = SplitPixels;
 
 /**
  * How a backbone wants its pixels: `symmetric` is x/127.5 − 1 (MobileNet's training input),
