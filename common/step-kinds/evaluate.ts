@@ -4,7 +4,7 @@ import { objectKeySchema } from './fields.ts';
 
 const input = z
   .strictObject({
-    model: objectKeySchema.describe('Model prefix written by a train step'),
+    model: objectKeySchema.describe('Key of the model.json a train step wrote (its folder works too)'),
     testManifest: objectKeySchema.describe('Split manifest of the test images (scored as stored, never augmented)'),
     classes: z
       .array(z.string().min(1))
