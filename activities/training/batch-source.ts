@@ -16,6 +16,12 @@ export interface BatchSource {
   /** Number of examples in one epoch. */
   readonly size: number;
   batches(epoch: number, seed: number): AsyncIterable<Batch> | Iterable<Batch>;
+  /**
+   * Identity of each example of `batches(epoch, seed)`, in the order they come: what determines
+   * its pixels (image hash, preprocessing, scaling, augmentation view). Sources that have it let
+   * the trainer persist frozen-backbone features; absent, features are computed every run.
+   */
+  exampleKeys?(epoch: number, seed: number): string[];
 }
 
 export interface TensorSourceOptions {

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
+import { canonicalJson } from '../../common/canonical-json.ts';
 import type { BackboneName } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { augmentImage, type AugmentationParams } from './augmentation.ts';
@@ -27,6 +29,19 @@ export interface PixelSourceOptions {
   shuffle?: boolean;
   /** Random affine augmentation of each image, drawn per (seed, epoch, image index); none when absent. */
   augmentation?: AugmentationParams;
+  /**
+   * Identity of each image's pixels in split order (e.g. `<preprocessing id>/<sha256>`); gives
+   * the source `exampleKeys`, which key persisted backbone features.
+   */
+  imageIds?: readonly string[];
+}
+
+/**
+ * Key of one example: the image id under its scaling and view. An augmented copy depends on the
+ * parameters, the seed, the view and the image's index in the split (augmentImage's inputs).
+ */
+function exampleKey(scaling: InputScaling, imageId: string, augmentation: string | undefined, seed: number, view: number, index: number): string {
+  return augmentation === undefined ? `${scaling}/plain/${imageId}` : `${scaling}/aug-${augmentation}-s${seed}-v${view}/${index}-${imageId}`;
 }
 
 /**
@@ -36,14 +51,22 @@ export interface PixelSourceOptions {
  * view index there when it caches frozen-backbone features of a few fixed views).
  */
 export function pixelSource(split: PixelSplit, options: PixelSourceOptions): BatchSource {
-  const { batchSize, classes, scaling, shuffle = true, augmentation } = options;
+  const { batchSize, classes, scaling, shuffle = true, augmentation, imageIds } = options;
   const imageBytes = split.height * split.width * split.channels;
   const shape = { height: split.height, width: split.width, channels: split.channels };
+  if (imageIds && imageIds.length !== split.count) throw new Error(`Pixel source needs one image id per image: ${imageIds.length} ids, ${split.count} images`);
+  const orderOf = (epoch: number, seed: number): number[] => {
+    const order = Array.from({ length: split.count }, (_, i) => i);
+    return shuffle ? shuffled(order, createRandom(seed, 'shuffle', epoch)) : order;
+  };
+  const augmentationHash = augmentation ? createHash('sha256').update(canonicalJson(augmentation)).digest('hex').slice(0, 16) : undefined;
   return {
     size: split.count,
+    ...(imageIds
+      ? { exampleKeys: (epoch: number, seed: number) => orderOf(epoch, seed).map((index) => exampleKey(scaling, imageIds[index] ?? '', augmentationHash, seed, epoch, index)) }
+      : {}),
     *batches(epoch: number, seed: number): Iterable<Batch> {
-      const order = Array.from({ length: split.count }, (_, i) => i);
-      const indices = shuffle ? shuffled(order, createRandom(seed, 'shuffle', epoch)) : order;
+      const indices = orderOf(epoch, seed);
       for (let start = 0; start < split.count; start += batchSize) {
         const chunk = indices.slice(start, start + batchSize);
         const bytes = new Uint8Array(chunk.length * imageBytes);

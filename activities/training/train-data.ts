@@ -1,4 +1,4 @@
-import type { SplitManifest } from '../../common/dataset-manifest.ts';
+import { preprocessParamsId, type SplitManifest } from '../../common/dataset-manifest.ts';
 import { PipelineSpecError } from '../../common/errors.ts';
 import type { ModelSpec } from '../../common/model-spec.ts';
 import { loadSplitManifest, loadSplitPixels } from '../data/split-reader.ts';
@@ -40,6 +40,12 @@ function checkSplits(train: SplitManifest, val: SplitManifest, keys: { train: st
   if (train.images.length === 0) throw new PipelineSpecError(`Load training data failed: ${keys.train} has no images`);
 }
 
+/** What determines each image's pixels: its content hash under the split's preprocessing. */
+function imageIds(manifest: SplitManifest): string[] {
+  const preprocessing = preprocessParamsId(manifest.preprocessing);
+  return manifest.images.map((image) => `${preprocessing}/${image.sha256}`);
+}
+
 /**
  * Reads the train and validation splits (verified manifests, decoded pixels) into memory and
  * wraps them as batch sources scaled for the backbone. Validation is never shuffled nor augmented.
@@ -57,8 +63,8 @@ export async function loadTrainData(
   return {
     classes: train.classes,
     classCounts: train.classes.map((name) => train.classCounts[name] ?? 0),
-    train: pixelSource(trainPixels, { ...common, ...(options.augmentation ? { augmentation: options.augmentation } : {}) }),
-    ...(valPixels.count > 0 ? { validation: pixelSource(valPixels, { ...common, shuffle: false }) } : {}),
+    train: pixelSource(trainPixels, { ...common, imageIds: imageIds(train), ...(options.augmentation ? { augmentation: options.augmentation } : {}) }),
+    ...(valPixels.count > 0 ? { validation: pixelSource(valPixels, { ...common, imageIds: imageIds(val), shuffle: false }) } : {}),
     trainImages: trainPixels.count,
     valImages: valPixels.count,
   };

@@ -12,6 +12,7 @@ import type { ObjectStore } from '../object-store.ts';
 import { augments, type AugmentationParams } from './augmentation.ts';
 import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
 import { resolveClassWeights } from './class-weights.ts';
+import { ObjectStoreFeatureCache } from './feature-cache.ts';
 import { saveModelToStore } from './layers-model-io.ts';
 import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
 import { BACKBONE_INPUT_SCALING } from './pixel-source.ts';
@@ -143,6 +144,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       featureWorkers: engine.engine === 'wasm' ? availableParallelism() : 1,
       // A frozen backbone's features are cached, so augmentation there is a fixed set of views.
       featureViews: augmentation ? (input.augmentation?.views ?? 1) : 1,
+      // Features persist under features/<backbone hash>/…: a re-run or the full run reuses them.
+      featureCache: new ObjectStoreFeatureCache(store),
     });
 
     // Evaluation and serving read how to feed the model from model.json (TF.js user metadata).
@@ -188,6 +191,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       trainImages: data.trainImages,
       valImages: data.valImages,
       featureSeconds: result.featureSeconds,
+      featuresReused: result.featuresReused,
+      featuresComputed: result.featuresComputed,
       notApplied: skipped,
     };
   } finally {

@@ -11,6 +11,7 @@ import type { BuiltModel } from './model-builder.ts';
 import { createFeaturePool, type PoolingKind } from '../engine/feature-pool.ts';
 import { foldedInference } from './folded-inference.ts';
 import { createOptimizer } from './optimizers.ts';
+import type { FeatureCache } from './feature-cache.ts';
 
 export type { EpochLog } from './checkpoint-store.ts';
 
@@ -58,6 +59,12 @@ export interface TrainOptions {
    * @default 1
    */
   featureViews?: number;
+  /**
+   * Persists cached features between runs, keyed by backbone identity and each example's key
+   * (sources without `exampleKeys` are computed every run). Batches whose features are all
+   * stored are read instead of computed.
+   */
+  featureCache?: FeatureCache;
 }
 
 export interface TrainResult {
@@ -70,6 +77,10 @@ export interface TrainResult {
   trainableWeightsSha256: string;
   /** Seconds spent computing cached backbone features (0 when not cached). */
   featureSeconds: number;
+  /** Feature vectors read from `featureCache` (train views plus validation). */
+  featuresReused: number;
+  /** Feature vectors computed by the backbone this run. */
+  featuresComputed: number;
 }
 
 const RateSchema = z.object({ rate: z.number() });
@@ -99,30 +110,98 @@ async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Where one pass's features persist: the cache, the backbone's identity, the pass's example keys. */
+interface PersistedPass {
+  cache: FeatureCache;
+  backboneHash: string;
+  keys: string[];
+}
+
+/** Counts of one pass's feature vectors: read from the persistent cache, or computed. */
+interface FeatureCounts {
+  reused: number;
+  computed: number;
+}
+
 /**
  * Runs the backbone and the head's weightless pooling layers over one pass of `source` and
  * keeps the result and the labels in memory (pooled: 768 floats per image for MobileNet + GAP).
+ * With `persisted`, a batch whose rows are all stored is read back instead (the same bytes the
+ * backbone gave when they were written); other batches are computed and their missing rows stored.
  */
 async function extractFeatures(
   extract: (x: tf.Tensor) => Promise<tf.Tensor>,
   source: BatchSource,
   seed: number,
   view = 0,
+  persisted?: PersistedPass,
+  counts: FeatureCounts = { reused: 0, computed: 0 },
 ): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
   const xs: tf.Tensor[] = [];
   const ys: tf.Tensor[] = [];
+  const keys = persisted?.keys.map((key) => `${persisted.backboneHash}/${key}`);
+  const stored = persisted && keys ? await persisted.cache.get(keys) : [];
+  const writes: Promise<void>[] = [];
+  let offset = 0;
   try {
     for await (const batch of source.batches(view, seed)) {
-      xs.push(await extract(batch.x));
+      const n = batch.x.shape[0] ?? 0;
+      const rows = stored.slice(offset, offset + n);
+      const first = rows[0];
+      if (persisted && first && rows.length === n && rows.every((row) => row !== undefined)) {
+        const values = new Float32Array(n * first.values.length);
+        rows.forEach((row, i) => values.set(row.values, i * first.values.length));
+        xs.push(tf.tensor(values, [n, ...first.shape], 'float32'));
+        counts.reused += n;
+      } else {
+        const features = await extract(batch.x);
+        xs.push(features);
+        counts.computed += n;
+        if (persisted && keys) {
+          // Reading the rows back also lets the event loop run (heartbeats) between batches.
+          const data = await features.data();
+          const width = data.length / Math.max(n, 1);
+          const shape = features.shape.slice(1);
+          const entries = [];
+          for (let i = 0; i < n; i++) {
+            const key = keys[offset + i];
+            if (key !== undefined && stored[offset + i] === undefined) entries.push({ key, row: { shape, values: Float32Array.from(data.subarray(i * width, (i + 1) * width)) } });
+          }
+          writes.push(persisted.cache.put(entries));
+        } else {
+          await features.data();
+        }
+      }
       ys.push(batch.y);
       batch.x.dispose();
-      // Reading one value back lets the event loop run (heartbeats) between batches.
-      await xs[xs.length - 1]?.data();
+      offset += n;
     }
+    await Promise.all(writes);
     return { x: tf.concat(xs), y: tf.concat(ys) };
   } finally {
+    await Promise.allSettled(writes);
     tf.dispose([...xs, ...ys]);
   }
+}
+
+/**
+ * Identity of the features a frozen backbone gives: its architecture (feature layer, input size)
+ * and weight bytes, plus how they are computed (folding, pooling, engine: each changes the bits).
+ */
+async function backboneIdentity(backbone: tfl.LayersModel, how: Record<string, unknown>): Promise<string> {
+  const hash = createHash('sha256');
+  // Layer configs without their names: auto-generated names (conv2d_7) differ between loads.
+  const layers = backbone.layers.map((layer) => {
+    const { name: _name, ...config } = layer.getConfig();
+    return { className: layer.getClassName(), config };
+  });
+  hash.update(JSON.stringify({ layers, outputShape: backbone.outputShape }));
+  hash.update(JSON.stringify(how));
+  for (const weight of backbone.weights) {
+    const data = await weight.read().data();
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
 }
 
 /** Epoch e of the result is epoch e of source e mod n: one cached augmented view per epoch. */
@@ -267,6 +346,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     };
 
     let featureSeconds = 0;
+    const counts: FeatureCounts = { reused: 0, computed: 0 };
     let train = options.train;
     let validation = options.validation;
     if (cache && state.epoch < epochs && !state.earlyStopping.stopped) {
@@ -275,16 +355,22 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const poolingKinds = built.head.layers.slice(0, poolingCount).map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
       const pool = workers > 1 ? await createFeaturePool(built.backbone, { workers, pooling: poolingKinds }) : undefined;
       const extract = pool ? (x: tf.Tensor) => pool.extract(x) : async (x: tf.Tensor) => tf.tidy(() => frozenFeatures(x));
+      const featureCache = options.featureCache;
+      const backboneHash = featureCache
+        ? await backboneIdentity(built.backbone, { folded: folded !== undefined, pooling: poolingKinds, engine: state.engine, featureWorkers: workers > 1 })
+        : undefined;
+      const persisted = (source: BatchSource, view: number): PersistedPass | undefined =>
+        featureCache && backboneHash && source.exampleKeys ? { cache: featureCache, backboneHash, keys: source.exampleKeys(view, seed) } : undefined;
       try {
         const views: BatchSource[] = [];
         for (let view = 0; view < featureViews; view++) {
-          const features = await extractFeatures(extract, options.train, seed, view);
+          const features = await extractFeatures(extract, options.train, seed, view, persisted(options.train, view), counts);
           owned.push(features.x, features.y);
           views.push(tensorSource(features.x, features.y, { batchSize: settings.batchSize }));
         }
         train = viewPerEpoch(views);
         if (options.validation) {
-          const val = await extractFeatures(extract, options.validation, seed);
+          const val = await extractFeatures(extract, options.validation, seed, 0, persisted(options.validation, 0), counts);
           owned.push(val.x, val.y);
           validation = tensorSource(val.x, val.y, { batchSize: settings.batchSize, shuffle: false });
         }
@@ -341,6 +427,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       resumedFromEpoch,
       trainableWeightsSha256: await sha256Of(built.model.trainableWeights),
       featureSeconds,
+      featuresReused: counts.reused,
+      featuresComputed: counts.computed,
     };
 
     /** One optimizer step; returns [loss, correct] (the only readback per batch). */

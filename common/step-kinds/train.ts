@@ -79,6 +79,8 @@ const output = z.object({
   trainImages: z.number().int().min(0),
   valImages: z.number().int().min(0),
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
+  featuresReused: z.number().int().min(0).describe('Frozen-backbone feature vectors read from features/ in object storage'),
+  featuresComputed: z.number().int().min(0).describe('Frozen-backbone feature vectors computed (and stored) by this run'),
   notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (e.g. checkpointEveryBatches)'),
 });
 
@@ -87,7 +89,7 @@ export const trainStep = {
   uses: 'train',
   version: '1',
   description: 'Trains a backbone + dense head (partial on a subset, or full warm-started), resumable per epoch',
-  volatileOutputs: ['secondsPerEpoch', 'imagesPerSecond', 'featureSeconds', 'resumedFromEpoch', 'device'],
+  volatileOutputs: ['secondsPerEpoch', 'imagesPerSecond', 'featureSeconds', 'featuresReused', 'featuresComputed', 'resumedFromEpoch', 'device'],
   input,
   output,
   artifactInputs: ['trainManifest', 'valManifest', 'warmStartFrom'],

@@ -303,6 +303,22 @@ describe('the train step through runPipeline on the real Temporal dev server and
     assert.ok(Number(again.featureSeconds) > 0, 'the second run trained again rather than reusing a result');
   });
 
+  it('stores frozen-backbone features in object storage on the first run and reuses every one on a re-run, to the same weights', async () => {
+    // Earlier tests in this file trained on the same images: start from an empty feature cache.
+    for (const key of await store.list('features/')) await store.remove(key);
+    const step = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 2 }) });
+    const first = (await (await run(`train-features-${randomUUID().slice(0, 8)}`, step)).result).train ?? {};
+    const stored = await store.list('features/');
+    const second = (await (await run(`train-features-again-${randomUUID().slice(0, 8)}`, step)).result).train ?? {};
+
+    assert.deepEqual([first.featuresComputed, first.featuresReused], [24, 0], '16 train + 8 validation images computed');
+    assert.equal(stored.length, 24, 'one object per image');
+    assert.ok(stored.every((key) => /^features\/[0-9a-f]{64}\/symmetric\/plain\/w224-h224-c3-fill-v1\/[0-9a-f]{64}\.bin$/.test(key)), stored[0]);
+    assert.deepEqual([second.featuresComputed, second.featuresReused], [0, 24]);
+    assert.equal(second.weightsSha256, first.weightsSha256);
+    assert.deepEqual((await store.list('features/')).length, 24, 'the re-run wrote nothing new');
+  });
+
   it('warm-starts mode: full from the partial step\'s model: with a vanishing learning rate it predicts what the partial model predicts', async () => {
     const workflowId = `train-warm-${randomUUID().slice(0, 8)}`;
     const partial = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 2 }) });
