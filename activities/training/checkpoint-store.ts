@@ -3,7 +3,7 @@ import type { ObjectStore } from '../object-store.ts';
 
 /**
  * Epoch checkpoints: where a retried training attempt resumes. A checkpoint is written after
- * every epoch, before the activity heartbeats it, so a heartbeat never names a checkpoint that
+ * every epoch (and every N batches with `checkpointEveryBatches`), before the activity heartbeats it, so a heartbeat never names a checkpoint that
  * is not stored yet.
  */
 
@@ -26,9 +26,21 @@ const EpochLogSchema = z.object({
 /** Metrics of one finished epoch (1-based `epoch`). */
 export type EpochLog = z.infer<typeof EpochLogSchema>;
 
+/** Progress inside the epoch after `epoch`: batches trained and the running sums of its log. */
+const PartialEpochSchema = z.object({
+  batches: z.number().int().positive(),
+  lossSum: z.number(),
+  correct: z.number(),
+  count: z.number().int().min(0),
+  seconds: z.number().min(0),
+});
+export type PartialEpoch = z.infer<typeof PartialEpochSchema>;
+
 export const CheckpointStateSchema = z.object({
-  /** Epochs completed (1-based): training resumes with the next one. */
-  epoch: z.number().int().positive(),
+  /** Epochs completed (1-based): training resumes with the next one. 0 only with `partial`. */
+  epoch: z.number().int().min(0),
+  /** Set by a checkpoint written inside an epoch (`checkpointEveryBatches`): resume skips these batches. */
+  partial: PartialEpochSchema.optional(),
   history: z.array(EpochLogSchema),
   /** Every random draw derives from (seed, epoch, batch), so the seed is the whole RNG state. */
   rng: z.object({ seed: z.number().int() }),
@@ -51,7 +63,7 @@ export interface Checkpoint {
 export interface CheckpointStore {
   /** Stores a checkpoint and returns where (for heartbeats and outputs). */
   save(checkpoint: Checkpoint): Promise<string>;
-  /** The checkpoint with the highest epoch, if any. */
+  /** The latest checkpoint (highest epoch, then most batches into the next one), if any. */
   latest(): Promise<Checkpoint | undefined>;
 }
 
@@ -61,13 +73,33 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async save(checkpoint: Checkpoint): Promise<string> {
     this.saved.push(structuredClone(checkpoint));
-    return `memory:epoch-${checkpoint.state.epoch}`;
+    return `memory:${checkpointName(checkpoint.state)}`;
   }
 
   async latest(): Promise<Checkpoint | undefined> {
-    const best = this.saved.reduce<Checkpoint | undefined>((a, b) => (a && a.state.epoch >= b.state.epoch ? a : b), undefined);
+    const best = this.saved.reduce<Checkpoint | undefined>((a, b) => (a && compareProgress(progressOf(a.state), progressOf(b.state)) >= 0 ? a : b), undefined);
     return best && structuredClone(best);
   }
+}
+
+/** Folder name of a checkpoint: `epoch-N` after epoch N, `epoch-N-batch-B` B batches into epoch N+1. */
+export function checkpointName(state: Pick<CheckpointState, 'epoch' | 'partial'>): string {
+  return folderOf(progressOf(state));
+}
+
+/** Epochs completed, then batches trained of the next epoch. */
+type Progress = [epoch: number, batches: number];
+
+function folderOf([epoch, batches]: Progress): string {
+  return batches > 0 ? `epoch-${epoch}-batch-${batches}` : `epoch-${epoch}`;
+}
+
+function progressOf(state: Pick<CheckpointState, 'epoch' | 'partial'>): Progress {
+  return [state.epoch, state.partial?.batches ?? 0];
+}
+
+function compareProgress(a: Progress, b: Progress): number {
+  return a[0] - b[0] || a[1] - b[1];
 }
 
 /** Object-store key prefix of a training step's checkpoints. */
@@ -76,7 +108,7 @@ export function checkpointPrefix(workflowId: string, stepId: string): string {
 }
 
 /**
- * Checkpoints under `<prefix>/epoch-N/` (`weights.bin`, `optimizer.bin`, then `checkpoint.json`
+ * Checkpoints under `<prefix>/epoch-N/` or `<prefix>/epoch-N-batch-B/` (`weights.bin`, `optimizer.bin`, then `checkpoint.json`
  * last: a checkpoint counts only once its JSON exists, so a crash mid-write is ignored).
  */
 export class ObjectStoreCheckpointStore implements CheckpointStore {
@@ -86,7 +118,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   ) {}
 
   async save({ state, weights, optimizer }: Checkpoint): Promise<string> {
-    const dir = `${this.prefix}/epoch-${state.epoch}`;
+    const dir = `${this.prefix}/${checkpointName(state)}`;
     await this.store.put(`${dir}/weights.bin`, Buffer.from(weights));
     await this.store.put(`${dir}/optimizer.bin`, Buffer.from(optimizer));
     await this.store.putJson(`${dir}/checkpoint.json`, state);
@@ -94,12 +126,13 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   }
 
   async latest(): Promise<Checkpoint | undefined> {
-    const epochs = (await this.store.list(`${this.prefix}/`))
-      .map((key) => /\/epoch-(\d+)\/checkpoint\.json$/.exec(key)?.[1])
-      .filter((epoch): epoch is string => epoch !== undefined)
-      .map(Number);
-    if (epochs.length === 0) return undefined;
-    const dir = `${this.prefix}/epoch-${Math.max(...epochs)}`;
+    const found = (await this.store.list(`${this.prefix}/`)).flatMap((key): Progress[] => {
+      const match = /\/epoch-(\d+)(?:-batch-(\d+))?\/checkpoint\.json$/.exec(key);
+      return match ? [[Number(match[1]), Number(match[2] ?? 0)]] : [];
+    });
+    const latest = found.sort(compareProgress).at(-1);
+    if (!latest) return undefined;
+    const dir = `${this.prefix}/${folderOf(latest)}`;
     const state = CheckpointStateSchema.parse(await this.store.getJson(`${dir}/checkpoint.json`));
     return {
       state,

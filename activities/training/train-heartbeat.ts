@@ -43,7 +43,7 @@ export function trainHeartbeater(heartbeat: (details: TrainHeartbeat) => void, o
     report(progress) {
       details =
         progress.kind === 'batch'
-          ? { ...details, phase: 'train', kind: 'batch', epoch: progress.epoch, batch: progress.batch, loss: progress.loss }
+          ? { ...details, phase: 'train', kind: 'batch', epoch: progress.epoch, batch: progress.batch, loss: progress.loss, ...(progress.checkpoint ? { checkpoint: progress.checkpoint } : {}) }
           : {
               ...details,
               phase: 'train',

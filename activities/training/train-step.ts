@@ -46,9 +46,9 @@ export interface TrainStepDeps {
   signal?: AbortSignal;
 }
 
-/** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. */
-function notApplied(input: TrainInput): string[] {
-  return input.checkpointEveryBatches !== undefined ? ['checkpointEveryBatches'] : [];
+/** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. None at present. */
+function notApplied(_input: TrainInput): string[] {
+  return [];
 }
 
 /** The augmentation to apply, or undefined when it is absent or changes nothing. */
@@ -134,6 +134,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       train: data.train,
       ...(data.validation ? { validation: data.validation } : {}),
       checkpoints,
+      ...(input.checkpointEveryBatches !== undefined ? { checkpointEveryBatches: input.checkpointEveryBatches } : {}),
       onProgress: (progress) => {
         heartbeater.report(progress);
         if (progress.kind === 'epoch') log.info('Epoch finished', { stepId: context.stepId, ...progress.log, checkpoint: progress.checkpoint });

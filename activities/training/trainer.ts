@@ -17,7 +17,7 @@ export type { EpochLog } from './checkpoint-store.ts';
 
 /** Progress reported while training: after every batch, and after every epoch's checkpoint. */
 export type TrainProgress =
-  | { kind: 'batch'; epoch: number; batch: number; loss: number }
+  | { kind: 'batch'; epoch: number; batch: number; loss: number; checkpoint?: string }
   | { kind: 'epoch'; epoch: number; log: EpochLog; checkpoint?: string };
 
 export interface TrainOptions {
@@ -28,6 +28,11 @@ export interface TrainOptions {
   validation?: BatchSource;
   /** Where epoch checkpoints go; training resumes from the latest one found there. */
   checkpoints?: CheckpointStore;
+  /**
+   * Also checkpoint every N batches inside an epoch; a resume skips the batches already trained
+   * and continues bit-identically. Absent: only after each epoch.
+   */
+  checkpointEveryBatches?: number;
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
   /** Checked between batches; training stops with the signal's reason, keeping the last checkpoint. */
   signal?: AbortSignal;
@@ -286,6 +291,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (early && !options.validation) throw new PipelineSpecError(`Train model failed: earlyStopping monitors ${early.monitor} but the step has no validation data`);
   const cache = options.cacheFeatures ?? built.frozenBackbone;
   const featureViews = options.featureViews ?? 1;
+  const every = options.checkpointEveryBatches;
+  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new PipelineSpecError(`Train model failed: checkpointEveryBatches must be a whole number ≥ 1, got ${every}`);
   if (!Number.isInteger(featureViews) || featureViews < 1) throw new PipelineSpecError(`Train model failed: featureViews must be a whole number ≥ 1, got ${featureViews}`);
   if (cache && !built.frozenBackbone) throw new PipelineSpecError('Train model failed: features can only be cached for a frozen backbone');
 
@@ -385,14 +392,24 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       built.frozenBackbone ? runHead(x, poolingCount, dropoutSeed) : runHead(applyLayer(built.backbone, x, true), 0, dropoutSeed);
     const predict = (x: tf.Tensor): tf.Tensor => (cache ? runHead(x, poolingCount, undefined) : applyLayer(built.model, x, false));
 
+    const batchesPerEpoch = Math.ceil(train.size / settings.batchSize);
     for (let epochIndex = state.epoch; epochIndex < epochs && !state.earlyStopping.stopped; epochIndex++) {
       const epoch = epochIndex + 1;
+      // A mid-epoch checkpoint: its batches are skipped (drawn, not trained) and its sums continue.
+      const { partial, ...epochState } = state;
+      state = epochState;
       const started = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let count = 0;
+      const secondsBefore = partial?.seconds ?? 0;
+      let lossSum = partial?.lossSum ?? 0;
+      let correct = partial?.correct ?? 0;
+      let count = partial?.count ?? 0;
       let batchIndex = 0;
       for await (const batch of train.batches(epochIndex, seed)) {
+        if (batchIndex < (partial?.batches ?? 0)) {
+          tf.dispose([batch.x, batch.y]);
+          batchIndex++;
+          continue;
+        }
         signal?.throwIfAborted();
         const stats = step(batch, `${seed}:${epochIndex}:${batchIndex}`);
         const [loss = Number.NaN, batchCorrect = 0] = await stats.data();
@@ -405,9 +422,12 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         count += batch.x.shape[0] ?? 0;
         tf.dispose([batch.x, batch.y]);
         batchIndex++;
-        await onProgress?.({ kind: 'batch', epoch, batch: batchIndex, loss });
+        const due = checkpoints && every !== undefined && batchIndex % every === 0 && batchIndex < batchesPerEpoch;
+        const inside = due ? { ...state, partial: { batches: batchIndex, lossSum, correct, count, seconds: secondsBefore + (performance.now() - started) / 1000 } } : undefined;
+        const checkpoint = inside && checkpoints ? await checkpoints.save(await capture(inside, checkpointWeights, optimizer)) : undefined;
+        await onProgress?.({ kind: 'batch', epoch, batch: batchIndex, loss, ...(checkpoint ? { checkpoint } : {}) });
       }
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = secondsBefore + (performance.now() - started) / 1000;
       const log: EpochLog = { epoch, loss: lossSum / Math.max(count, 1), accuracy: correct / Math.max(count, 1), seconds, examplesPerSecond: count / seconds };
       if (validation) {
         const val = await evaluate(predict, targetsOf, settings.loss, validation, seed);

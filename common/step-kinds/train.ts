@@ -51,7 +51,12 @@ const input = z
     augmentation: augmentationSchema.optional(),
     seed: z.number().int().min(0).default(42),
     engine: z.enum(ENGINE_PREFERENCES).default('auto'),
-    checkpointEveryBatches: z.number().int().min(1).optional().describe('Extra checkpoints inside an epoch'),
+    checkpointEveryBatches: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Also checkpoint every N batches inside an epoch: a retry resumes mid-epoch, bit-identically'),
   })
   .superRefine((value, ctx) => {
     if (value.mode === 'full' && value.warmStartFrom === undefined) {
@@ -81,7 +86,7 @@ const output = z.object({
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
   featuresReused: z.number().int().min(0).describe('Frozen-backbone feature vectors read from features/ in object storage'),
   featuresComputed: z.number().int().min(0).describe('Frozen-backbone feature vectors computed (and stored) by this run'),
-  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (e.g. checkpointEveryBatches)'),
+  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (none at present)'),
 });
 
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */

@@ -5,7 +5,7 @@ import { ObjectStore } from '../../activities/object-store.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { checkpointPrefix, ObjectStoreCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { fetchLayersModelFiles, loadLayersModel, saveModelToStore } from '../../activities/training/layers-model-io.ts';
-import { trainModel, type TrainOptions } from '../../activities/training/trainer.ts';
+import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
@@ -51,6 +51,34 @@ describe('training state in the real S3 server', function () {
     const resumed = await trainModel(options(3, prefix));
     assert.equal(resumed.resumedFromEpoch, 2);
     assert.deepEqual(resumed.history.map((h) => h.epoch), [1, 2, 3]);
+    assert.equal(resumed.trainableWeightsSha256, uninterrupted.trainableWeightsSha256);
+  });
+
+  it('writes checkpoints inside epochs with checkpointEveryBatches and resumes from the latest one mid-epoch, to the same weights', async () => {
+    const prefix = checkpointPrefix('wf-mid-epoch', 'train');
+    const uninterrupted = await trainModel(options(3, checkpointPrefix('wf-mid-epoch-straight', 'train')));
+
+    // 48 examples in batches of 16: checkpoints after batches 1 and 2 of each epoch, then the epoch's.
+    const controller = new AbortController();
+    const written: string[] = [];
+    const crashed = {
+      ...options(3, prefix),
+      checkpointEveryBatches: 1,
+      signal: controller.signal,
+      onProgress: (p: TrainProgress) => {
+        if (p.checkpoint) written.push(p.checkpoint);
+        if (p.kind === 'batch' && p.epoch === 2 && p.batch === 1) controller.abort(new Error('worker killed'));
+      },
+    };
+    await assert.rejects(trainModel(crashed), /worker killed/);
+    assert.deepEqual(written, [`${prefix}/epoch-0-batch-1/`, `${prefix}/epoch-0-batch-2/`, `${prefix}/epoch-1/`, `${prefix}/epoch-1-batch-1/`]);
+
+    const batches: number[] = [];
+    const resumed = await trainModel({ ...options(3, prefix), checkpointEveryBatches: 1, onProgress: (p) => void (p.kind === 'batch' && p.epoch === 2 && batches.push(p.batch)) });
+    assert.equal(resumed.resumedFromEpoch, 1);
+    assert.deepEqual(batches, [2, 3], 'epoch 2 continues after its checkpointed batch');
+    assert.deepEqual(resumed.history.map((h) => h.epoch), [1, 2, 3]);
+    assert.deepEqual(resumed.history.map((h) => h.loss), uninterrupted.history.map((h) => h.loss));
     assert.equal(resumed.trainableWeightsSha256, uninterrupted.trainableWeightsSha256);
   });
 
