@@ -360,8 +360,13 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const started = performance.now();
       const workers = options.featureWorkers ?? 1;
       const poolingKinds = built.head.layers.slice(0, poolingCount).map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
-      const pool = workers > 1 ? await createFeaturePool(built.backbone, { workers, pooling: poolingKinds }) : undefined;
-      const extract = pool ? (x: tf.Tensor) => pool.extract(x) : async (x: tf.Tensor) => tf.tidy(() => frozenFeatures(x));
+      // Started on the first batch that needs computing: a run that reads every feature from the cache spawns no workers.
+      let pool: Awaited<ReturnType<typeof createFeaturePool>> | undefined;
+      const extract = async (x: tf.Tensor): Promise<tf.Tensor> => {
+        if (workers <= 1) return tf.tidy(() => frozenFeatures(x));
+        pool ??= await createFeaturePool(built.backbone, { workers, pooling: poolingKinds });
+        return pool.extract(x);
+      };
       const featureCache = options.featureCache;
       const backboneHash = featureCache
         ? await backboneIdentity(built.backbone, { folded: folded !== undefined, pooling: poolingKinds, engine: state.engine, featureWorkers: workers > 1 })
