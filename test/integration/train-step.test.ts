@@ -261,7 +261,9 @@ describe('the train step through runPipeline on the real Temporal dev server and
     });
 
     const first = startWorkerProcess('worker-1');
-    const reference = await (await run(`train-reference-${randomUUID().slice(0, 8)}`, train)).result;
+    // The reference must run uninterrupted: a generous heartbeat timeout keeps a loaded CI
+    // machine from timing it out (heartbeats are not part of the step's inputs or results).
+    const reference = await (await run(`train-reference-${randomUUID().slice(0, 8)}`, { ...train, heartbeatTimeout: '60s' })).result;
     const expected = reference.train ?? {};
     assert.equal(expected.resumedFromEpoch, 0);
 
