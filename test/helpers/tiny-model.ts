@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandom } from '../../common/prng.ts';
 import { ModelSchema, type ModelSpec, type TrainSettings } from '../../common/model-spec.ts';
 import { assembleModel, type BuiltModel } from '../../activities/training/model-builder.ts';
+import { selectEngine } from '../../activities/engine/engine.ts';
 
 /** Side of the synthetic images. */
 export const TINY_SIZE = 8;
@@ -46,4 +47,33 @@ export function syntheticData(count: number, seed: number): { x: tf.Tensor4D; y:
   const y = tf.cast(tf.oneHot(indices, 2), 'float32');
   indices.dispose();
   return { x: tf.tensor4d(values, [count, TINY_SIZE, TINY_SIZE, 3]), y };
+}
+
+export interface SyntheticSplits {
+  data: { x: tf.Tensor; y: tf.Tensor };
+  val: { x: tf.Tensor; y: tf.Tensor };
+}
+
+/**
+ * Mocha hooks shared by the trainer suites: select the wasm engine, build a synthetic train set
+ * (64 images) and validation set (32) before the suite, and dispose them after it.
+ */
+export function useSyntheticSplits(): SyntheticSplits {
+  const splits: Partial<SyntheticSplits> = {};
+  before(async () => {
+    await selectEngine('wasm', { strict: true });
+    splits.data = syntheticData(64, 1);
+    splits.val = syntheticData(32, 2);
+  });
+  after(() => tf.dispose([splits.data?.x, splits.data?.y, splits.val?.x, splits.val?.y].filter((t): t is tf.Tensor => t !== undefined)));
+  return {
+    get data() {
+      if (!splits.data) throw new Error('synthetic splits are created in the suite’s before hook');
+      return splits.data;
+    },
+    get val() {
+      if (!splits.val) throw new Error('synthetic splits are created in the suite’s before hook');
+      return splits.val;
+    },
+  };
 }

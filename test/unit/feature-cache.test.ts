@@ -7,7 +7,7 @@ import { tensorSource, type BatchSource } from '../../activities/training/batch-
 import { pixelSource } from '../../activities/training/pixel-source.ts';
 import { decodeFeatureRow, encodeFeatureRow, MemoryFeatureCache } from '../../activities/training/feature-cache.ts';
 import { trainModel, type TrainOptions } from '../../activities/training/trainer.ts';
-import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
+import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
 /** A tensor source that names its examples `<name>/<index>` in the order it yields them. */
 function keyedSource(x: tf.Tensor, y: tf.Tensor, name: string, shuffle: boolean): BatchSource {
@@ -57,21 +57,14 @@ describe('feature cache', () => {
   });
 
   describe('in trainModel', () => {
-    let data: { x: tf.Tensor; y: tf.Tensor };
-    let val: { x: tf.Tensor; y: tf.Tensor };
-    before(async () => {
-      await selectEngine('wasm', { strict: true });
-      data = syntheticData(64, 1);
-      val = syntheticData(32, 2);
-    });
-    after(() => tf.dispose([data.x, data.y, val.x, val.y]));
+    const splits = useSyntheticSplits();
 
     function options(extra: Partial<TrainOptions> = {}): TrainOptions {
       return {
         built: tinyModel(3, { trainableBackbone: false, spec: tinySpec() }),
         settings: tinySettings({ epochs: 3 }),
-        train: keyedSource(data.x, data.y, 'train', true),
-        validation: keyedSource(val.x, val.y, 'val', false),
+        train: keyedSource(splits.data.x, splits.data.y, 'train', true),
+        validation: keyedSource(splits.val.x, splits.val.y, 'val', false),
         engineName: 'wasm',
         foldBatchNorm: false,
         ...extra,
@@ -108,7 +101,7 @@ describe('feature cache', () => {
       const cache = new MemoryFeatureCache();
       await train({ featureCache: cache });
       const built = tinyModel(3, { trainableBackbone: false, spec: tinySpec() });
-      const fresh = tf.tidy(() => tfl.layers.flatten().apply(built.backbone.predict(data.x)) as tf.Tensor);
+      const fresh = tf.tidy(() => tfl.layers.flatten().apply(built.backbone.predict(splits.data.x)) as tf.Tensor);
       const freshValues = await fresh.data();
       fresh.dispose();
       built.model.dispose();

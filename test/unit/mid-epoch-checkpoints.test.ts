@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs-core';
-import { selectEngine } from '../../activities/engine/engine.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { checkpointName, MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
-import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
+import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
 describe('checkpointEveryBatches', () => {
-  let data: { x: tf.Tensor; y: tf.Tensor };
-  let val: { x: tf.Tensor; y: tf.Tensor };
-  before(async () => {
-    await selectEngine('wasm', { strict: true });
-    data = syntheticData(64, 1);
-    val = syntheticData(32, 2);
-  });
-  after(() => tf.dispose([data.x, data.y, val.x, val.y]));
+  const splits = useSyntheticSplits();
 
   /** 64 examples in batches of 16: 4 batches per epoch. */
   function options(trainableBackbone: boolean, extra: Partial<TrainOptions> = {}): TrainOptions {
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
       settings: tinySettings({ epochs: 3 }),
-      train: tensorSource(data.x, data.y, { batchSize: 16 }),
-      validation: tensorSource(val.x, val.y, { batchSize: 16, shuffle: false }),
+      train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
+      validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),
       engineName: 'wasm',
       checkpointEveryBatches: 2,
       ...extra,

@@ -2,29 +2,21 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { TrainingDivergedError } from '../../common/errors.ts';
 import type { TrainSettings } from '../../common/model-spec.ts';
-import { selectEngine } from '../../activities/engine/engine.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
-import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
+import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
 describe('trainModel', () => {
-  let data: { x: tf.Tensor; y: tf.Tensor };
-  let val: { x: tf.Tensor; y: tf.Tensor };
-  before(async () => {
-    await selectEngine('wasm', { strict: true });
-    data = syntheticData(64, 1);
-    val = syntheticData(32, 2);
-  });
-  after(() => tf.dispose([data.x, data.y, val.x, val.y]));
+  const splits = useSyntheticSplits();
 
   function options(trainableBackbone: boolean, extra: Partial<TrainOptions> & Partial<Pick<TrainSettings, 'epochs' | 'optimizer'>> = {}): TrainOptions {
     const { epochs = 4, optimizer, ...rest } = extra;
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
       settings: tinySettings({ epochs, ...(optimizer ? { optimizer } : {}) }),
-      train: tensorSource(data.x, data.y, { batchSize: 16 }),
-      validation: tensorSource(val.x, val.y, { batchSize: 16, shuffle: false }),
+      train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
+      validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),
       engineName: 'wasm',
       ...rest,
     };
@@ -86,7 +78,7 @@ describe('trainModel', () => {
   it('fails with TrainingDivergedError when the loss is not finite', async () => {
     // Corrupt labels (NaN) make the loss NaN whatever the network does with its inputs.
     const bad = tf.fill([16, 2], Number.NaN);
-    const inputs = tf.slice(data.x, 0, 16);
+    const inputs = tf.slice(splits.data.x, 0, 16);
     const opts = options(true, { train: tensorSource(inputs, bad, { batchSize: 16 }) });
     await assert.rejects(trainModel(opts), (error: unknown) => {
       assert.ok(error instanceof TrainingDivergedError);
