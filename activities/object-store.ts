@@ -20,11 +20,13 @@ export const SHA256_METADATA_KEY = 'sha256';
  */
 export class ObjectStore {
   readonly bucket: string;
+  readonly #config: StorageConfig;
   readonly #client: Client;
 
   constructor(config: StorageConfig) {
     const url = new URL(config.endpoint);
     this.bucket = config.bucket;
+    this.#config = config;
     this.#client = new Client({
       endPoint: url.hostname,
       port: url.port ? Number(url.port) : undefined,
@@ -34,6 +36,19 @@ export class ObjectStore {
       secretKey: config.secretAccessKey,
       pathStyle: true,
     });
+  }
+
+  /**
+   * The same server and credentials, another bucket: how `s3://<bucket>/<key>` sources outside
+   * the worker's own bucket are read. Returns this store for its own bucket.
+   */
+  forBucket(bucket: string): ObjectStore {
+    return bucket === this.bucket ? this : new ObjectStore({ ...this.#config, bucket });
+  }
+
+  /** Whether the bucket exists (a missing object and a missing bucket both stat as not found). */
+  async bucketExists(): Promise<boolean> {
+    return this.#client.bucketExists(this.bucket);
   }
 
   /** Creates the bucket if it does not exist yet (safe to call concurrently). */

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { S3Error } from 'minio';
 import { DownloadError } from '../../common/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { httpDownload, type DownloadProgress } from './http-download.ts';
@@ -24,8 +25,9 @@ export type FetchedSource =
 
 /**
  * Makes a dataset source available on local disk. `http(s)://` streams to `downloadPath`
- * (resuming from a `.part` file), `s3://<bucket>/<key>` streams from the worker's object store,
- * `file://` is used in place (a folder is imported as it is, an archive extracted).
+ * (resuming from a `.part` file), `s3://<bucket>/<key>` streams from any bucket of the worker's
+ * S3 server (with the worker's credentials), `file://` is used in place (a folder is imported as
+ * it is, an archive extracted).
  */
 export async function fetchSource(options: FetchSourceOptions): Promise<FetchedSource> {
   const { source, downloadPath, store, log, onProgress, signal } = options;
@@ -63,13 +65,21 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
   if (url.protocol === 's3:') {
     const bucket = url.hostname;
     const key = decodeURIComponent(url.pathname.replace(/^\//, ''));
-    if (bucket !== store.bucket) {
-      throw new DownloadError(`Cannot download ${source}: workers read only their own bucket "${store.bucket}"`);
+    if (bucket === '' || key === '') {
+      throw new DownloadError(`Invalid dataset source "${source}": expected s3://<bucket>/<key>`);
     }
+    // Any bucket on the worker's S3 server, read with the worker's credentials.
+    const bucketStore = store.forBucket(bucket);
     // The object store is local to the cluster: a retry re-reads the object instead of resuming.
-    const info = await store.stat(key);
-    if (info === undefined) throw new DownloadError(`Dataset source not found: ${source}`);
-    const body = await store.getStream(key);
+    const info = await s3Read(source, () => bucketStore.stat(key));
+    if (info === undefined) {
+      // A missing bucket stats like a missing object; telling them apart points at the typo.
+      if (!(await s3Read(source, () => bucketStore.bucketExists()))) {
+        throw new DownloadError(`Download failed with status 404 (NoSuchBucket): GET ${source}: bucket "${bucket}" does not exist`);
+      }
+      throw new DownloadError(`Download failed with status 404 (NoSuchKey): GET ${source}: no object "${key}" in bucket "${bucket}"`);
+    }
+    const body = await s3Read(source, () => bucketStore.getStream(key));
     let bytesDone = 0;
     body.on('data', (chunk: Buffer) => {
       bytesDone += chunk.length;
@@ -81,6 +91,22 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
   }
 
   throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+}
+
+/**
+ * Runs one S3 call for an `s3://` source. Access denied is turned into a `DownloadError`
+ * (retrying with the same credentials cannot help); other errors, such as a server that is down,
+ * propagate and are retried.
+ */
+async function s3Read<T>(source: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof S3Error && error.code === 'AccessDenied') {
+      throw new DownloadError(`Download failed with status 403 (AccessDenied): GET ${source}: the worker's S3 credentials may not read it`);
+    }
+    throw error;
+  }
 }
 
 /**
