@@ -6,7 +6,9 @@
  *
  * - frozenStep: training without the feature cache (VGG19 forward + head step each batch), the
  *   workload of the raw tfjs-webgpu figure (185 img/s at 300 px, batch 20, H200);
- * - featureCache: features computed once, then head-only epochs.
+ * - featureCache: features computed once, then head-only epochs;
+ * - crossCheck: a small conv net's loss and gradients on the selected backend vs the cpu backend
+ *   (same inputs), so a fast number is also a correct one.
  *
  * Here: `npx tsx bench/gpu.ts --size 32 --images 8 --batch 4` (smoke test on wasm).
  * GPU machine: bundle with esbuild (recipe in ../shared/gpu/README.md and README) and run through the device tool.
@@ -15,7 +17,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { version_cpu as cpuBackendVersion } from '@tensorflow/tfjs-backend-cpu';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
+import { createRandom } from '../common/prng.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { tensorSource } from '../activities/training/batch-source.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
@@ -43,6 +47,37 @@ function round(value: number, digits = 1): number {
 function steadyImagesPerSecond(seconds: number[]): number {
   const steady = seconds.length > 1 ? seconds.slice(1) : seconds;
   return round(images / (steady.reduce((a, b) => a + b, 0) / steady.length));
+}
+
+/** Loss and gradients of conv3x3 → relu → mean-pool → dense on fixed inputs, on one backend. */
+async function smallNetGradients(backend: string): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const random = createRandom('gpu-cross-check');
+  const values = (n: number, scale: number) => Float32Array.from({ length: n }, () => (random() - 0.5) * scale);
+  const x = tf.tensor4d(values(4 * 16 * 16 * 3, 2), [4, 16, 16, 3]);
+  const kernel = tf.tensor4d(values(3 * 3 * 3 * 8, 0.5), [3, 3, 3, 8]);
+  const dense = tf.tensor2d(values(8 * 2, 0.5), [8, 2]);
+  const { value, grads } = tf.valueAndGrads((k: tf.Tensor, d: tf.Tensor) => {
+    const features = tf.mean(tf.relu(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'same')), [1, 2]);
+    return tf.sum(tf.square(tf.matMul(features as tf.Tensor2D, d as tf.Tensor2D)));
+  })([kernel, dense]);
+  const out = await Promise.all([value, ...grads].map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([x, kernel, dense, value, ...grads]);
+  return out;
+}
+
+/** Largest relative difference between the selected backend's results and cpu's. */
+async function crossCheck(backend: string): Promise<{ against: string; maxRelativeError: number }> {
+  const fast = await smallNetGradients(backend);
+  const reference = await smallNetGradients('cpu');
+  await tf.setBackend(backend);
+  let worst = 0;
+  fast.forEach((values, i) => {
+    const expected = reference[i] as Float32Array;
+    const scale = Math.max(...Array.from(expected, Math.abs), 1e-12);
+    values.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - (expected[j] as number)) / scale)));
+  });
+  return { against: `cpu ${cpuBackendVersion}`, maxRelativeError: Number(worst.toExponential(2)) };
 }
 
 async function main(): Promise<void> {
@@ -90,6 +125,7 @@ async function main(): Promise<void> {
       totalSeconds: round(cachedSeconds, 2),
       featureSeconds: round(cached.featureSeconds, 2),
     },
+    crossCheck: await crossCheck(engine.backend),
     target: { imagesPerSecond: 170, rawTfjsWebgpuH200: 185 },
   };
   const text = JSON.stringify(result, null, 2);
