@@ -125,8 +125,8 @@ async function imageWorkOnly(images: Buffer[], rounds = 1) {
     await Promise.all(
       images.map((bytes) =>
         limit(async () => {
-          const check = await checkImage(bytes);
-          await preprocessImage(bytes, { width: size, height: size, channels: 3, fit: 'fill' }, { gray: check.ok && check.gray });
+          await checkImage(bytes);
+          await preprocessImage(bytes, { width: size, height: size, channels: 3, fit: 'fill' });
         }),
       ),
     );

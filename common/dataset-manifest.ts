@@ -9,8 +9,9 @@ import { canonicalJson } from './canonical-json.ts';
  *   that contains the same file, so a re-import uploads nothing new.
  * - `datasets/<datasetHash>/manifest.json`: the dataset manifest; `datasetHash` is the sha256 of
  *   its canonical bytes, i.e. the dataset's identity. Written last, in one PUT.
- * - `datasets/preprocessed/<paramsId>/<sha256>.png`: an image after preprocessing, keyed by the
- *   source image and the parameters, so another subset or a retrain reuses it.
+ * - `datasets/preprocessed/<paramsId>/<sha256>.npy`: an image after preprocessing (grayscale,
+ *   resized; uint8 of shape (height, width)), keyed by the source image and the parameters, so
+ *   another subset or a retrain reuses it.
  * - `datasets/<datasetHash>/splits/<splitHash>.json`: one split (train, val or test) of a subset.
  * - `datasets/<datasetHash>/subsets/<subsetHash>.json`: the subset record naming its three
  *   splits; written after them, so its presence means the subset is complete.
@@ -30,8 +31,6 @@ export const DatasetImageSchema = z.strictObject({
   bytes: z.number().int().nonnegative(),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
-  /** One channel, or all channels equal within JPEG rounding: preprocessing may take channel 0. */
-  gray: z.boolean(),
 });
 export type DatasetImage = z.infer<typeof DatasetImageSchema>;
 
@@ -47,7 +46,10 @@ export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
 export const PreprocessParamsSchema = z.strictObject({
   width: z.number().int().positive().max(4096),
   height: z.number().int().positive().max(4096),
-  /** 1 = grayscale; 3 = grayscale replicated to three identical channels (RGB backbones). */
+  /**
+   * 1 = grayscale; 3 = grayscale replicated to three identical channels (RGB backbones). Stored
+   * as one channel either way; readers replicate.
+   */
   channels: z.union([z.literal(1), z.literal(3)]),
   /** How the aspect ratio is handled: `fill` stretches (as the widely used 224-px copies do). */
   fit: z.enum(['fill', 'cover', 'contain']),
@@ -60,7 +62,7 @@ export const SplitImageSchema = z.strictObject({
   class: z.string().min(1),
   /** Index of `class` in the manifest's `classes`. */
   label: z.number().int().nonnegative(),
-  /** Object key of the preprocessed image (PNG). */
+  /** Object key of the preprocessed image (uint8 `.npy`, shape (height, width)). */
   key: z.string().min(1),
 });
 export type SplitImage = z.infer<typeof SplitImageSchema>;
@@ -77,16 +79,20 @@ export const SplitManifestSchema = z.strictObject({
 });
 export type SplitManifest = z.infer<typeof SplitManifestSchema>;
 
-/** Readable, stable id of preprocessing parameters, used in object keys. */
+/**
+ * Readable, stable id of what a preprocessed image holds, used in object keys. `channels` is not
+ * part of it: the stored image is one gray channel either way, so both settings share objects.
+ * `v2`: one-channel `.npy` (v1 stored PNGs).
+ */
 export function preprocessParamsId(params: PreprocessParams): string {
-  return `w${params.width}-h${params.height}-c${params.channels}-${params.fit}-v1`;
+  return `w${params.width}-h${params.height}-${params.fit}-gray-v2`;
 }
 
 export const datasetKeys = {
   blob: (sha256: string): string => `datasets/blobs/${sha256}`,
   manifest: (datasetHash: string): string => `datasets/${datasetHash}/manifest.json`,
   preprocessed: (sha256: string, params: PreprocessParams): string =>
-    `datasets/preprocessed/${preprocessParamsId(params)}/${sha256}.png`,
+    `datasets/preprocessed/${preprocessParamsId(params)}/${sha256}.npy`,
   split: (datasetHash: string, splitHash: string): string => `datasets/${datasetHash}/splits/${splitHash}.json`,
   subset: (datasetHash: string, subsetHash: string): string => `datasets/${datasetHash}/subsets/${subsetHash}.json`,
 };

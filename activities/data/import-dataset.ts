@@ -12,6 +12,7 @@ import type { ObjectStore } from '../object-store.ts';
 import { scanDatasetLayout } from './dataset-layout.ts';
 import { sha256Bytes } from './file-hash.ts';
 import { checkImage, contentTypeOf } from './image-check.ts';
+import { HEAD_EACH_UP_TO } from './stored-keys.ts';
 import type { DataLogger } from './logger.ts';
 
 /** A file left out of the manifest, and why: reported, never dropped silently. */
@@ -50,6 +51,7 @@ export interface ImportDatasetResult {
   reused: number;
 }
 
+const BLOB_PREFIX = 'datasets/blobs/';
 const SPLIT_ORDER = new Map(DATASET_SPLITS.map((split, index) => [split, index]));
 
 /**
@@ -63,8 +65,9 @@ export async function importDataset(options: ImportDatasetOptions): Promise<Impo
   const skipped: SkippedFile[] = layout.misplaced.map((path) => ({ path, reason: 'not directly in a split/CLASS folder' }));
 
   await store.ensureBucket();
-  // One listing instead of a stat per image: same answer, 1 request per 1,000 keys.
-  const present = new Set(await store.list('datasets/blobs/'));
+  // Many files: one listing instead of a HEAD per image (1 request per 1,000 keys). A few: a HEAD
+  // each, since the listing grows with every blob ever stored (see HEAD_EACH_UP_TO).
+  const present = layout.files.length > HEAD_EACH_UP_TO ? new Set(await store.list(BLOB_PREFIX)) : undefined;
   const inFlight = new Set<string>();
   let uploaded = 0;
   let reused = 0;
@@ -84,10 +87,12 @@ export async function importDataset(options: ImportDatasetOptions): Promise<Impo
         } else {
           const sha256 = sha256Bytes(bytes);
           const key = datasetKeys.blob(sha256);
-          if (present.has(key) || inFlight.has(key)) {
+          // Claimed before the first await, so two files with the same bytes upload once.
+          const claimed = !inFlight.has(key);
+          inFlight.add(key);
+          if (!claimed || (present ? present.has(key) : await store.exists(key))) {
             reused += 1;
           } else {
-            inFlight.add(key);
             await store.put(key, bytes, contentTypeOf(check.format));
             uploaded += 1;
           }
@@ -99,7 +104,6 @@ export async function importDataset(options: ImportDatasetOptions): Promise<Impo
             bytes: bytes.length,
             width: check.width,
             height: check.height,
-            gray: check.gray,
           };
         }
         imagesDone += 1;

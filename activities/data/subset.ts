@@ -15,6 +15,7 @@ import type { ObjectStore } from '../object-store.ts';
 import { sha256Bytes } from './file-hash.ts';
 import type { DataLogger } from './logger.ts';
 import { preprocessImage } from './preprocess.ts';
+import { storedKeys } from './stored-keys.ts';
 import { planSubset, type SubsetPlanSpec } from './subset-plan.ts';
 
 export interface SubsetSpec extends SubsetPlanSpec {
@@ -88,7 +89,7 @@ export async function createSubset({ spec, store, log, onProgress, concurrency =
 
   const selected = DATASET_SPLITS.flatMap((split) => plan.splits[split]);
   const prefix = `datasets/preprocessed/${preprocessParamsId(spec.image)}/`;
-  const present = new Set(await store.list(prefix));
+  const present = await storedKeys(store, prefix, selected.map((image) => datasetKeys.preprocessed(image.sha256, spec.image)));
   let created = 0;
   let reused = 0;
   let imagesDone = 0;
@@ -103,11 +104,11 @@ export async function createSubset({ spec, store, log, onProgress, concurrency =
           const source = await store.get(datasetKeys.blob(image.sha256));
           let output: Buffer;
           try {
-            output = await preprocessImage(source, spec.image, image);
+            output = await preprocessImage(source, spec.image);
           } catch (error) {
             throw new DatasetError(`Cannot preprocess ${image.path} (${image.sha256}): ${error instanceof Error ? error.message : String(error)}`);
           }
-          await store.put(key, output, 'image/png');
+          await store.put(key, output, 'application/octet-stream');
           created += 1;
         }
         imagesDone += 1;

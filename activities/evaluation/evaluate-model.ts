@@ -3,6 +3,7 @@ import { SplitManifestSchema, type SplitManifest } from '../../common/dataset-ma
 import { EvaluationError, PipelineSpecError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import { evaluateStep, type EvaluateInput, type EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
+import { decodePreprocessed } from '../data/split-reader.ts';
 import type { ActivityDeps } from '../deps.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { loadHistories } from './histories.ts';
@@ -103,14 +104,15 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
 
     const predictedClass = (p: ImagePrediction) => classes[(p.probabilities[positiveIndex] ?? 0) >= threshold.value ? positiveIndex : 1 - positiveIndex] ?? '';
     const subtitle = `threshold ${threshold.value.toFixed(3)} (${threshold.method === 'fixed' ? 'fixed' : "Youden's J on validation"}), ${scorecard.size} test images`;
+    const { preprocessing } = testManifest;
     const samples = pickSamples(test, classes.length, input.sampleImages);
     const [curves, confusion, roc, grid] = await Promise.all([
       loadHistories(store, input.histories).then(trainingCurvesPng),
       confusionMatrixPng(scorecard.confusionMatrix, classes, subtitle),
       rocCurvePng(scorecard.roc, scorecard.headline.auc, scorecard.operatingPoint),
-      Promise.all(samples.map((p) => store.get(p.key))).then((images) =>
+      Promise.all(samples.map(async (p) => ({ gray: decodePreprocessed(await store.get(p.key), preprocessing, p.key), width: preprocessing.width, height: preprocessing.height }))).then((images) =>
         sampleGridPng(
-          samples.map((p, i) => ({ image: images[i] ?? Buffer.alloc(0), trueClass: p.class, predictedClass: predictedClass(p), probability: p.probabilities[positiveIndex] ?? 0 })),
+          samples.map((p, i) => ({ image: images[i] ?? { gray: new Uint8Array(0), width: 0, height: 0 }, trueClass: p.class, predictedClass: predictedClass(p), probability: p.probabilities[positiveIndex] ?? 0 })),
           input.positiveClass,
         ),
       ),

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
-import sharp from 'sharp';
 import type { SplitImage, SplitManifest } from '../../common/dataset-manifest.ts';
 import { EvaluationError } from '../../common/errors.ts';
+import { decodePreprocessed } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { InputScaling } from '../training/pixel-source.ts';
 import type { TrainedModel } from './trained-model.ts';
@@ -27,25 +27,29 @@ export interface PredictOptions {
 }
 
 /**
- * Pixels as the model takes them: the stored preprocessed PNG decoded to [height, width,
- * channels] and scaled to [0, 1] (Keras' `rescale=1./255`, as the seed notebook trained). No
- * augmentation: evaluation sees each test image exactly as stored.
+ * Pixels as the model takes them: the stored preprocessed image (one gray channel, see
+ * `preprocessImage`) replicated to the model's channels and scaled exactly as training scaled it
+ * (`unit` x/255, the notebook's `rescale=1./255`; `symmetric` x/127.5 − 1). No augmentation:
+ * evaluation sees each test image exactly as stored.
  */
-export async function decodeImage(
-  png: Buffer,
+export function decodeImage(
+  bytes: Uint8Array,
   [height, width, channels]: readonly [number, number, number],
   where: string,
   scaling: InputScaling = 'unit',
-): Promise<Float32Array> {
-  let pipeline = sharp(png).removeAlpha();
-  pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== width || info.height !== height || info.channels !== channels) {
-    throw new EvaluationError(`Decode image failed: ${where} is ${info.width}x${info.height}x${info.channels}, the model takes ${width}x${height}x${channels}`);
+): Float32Array {
+  let gray: Uint8Array;
+  try {
+    gray = decodePreprocessed(bytes, { width, height, channels: channels === 1 ? 1 : 3, fit: 'fill' }, where);
+  } catch (error) {
+    throw new EvaluationError(`Decode image failed: ${error instanceof Error ? error.message : String(error)}; the model takes ${width}x${height}x${channels}`);
   }
-  const pixels = new Float32Array(data.length);
-  if (scaling === 'unit') for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 255;
-  else for (let i = 0; i < data.length; i++) pixels[i] = (data[i] ?? 0) / 127.5 - 1;
+  const pixels = new Float32Array(gray.length * channels);
+  const scale = scaling === 'unit' ? (v: number) => v / 255 : (v: number) => v / 127.5 - 1;
+  for (let i = 0; i < gray.length; i++) {
+    const value = scale(gray[i] ?? 0);
+    for (let c = 0; c < channels; c++) pixels[i * channels + c] = value;
+  }
   return pixels;
 }
 

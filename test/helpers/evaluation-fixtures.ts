@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import sharp from 'sharp';
 import { datasetKeys, manifestText, type DatasetSplit, type SplitManifest } from '../../common/dataset-manifest.ts';
 import { createRandom } from '../../common/prng.ts';
+import { decodeNpyUint8, encodeNpyUint8 } from '../../activities/data/npy.ts';
 import type { ObjectStore } from '../../activities/object-store.ts';
 import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
 
 /**
  * A tiny image classifier and split manifests in a real bucket, for evaluate and publish tests:
- * 16×16 RGB PNGs where PNEUMONIA images are brighter than NORMAL ones (plus noise), and a
+ * 16×16 gray images stored as the subset step stores them (uint8 `.npy`) where PNEUMONIA images are brighter than NORMAL ones (plus noise), and a
  * global-average-pooling → softmax model trained on them in a few epochs.
  */
 
@@ -20,13 +20,13 @@ const DATASET_HASH = createHash('sha256').update('evaluation-fixture-dataset').d
 
 function pixels(label: number, seed: string): Uint8Array {
   const random = createRandom('fixture-image', seed);
-  const out = new Uint8Array(FIXTURE_SIZE * FIXTURE_SIZE * 3);
+  const out = new Uint8Array(FIXTURE_SIZE * FIXTURE_SIZE);
   // Each image's brightness is shifted at random, so the classes overlap: the model is good but
   // not perfect (ROC AUC below 1).
   const mean = (label === 1 ? 140 : 105) + (random() - 0.5) * 80;
   for (let p = 0; p < FIXTURE_SIZE * FIXTURE_SIZE; p++) {
     const value = Math.max(0, Math.min(255, Math.round(mean + (random() - 0.5) * 180)));
-    out.set([value, value, value], p * 3);
+    out[p] = value;
   }
   return out;
 }
@@ -37,10 +37,10 @@ export async function writeSplit(store: ObjectStore, split: DatasetSplit, perCla
   for (const [label, name] of FIXTURE_CLASSES.entries()) {
     for (let i = 0; i < perClass; i++) {
       const raw = pixels(label, `${tag}-${split}-${name}-${i}`);
-      const png = await sharp(raw, { raw: { width: FIXTURE_SIZE, height: FIXTURE_SIZE, channels: 3 } }).png().toBuffer();
-      const sha256 = createHash('sha256').update(png).digest('hex');
+      const npy = encodeNpyUint8(raw, [FIXTURE_SIZE, FIXTURE_SIZE]);
+      const sha256 = createHash('sha256').update(npy).digest('hex');
       const key = datasetKeys.preprocessed(sha256, PREPROCESSING);
-      await store.put(key, png, 'image/png');
+      await store.put(key, npy, 'application/octet-stream');
       images.push({ sha256, path: `${split}/${name}/${tag}-${i}.png`, class: name, label, key });
     }
   }
@@ -64,8 +64,8 @@ export async function writeSplit(store: ObjectStore, split: DatasetSplit, perCla
 async function splitTensors(store: ObjectStore, manifest: SplitManifest): Promise<{ x: tf.Tensor4D; y: tf.Tensor2D }> {
   const values = new Float32Array(manifest.images.length * FIXTURE_SIZE * FIXTURE_SIZE * 3);
   for (const [n, image] of manifest.images.entries()) {
-    const raw = await sharp(await store.get(image.key)).removeAlpha().raw().toBuffer();
-    for (let i = 0; i < raw.length; i++) values[n * raw.length + i] = (raw[i] ?? 0) / 255;
+    const gray = decodeNpyUint8(await store.get(image.key)).data;
+    for (let i = 0; i < gray.length * 3; i++) values[n * gray.length * 3 + i] = (gray[Math.floor(i / 3)] ?? 0) / 255;
   }
   const y = tf.tensor2d(manifest.images.map((image) => FIXTURE_CLASSES.map((_, c) => (c === image.label ? 1 : 0))));
   return { x: tf.tensor4d(values, [manifest.images.length, FIXTURE_SIZE, FIXTURE_SIZE, 3]), y };

@@ -315,7 +315,7 @@ describe('the train step through runPipeline on the real Temporal dev server and
 
     assert.deepEqual([first.featuresComputed, first.featuresReused], [24, 0], '16 train + 8 validation images computed');
     assert.equal(stored.length, 24, 'one object per image');
-    assert.ok(stored.every((key) => /^features\/[0-9a-f]{64}\/symmetric\/plain\/w224-h224-c3-fill-v1\/[0-9a-f]{64}\.bin$/.test(key)), stored[0]);
+    assert.ok(stored.every((key) => /^features\/[0-9a-f]{64}\/symmetric\/plain\/w224-h224-fill-gray-v2\/[0-9a-f]{64}\.bin$/.test(key)), stored[0]);
     assert.deepEqual([second.featuresComputed, second.featuresReused], [0, 24]);
     assert.equal(second.weightsSha256, first.weightsSha256);
     assert.deepEqual((await store.list('features/')).length, 24, 'the re-run wrote nothing new');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import sharp from 'sharp';
+import { encodeNpyUint8 } from '../../activities/data/npy.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { decodeImage } from '../../activities/evaluation/predict.ts';
 import { pixelSource, type InputScaling } from '../../activities/training/pixel-source.ts';
@@ -9,7 +9,6 @@ import { pixelSource, type InputScaling } from '../../activities/training/pixel-
 
 const size = 6;
 const gray = Uint8Array.from({ length: size * size }, (_, i) => (i * 37) % 256);
-const rgb = Uint8Array.from({ length: size * size * 3 }, (_, i) => gray[Math.floor(i / 3)] ?? 0);
 
 describe('evaluation input scaling', () => {
   before(async () => {
@@ -18,11 +17,10 @@ describe('evaluation input scaling', () => {
 
   for (const scaling of ['symmetric', 'unit'] as const satisfies readonly InputScaling[]) {
     it(`decodes a stored image to the same ${scaling} values the training batches had`, async () => {
-      const png = await sharp(Buffer.from(gray), { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
-      const scored = await decodeImage(png, [size, size, 3], 'test.png', scaling);
+      const scored = decodeImage(encodeNpyUint8(gray, [size, size]), [size, size, 3], 'test.npy', scaling);
 
       const source = pixelSource(
-        { count: 1, height: size, width: size, channels: 3, pixels: rgb, labels: Int32Array.from([0]) },
+        { count: 1, height: size, width: size, channels: 1, pixels: gray, labels: Int32Array.from([0]) },
         { batchSize: 1, classes: 2, scaling, shuffle: false },
       );
       let trained: ArrayLike<number> = [];

@@ -3,7 +3,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { datasetKeys } from '../../common/dataset-manifest.ts';
 import { checkImage } from '../../activities/data/image-check.ts';
+import { decodeNpyUint8 } from '../../activities/data/npy.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
 import { extractArchive } from '../../activities/data/extract.ts';
 import { syntheticXray, writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
@@ -15,57 +17,61 @@ async function rgbJpeg(): Promise<Buffer> {
   return sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 40, b: 90 } } }).jpeg().toBuffer();
 }
 
+const decodeStored = (bytes: Buffer) => decodeNpyUint8(bytes);
+
 describe('preprocessImage', () => {
-  it('resizes to the requested size and replicates grayscale to three identical channels', async () => {
-    const png = await preprocessImage(await rgbJpeg(), { width: 64, height: 48, channels: 3, fit: 'fill' }, { gray: false });
-    const meta = await sharp(png).metadata();
-    assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 64, 48, 3]);
-    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    for (let i = 0; i < data.length; i += 3) {
-      assert.ok(data[i] === data[i + 1] && data[i] === data[i + 2], `pixel ${i / 3} is not gray`);
-    }
+  it('resizes to the requested size and stores the luminance as one gray channel (.npy)', async () => {
+    const source = await rgbJpeg();
+    const stored = decodeStored(await preprocessImage(source, { width: 64, height: 48, channels: 3, fit: 'fill' }));
+    assert.deepEqual(stored.shape, [48, 64]);
+    // libvips' own luminance of the source colour: not channel 0 (200) nor a plain mean (110).
+    const [luminance = -1] = await sharp(source).grayscale().toColourspace('b-w').raw().toBuffer();
+    assert.ok(luminance !== 200 && luminance !== 110, `luminance ${luminance}`);
+    assert.ok(stored.data.every((value) => Math.abs(value - luminance) <= 1), `values ${stored.data.slice(0, 4).join(',')} vs ${luminance}`);
   });
 
-  it('writes one channel when asked for one', async () => {
-    const png = await preprocessImage(await rgbJpeg(), { width: 32, height: 32, channels: 1, fit: 'cover' }, { gray: false });
-    const meta = await sharp(png).metadata();
-    assert.deepEqual([meta.width, meta.height, meta.channels, meta.space], [32, 32, 1, 'b-w']);
+  it('stores the same bytes under the same key for one or three channels: readers replicate', async () => {
+    const source = await rgbJpeg();
+    const one = { width: 32, height: 32, channels: 1 as const, fit: 'cover' as const };
+    const three = { ...one, channels: 3 as const };
+    assert.deepEqual(await preprocessImage(source, one), await preprocessImage(source, three));
+    assert.equal(datasetKeys.preprocessed('a'.repeat(64), one), datasetKeys.preprocessed('a'.repeat(64), three));
+    assert.notEqual(datasetKeys.preprocessed('a'.repeat(64), one), datasetKeys.preprocessed('a'.repeat(64), { ...one, fit: 'fill' }));
   });
 
-  it('is deterministic: the same bytes and params give the same PNG', async () => {
+  it('is deterministic: the same bytes and params give the same array', async () => {
     const source = await rgbJpeg();
     const params = { width: 224, height: 224, channels: 3 as const, fit: 'fill' as const };
-    assert.deepEqual(await preprocessImage(source, params, { gray: false }), await preprocessImage(source, params, { gray: false }));
+    assert.deepEqual(await preprocessImage(source, params), await preprocessImage(source, params));
   });
 
-  it('takes channel 0 of a gray image stored as RGB, matching the luminance path within rounding', async () => {
+  it('keeps the gray values of a gray X-ray stored as RGB (within JPEG rounding)', async () => {
     const source = await readFile(RGB_XRAY);
-    const params = { width: 100, height: 100, channels: 1 as const, fit: 'fill' as const };
-    const fast = await sharp(await preprocessImage(source, params, { gray: true })).toColourspace('b-w').raw().toBuffer();
-    const luminance = await sharp(await preprocessImage(source, params, { gray: false })).toColourspace('b-w').raw().toBuffer();
-    assert.equal(fast.length, 100 * 100);
+    const stored = decodeStored(await preprocessImage(source, { width: 224, height: 224, channels: 3, fit: 'fill' }));
+    const channel0 = await sharp(source).extractChannel(0).raw().toBuffer();
+    assert.equal(stored.data.length, channel0.length);
     let maxDiff = 0;
-    for (let i = 0; i < fast.length; i++) maxDiff = Math.max(maxDiff, Math.abs((fast[i] ?? 0) - (luminance[i] ?? 0)));
+    for (let i = 0; i < channel0.length; i++) maxDiff = Math.max(maxDiff, Math.abs((stored.data[i] ?? 0) - (channel0[i] ?? 0)));
     assert.ok(maxDiff <= 3, `max difference ${maxDiff}`);
   });
 });
 
 describe('checkImage', () => {
-  it('accepts a real X-ray, reports its size and recognizes it as gray although stored as RGB', async () => {
+  it('accepts a real X-ray and reports its format and size', async () => {
     const result = await checkImage(await readFile(RGB_XRAY));
-    assert.deepEqual(result, { ok: true, format: 'jpeg', width: 224, height: 224, channels: 3, gray: true });
-  });
-
-  it('recognizes a colour image as not gray', async () => {
-    const result = await checkImage(await rgbJpeg());
-    assert.equal(result.ok && result.gray, false);
+    assert.deepEqual(result, { ok: true, format: 'jpeg', width: 224, height: 224, channels: 3 });
   });
 
   it('rejects a truncated JPEG whose header still parses', async () => {
     const bytes = await readFile(RGB_XRAY);
     const result = await checkImage(bytes.subarray(0, Math.floor(bytes.length / 2)));
-    assert.equal(result.ok, false);
-    assert.match(result.ok ? '' : result.reason, /cannot decode: .*premature end/i);
+    assert.deepEqual(result, { ok: false, reason: 'cannot decode: truncated image data (no end-of-image marker after the last scan)' });
+  });
+
+  it('rejects a PNG cut before its IEND chunk, and accepts the whole one', async () => {
+    const png = await sharp(await readFile(RGB_XRAY)).png().toBuffer();
+    assert.equal((await checkImage(png)).ok, true);
+    assert.deepEqual(await checkImage(png.subarray(0, png.length - 20)), { ok: false, reason: 'cannot decode: truncated image data (no IEND chunk after the image data)' });
   });
 
   it('rejects a text file as not an image', async () => {
@@ -115,14 +121,5 @@ describe('synthetic X-rays', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('preprocessImage of a gray source stored as RGB', () => {
-  it('writes three identical channels when asked for three', async () => {
-    const png = await preprocessImage(await readFile(RGB_XRAY), { width: 50, height: 50, channels: 3, fit: 'fill' }, { gray: true });
-    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    assert.equal(info.channels, 3);
-    for (let i = 0; i < data.length; i += 3) assert.ok(data[i] === data[i + 1] && data[i] === data[i + 2]);
   });
 });

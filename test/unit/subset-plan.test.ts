@@ -14,7 +14,6 @@ function image(split: DatasetSplit, cls: string, i: number, content = `${split}/
     bytes: 100,
     width: 224,
     height: 224,
-    gray: true,
   };
 }
 

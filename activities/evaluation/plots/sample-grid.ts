@@ -3,7 +3,8 @@ import { renderPng, svgDocument, text } from './svg.ts';
 
 /** One test image with its label and the model's positive-class probability. */
 export interface SampleTile {
-  image: Buffer;
+  /** The preprocessed image as stored: one gray channel, `height × width` bytes. */
+  image: { gray: Uint8Array; width: number; height: number };
   trueClass: string;
   predictedClass: string;
   probability: number;
@@ -24,7 +25,8 @@ export async function sampleGridPng(tiles: readonly SampleTile[], positiveClass:
   for (const [i, tile] of tiles.entries()) {
     const x = 10 + (i % columns) * (TILE + 10);
     const y = 50 + Math.floor(i / columns) * (TILE + CAPTION + 10);
-    const png = await sharp(tile.image).resize(TILE, TILE, { fit: 'fill' }).png().toBuffer();
+    const { gray, width: w, height: h } = tile.image;
+    const png = await sharp(gray, { raw: { width: w, height: h, channels: 1 } }).resize(TILE, TILE, { fit: 'fill' }).png().toBuffer();
     const correct = tile.trueClass === tile.predictedClass;
     body.push(`<image x="${x}" y="${y}" width="${TILE}" height="${TILE}" xlink:href="data:image/png;base64,${png.toString('base64')}"/>`);
     body.push(text(x + TILE / 2, y + TILE + 16, `true: ${tile.trueClass}`, { anchor: 'middle', size: 12 }));
