@@ -25,7 +25,7 @@ const output = z.object({
 /** Fetches a dataset archive, extracts it safely and imports it content-addressed into storage. */
 export const downloadStep = {
   uses: 'download',
-  version: '1',
+  version: '2',
   description: 'Downloads (resumably), verifies, extracts and imports a {train,test,val}/{CLASS} image dataset',
   input,
   output,
