@@ -9,9 +9,13 @@ import { canonicalJson } from './canonical-json.ts';
  *   that contains the same file, so a re-import uploads nothing new.
  * - `datasets/<datasetHash>/manifest.json`: the dataset manifest; `datasetHash` is the sha256 of
  *   its canonical bytes, i.e. the dataset's identity. Written last, in one PUT.
- * - `datasets/preprocessed/<paramsId>/<sha256>.npy`: an image after preprocessing (grayscale,
- *   resized; uint8 of shape (height, width)), keyed by the source image and the parameters, so
- *   another subset or a retrain reuses it.
+ * - `datasets/preprocessed/<paramsId>/shards/<shardHash>.npy`: up to 256 images after
+ *   preprocessing (grayscale, resized), one uint8 array of shape (rows, height, width) that
+ *   `numpy.load` reads. Named by the parameters and the sha256s of the images it holds, so the
+ *   same split under the same parameters (a retrain, a re-run) finds it; another subset reuses
+ *   rows of earlier shards through the earlier split manifests that name them. One object per
+ *   256 images instead of per image: a third fewer requests in `subset`, and training loads a
+ *   split in a few GETs.
  * - `datasets/<datasetHash>/splits/<splitHash>.json`: one split (train, val or test) of a subset.
  * - `datasets/<datasetHash>/subsets/<subsetHash>.json`: the subset record naming its three
  *   splits; written after them, so its presence means the subset is complete.
@@ -62,13 +66,16 @@ export const SplitImageSchema = z.strictObject({
   class: z.string().min(1),
   /** Index of `class` in the manifest's `classes`. */
   label: z.number().int().nonnegative(),
-  /** Object key of the preprocessed image (uint8 `.npy`, shape (height, width)). */
+  /** Object key of the shard holding the preprocessed image (uint8 `.npy`, shape (rows, height, width)). */
   key: z.string().min(1),
+  /** The image's row in that shard. */
+  row: z.number().int().nonnegative(),
 });
 export type SplitImage = z.infer<typeof SplitImageSchema>;
 
 export const SplitManifestSchema = z.strictObject({
-  version: z.literal(1),
+  /** 2: images live in shards (`key` + `row`); version 1 named one object per image. */
+  version: z.literal(2),
   datasetHash: sha256Schema,
   split: z.enum(DATASET_SPLITS),
   classes: z.array(z.string().min(1)),
@@ -91,8 +98,8 @@ export function preprocessParamsId(params: PreprocessParams): string {
 export const datasetKeys = {
   blob: (sha256: string): string => `datasets/blobs/${sha256}`,
   manifest: (datasetHash: string): string => `datasets/${datasetHash}/manifest.json`,
-  preprocessed: (sha256: string, params: PreprocessParams): string =>
-    `datasets/preprocessed/${preprocessParamsId(params)}/${sha256}.npy`,
+  /** A shard of preprocessed images, named by the sha256 of its members' sha256s (`shardHash`). */
+  shard: (shardHash: string, params: PreprocessParams): string => `datasets/preprocessed/${preprocessParamsId(params)}/shards/${shardHash}.npy`,
   split: (datasetHash: string, splitHash: string): string => `datasets/${datasetHash}/splits/${splitHash}.json`,
   subset: (datasetHash: string, subsetHash: string): string => `datasets/${datasetHash}/subsets/${subsetHash}.json`,
 };

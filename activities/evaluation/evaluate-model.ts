@@ -3,7 +3,6 @@ import { SplitManifestSchema, type SplitManifest } from '../../common/dataset-ma
 import { EvaluationError, PipelineSpecError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import { evaluateStep, type EvaluateInput, type EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
-import { decodePreprocessed } from '../data/split-reader.ts';
 import type { ActivityDeps } from '../deps.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { loadHistories } from './histories.ts';
@@ -86,16 +85,16 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       if (valKey === undefined) throw new EvaluationError('Choose threshold failed: threshold auto needs valManifest');
       const manifest = await readSplit(store, valKey);
       checkSameClasses(classes, manifest.classes, valKey);
-      validation = await predictSplit(store, trained, manifest, {
+      ({ predictions: validation } = await predictSplit(store, trained, manifest, {
         batchSize: input.batchSize,
         onBatch: (done, total) => hooks.onProgress?.({ phase: 'validation', done, total }),
-      });
+      }));
       // The manifest's own split field travels with the scores: a test manifest passed as
       // valManifest is refused by the chooser.
       return splitScores(manifest.split, validation, positiveIndex);
     });
 
-    const test = await predictSplit(store, trained, testManifest, {
+    const { predictions: test, pixels: testPixels } = await predictSplit(store, trained, testManifest, {
       batchSize: input.batchSize,
       onBatch: (done, total) => hooks.onProgress?.({ phase: 'test', done, total }),
     });
@@ -104,17 +103,20 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
 
     const predictedClass = (p: ImagePrediction) => classes[(p.probabilities[positiveIndex] ?? 0) >= threshold.value ? positiveIndex : 1 - positiveIndex] ?? '';
     const subtitle = `threshold ${threshold.value.toFixed(3)} (${threshold.method === 'fixed' ? 'fixed' : "Youden's J on validation"}), ${scorecard.size} test images`;
-    const { preprocessing } = testManifest;
     const samples = pickSamples(test, classes.length, input.sampleImages);
+    const { width, height } = testPixels;
+    // Predictions are in manifest order, as the pixels are.
+    const grayOf = (p: ImagePrediction) => {
+      const index = test.indexOf(p);
+      return testPixels.pixels.subarray(index * width * height, (index + 1) * width * height);
+    };
     const [curves, confusion, roc, grid] = await Promise.all([
       loadHistories(store, input.histories).then(trainingCurvesPng),
       confusionMatrixPng(scorecard.confusionMatrix, classes, subtitle),
       rocCurvePng(scorecard.roc, scorecard.headline.auc, scorecard.operatingPoint),
-      Promise.all(samples.map(async (p) => ({ gray: decodePreprocessed(await store.get(p.key), preprocessing, p.key), width: preprocessing.width, height: preprocessing.height }))).then((images) =>
-        sampleGridPng(
-          samples.map((p, i) => ({ image: images[i] ?? { gray: new Uint8Array(0), width: 0, height: 0 }, trueClass: p.class, predictedClass: predictedClass(p), probability: p.probabilities[positiveIndex] ?? 0 })),
-          input.positiveClass,
-        ),
+      sampleGridPng(
+        samples.map((p) => ({ image: { gray: grayOf(p), width, height }, trueClass: p.class, predictedClass: predictedClass(p), probability: p.probabilities[positiveIndex] ?? 0 })),
+        input.positiveClass,
       ),
     ]);
     await Promise.all([

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import pLimit from 'p-limit';
 import type { SplitImage, SplitManifest } from '../../common/dataset-manifest.ts';
 import { EvaluationError } from '../../common/errors.ts';
-import { decodePreprocessed } from '../data/split-reader.ts';
+import { loadSplitPixels, type SplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { InputScaling } from '../training/pixel-source.ts';
 import type { TrainedModel } from './trained-model.ts';
@@ -22,32 +21,21 @@ export interface PredictOptions {
   batchSize: number;
   /** Called after every batch with the images done so far (for heartbeats). */
   onBatch?: (done: number, total: number) => void | Promise<void>;
-  /** Images fetched and decoded at once. @default 8 */
+  /** Shards fetched at once. @default 4 */
   concurrency?: number;
 }
 
 /**
- * Pixels as the model takes them: the stored preprocessed image (one gray channel, see
- * `preprocessImage`) replicated to the model's channels and scaled exactly as training scaled it
- * (`unit` x/255, the notebook's `rescale=1./255`; `symmetric` x/127.5 − 1). No augmentation:
+ * Pixels as the model takes them: stored preprocessed images (one gray channel each, see
+ * `preprocessImage`) replicated to the model's channels and scaled exactly as training scaled
+ * them (`unit` x/255, the notebook's `rescale=1./255`; `symmetric` x/127.5 − 1). No augmentation:
  * evaluation sees each test image exactly as stored.
  */
-export function decodeImage(
-  bytes: Uint8Array,
-  [height, width, channels]: readonly [number, number, number],
-  where: string,
-  scaling: InputScaling = 'unit',
-): Float32Array {
-  let gray: Uint8Array;
-  try {
-    gray = decodePreprocessed(bytes, { width, height, channels: channels === 1 ? 1 : 3, fit: 'fill' }, where);
-  } catch (error) {
-    throw new EvaluationError(`Decode image failed: ${error instanceof Error ? error.message : String(error)}; the model takes ${width}x${height}x${channels}`);
-  }
+export function modelInput(gray: Uint8Array, channels: number, scaling: InputScaling = 'unit'): Float32Array {
   const pixels = new Float32Array(gray.length * channels);
-  const scale = scaling === 'unit' ? (v: number) => v / 255 : (v: number) => v / 127.5 - 1;
+  const [factor, offset] = scaling === 'unit' ? [1 / 255, 0] : [1 / 127.5, -1];
   for (let i = 0; i < gray.length; i++) {
-    const value = scale(gray[i] ?? 0);
+    const value = (gray[i] ?? 0) * factor + offset;
     for (let c = 0; c < channels; c++) pixels[i * channels + c] = value;
   }
   return pixels;
@@ -67,19 +55,29 @@ function probabilitiesOf(output: Float32Array | Int32Array | Uint8Array, units: 
   return rows;
 }
 
+/** Predictions for a split, in manifest order, and the pixels they were made from. */
+export interface SplitPredictions {
+  predictions: ImagePrediction[];
+  /** The split's images as stored (gray, `height × width` bytes each), for sample plots. */
+  pixels: SplitPixels;
+}
+
 /** Runs the model over every image of a split, in manifest order, in batches. */
-export async function predictSplit(store: ObjectStore, trained: TrainedModel, manifest: SplitManifest, options: PredictOptions): Promise<ImagePrediction[]> {
-  const limit = pLimit(options.concurrency ?? 8);
+export async function predictSplit(store: ObjectStore, trained: TrainedModel, manifest: SplitManifest, options: PredictOptions): Promise<SplitPredictions> {
   const [height, width, channels] = trained.inputShape;
-  const results: ImagePrediction[] = [];
+  const { preprocessing } = manifest;
+  if (preprocessing.height !== height || preprocessing.width !== width) {
+    throw new EvaluationError(`Predict failed: the split holds ${preprocessing.width}x${preprocessing.height} images, the model takes ${width}x${height}x${channels}`);
+  }
+  const split = await loadSplitPixels(store, manifest, options.concurrency);
+  const imageBytes = height * width;
+  const predictions: ImagePrediction[] = [];
   const images = manifest.images;
   for (let start = 0; start < images.length; start += options.batchSize) {
     const batch: SplitImage[] = images.slice(start, start + options.batchSize);
-    const pixels = await Promise.all(batch.map((image) => limit(async () => decodeImage(await store.get(image.key), trained.inputShape, image.key, trained.inputScaling))));
-    const joined = new Float32Array(batch.length * height * width * channels);
-    pixels.forEach((p, i) => joined.set(p, i * p.length));
+    const input = modelInput(split.pixels.subarray(start * imageBytes, (start + batch.length) * imageBytes), channels, trained.inputScaling);
     const output = tf.tidy(() => {
-      const x = tf.tensor4d(joined, [batch.length, height, width, channels]);
+      const x = tf.tensor4d(input, [batch.length, height, width, channels]);
       const y = trained.model.predict(x);
       if (!(y instanceof tf.Tensor)) throw new EvaluationError('Predict failed: the model has several outputs');
       return y;
@@ -88,9 +86,9 @@ export async function predictSplit(store: ObjectStore, trained: TrainedModel, ma
     output.dispose();
     const rows = probabilitiesOf(values, trained.outputUnits, batch.length);
     batch.forEach((image, i) => {
-      results.push({ sha256: image.sha256, path: image.path, key: image.key, class: image.class, label: image.label, probabilities: rows[i] ?? [] });
+      predictions.push({ sha256: image.sha256, path: image.path, key: image.key, class: image.class, label: image.label, probabilities: rows[i] ?? [] });
     });
-    await options.onBatch?.(results.length, images.length);
+    await options.onBatch?.(predictions.length, images.length);
   }
-  return results;
+  return { predictions, pixels: split };
 }

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { datasetKeys, manifestText, type DatasetSplit, type SplitManifest } from '../../common/dataset-manifest.ts';
 import { createRandom } from '../../common/prng.ts';
-import { decodeNpyUint8, encodeNpyUint8 } from '../../activities/data/npy.ts';
+import { encodeNpyUint8 } from '../../activities/data/npy.ts';
+import { loadSplitPixels } from '../../activities/data/split-reader.ts';
 import type { ObjectStore } from '../../activities/object-store.ts';
 import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
 
@@ -33,20 +34,23 @@ function pixels(label: number, seed: string): Uint8Array {
 
 /** Writes `perClass` images of each class and the split manifest; returns the manifest key. */
 export async function writeSplit(store: ObjectStore, split: DatasetSplit, perClass: number, tag: string): Promise<{ key: string; manifest: SplitManifest }> {
-  const images: SplitManifest['images'] = [];
+  const drawn: Array<{ sha256: string; path: string; class: string; label: number; gray: Uint8Array }> = [];
   for (const [label, name] of FIXTURE_CLASSES.entries()) {
     for (let i = 0; i < perClass; i++) {
-      const raw = pixels(label, `${tag}-${split}-${name}-${i}`);
-      const npy = encodeNpyUint8(raw, [FIXTURE_SIZE, FIXTURE_SIZE]);
-      const sha256 = createHash('sha256').update(npy).digest('hex');
-      const key = datasetKeys.preprocessed(sha256, PREPROCESSING);
-      await store.put(key, npy, 'application/octet-stream');
-      images.push({ sha256, path: `${split}/${name}/${tag}-${i}.png`, class: name, label, key });
+      const gray = pixels(label, `${tag}-${split}-${name}-${i}`);
+      const sha256 = createHash('sha256').update(gray).digest('hex');
+      drawn.push({ sha256, path: `${split}/${name}/${tag}-${i}.png`, class: name, label, gray });
     }
   }
-  images.sort((a, b) => a.sha256.localeCompare(b.sha256));
+  drawn.sort((a, b) => a.sha256.localeCompare(b.sha256));
+  // One shard holds the whole split, as the subset step stores it.
+  const shard = datasetKeys.shard(createHash('sha256').update(drawn.map((image) => image.sha256).join('\n')).digest('hex'), PREPROCESSING);
+  const rows = new Uint8Array(drawn.length * FIXTURE_SIZE * FIXTURE_SIZE);
+  drawn.forEach((image, row) => rows.set(image.gray, row * FIXTURE_SIZE * FIXTURE_SIZE));
+  await store.put(shard, encodeNpyUint8(rows, [drawn.length, FIXTURE_SIZE, FIXTURE_SIZE]), 'application/octet-stream');
+  const images: SplitManifest['images'] = drawn.map(({ gray: _gray, ...image }, row) => ({ ...image, key: shard, row }));
   const manifest: SplitManifest = {
-    version: 1,
+    version: 2,
     datasetHash: DATASET_HASH,
     split,
     classes: [...FIXTURE_CLASSES],
@@ -62,11 +66,8 @@ export async function writeSplit(store: ObjectStore, split: DatasetSplit, perCla
 
 /** Loads a split's images as a [n, 16, 16, 3] tensor scaled to [0, 1] and one-hot labels. */
 async function splitTensors(store: ObjectStore, manifest: SplitManifest): Promise<{ x: tf.Tensor4D; y: tf.Tensor2D }> {
-  const values = new Float32Array(manifest.images.length * FIXTURE_SIZE * FIXTURE_SIZE * 3);
-  for (const [n, image] of manifest.images.entries()) {
-    const gray = decodeNpyUint8(await store.get(image.key)).data;
-    for (let i = 0; i < gray.length * 3; i++) values[n * gray.length * 3 + i] = (gray[Math.floor(i / 3)] ?? 0) / 255;
-  }
+  const { pixels } = await loadSplitPixels(store, manifest);
+  const values = Float32Array.from({ length: pixels.length * 3 }, (_, i) => (pixels[Math.floor(i / 3)] ?? 0) / 255);
   const y = tf.tensor2d(manifest.images.map((image) => FIXTURE_CLASSES.map((_, c) => (c === image.label ? 1 : 0))));
   return { x: tf.tensor4d(values, [manifest.images.length, FIXTURE_SIZE, FIXTURE_SIZE, 3]), y };
 }

@@ -8,10 +8,11 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createDataActivities } from '../../activities/data/index.ts';
 import { decodeNpyUint8 } from '../../activities/data/npy.ts';
+import { preprocessImage } from '../../activities/data/preprocess.ts';
 import { loadSplitManifest, loadSplitPixels } from '../../activities/data/split-reader.ts';
 import { writeSyntheticDataset } from '../../activities/data/synthetic.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { DatasetManifestSchema, SplitManifestSchema, type SplitManifest } from '../../common/dataset-manifest.ts';
+import { DatasetManifestSchema, SplitManifestSchema, datasetKeys, type SplitManifest } from '../../common/dataset-manifest.ts';
 import { ArchiveError, ChecksumMismatchError, DatasetError, DownloadError } from '../../common/errors.ts';
 import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
 import { buildZip, renameEntry, type ZipEntry } from '../helpers/archives.ts';
@@ -287,6 +288,28 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       assert.notDeepEqual(a.manifest.images.map((i) => i.sha256), b.manifest.images.map((i) => i.sha256));
     });
 
+    it('reuses rows an earlier subset preprocessed, through its split manifests, with identical pixels', async () => {
+      // Another image size: no earlier subset of this dataset has these parameters.
+      const first = await subset({ ...spec(50), imageSize: 24 });
+      const second = await subset({ ...spec(51), imageSize: 24 });
+      const shasOf = async (output: StepOutputs) =>
+        (await Promise.all(['trainManifest', 'valManifest', 'testManifest'].map(async (split) => (await readSplit(output[split])).manifest.images))).flat();
+      const before = new Set((await shasOf(first)).map((image) => image.sha256));
+      const images = await shasOf(second);
+      const overlap = images.filter((image) => before.has(image.sha256)).length;
+      assert.ok(overlap > 0 && overlap < images.length, `overlap ${overlap} of ${images.length}`);
+      assert.deepEqual(first.preprocessed, { created: 95, reused: 0 });
+      assert.deepEqual(second.preprocessed, { created: 95 - overlap, reused: overlap });
+      // A reused row holds exactly what preprocessing the source gives.
+      const manifest = (await readSplit(second.trainManifest)).manifest;
+      const split = await loadSplitPixels(store, manifest);
+      const index = manifest.images.findIndex((image) => before.has(image.sha256));
+      const image = manifest.images[index];
+      assert.ok(image);
+      const fresh = await preprocessImage(await store.get(datasetKeys.blob(image.sha256)), manifest.preprocessing);
+      assert.deepEqual(split.pixels.subarray(index * 24 * 24, (index + 1) * 24 * 24), fresh);
+    });
+
     it('draws without duplicates, keeps train and val disjoint and class proportions exact', async () => {
       const output = await subset(spec(7));
       const train = (await readSplit(output.trainManifest)).manifest;
@@ -301,9 +324,10 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       });
       assert.ok(train.images.every((i) => i.path.startsWith('train/')) && val.images.every((i) => i.path.startsWith('train/')));
       assert.ok(train.images.every((i) => i.label === (i.class === 'NORMAL' ? 0 : 1)));
-      // Stored gray as a (height, width) uint8 .npy; readers replicate it to the 3 channels asked for.
+      // Stored gray in (rows, height, width) uint8 .npy shards; readers replicate to the 3 channels asked for.
       const stored = decodeNpyUint8(await store.get(train.images[0]?.key ?? ''));
-      assert.deepEqual(stored.shape, [32, 32]);
+      assert.deepEqual(stored.shape, [50, 32, 32]);
+      assert.ok(train.images.every((image, row) => image.key === train.images[0]?.key && image.row === row));
     });
 
     it('hands training a verified split manifest and its pixels in manifest order', async () => {
@@ -313,8 +337,9 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       assert.deepEqual([split.count, split.height, split.width, split.channels], [50, 32, 32, 1]);
       assert.equal(split.pixels.length, 50 * 32 * 32);
       assert.deepEqual([...split.labels], manifest.images.map((i) => i.label));
-      const first = decodeNpyUint8(await store.get(manifest.images[0]?.key ?? '')).data;
-      assert.deepEqual(split.pixels.subarray(0, 32 * 32), first);
+      const shard = decodeNpyUint8(await store.get(manifest.images[0]?.key ?? '')).data;
+      const row = manifest.images[0]?.row ?? -1;
+      assert.deepEqual(split.pixels.subarray(0, 32 * 32), shard.subarray(row * 32 * 32, (row + 1) * 32 * 32));
       const altered = String(output.trainManifest).replace(/[0-9a-f]{64}\.json$/, `${'0'.repeat(64)}.json`);
       await store.put(altered, await store.get(String(output.trainManifest)));
       await assert.rejects(loadSplitManifest(store, altered), (error: unknown) => error instanceof DatasetError && /does not match the sha256 in its key/.test(error.message));

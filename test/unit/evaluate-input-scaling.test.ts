@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { encodeNpyUint8 } from '../../activities/data/npy.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { decodeImage } from '../../activities/evaluation/predict.ts';
+import { modelInput } from '../../activities/evaluation/predict.ts';
 import { pixelSource, type InputScaling } from '../../activities/training/pixel-source.ts';
 
 // Evaluation must feed a model exactly the pixels training fed it: MobileNet trains on
@@ -16,8 +15,8 @@ describe('evaluation input scaling', () => {
   });
 
   for (const scaling of ['symmetric', 'unit'] as const satisfies readonly InputScaling[]) {
-    it(`decodes a stored image to the same ${scaling} values the training batches had`, async () => {
-      const scored = decodeImage(encodeNpyUint8(gray, [size, size]), [size, size, 3], 'test.npy', scaling);
+    it(`feeds a stored image to the model with the same ${scaling} values the training batches had`, async () => {
+      const scored = modelInput(gray, 3, scaling);
 
       const source = pixelSource(
         { count: 1, height: size, width: size, channels: 1, pixels: gray, labels: Int32Array.from([0]) },

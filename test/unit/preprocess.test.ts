@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { datasetKeys } from '../../common/dataset-manifest.ts';
 import { checkImage } from '../../activities/data/image-check.ts';
-import { decodeNpyUint8 } from '../../activities/data/npy.ts';
-import { preprocessImage } from '../../activities/data/preprocess.ts';
+import { bt601Luma, preprocessImage } from '../../activities/data/preprocess.ts';
 import { extractArchive } from '../../activities/data/extract.ts';
 import { syntheticXray, writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
 
@@ -17,17 +16,20 @@ async function rgbJpeg(): Promise<Buffer> {
   return sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 40, b: 90 } } }).jpeg().toBuffer();
 }
 
-const decodeStored = (bytes: Buffer) => decodeNpyUint8(bytes);
-
 describe('preprocessImage', () => {
-  it('resizes to the requested size and stores the luminance as one gray channel (.npy)', async () => {
+  it('resizes to the requested size and keeps one gray channel: BT.601 luma, as PIL convert("L")', async () => {
     const source = await rgbJpeg();
-    const stored = decodeStored(await preprocessImage(source, { width: 64, height: 48, channels: 3, fit: 'fill' }));
-    assert.deepEqual(stored.shape, [48, 64]);
-    // libvips' own luminance of the source colour: not channel 0 (200) nor a plain mean (110).
-    const [luminance = -1] = await sharp(source).grayscale().toColourspace('b-w').raw().toBuffer();
-    assert.ok(luminance !== 200 && luminance !== 110, `luminance ${luminance}`);
-    assert.ok(stored.data.every((value) => Math.abs(value - luminance) <= 1), `values ${stored.data.slice(0, 4).join(',')} vs ${luminance}`);
+    const gray = await preprocessImage(source, { width: 64, height: 48, channels: 3, fit: 'fill' });
+    assert.equal(gray.length, 48 * 64);
+    const [r = 0, g = 0, b = 0] = await sharp(source).raw().toBuffer();
+    const luma = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    // Not channel 0 (about 200) nor a plain mean (about 110): the weighted luma, about 94.
+    assert.ok(Math.abs(luma - 94) <= 3, `luma ${luma}`);
+    assert.ok(gray.every((value) => Math.abs(value - luma) <= 1), `values ${gray.slice(0, 4).join(',')} vs ${luma}`);
+  });
+
+  it('computes luma exactly as PIL does, in integers', () => {
+    assert.deepEqual([...bt601Luma(Uint8Array.from([255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 200, 40, 90]))], [255, 0, 76, 150, 29, 94]);
   });
 
   it('stores the same bytes under the same key for one or three channels: readers replicate', async () => {
@@ -35,8 +37,8 @@ describe('preprocessImage', () => {
     const one = { width: 32, height: 32, channels: 1 as const, fit: 'cover' as const };
     const three = { ...one, channels: 3 as const };
     assert.deepEqual(await preprocessImage(source, one), await preprocessImage(source, three));
-    assert.equal(datasetKeys.preprocessed('a'.repeat(64), one), datasetKeys.preprocessed('a'.repeat(64), three));
-    assert.notEqual(datasetKeys.preprocessed('a'.repeat(64), one), datasetKeys.preprocessed('a'.repeat(64), { ...one, fit: 'fill' }));
+    assert.equal(datasetKeys.shard('a'.repeat(64), one), datasetKeys.shard('a'.repeat(64), three));
+    assert.notEqual(datasetKeys.shard('a'.repeat(64), one), datasetKeys.shard('a'.repeat(64), { ...one, fit: 'fill' }));
   });
 
   it('is deterministic: the same bytes and params give the same array', async () => {
@@ -47,11 +49,11 @@ describe('preprocessImage', () => {
 
   it('keeps the gray values of a gray X-ray stored as RGB (within JPEG rounding)', async () => {
     const source = await readFile(RGB_XRAY);
-    const stored = decodeStored(await preprocessImage(source, { width: 224, height: 224, channels: 3, fit: 'fill' }));
+    const gray = await preprocessImage(source, { width: 224, height: 224, channels: 3, fit: 'fill' });
     const channel0 = await sharp(source).extractChannel(0).raw().toBuffer();
-    assert.equal(stored.data.length, channel0.length);
+    assert.equal(gray.length, channel0.length);
     let maxDiff = 0;
-    for (let i = 0; i < channel0.length; i++) maxDiff = Math.max(maxDiff, Math.abs((stored.data[i] ?? 0) - (channel0[i] ?? 0)));
+    for (let i = 0; i < channel0.length; i++) maxDiff = Math.max(maxDiff, Math.abs((gray[i] ?? 0) - (channel0[i] ?? 0)));
     assert.ok(maxDiff <= 3, `max difference ${maxDiff}`);
   });
 });
