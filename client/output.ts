@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, cliErrorOutcome } from '../common/cli-exit.ts';
 
 /**
  * The CLI's output layer: the only place that writes to the console. Commands return data and
@@ -22,19 +22,14 @@ export function info(message: string): void {
 }
 
 /** Exit codes: 0 ok, 1 the operation failed (or its subject is invalid), 2 the command line is wrong. */
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_USAGE };
 
 /**
  * Prints an error for a person (message only, no stack) and sets exit code 1; a command-line
  * error (commander has printed it already) sets 2, and help or version output 0.
  */
 export function reportCliError(error: unknown): void {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-    return;
-  }
-  const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-  process.stderr.write(`error: ${message}\n`);
-  process.exitCode = EXIT_FAILURE;
+  const outcome = cliErrorOutcome(error);
+  if (outcome.message !== undefined) process.stderr.write(`${outcome.message}\n`);
+  process.exitCode = outcome.exitCode;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env -S npx tsx
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { cliErrorOutcome } from '../../common/cli-exit.ts';
 import { DATASET_SPLITS, type DatasetSplit } from '../../common/dataset-manifest.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { SYNTHETIC_CLASSES, writeSyntheticDataset, zipFolder, type SyntheticClass } from './synthetic.ts';
@@ -33,9 +34,6 @@ export interface SynthResult {
   images: number;
   classes: SyntheticClass[];
 }
-
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
 
 function integer(min: number, max: number, expected: string): (value: string) => number {
   return (value) => {
@@ -124,12 +122,7 @@ const program = new Command()
   });
 
 await program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    // Commander has printed the usage error (or help) already.
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-    return;
-  }
-  const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-  process.stderr.write(`error: ${message}\n`);
-  process.exitCode = EXIT_FAILURE;
+  const outcome = cliErrorOutcome(error);
+  if (outcome.message !== undefined) process.stderr.write(`${outcome.message}\n`);
+  process.exitCode = outcome.exitCode;
 });
