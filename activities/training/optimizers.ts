@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerSpec } from '../../common/model-spec.ts';
+import { LeanRmsprop } from './lean-rmsprop.ts';
 
 /** Keras' default epsilon for RMSprop and Adam (tfjs would otherwise pick the backend's). */
 const EPSILON = 1e-7;
@@ -8,7 +9,7 @@ const EPSILON = 1e-7;
 export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
   switch (spec.name) {
     case 'rmsprop':
-      return tf.train.rmsprop(spec.learningRate, 0.9, 0, EPSILON);
+      return new LeanRmsprop(spec.learningRate, 0.9, EPSILON);
     case 'adam':
       return tf.train.adam(spec.learningRate, 0.9, 0.999, EPSILON);
     case 'sgd':
