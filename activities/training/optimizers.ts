@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerSpec } from '../../common/model-spec.ts';
-import { LeanRmsprop } from './lean-rmsprop.ts';
+import { LeanAdam, LeanRmsprop } from './lean-optimizers.ts';
 
 /** Keras' default epsilon for RMSprop and Adam (tfjs would otherwise pick the backend's). */
 const EPSILON = 1e-7;
@@ -11,7 +11,7 @@ export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
     case 'rmsprop':
       return new LeanRmsprop(spec.learningRate, 0.9, EPSILON);
     case 'adam':
-      return tf.train.adam(spec.learningRate, 0.9, 0.999, EPSILON);
+      return new LeanAdam(spec.learningRate, 0.9, 0.999, EPSILON);
     case 'sgd':
       return tf.train.sgd(spec.learningRate);
   }
