@@ -25,6 +25,18 @@ import { preprocessImage } from '../activities/data/preprocess.ts';
 import pLimit from 'p-limit';
 import { ObjectStore } from '../activities/object-store.ts';
 import { startTestServers } from '../test/helpers/servers.ts';
+import { workerThreadpoolSize } from '../client/worker-process.ts';
+import { spawnSync } from 'node:child_process';
+
+// Measure as a worker runs (see workerThreadpoolSize): libuv's pool must be sized before the
+// process starts, so run again with it set.
+if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, UV_THREADPOOL_SIZE: workerThreadpoolSize() },
+  });
+  process.exit(child.status ?? 1);
+}
 
 const { values } = parseArgs({
   options: {
@@ -174,7 +186,12 @@ try {
     JSON.stringify(
       {
         bench: 'data',
-        machine: { cpus: os.cpus().length, loadavg1: Number(os.loadavg()[0]?.toFixed(2)), sharpConcurrency: sharp.concurrency() },
+        machine: {
+          cpus: os.cpus().length,
+          loadavg1: Number(os.loadavg()[0]?.toFixed(2)),
+          sharpConcurrency: sharp.concurrency(),
+          uvThreadpoolSize: Number(process.env['UV_THREADPOOL_SIZE']),
+        },
         concurrency,
         imageSize: size,
         repeat,
