@@ -18,6 +18,7 @@ import {
 } from '../servers/launch.ts';
 import { stackPaths, type StackConfig } from './config.ts';
 import { loadOrCreateCredentials, maskSecret, readCredentials } from './credentials.ts';
+import { withStackLock } from './stack-lock.ts';
 import { isOurProcess, readState, writeState, type StackState } from './state.ts';
 
 /**
@@ -59,8 +60,15 @@ async function assertPortsFree(host: string, ports: Record<string, number>): Pro
   }
 }
 
-/** Starts whatever part of the stack is not running yet and waits until both servers are healthy. */
+/**
+ * Starts whatever part of the stack is not running yet and waits until both servers are healthy.
+ * Concurrent calls on the same home take turns (see `withStackLock`).
+ */
 export async function stackUp(config: StackConfig, onInfo: (message: string) => void = () => undefined): Promise<UpResult> {
+  return withStackLock(config.home, onInfo, () => startMissing(config, onInfo));
+}
+
+async function startMissing(config: StackConfig, onInfo: (message: string) => void): Promise<UpResult> {
   const paths = stackPaths(config.home);
   mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
   mkdirSync(paths.s3Data, { recursive: true, mode: 0o700 });
@@ -140,6 +148,10 @@ export interface DownResult {
 
 /** Stops the servers this stack started (verified by pid and command line) and nothing else. */
 export async function stackDown(config: StackConfig): Promise<DownResult> {
+  return withStackLock(config.home, () => undefined, () => stopRecorded(config));
+}
+
+async function stopRecorded(config: StackConfig): Promise<DownResult> {
   const paths = stackPaths(config.home);
   const state = readState(paths.state);
   const result: DownResult = { temporal: 'not running', s3: 'not running' };

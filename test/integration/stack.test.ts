@@ -117,4 +117,16 @@ describe('local stack (mlp stack up | status | down)', function () {
     }
     assert.equal((await store.get('persistence/probe.bin')).toString(), 'kept across restarts');
   });
+
+  it('runs two concurrent `up` one after the other: one starts the servers, the other finds them, none is orphaned', async () => {
+    downSchema.parse((await mlp('down')).json);
+    const [first, second] = await Promise.all([mlp('up'), mlp('up')]);
+    const outcomes = [first, second].map(({ json }) => upSchema.parse(json)).map((up) => `${up.temporal}/${up.s3}`);
+    assert.deepEqual(outcomes.sort(), ['already running/already running', 'started/started']);
+    assert.equal(statusSchema.parse((await mlp('status')).json).healthy, true);
+    // Exactly one Temporal dev server and one S3 server run over this home.
+    const { stdout } = await run('ps', ['-eo', 'args']);
+    const servers = stdout.split('\n').filter((line) => line.includes(home) && !line.includes('client/bin.ts'));
+    assert.equal(servers.length, 2, servers.join('\n'));
+  });
 });
