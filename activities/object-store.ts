@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Client, S3Error } from 'minio';
 import { ArtifactNotFoundError, type StorageConfig } from '../common/index.ts';
+import { s3ClientOptions } from '../common/storage-config.ts';
 
 /** What `stat` reports about a stored object. */
 export interface ObjectInfo {
@@ -24,18 +25,9 @@ export class ObjectStore {
   readonly #client: Client;
 
   constructor(config: StorageConfig) {
-    const url = new URL(config.endpoint);
     this.bucket = config.bucket;
     this.#config = config;
-    this.#client = new Client({
-      endPoint: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      useSSL: url.protocol === 'https:',
-      region: config.region,
-      accessKey: config.accessKeyId,
-      secretKey: config.secretAccessKey,
-      pathStyle: true,
-    });
+    this.#client = new Client(s3ClientOptions(config));
   }
 
   /**

@@ -7,3 +7,21 @@ export interface StorageConfig {
   accessKeyId: string;
   secretAccessKey: string;
 }
+
+/**
+ * Client options (in the `minio` client's shape) for a `StorageConfig`: path-style addressing,
+ * so any S3 server works without per-bucket DNS names. Shared by the activities' object store and
+ * the local stack, which creates the bucket.
+ */
+export function s3ClientOptions(storage: StorageConfig) {
+  const url = new URL(storage.endpoint);
+  return {
+    endPoint: url.hostname,
+    ...(url.port ? { port: Number(url.port) } : {}),
+    useSSL: url.protocol === 'https:',
+    region: storage.region,
+    accessKey: storage.accessKeyId,
+    secretKey: storage.secretAccessKey,
+    pathStyle: true,
+  };
+}

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { Client as S3Client, S3Error } from 'minio';
 import { SEARCH_ATTRIBUTES, ServerStartError, type StorageConfig } from '../../common/index.ts';
+import { s3ClientOptions } from '../../common/storage-config.ts';
 
 /**
  * Spawning, health checks and stopping of the two real servers, shared by the integration-test
@@ -251,16 +252,7 @@ export async function s3Healthy(endpoint: string, kind: S3ServerKind): Promise<b
 
 /** Creates `storage.bucket` with plain S3 calls unless it exists already. */
 export async function ensureBucket(storage: StorageConfig): Promise<void> {
-  const url = new URL(storage.endpoint);
-  const client = new S3Client({
-    endPoint: url.hostname,
-    port: url.port ? Number(url.port) : undefined,
-    useSSL: url.protocol === 'https:',
-    region: storage.region,
-    accessKey: storage.accessKeyId,
-    secretKey: storage.secretAccessKey,
-    pathStyle: true,
-  });
+  const client = new S3Client(s3ClientOptions(storage));
   if (await client.bucketExists(storage.bucket)) return;
   try {
     await client.makeBucket(storage.bucket, storage.region);
