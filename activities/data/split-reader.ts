@@ -65,7 +65,11 @@ export async function loadSplitPixels(store: ObjectStore, manifest: SplitManifes
   const pixels = new Uint8Array(manifest.images.length * imageBytes);
   const labels = Int32Array.from(manifest.images.map((image) => image.label));
   const byShard = new Map<string, number[]>();
-  manifest.images.forEach((image, index) => byShard.set(image.key, [...(byShard.get(image.key) ?? []), index]));
+  manifest.images.forEach((image, index) => {
+    const indices = byShard.get(image.key);
+    if (indices) indices.push(index);
+    else byShard.set(image.key, [index]);
+  });
   const limit = pLimit(concurrency);
   await Promise.all(
     [...byShard].map(([key, indices]) =>

@@ -16,8 +16,9 @@ import { DatasetError } from '../../common/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { sha256Bytes } from './file-hash.ts';
 import type { DataLogger } from './logger.ts';
-import { decodeNpyUint8, encodeNpyUint8 } from './npy.ts';
+import { encodeNpyUint8 } from './npy.ts';
 import { preprocessImage } from './preprocess.ts';
+import { decodeShard } from './split-reader.ts';
 import { storedKeys } from './stored-keys.ts';
 import { planSubset, type SubsetPlanSpec } from './subset-plan.ts';
 
@@ -103,8 +104,11 @@ interface StoredRow {
 async function storedRows(store: ObjectStore, datasetHash: string, params: PreprocessParams): Promise<Map<string, StoredRow>> {
   const rows = new Map<string, StoredRow>();
   const paramsId = preprocessParamsId(params);
-  for (const key of await store.list(`datasets/${datasetHash}/splits/`)) {
-    const parsed = SplitManifestSchema.safeParse(await store.getJson(key).catch(() => undefined));
+  const limit = pLimit(8);
+  const manifests = await Promise.all(
+    (await store.list(`datasets/${datasetHash}/splits/`)).map((key) => limit(async () => SplitManifestSchema.safeParse(await store.getJson(key).catch(() => undefined)))),
+  );
+  for (const parsed of manifests) {
     if (!parsed.success || preprocessParamsId(parsed.data.preprocessing) !== paramsId) continue;
     for (const image of parsed.data.images) rows.set(image.sha256, { key: image.key, row: image.row });
   }
@@ -150,7 +154,7 @@ export async function createSubset({ spec, store, log, onProgress, concurrency =
   const earlierShard = (key: string): Promise<Uint8Array> => {
     let pending = earlierShards.get(key);
     if (!pending) {
-      pending = store.get(key).then((bytes) => decodeNpyUint8(bytes).data);
+      pending = store.get(key).then((bytes) => decodeShard(bytes, spec.image, key).pixels);
       earlierShards.set(key, pending);
     }
     return pending;
