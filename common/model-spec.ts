@@ -15,6 +15,26 @@ export type EngineName = Exclude<EnginePreference, 'auto'>;
 export const BACKBONE_NAMES = ['vgg19', 'mobilenet_v1'] as const;
 export type BackboneName = (typeof BACKBONE_NAMES)[number];
 
+/**
+ * How pixels (0…255) become model input, as Keras' `preprocess_input` modes:
+ * `caffe` flips RGB to BGR and subtracts the ImageNet channel means (no scaling), what Keras'
+ * VGG16/VGG19 ImageNet weights were trained on; `symmetric` is x/127.5 − 1 (Keras' `tf` mode,
+ * MobileNet's); `unit` is x/255 (the seed notebook's `rescale=1./255`).
+ */
+export const PREPROCESSING_MODES = ['caffe', 'unit', 'symmetric'] as const;
+export type Preprocessing = (typeof PREPROCESSING_MODES)[number];
+
+/** The preprocessing each backbone's published ImageNet weights were trained with: the default. */
+export const BACKBONE_PREPROCESSING: Record<BackboneName, Preprocessing> = {
+  vgg19: 'caffe',
+  mobilenet_v1: 'symmetric',
+};
+
+/** The preprocessing a model trains and evaluates with: the spec's, else its backbone's default. */
+export function modelPreprocessing(model: { backbone: BackboneName; preprocessing?: Preprocessing | undefined }): Preprocessing {
+  return model.preprocessing ?? BACKBONE_PREPROCESSING[model.backbone];
+}
+
 export const HeadLayerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('flatten') }),
   z.strictObject({ type: z.literal('globalAveragePooling') }),
@@ -37,12 +57,22 @@ export const ModelSchema = z
       .describe('TF.js layers model (model.json + shards): URL, file path or s3:// key; omitted: random init'),
     featureLayer: z.string().min(1).optional().describe('Backbone layer whose output feeds the head; default: the last conv block'),
     inputSize: z.number().int().min(32).max(1024).describe('Square input side in pixels'),
+    preprocessing: z
+      .enum(PREPROCESSING_MODES)
+      .optional()
+      .describe(
+        'How pixels become model input: caffe (BGR, minus the ImageNet means [103.939, 116.779, 123.68], no scaling), unit (x/255) or symmetric (x/127.5 - 1). ' +
+          "Default: what the backbone's ImageNet weights were trained with (vgg19: caffe, mobilenet_v1: symmetric). Recorded in model.json; evaluate applies the same",
+      ),
     trainable: z
       .union([z.boolean(), z.strictObject({ lastN: z.number().int().min(1) })])
       .default(false)
       .describe('false freezes the backbone; { lastN } fine-tunes its last N layers'),
     head: z.array(HeadLayerSchema).min(1).describe('Layers after the backbone; the last one is the classifier'),
   })
+  // The default is written into the validated spec, so the resolved pipeline (and every later
+  // reproduce of it) says which preprocessing it trained with even if a default changes.
+  .transform((model) => ({ ...model, preprocessing: modelPreprocessing(model) }))
   .describe('Backbone plus head');
 export type ModelSpec = z.infer<typeof ModelSchema>;
 

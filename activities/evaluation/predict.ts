@@ -3,7 +3,8 @@ import type { SplitImage, SplitManifest } from '../../common/dataset-manifest.ts
 import { EvaluationError } from '../../common/errors.ts';
 import { loadSplitPixels, type SplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
-import type { InputScaling } from '../training/pixel-source.ts';
+import type { Preprocessing } from '../../common/model-spec.ts';
+import { preprocessGray } from '../training/input-preprocessing.ts';
 import type { TrainedModel } from './trained-model.ts';
 
 /** The model's output for one image. */
@@ -27,18 +28,12 @@ export interface PredictOptions {
 
 /**
  * Pixels as the model takes them: stored preprocessed images (one gray channel each, see
- * `preprocessImage`) replicated to the model's channels and scaled exactly as training scaled
- * them (`unit` x/255, the notebook's `rescale=1./255`; `symmetric` x/127.5 − 1). No augmentation:
- * evaluation sees each test image exactly as stored.
+ * `preprocessImage`) replicated to the model's channels and preprocessed exactly as training
+ * did (`preprocessGray`: caffe, unit or symmetric). No augmentation: evaluation sees each test
+ * image exactly as stored.
  */
-export function modelInput(gray: Uint8Array, channels: number, scaling: InputScaling = 'unit'): Float32Array {
-  const pixels = new Float32Array(gray.length * channels);
-  const [factor, offset] = scaling === 'unit' ? [1 / 255, 0] : [1 / 127.5, -1];
-  for (let i = 0; i < gray.length; i++) {
-    const value = (gray[i] ?? 0) * factor + offset;
-    for (let c = 0; c < channels; c++) pixels[i * channels + c] = value;
-  }
-  return pixels;
+export function modelInput(gray: Uint8Array, channels: number, preprocessing: Preprocessing): Float32Array {
+  return preprocessGray(gray, channels, preprocessing);
 }
 
 /** Class probabilities from a batch of outputs: one sigmoid unit means P(class 1). */
@@ -75,7 +70,7 @@ export async function predictSplit(store: ObjectStore, trained: TrainedModel, ma
   const images = manifest.images;
   for (let start = 0; start < images.length; start += options.batchSize) {
     const batch: SplitImage[] = images.slice(start, start + options.batchSize);
-    const input = modelInput(split.pixels.subarray(start * imageBytes, (start + batch.length) * imageBytes), channels, trained.inputScaling);
+    const input = modelInput(split.pixels.subarray(start * imageBytes, (start + batch.length) * imageBytes), channels, trained.preprocessing);
     const output = tf.tidy(() => {
       const x = tf.tensor4d(input, [batch.length, height, width, channels]);
       const y = trained.model.predict(x);

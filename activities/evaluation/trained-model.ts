@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { EvaluationError } from '../../common/errors.ts';
+import { PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 import { selectEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { fetchLayersModelFiles, loadLayersModel } from '../training/layers-model-io.ts';
-import type { InputScaling } from '../training/pixel-source.ts';
 
 /**
  * A trained model as the evaluate step sees it: the layers model, its class names, and its
@@ -19,16 +19,40 @@ export interface TrainedModel {
   inputShape: [number, number, number];
   /** 1 for a single sigmoid unit (P(class 1)), else one unit per class. */
   outputUnits: number;
-  /** How pixels were scaled in training (model.json user metadata); `unit` (x/255) when unrecorded. */
-  inputScaling: InputScaling;
+  /** How training preprocessed pixels (model.json user metadata, see `recordedPreprocessing`). */
+  preprocessing: Preprocessing;
 }
 
 const ModelMetadataSchema = z.object({
+  userDefinedMetadata: z.object({ classes: z.array(z.string().min(1)).optional() }).loose().optional(),
+});
+
+const RecordedPreprocessingSchema = z.object({
   userDefinedMetadata: z
-    .object({ classes: z.array(z.string().min(1)).optional(), inputScaling: z.enum(['unit', 'symmetric']).optional() })
+    .object({
+      preprocessing: z.enum(PREPROCESSING_MODES).optional(),
+      // Written by models trained before `preprocessing` existed.
+      inputScaling: z.enum(['unit', 'symmetric']).optional(),
+    })
     .loose()
     .optional(),
 });
+
+/**
+ * The preprocessing a model was trained with, from its model.json: `userDefinedMetadata.preprocessing`;
+ * for older models `inputScaling` (the same names); `unit` (x/255) when neither is recorded.
+ * An unknown value is an error: scoring with a guess would silently skew every probability.
+ */
+export function recordedPreprocessing(modelJson: unknown, jsonKey: string): Preprocessing {
+  const parsed = RecordedPreprocessingSchema.safeParse(modelJson);
+  if (!parsed.success) {
+    throw new EvaluationError(
+      `Load model failed: ${jsonKey} userDefinedMetadata.preprocessing must be one of ${PREPROCESSING_MODES.join(', ')} (${z.prettifyError(parsed.error).replace(/\n/g, ' ')})`,
+    );
+  }
+  const metadata = parsed.data.userDefinedMetadata;
+  return metadata?.preprocessing ?? metadata?.inputScaling ?? 'unit';
+}
 
 /** `runs/…/model` or `runs/…/model/model.json` → key of model.json. */
 export function modelJsonKey(model: string): string {
@@ -49,7 +73,10 @@ export async function ensureInferenceBackend(): Promise<string> {
 /** Loads the model at `model` (a prefix or model.json key) and checks its shape against its classes. */
 export async function loadTrainedModel(store: ObjectStore, model: string, declaredClasses: readonly string[] | undefined): Promise<TrainedModel> {
   const jsonKey = modelJsonKey(model);
-  const metadata = ModelMetadataSchema.safeParse(await store.getJson(jsonKey));
+  const modelJson = await store.getJson(jsonKey);
+  const metadata = ModelMetadataSchema.safeParse(modelJson);
+  // Scoring must feed pixels exactly as training did, or every probability is off.
+  const preprocessing = recordedPreprocessing(modelJson, jsonKey);
   const classes = declaredClasses ?? (metadata.success ? metadata.data.userDefinedMetadata?.classes : undefined);
   if (!classes) {
     throw new EvaluationError(
@@ -68,9 +95,7 @@ export async function loadTrainedModel(store: ObjectStore, model: string, declar
     layersModel.dispose();
     throw new EvaluationError(`Load model failed: ${jsonKey} has ${outputUnits} output units but ${classes.length} classes (${classes.join(', ')})`);
   }
-  // Scoring must feed pixels exactly as training did, or every probability is off.
-  const inputScaling = (metadata.success ? metadata.data.userDefinedMetadata?.inputScaling : undefined) ?? 'unit';
-  return { model: layersModel, classes: [...classes], inputShape: [height, width, channels], outputUnits, inputScaling };
+  return { model: layersModel, classes: [...classes], inputShape: [height, width, channels], outputUnits, preprocessing };
 }
 
 /** Refuses a model whose classes are not the manifest's, in the same order (label indices would mean different things). */

@@ -1,30 +1,21 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { canonicalJson } from '../../common/canonical-json.ts';
-import type { BackboneName } from '../../common/model-spec.ts';
+import type { Preprocessing } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { augmentImage, type AugmentationParams } from './augmentation.ts';
 import type { SplitPixels } from '../data/split-reader.ts';
 import type { Batch, BatchSource } from './batch-source.ts';
+import { preprocessBatch } from './input-preprocessing.ts';
 
 /** Images in memory as the split reader returns them: HWC uint8, one label index per image. */
 export type PixelSplit = SplitPixels;
 
-/**
- * How a backbone wants its pixels: `symmetric` is x/127.5 − 1 (MobileNet's training input),
- * `unit` is x/255 (the notebook's `rescale=1./255` for VGG19).
- */
-export type InputScaling = 'symmetric' | 'unit';
-
-export const BACKBONE_INPUT_SCALING: Record<BackboneName, InputScaling> = {
-  mobilenet_v1: 'symmetric',
-  vgg19: 'unit',
-};
-
 export interface PixelSourceOptions {
   batchSize: number;
   classes: number;
-  scaling: InputScaling;
+  /** How pixels become model input (see `modelPreprocessing`). */
+  preprocessing: Preprocessing;
   /** @default true */
   shuffle?: boolean;
   /** Random affine augmentation of each image, drawn per (seed, epoch, image index); none when absent. */
@@ -37,21 +28,22 @@ export interface PixelSourceOptions {
 }
 
 /**
- * Key of one example: the image id under its scaling and view. An augmented copy depends on the
- * parameters, the seed, the view and the image's index in the split (augmentImage's inputs).
+ * Key of one example: the image id under its input preprocessing and view (features of one
+ * mode are never served for another). An augmented copy depends on the parameters, the seed,
+ * the view and the image's index in the split (augmentImage's inputs).
  */
-function exampleKey(scaling: InputScaling, imageId: string, augmentation: string | undefined, seed: number, view: number, index: number): string {
-  return augmentation === undefined ? `${scaling}/plain/${imageId}` : `${scaling}/aug-${augmentation}-s${seed}-v${view}/${index}-${imageId}`;
+function exampleKey(preprocessing: Preprocessing, imageId: string, augmentation: string | undefined, seed: number, view: number, index: number): string {
+  return augmentation === undefined ? `${preprocessing}/plain/${imageId}` : `${preprocessing}/aug-${augmentation}-s${seed}-v${view}/${index}-${imageId}`;
 }
 
 /**
- * Batches of a split in memory: float NHWC scaled for the backbone, grayscale replicated to the
- * three channels ImageNet backbones take, one-hot labels; order shuffled per (seed, epoch).
+ * Batches of a split in memory: float NHWC preprocessed for the backbone (`preprocessBatch`:
+ * grayscale replicated to the three channels ImageNet backbones take), one-hot labels; order shuffled per (seed, epoch).
  * With `augmentation`, `epoch` also picks each image's augmented copy (the trainer passes the
  * view index there when it caches frozen-backbone features of a few fixed views).
  */
 export function pixelSource(split: PixelSplit, options: PixelSourceOptions): BatchSource {
-  const { batchSize, classes, scaling, shuffle = true, augmentation, imageIds } = options;
+  const { batchSize, classes, preprocessing, shuffle = true, augmentation, imageIds } = options;
   const imageBytes = split.height * split.width * split.channels;
   const shape = { height: split.height, width: split.width, channels: split.channels };
   if (imageIds && imageIds.length !== split.count) throw new Error(`Pixel source needs one image id per image: ${imageIds.length} ids, ${split.count} images`);
@@ -63,7 +55,7 @@ export function pixelSource(split: PixelSplit, options: PixelSourceOptions): Bat
   return {
     size: split.count,
     ...(imageIds
-      ? { exampleKeys: (epoch: number, seed: number) => orderOf(epoch, seed).map((index) => exampleKey(scaling, imageIds[index] ?? '', augmentationHash, seed, epoch, index)) }
+      ? { exampleKeys: (epoch: number, seed: number) => orderOf(epoch, seed).map((index) => exampleKey(preprocessing, imageIds[index] ?? '', augmentationHash, seed, epoch, index)) }
       : {}),
     *batches(epoch: number, seed: number): Iterable<Batch> {
       const indices = orderOf(epoch, seed);
@@ -74,11 +66,7 @@ export function pixelSource(split: PixelSplit, options: PixelSourceOptions): Bat
           const image = split.pixels.subarray(index * imageBytes, (index + 1) * imageBytes);
           bytes.set(augmentation ? augmentImage(image, shape, augmentation, { seed, view: epoch, imageIndex: index }) : image, i * imageBytes);
         });
-        const x = tf.tidy(() => {
-          const raw = tf.tensor4d(bytes, [chunk.length, split.height, split.width, split.channels], 'int32');
-          const scaled = scaling === 'unit' ? tf.div(raw, 255) : tf.sub(tf.div(raw, 127.5), 1);
-          return split.channels === 1 ? tf.tile(scaled, [1, 1, 1, 3]) : scaled;
-        });
+        const x = tf.tidy(() => preprocessBatch(tf.tensor4d(bytes, [chunk.length, split.height, split.width, split.channels], 'int32'), preprocessing));
         const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(chunk.map((index) => split.labels[index] ?? 0), 'int32'), classes), 'float32'));
         yield { x, y };
       }

@@ -5,7 +5,7 @@ import { loadSplitManifest, loadSplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { AugmentationParams } from './augmentation.ts';
 import type { BatchSource } from './batch-source.ts';
-import { BACKBONE_INPUT_SCALING, pixelSource } from './pixel-source.ts';
+import { pixelSource } from './pixel-source.ts';
 
 /** A train step's data: its splits as batch sources, and what the outputs record about them. */
 export interface TrainData {
@@ -48,7 +48,7 @@ function imageIds(manifest: SplitManifest): string[] {
 
 /**
  * Reads the train and validation splits (verified manifests, decoded pixels) into memory and
- * wraps them as batch sources scaled for the backbone. Validation is never shuffled nor augmented.
+ * wraps them as batch sources preprocessed as the model spec says. Validation is never shuffled nor augmented.
  * Sequential loads keep only one split's PNGs in flight at a time.
  */
 export async function loadTrainData(
@@ -59,7 +59,7 @@ export async function loadTrainData(
   const [train, val] = await Promise.all([loadSplitManifest(store, keys.train), loadSplitManifest(store, keys.val)]);
   checkSplits(train, val, keys, options.model);
   const [trainPixels, valPixels] = [await loadSplitPixels(store, train), await loadSplitPixels(store, val)];
-  const common = { batchSize: options.batchSize, classes: train.classes.length, scaling: BACKBONE_INPUT_SCALING[options.model.backbone] };
+  const common = { batchSize: options.batchSize, classes: train.classes.length, preprocessing: options.model.preprocessing };
   return {
     classes: train.classes,
     classCounts: train.classes.map((name) => train.classCounts[name] ?? 0),

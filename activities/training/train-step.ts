@@ -15,7 +15,6 @@ import { resolveClassWeights } from './class-weights.ts';
 import { ObjectStoreFeatureCache } from './feature-cache.ts';
 import { saveModelToStore } from './layers-model-io.ts';
 import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
-import { BACKBONE_INPUT_SCALING } from './pixel-source.ts';
 import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
 import { trainModel as fit, type TrainResult } from './trainer.ts';
@@ -154,7 +153,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       classes: data.classes,
       backbone: input.model.backbone,
       inputSize: input.model.inputSize,
-      inputScaling: BACKBONE_INPUT_SCALING[input.model.backbone],
+      preprocessing: input.model.preprocessing,
     });
     const modelJson = await saveModelToStore(store, keys.model, built.model);
     const info = engineInfo(engine);

@@ -66,7 +66,7 @@ const input = z
   .describe('train inputs');
 
 const output = z.object({
-  model: objectKeySchema.describe('Key of the TF.js layers model.json (weights.bin beside it); classes and input scaling in its userDefinedMetadata'),
+  model: objectKeySchema.describe('Key of the TF.js layers model.json (weights.bin beside it); classes and preprocessing in its userDefinedMetadata'),
   history: objectKeySchema.describe('Key of the per-epoch history JSON'),
   classes: z.array(z.string()),
   engine: z.string(),
@@ -92,7 +92,8 @@ const output = z.object({
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */
 export const trainStep = {
   uses: 'train',
-  version: '1',
+  // 2: model.preprocessing, and vgg19 defaults to caffe (was x/255): equal inputs now train another model.
+  version: '2',
   description: 'Trains a backbone + dense head (partial on a subset, or full warm-started), resumable per epoch',
   volatileOutputs: ['secondsPerEpoch', 'imagesPerSecond', 'featureSeconds', 'featuresReused', 'featuresComputed', 'resumedFromEpoch', 'device'],
   input,

@@ -234,7 +234,8 @@ describe('the train step through runPipeline on the real Temporal dev server and
       assert.deepEqual(trained.classes, CLASSES);
       assert.deepEqual(trained.inputShape, [224, 224, 3]);
       const modelJson = z.object({ userDefinedMetadata: z.record(z.string(), z.unknown()) }).parse(await store.getJson(String(out.model)));
-      assert.equal(modelJson.userDefinedMetadata.inputScaling, 'symmetric');
+      assert.equal(modelJson.userDefinedMetadata['preprocessing'], 'symmetric');
+      assert.equal(trained.preprocessing, 'symmetric', 'evaluate reads back the mode training recorded');
       const probabilities = tf.tidy(() => {
         const output = trained.model.predict(tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 1));
         if (!(output instanceof tf.Tensor)) throw new Error('expected one output tensor');

@@ -43,7 +43,7 @@ describe('augmented training', () => {
   });
 
   function options(trainableBackbone: boolean, augmentation: AugmentationParams | undefined, extra: Partial<TrainOptions> = {}, epochs = 3): TrainOptions {
-    const common = { batchSize: 16, classes: 2, scaling: 'unit' as const };
+    const common = { batchSize: 16, classes: 2, preprocessing: 'unit' as const };
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
       settings: tinySettings({ epochs }),
@@ -63,8 +63,8 @@ describe('augmented training', () => {
   }
 
   it('gives the same augmented batches for the same (seed, epoch) and new ones for the next epoch', async () => {
-    const source = pixelSource(train, { batchSize: 16, classes: 2, scaling: 'unit', shuffle: false, augmentation: NOTEBOOK });
-    const plain = pixelSource(train, { batchSize: 16, classes: 2, scaling: 'unit', shuffle: false });
+    const source = pixelSource(train, { batchSize: 16, classes: 2, preprocessing: 'unit', shuffle: false, augmentation: NOTEBOOK });
+    const plain = pixelSource(train, { batchSize: 16, classes: 2, preprocessing: 'unit', shuffle: false });
     const epoch0 = await firstBatchPixels(source.batches(0, 5));
     assert.deepEqual(await firstBatchPixels(source.batches(0, 5)), epoch0);
     assert.notDeepEqual(await firstBatchPixels(source.batches(1, 5)), epoch0);

@@ -37,7 +37,7 @@ describe('feature cache', () => {
     await selectEngine('wasm', { strict: true });
     const split = { count: 3, height: 2, width: 2, channels: 1, pixels: Uint8Array.from({ length: 12 }, (_, i) => i * 20), labels: Int32Array.from([0, 1, 0]) };
     const ids = ['p/a', 'p/b', 'p/c'];
-    const plain = pixelSource(split, { batchSize: 2, classes: 2, scaling: 'unit', imageIds: ids });
+    const plain = pixelSource(split, { batchSize: 2, classes: 2, preprocessing: 'unit', imageIds: ids });
     const keys = plain.exampleKeys?.(1, 7) ?? [];
     const labels: number[] = [];
     for await (const batch of plain.batches(1, 7)) {
@@ -49,7 +49,7 @@ describe('feature cache', () => {
     assert.deepEqual(keys.map((key) => split.labels[ids.indexOf(key.replace('unit/plain/', ''))]), labels, 'keys follow the batches\' order');
     assert.deepEqual([...keys].sort(), ['unit/plain/p/a', 'unit/plain/p/b', 'unit/plain/p/c']);
     const augmentation = { rotation: 10, widthShift: 0, heightShift: 0, shear: 0, zoom: 0, horizontalFlip: false, fillMode: 'nearest' as const, views: 2 };
-    const augmented = pixelSource(split, { batchSize: 2, classes: 2, scaling: 'unit', imageIds: ids, augmentation, shuffle: false });
+    const augmented = pixelSource(split, { batchSize: 2, classes: 2, preprocessing: 'unit', imageIds: ids, augmentation, shuffle: false });
     const [view0] = augmented.exampleKeys?.(0, 7) ?? [];
     const [view1] = augmented.exampleKeys?.(1, 7) ?? [];
     assert.match(view0 ?? '', /^unit\/aug-[0-9a-f]{16}-s7-v0\/0-p\/a$/);

@@ -198,6 +198,7 @@ describe('pipeline spec validation', () => {
         weights: 's3://ml-pipelines/models/vgg19-imagenet/model.json',
         featureLayer: 'block5_pool',
         inputSize: 300,
+        preprocessing: 'caffe',
         trainable: false,
         head: [
           { type: 'flatten' },

@@ -16,7 +16,7 @@ describe('pixelSource', () => {
   });
 
   it('scales grayscale pixels to [-1, 1], replicates them to three channels and one-hot encodes labels', async () => {
-    const source = pixelSource(grayscaleSplit(5), { batchSize: 2, classes: 2, scaling: 'symmetric', shuffle: false });
+    const source = pixelSource(grayscaleSplit(5), { batchSize: 2, classes: 2, preprocessing: 'symmetric', shuffle: false });
     const batches = [...(source.batches(0, 1) as Iterable<{ x: tf.Tensor; y: tf.Tensor }>)];
     assert.deepEqual(batches.map((b) => b.x.shape), [[2, 2, 2, 3], [2, 2, 2, 3], [1, 2, 2, 3]]);
     const first = await batches[0]!.x.data();
@@ -27,7 +27,7 @@ describe('pixelSource', () => {
   });
 
   it('shuffles the same way for the same (seed, epoch) and differently for the next epoch', async () => {
-    const source = pixelSource(grayscaleSplit(8), { batchSize: 8, classes: 2, scaling: 'unit' });
+    const source = pixelSource(grayscaleSplit(8), { batchSize: 8, classes: 2, preprocessing: 'unit' });
     const order = async (epoch: number) => {
       const [batch] = [...(source.batches(epoch, 3) as Iterable<{ x: tf.Tensor; y: tf.Tensor }>)];
       const values = await tf.tidy(() => tf.round(tf.mul(tf.slice(batch!.x, [0, 0, 0, 0], [-1, 1, 1, 1]), 255 / 30))).data();
