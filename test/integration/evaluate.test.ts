@@ -6,9 +6,13 @@ import { manifestText } from '../../common/dataset-manifest.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import { evaluateStep, type EvaluateInput } from '../../common/step-kinds/evaluate.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
+import * as tf from '@tensorflow/tfjs-core';
 import { evaluate } from '../../activities/evaluation/evaluate-model.ts';
+import { predictSplit } from '../../activities/evaluation/predict.ts';
+import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { youdenThreshold } from '../../activities/evaluation/threshold.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
+import { WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 import { trainTinyClassifier, writeSplit } from '../helpers/evaluation-fixtures.ts';
 
@@ -121,6 +125,43 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
       assert.match(error.message, /Youden's J must be computed on the validation split, not 'test'/);
       return true;
     });
+  });
+
+  it('scores a model with the preprocessing its model.json records, and a model that records none with x/255 as before', async () => {
+    const classes = ['NORMAL', 'PNEUMONIA'];
+    const saved = z.looseObject({ userDefinedMetadata: z.record(z.string(), z.unknown()).optional() }).parse(await store.getJson(`${model}/model.json`));
+    const weights = await store.get(`${model}/${WEIGHTS_FILE}`);
+    // Pixel arithmetic written out here, independent of the code under test; channel order B, G, R for caffe.
+    const means = [103.939, 116.779, 123.68];
+    const recorded = [
+      { metadata: {}, mode: 'unit', value: (gray: number) => gray / 255 },
+      { metadata: { inputScaling: 'symmetric' }, mode: 'symmetric', value: (gray: number) => gray / 127.5 - 1 },
+      { metadata: { preprocessing: 'caffe' }, mode: 'caffe', value: (gray: number, channel: number) => gray - (means[channel] ?? 0) },
+    ] as const;
+    const scored: number[][] = [];
+    for (const { metadata, mode, value } of recorded) {
+      const prefix = `runs/wf-train/recorded-${mode}/model`;
+      await store.putJson(`${prefix}/model.json`, { ...saved, userDefinedMetadata: { ...saved.userDefinedMetadata, ...metadata } });
+      await store.put(`${prefix}/${WEIGHTS_FILE}`, weights);
+      const trained = await loadTrainedModel(store, prefix, classes);
+      try {
+        assert.equal(trained.preprocessing, mode);
+        const { predictions, pixels } = await predictSplit(store, trained, test.manifest, { batchSize: 8 });
+        const input = Float32Array.from({ length: pixels.pixels.length * 3 }, (_, i) => value(pixels.pixels[Math.floor(i / 3)] ?? 0, i % 3));
+        const expected = tf.tidy(() => trained.model.predict(tf.tensor4d(input, [pixels.count, pixels.height, pixels.width, 3])) as tf.Tensor);
+        const reference = await expected.data();
+        expected.dispose();
+        const probabilities = predictions.flatMap((prediction) => prediction.probabilities);
+        assert.equal(probabilities.length, reference.length);
+        probabilities.forEach((p, i) => assert.ok(Math.abs(p - (reference[i] ?? Number.NaN)) < 1e-5, `${mode} image ${Math.floor(i / 2)}: ${p} vs ${reference[i]}`));
+        scored.push(probabilities);
+      } finally {
+        trained.model.dispose();
+      }
+    }
+    const [unit, symmetric, caffe] = scored;
+    assert.notDeepEqual(caffe, unit, 'the recorded mode changes what the model sees');
+    assert.notDeepEqual(symmetric, unit);
   });
 
   it('fails with a clear, non-retryable error when the model classes differ from the manifest classes', async () => {
