@@ -32,6 +32,9 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
         TEMPORAL_NAMESPACE: servers.namespace,
         MLP_TASK_QUEUE_PREFIX: prefix,
         MLP_WORKER_QUEUES: 'cpu,gpu',
+        // Pinned, not auto: reproduce must find the weights bit-identical, which only the cpu and
+        // wasm engines promise (on a GPU machine auto would pick webgpu; engine.test.ts covers auto).
+        MLP_ENGINE: 'wasm',
         MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
         MLP_LOG_LEVEL: 'warn',
         S3_ENDPOINT: servers.storage.endpoint,
@@ -83,7 +86,7 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
     workflowId = run.workflowId;
     const { subset, train, evaluate, publish } = run.outputs;
 
-    assert.equal(train.engine, 'wasm', 'CI has no GPU: the wasm engine trains');
+    assert.equal(train.engine, 'wasm', 'the worker trains on the engine it was started with (MLP_ENGINE=wasm), even on a GPU machine');
     // Test images = the test split the subset wrote, scored once each without augmentation.
     const testCount = Object.values(subset.counts['test'] ?? {}).reduce((sum, n) => sum + n, 0);
     assert.equal(evaluate.testSize, testCount);

@@ -95,10 +95,10 @@ describe('input preprocessing', () => {
     });
   }
 
-  it('caffe flips RGB images to BGR before subtracting the means', () => {
+  it('caffe flips RGB images to BGR before subtracting the means', async () => {
     const rgb = tf.tensor4d([10, 20, 30], [1, 1, 1, 3], 'int32');
     const x = preprocessBatch(rgb, 'caffe');
-    assertClose(x.dataSync(), [30 - 103.939, 20 - 116.779, 10 - 123.68], 'caffe RGB');
+    assertClose(await x.data(), [30 - 103.939, 20 - 116.779, 10 - 123.68], 'caffe RGB');
     tf.dispose([rgb, x]);
   });
 
