@@ -5,6 +5,7 @@ import { EvaluationError } from '../../common/errors.ts';
 import { PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 import { selectEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { preprocessingOfMetadata } from '../training/input-preprocessing.ts';
 import { fetchLayersModelFiles, loadLayersModel } from '../training/layers-model-io.ts';
 
 /**
@@ -27,31 +28,21 @@ const ModelMetadataSchema = z.object({
   userDefinedMetadata: z.object({ classes: z.array(z.string().min(1)).optional() }).loose().optional(),
 });
 
-const RecordedPreprocessingSchema = z.object({
-  userDefinedMetadata: z
-    .object({
-      preprocessing: z.enum(PREPROCESSING_MODES).optional(),
-      // Written by models trained before `preprocessing` existed.
-      inputScaling: z.enum(['unit', 'symmetric']).optional(),
-    })
-    .loose()
-    .optional(),
-});
-
 /**
- * The preprocessing a model was trained with, from its model.json: `userDefinedMetadata.preprocessing`;
- * for older models `inputScaling` (the same names); `unit` (x/255) when neither is recorded.
- * An unknown value is an error: scoring with a guess would silently skew every probability.
+ * The preprocessing a model was trained with, from its model.json (`preprocessingOfMetadata`);
+ * `unit` (x/255, what evaluate always fed before it was recorded) when nothing is recorded.
+ * An unknown value is an error naming the file.
  */
 export function recordedPreprocessing(modelJson: unknown, jsonKey: string): Preprocessing {
-  const parsed = RecordedPreprocessingSchema.safeParse(modelJson);
-  if (!parsed.success) {
+  const metadata = typeof modelJson === 'object' && modelJson !== null ? Reflect.get(modelJson, 'userDefinedMetadata') : undefined;
+  const preprocessing = preprocessingOfMetadata(metadata);
+  if (preprocessing === 'unrecorded') return 'unit';
+  if (preprocessing === 'invalid') {
     throw new EvaluationError(
-      `Load model failed: ${jsonKey} userDefinedMetadata.preprocessing must be one of ${PREPROCESSING_MODES.join(', ')} (${z.prettifyError(parsed.error).replace(/\n/g, ' ')})`,
+      `Load model failed: ${jsonKey} userDefinedMetadata.preprocessing must be one of ${PREPROCESSING_MODES.join(', ')} (older models: inputScaling unit or symmetric)`,
     );
   }
-  const metadata = parsed.data.userDefinedMetadata;
-  return metadata?.preprocessing ?? metadata?.inputScaling ?? 'unit';
+  return preprocessing;
 }
 
 /** `runs/…/model` or `runs/…/model/model.json` → key of model.json. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Preprocessing } from '../../common/model-spec.ts';
+import { z } from 'zod';
+import { PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 
 /** ImageNet channel means in BGR order, as Keras' caffe-mode `preprocess_input` subtracts them. */
 export const IMAGENET_MEAN_BGR = [103.939, 116.779, 123.68] as const;
@@ -58,4 +59,27 @@ export function preprocessGray(gray: Uint8Array, channels: number, mode: Preproc
     for (let c = 0; c < channels; c++) pixels[i * channels + c] = scaled + (channelOffsets[c] ?? 0);
   }
   return pixels;
+}
+
+const RecordedPreprocessingSchema = z
+  .object({
+    preprocessing: z.enum(PREPROCESSING_MODES).optional(),
+    // Written by models trained before `preprocessing` existed.
+    inputScaling: z.enum(['unit', 'symmetric']).optional(),
+  })
+  .loose();
+
+/** What a model.json records about its preprocessing: a mode, nothing, or a value that is no mode. */
+export type RecordedPreprocessing = Preprocessing | 'unrecorded' | 'invalid';
+
+/**
+ * The preprocessing a model was trained with, from its model.json `userDefinedMetadata`:
+ * `preprocessing`, or for models trained before it existed `inputScaling` (the same names).
+ * Callers fail on `invalid` rather than guess, since other pixels silently skew every output.
+ */
+export function preprocessingOfMetadata(userDefinedMetadata: unknown): RecordedPreprocessing {
+  if (userDefinedMetadata === undefined || userDefinedMetadata === null) return 'unrecorded';
+  const parsed = RecordedPreprocessingSchema.safeParse(userDefinedMetadata);
+  if (!parsed.success) return 'invalid';
+  return parsed.data.preprocessing ?? parsed.data.inputScaling ?? 'unrecorded';
 }

@@ -104,10 +104,11 @@ export async function fetchLayersModelFiles(location: string, store: ObjectStore
   return readLayersModelFiles(await readLocal(jsonPath), (path) => readLocal(join(dirname(jsonPath), path)), jsonPath);
 }
 
-/** Builds a layers model (topology and weights) from its files. */
+/** Builds a layers model (topology, weights and user metadata such as its preprocessing) from its files. */
 export async function loadLayersModel(files: LayersModelFiles): Promise<tfl.LayersModel> {
+  const { modelTopology, userDefinedMetadata } = files.modelJson;
   return tfl.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs: files.weightSpecs, weightData: files.weightData }),
+    tf.io.fromMemory({ modelTopology, weightSpecs: files.weightSpecs, weightData: files.weightData, ...(userDefinedMetadata ? { userDefinedMetadata } : {}) }),
   );
 }
 

@@ -4,6 +4,7 @@ import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts
 import type { BackboneName, HeadLayer, ModelSpec } from '../../common/model-spec.ts';
 import type { EngineCapabilities } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { preprocessingOfMetadata } from './input-preprocessing.ts';
 import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from './layers-model-io.ts';
 import { applySymbolic, buildVgg19 } from './vgg19.ts';
 
@@ -197,6 +198,13 @@ export async function loadBuiltModel(location: string, spec: ModelSpec, options:
     const specUnits = spec.head.flatMap((layer) => (layer.type === 'dense' ? [layer.units] : []));
     if (savedUnits.join(',') !== specUnits.join(',')) {
       throw new PipelineSpecError(`Warm start failed: ${location} has dense head units [${savedUnits.join(', ')}], the step's model.head has [${specUnits.join(', ')}]`);
+    }
+    // Weights learned on one input preprocessing are off under another (a model that records none cannot be checked).
+    const recorded = preprocessingOfMetadata(model.getUserDefinedMetadata());
+    if (recorded !== 'unrecorded' && recorded !== spec.preprocessing) {
+      throw new PipelineSpecError(
+        `Warm start failed: ${location} was trained with preprocessing ${recorded === 'invalid' ? 'of no known mode' : recorded} but the step's model.preprocessing is ${spec.preprocessing}; set it to match, or retrain the model it starts from`,
+      );
     }
     const backbone = tfl.model({ inputs: model.inputs, outputs: featureTensor, name: `${spec.backbone}_features` });
     applyTrainable(backbone, spec);

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { modelInput } from '../../activities/evaluation/predict.ts';
 import { recordedPreprocessing } from '../../activities/evaluation/trained-model.ts';
 import { preprocessBatch } from '../../activities/training/input-preprocessing.ts';
-import { serializeModel } from '../../activities/training/layers-model-io.ts';
+import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
+import { loadBuiltModel } from '../../activities/training/model-builder.ts';
 import { pixelSource } from '../../activities/training/pixel-source.ts';
 import { loadPipelineText } from '../../client/pipeline-file.ts';
-import { EvaluationError, PipelineValidationError } from '../../common/errors.ts';
+import { EvaluationError, PipelineSpecError, PipelineValidationError } from '../../common/errors.ts';
 import { modelPreprocessing, PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 import { tinyModel, tinySpec } from '../helpers/tiny-model.ts';
 
@@ -151,6 +155,34 @@ describe('input preprocessing', () => {
         const { modelJson } = await serializeModel(built.model);
         built.model.dispose();
         assert.equal(recordedPreprocessing(JSON.parse(JSON.stringify(modelJson)), 'm/model.json'), mode);
+      }
+    });
+
+    it('lets a full run warm-start only from a model trained with the same preprocessing', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mlp-warm-preprocessing-'));
+      try {
+        const built = tinyModel(2, { trainableBackbone: false, spec: tinySpec() });
+        built.model.setUserDefinedMetadata({ classes: ['a', 'b'], inputScaling: 'unit' });
+        const { modelJson, weights } = await serializeModel(built.model);
+        built.model.dispose();
+        await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+        await writeFile(join(dir, WEIGHTS_FILE), weights);
+
+        const caffe = tinySpec();
+        assert.equal(caffe.preprocessing, 'caffe', 'vgg19 default');
+        await assert.rejects(loadBuiltModel(dir, caffe, {}), (error: unknown) => {
+          assert.ok(error instanceof PipelineSpecError);
+          assert.equal(
+            error.message,
+            `Warm start failed: ${dir} was trained with preprocessing unit but the step's model.preprocessing is caffe; set it to match, or retrain the model it starts from`,
+          );
+          return true;
+        });
+        const warm = await loadBuiltModel(dir, { ...caffe, preprocessing: 'unit' }, {});
+        assert.deepEqual(warm.model.getUserDefinedMetadata(), { classes: ['a', 'b'], inputScaling: 'unit' }, 'the loaded model keeps its metadata');
+        warm.model.dispose();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     });
 
