@@ -56,9 +56,31 @@ export class DownloadError extends PipelineError {
   override name = 'DownloadError';
 }
 
-/** Thrown when downloaded bytes do not match the pinned sha256. */
+/** Thrown when downloaded bytes do not match their pin (a dataset's sha256, a weights file's sha256 or md5). */
 export class ChecksumMismatchError extends PipelineError {
   override name = 'ChecksumMismatchError';
+}
+
+/**
+ * Thrown when `model.weights` and `model.weightsHash` do not name weights the backbone can load
+ * (an unknown `keras:` name, another backbone's weights, a pin on a TF.js model); names the field.
+ */
+export class WeightsReferenceError extends PipelineSpecError {
+  override name = 'WeightsReferenceError';
+  readonly field: 'weights' | 'weightsHash';
+
+  constructor(field: 'weights' | 'weightsHash', message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+/**
+ * Thrown when a weights file is not the Keras HDF5 weights its backbone needs: not HDF5,
+ * truncated, no `layer_names`, a missing or unexpected layer, a weight of another shape.
+ */
+export class WeightsFileError extends PipelineError {
+  override name = 'WeightsFileError';
 }
 
 /** Thrown by `mlp reproduce` when the re-run's dataset hash differs from the original run's (the source data changed). */
@@ -118,6 +140,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'ArchiveError',
   'DownloadError',
   'ChecksumMismatchError',
+  'WeightsReferenceError',
+  'WeightsFileError',
   'DatasetHashMismatchError',
   'ArtifactNotFoundError',
   'TrainingDivergedError',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkWeightsReference, WeightsHashSchema } from './weights-reference.ts';
 
 /**
  * The model and training settings of a `train` step, shared by the step kind (validation in the
@@ -54,7 +55,11 @@ export const ModelSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('TF.js layers model (model.json + shards): URL, file path or s3:// key; omitted: random init'),
+      .describe(
+        'Pretrained backbone weights: keras:vgg19 (Keras\' official ImageNet file, pinned), a Keras .h5 weights file, or a TF.js layers model (model.json + shards); ' +
+          'each as an https:// URL, file:// URL or path, or s3:// key; omitted: random init',
+      ),
+    weightsHash: WeightsHashSchema.optional(),
     featureLayer: z.string().min(1).optional().describe('Backbone layer whose output feeds the head; default: the last conv block'),
     inputSize: z.number().int().min(32).max(1024).describe('Square input side in pixels'),
     preprocessing: z
@@ -70,6 +75,7 @@ export const ModelSchema = z
       .describe('false freezes the backbone; { lastN } fine-tunes its last N layers'),
     head: z.array(HeadLayerSchema).min(1).describe('Layers after the backbone; the last one is the classifier'),
   })
+  .superRefine(checkWeightsReference)
   // The default is written into the validated spec, so the resolved pipeline (and every later
   // reproduce of it) says which preprocessing it trained with even if a default changes.
   .transform((model) => ({ ...model, preprocessing: modelPreprocessing(model) }))

@@ -17,6 +17,8 @@ export interface FetchSourceOptions {
   log: DataLogger;
   onProgress?: (progress: DownloadProgress) => void;
   signal?: AbortSignal;
+  /** What the source is, for error messages. @default 'dataset source' */
+  subject?: string;
 }
 
 export type FetchedSource =
@@ -30,12 +32,13 @@ export type FetchedSource =
  * it is, an archive extracted).
  */
 export async function fetchSource(options: FetchSourceOptions): Promise<FetchedSource> {
-  const { source, downloadPath, store, log, onProgress, signal } = options;
+  const { source, downloadPath, store, log, onProgress, signal, subject = 'dataset source' } = options;
+  const unsupported = () => new DownloadError(`Unsupported ${subject} "${source}": expected an https://, http://, s3:// or file:// URL`);
   let url: URL;
   try {
     url = new URL(source);
   } catch {
-    throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+    throw unsupported();
   }
   const partPath = `${downloadPath}.part`;
   await mkdir(dirname(downloadPath), { recursive: true });
@@ -48,9 +51,9 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
   }
 
   if (url.protocol === 'file:') {
-    const path = localPath(source);
+    const path = localPath(source, subject);
     const info = await stat(path).catch(() => undefined);
-    if (info === undefined) throw new DownloadError(`Dataset source not found: ${source}`);
+    if (info === undefined) throw new DownloadError(`${subject[0]?.toUpperCase() ?? ''}${subject.slice(1)} not found: ${source}`);
     if (info.isDirectory()) return { kind: 'directory', path };
     return { kind: 'file', path, bytes: info.size, downloaded: false, resumedFrom: 0 };
   }
@@ -66,7 +69,7 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
     const bucket = url.hostname;
     const key = decodeURIComponent(url.pathname.replace(/^\//, ''));
     if (bucket === '' || key === '') {
-      throw new DownloadError(`Invalid dataset source "${source}": expected s3://<bucket>/<key>`);
+      throw new DownloadError(`Invalid ${subject} "${source}": expected s3://<bucket>/<key>`);
     }
     // Any bucket on the worker's S3 server, read with the worker's credentials.
     const bucketStore = store.forBucket(bucket);
@@ -90,7 +93,7 @@ export async function fetchSource(options: FetchSourceOptions): Promise<FetchedS
     return { kind: 'file', path: downloadPath, bytes: bytesDone, downloaded: true, resumedFrom: 0 };
   }
 
-  throw new DownloadError(`Unsupported dataset source "${source}": expected an https://, http://, s3:// or file:// URL`);
+  throw unsupported();
 }
 
 /**
@@ -113,13 +116,13 @@ async function s3Read<T>(source: string, operation: () => Promise<T>): Promise<T
  * `file:///abs/path` is a standard file URL; `file://../data` or `file://data` (how pipelines
  * name a folder relative to the worker's working directory) is accepted too.
  */
-function localPath(source: string): string {
+function localPath(source: string, subject: string): string {
   const rest = source.slice('file://'.length);
   if (rest.startsWith('/')) {
     try {
       return fileURLToPath(source);
     } catch (error) {
-      throw new DownloadError(`Invalid file URL "${source}": ${error instanceof Error ? error.message : String(error)}`);
+      throw new DownloadError(`Invalid file URL of ${subject} "${source}": ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   return resolve(decodeURIComponent(rest));

@@ -1,9 +1,13 @@
+import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
 import type { BackboneName, HeadLayer, ModelSpec } from '../../common/model-spec.ts';
+import { resolveWeightsReference } from '../../common/weights-reference.ts';
+import { silentLogger, type DataLogger } from '../data/logger.ts';
 import type { EngineCapabilities } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { loadKerasWeights } from '../weights/load-keras-weights.ts';
 import { preprocessingOfMetadata } from './input-preprocessing.ts';
 import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from './layers-model-io.ts';
 import { applySymbolic, buildVgg19 } from './vgg19.ts';
@@ -31,8 +35,12 @@ export interface BuiltModel {
 export interface BuildModelOptions {
   /** Seed of the weight initializers. */
   seed: number;
-  /** Resolves `s3://` weight locations. */
+  /** Resolves `s3://` weight locations and keeps pinned Keras weight files (`weights/<sha256>.h5`). */
   store?: ObjectStore;
+  /** Local folder for weight downloads. @default the OS temp folder */
+  scratchDir?: string;
+  log?: DataLogger;
+  signal?: AbortSignal;
   /** When given, the model must be trainable on this engine (else `EngineCapabilityError`). */
   capabilities?: EngineCapabilities;
   /** Engine name for error messages. */
@@ -68,14 +76,39 @@ function assignWeightsByName(model: tfl.LayersModel, files: LayersModelFiles, wh
   }
 }
 
+/** Sets a VGG19 built here from `model.weights`: a Keras .h5 file (or `keras:vgg19`) or a TF.js layers model. */
+async function loadVgg19Weights(model: tfl.LayersModel, spec: ModelSpec & { weights: string }, options: BuildModelOptions): Promise<void> {
+  const reference = resolveWeightsReference(spec);
+  if (reference.format === 'tfjs-layers') {
+    assignWeightsByName(model, await fetchLayersModelFiles(reference.location, options.store), reference.location);
+    return;
+  }
+  if (!options.store) throw new PipelineSpecError(`Load weights failed: ${spec.weights} needs an object store (pinned weights are kept there)`);
+  await loadKerasWeights(model, reference, {
+    store: options.store,
+    scratchDir: options.scratchDir ?? tmpdir(),
+    log: options.log ?? silentLogger,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
 async function loadBackbone(spec: ModelSpec, options: BuildModelOptions): Promise<tfl.LayersModel> {
   if (spec.backbone === 'vgg19') {
     const model = buildVgg19(spec.inputSize, options.seed);
-    if (spec.weights) assignWeightsByName(model, await fetchLayersModelFiles(spec.weights, options.store), spec.weights);
+    const { weights } = spec;
+    if (weights === undefined) return model;
+    try {
+      await loadVgg19Weights(model, { ...spec, weights }, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
     return model;
   }
   if (!spec.weights) throw new PipelineSpecError('Build model failed: mobilenet_v1 needs pretrained weights (model.weights: a model.json location)');
-  const model = await loadLayersModel(await fetchLayersModelFiles(spec.weights, options.store));
+  const reference = resolveWeightsReference({ ...spec, weights: spec.weights });
+  if (reference.format !== 'tfjs-layers') throw new PipelineSpecError(`Build model failed: mobilenet_v1 needs a TF.js layers model (model.json), not ${spec.weights}`);
+  const model = await loadLayersModel(await fetchLayersModelFiles(reference.location, options.store));
   const [, h, w] = model.inputs[0]?.shape ?? [];
   if (h !== spec.inputSize || w !== spec.inputSize) {
     model.dispose();

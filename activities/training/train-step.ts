@@ -43,6 +43,8 @@ export interface TrainStepDeps {
   log: { info(message: string, attrs?: Record<string, unknown>): void; warn(message: string, attrs?: Record<string, unknown>): void };
   heartbeat?: (details: TrainHeartbeat) => void;
   signal?: AbortSignal;
+  /** Local folder for backbone weight downloads. @default the OS temp folder */
+  scratchDir?: string;
 }
 
 /** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. None at present. */
@@ -74,9 +76,18 @@ function finalMetrics(result: TrainResult): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
 }
 
-async function buildOrWarmStart(input: TrainInput, store: ObjectStore, engine: TrainingEngine): Promise<BuiltModel> {
+async function buildOrWarmStart(input: TrainInput, deps: TrainStepDeps): Promise<BuiltModel> {
+  const { store, engine } = deps;
   const options = { store, capabilities: engine.capabilities, engineName: engine.engine };
-  if (input.mode === 'partial') return buildModel(input.model, { ...options, seed: input.seed });
+  if (input.mode === 'partial') {
+    return buildModel(input.model, {
+      ...options,
+      seed: input.seed,
+      log: deps.log,
+      ...(deps.scratchDir ? { scratchDir: deps.scratchDir } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+  }
   if (input.warmStartFrom === undefined) throw new PipelineSpecError('Train model failed: mode: full needs warmStartFrom (the partial model key)');
   // Step outputs name keys in the worker's bucket; the model loader takes locations.
   const location = input.warmStartFrom.startsWith('s3://') ? input.warmStartFrom : `s3://${store.bucket}/${input.warmStartFrom}`;
@@ -109,7 +120,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       { model: input.model, batchSize: input.batchSize, ...(augmentation ? { augmentation } : {}) },
     );
     heartbeater.loaded(Math.ceil(data.trainImages / input.batchSize));
-    built = await buildOrWarmStart(input, store, engine);
+    built = await buildOrWarmStart(input, deps);
     const units = built.outputUnits;
     if (units !== data.classes.length && !(units === 1 && data.classes.length === 2)) {
       throw new PipelineSpecError(`Train model failed: the classifier has ${units} units but ${input.trainManifest} has ${data.classes.length} classes (${data.classes.join(', ')})`);
@@ -223,6 +234,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
           log: activity.log,
           heartbeat: (details) => activity.heartbeat(details),
           signal: activity.cancellationSignal,
+          scratchDir: deps.scratchDir,
         })),
       };
     },

@@ -12,11 +12,11 @@ describe('the notebook pipeline (pipelines/pneumonia-vgg19.yaml)', () => {
     const train = resolved.steps.find((step) => step.id === 'train-partial');
     assert.ok(train);
     const spec = ModelSchema.parse(train.with['model']);
-    assert.match(spec.weights ?? '', /^s3:\/\//);
+    assert.equal(spec.weights, 'keras:vgg19');
     assert.deepEqual(train.with['optimizer'], { name: 'rmsprop', learningRate: 2e-5 });
     assert.equal(train.with['loss'], 'categoricalCrossentropy');
 
-    // ImageNet VGG19 weights are not available offline: same architecture, random init.
+    // Keras' ImageNet VGG19 file is not reachable offline: same architecture, random init.
     const built = await buildModel({ ...spec, weights: undefined }, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
     try {
       assert.equal(spec.inputSize, 300);

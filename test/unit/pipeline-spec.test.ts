@@ -195,7 +195,7 @@ describe('pipeline spec validation', () => {
       const trainPartial = resolved.steps.find((step) => step.id === 'train-partial');
       assert.deepEqual(trainPartial?.with['model'], {
         backbone: 'vgg19',
-        weights: 's3://ml-pipelines/models/vgg19-imagenet/model.json',
+        weights: 'keras:vgg19',
         featureLayer: 'block5_pool',
         inputSize: 300,
         preprocessing: 'caffe',
