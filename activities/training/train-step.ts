@@ -17,7 +17,7 @@ import { saveModelToStore } from './layers-model-io.ts';
 import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
 import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
-import { trainModel as fit, type TrainResult } from './trainer.ts';
+import { trainModel as fit, sha256Of, type TrainResult } from './trainer.ts';
 
 /**
  * Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`.
@@ -121,6 +121,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
     );
     heartbeater.loaded(Math.ceil(data.trainImages / input.batchSize));
     built = await buildOrWarmStart(input, deps);
+    // Before any checkpoint is restored: for mode: full, the partial run's final weights.
+    const initialWeightsSha256 = await sha256Of(built.model.trainableWeights);
     const units = built.outputUnits;
     if (units !== data.classes.length && !(units === 1 && data.classes.length === 2)) {
       throw new PipelineSpecError(`Train model failed: the classifier has ${units} units but ${input.trainManifest} has ${data.classes.length} classes (${data.classes.join(', ')})`);
@@ -195,6 +197,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       imagesPerSecond: fitSeconds > 0 ? (data.trainImages * epochs) / fitSeconds : 0,
       finalMetrics: finalMetrics(result),
       weightsSha256: result.trainableWeightsSha256,
+      initialWeightsSha256,
       resumedFromEpoch: result.resumedFromEpoch,
       stoppedEarly: result.stoppedEarly,
       seed: input.seed,

@@ -106,7 +106,8 @@ function variablesOf(weights: tfl.LayerVariable[]): tf.Variable[] {
   });
 }
 
-async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
+/** sha256 of weights' bytes in order (of `model.trainableWeights`: what `trainableWeightsSha256` reports). */
+export async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
   const hash = createHash('sha256');
   for (const weight of weights) {
     const data = await weight.read().data();

@@ -77,6 +77,10 @@ const output = z.object({
   imagesPerSecond: z.number().min(0).describe('Training images × epochs over epoch time plus feature extraction time'),
   finalMetrics: z.record(z.string(), z.number()).describe('Last epoch: loss, accuracy, valLoss, valAccuracy, valAuc'),
   weightsSha256: z.string().describe('sha256 of the trained weights: equal for an interrupted and an uninterrupted run on the cpu and wasm engines'),
+  initialWeightsSha256: z
+    .string()
+    .optional()
+    .describe("sha256 of the trainable weights before training: for mode: full, the warm start's, equal to the partial run's weightsSha256"),
   resumedFromEpoch: z.number().int().min(0).describe('Epochs the final attempt restored from a checkpoint (0: trained from scratch)'),
   stoppedEarly: z.boolean(),
   seed: z.number().int(),

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
+import { selectEngine } from '../../activities/engine/engine.ts';
+import { ObjectStore } from '../../activities/object-store.ts';
+import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
+import { readKerasWeights } from '../../activities/weights/keras-h5.ts';
+import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { vgg19NotopFixture } from '../helpers/keras-h5-fixture.ts';
+import { startTestServers, type TestServers } from '../helpers/servers.ts';
+
+const exec = promisify(execFile);
+
+/**
+ * The seed's own pipeline, pipelines/pneumonia-vgg19.yaml itself (not a copy), run end to end by
+ * the CLI and a worker process on the real dev server and S3 server, changed only by `--set`:
+ * a synthetic chest X-ray archive as file://, VGG19 notop weights with seeded random values in
+ * the official .h5 layout, 32 px images, 2 + 2 epochs. All seven steps must succeed, and the
+ * full retrain must start from the partial model's weights.
+ */
+describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', function () {
+  this.timeout(600_000);
+  let servers: TestServers;
+  let worker: ChildProcess;
+  let workerExit: Promise<unknown>;
+  let weightsPath: string;
+  let settings: string[];
+  const prefix = `seed-${randomUUID().slice(0, 8)}`;
+
+  before(async () => {
+    servers = await startTestServers({ bucketPrefix: 'seed' });
+    const data = join(servers.dir, 'synthetic');
+    await writeSyntheticDataset({
+      dir: data,
+      seed: 16,
+      size: 64,
+      counts: { train: { NORMAL: 80, PNEUMONIA: 80 }, test: { NORMAL: 20, PNEUMONIA: 20 } },
+    });
+    const zip = join(servers.dir, 'ChestXRay2017-synthetic.zip');
+    await zipFolder(data, zip);
+    weightsPath = await vgg19NotopFixture();
+    settings = [
+      ...['--set', `dataset=${pathToFileURL(zip).href}`],
+      ...['--set', `vgg19Weights=${pathToFileURL(weightsPath).href}`],
+      ...['--set', 'imageSize=32', '--set', 'partialEpochs=2', '--set', 'fullEpochs=2'],
+    ];
+    worker = spawnWorkerProcess({
+      env: {
+        TEMPORAL_ADDRESS: servers.temporalAddress,
+        TEMPORAL_NAMESPACE: servers.namespace,
+        MLP_TASK_QUEUE_PREFIX: prefix,
+        MLP_WORKER_QUEUES: 'cpu,gpu',
+        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
+        MLP_LOG_LEVEL: 'warn',
+        S3_ENDPOINT: servers.storage.endpoint,
+        S3_BUCKET: servers.storage.bucket,
+        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
+        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+      },
+      logFile: join(servers.dir, 'worker.log'),
+    });
+    workerExit = new Promise((resolve) => worker.once('exit', resolve));
+  });
+
+  after(async () => {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await workerExit;
+    }
+    await servers?.stop();
+  });
+
+  async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', prefix];
+    try {
+      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
+    }
+  }
+
+  const trainSchema = z
+    .object({ model: z.string(), weightsSha256: z.string().length(64), initialWeightsSha256: z.string().length(64), epochs: z.literal(2), engine: z.string(), trainImages: z.number() })
+    .loose();
+  const runSchema = z.object({
+    workflowId: z.string(),
+    status: z.literal('completed'),
+    outputs: z.object({
+      download: z.object({ datasetHash: z.string().length(64) }).loose(),
+      'subset-partial': z.object({ trainManifest: z.string() }).loose(),
+      'train-partial': trainSchema,
+      'subset-full': z.object({ testManifest: z.string() }).loose(),
+      'train-full': trainSchema,
+      evaluate: z.object({ metrics: z.object({ auc: z.number(), accuracy: z.number() }).loose(), testSize: z.number(), report: z.string() }).loose(),
+      publish: z.object({ version: z.number(), promoted: z.boolean() }).loose(),
+    }),
+  });
+
+  it('runs all seven steps with only --set overrides; the full retrain starts from the partial model', async () => {
+    const result = await mlp('run', 'pipelines/pneumonia-vgg19.yaml', ...settings, '--run-key', 'ci', '--wait', '--json');
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}\n(worker log: ${join(servers.dir, 'worker.log')})`);
+    const run = runSchema.parse(JSON.parse(result.stdout));
+    const { 'train-partial': partial, 'train-full': full, evaluate, publish } = run.outputs;
+
+    assert.equal(partial.engine, 'wasm', 'CI has no GPU: the wasm engine trains');
+    assert.ok(full.trainImages > partial.trainImages, 'the full run trains on more images');
+    // Warm start: the full retrain's weights before its first epoch are the partial run's final ones,
+    // not a fresh initialization (the partial run's own start), and it trained on from there.
+    assert.equal(full.initialWeightsSha256, partial.weightsSha256);
+    assert.notEqual(partial.initialWeightsSha256, partial.weightsSha256, JSON.stringify(run.outputs, null, 1));
+    assert.notEqual(full.weightsSha256, full.initialWeightsSha256);
+    assert.equal(evaluate.testSize, 40, 'every synthetic test image scored once');
+    assert.ok(evaluate.metrics.auc >= 0 && evaluate.metrics.auc <= 1);
+    assert.equal(publish.version, 1);
+
+    // The backbone the pipeline trained on is the .h5 file's: its saved block1_conv1 kernel is the file's.
+    await selectEngine('cpu', { strict: true });
+    const store = new ObjectStore(servers.storage);
+    const files = await fetchLayersModelFiles(`s3://${store.bucket}/${full.model}`, store);
+    const saved = tf.io.decodeWeights(files.weightData, files.weightSpecs);
+    try {
+      const kernelName = Object.keys(saved).find((name) => name.endsWith('block1_conv1/kernel'));
+      assert.ok(kernelName, `a block1_conv1 kernel among ${Object.keys(saved).join(', ')}`);
+      const file = await readKerasWeights(weightsPath, 'fixture');
+      const expected = file.layers.find((layer) => layer.layer === 'block1_conv1')?.weights[0]?.values;
+      assert.deepEqual(Float32Array.from(await (saved[kernelName] ?? tf.scalar(0)).data()), expected);
+    } finally {
+      tf.dispose(Object.values(saved));
+    }
+  });
+});
