@@ -80,10 +80,15 @@ export function vgg19NotopLayers(seed: number, channelDivisor = 1): FixtureLayer
   return layers;
 }
 
-/** Writes `layers` as a Keras weights file in `layout` (overwrites `path`). */
-export async function writeKerasH5(path: string, layers: readonly FixtureLayer[], layout: KerasH5Layout): Promise<void> {
+/**
+ * Writes `layers` as a Keras weights file in `layout` (overwrites `path`). `wholeModel` puts them
+ * in a `model_weights` group, as `model.save('x.h5')` does.
+ */
+export async function writeKerasH5(path: string, layers: readonly FixtureLayer[], layout: KerasH5Layout, options: { wholeModel?: boolean } = {}): Promise<void> {
   const h5 = await h5wasm();
-  const file = new h5.File(path, 'w');
+  const h5File = new h5.File(path, 'w');
+  if (options.wholeModel) h5File.create_attribute('model_config', '{"class_name": "Functional"}');
+  const file = options.wholeModel ? h5File.create_group('model_weights') : h5File;
   try {
     const names = layers.map((layer) => layer.name);
     if (layout === 'keras1') {
@@ -115,7 +120,7 @@ export async function writeKerasH5(path: string, layers: readonly FixtureLayer[]
       });
     }
   } finally {
-    file.close();
+    h5File.close();
   }
 }
 

@@ -85,6 +85,15 @@ describe('Keras .h5 weights (read with h5wasm, no Python)', function () {
     assert.deepEqual(keras1.layers[1]?.weights[0]?.shape, [3, 3, 3, 64 / DIVISOR]);
   });
 
+  it('reads the weights of a whole-model file (model.save), which keeps them under model_weights', async () => {
+    const path = join(dir, 'whole-model.h5');
+    await writeKerasH5(path, layers, 'keras2', { wholeModel: true });
+    const file = await readKerasWeights(path, 'whole-model.h5');
+    const model = modelFor(layers);
+    assert.deepEqual(assignKerasWeights(model, file, 'whole-model.h5'), { layers: 16, weights: 32 });
+    model.dispose();
+  });
+
   it('loads a full-size VGG19 notop file in the official layout into the VGG19 it builds, every weight set', async () => {
     const path = await vgg19NotopFixture();
     const file = await readKerasWeights(path, 'vgg19 notop');
