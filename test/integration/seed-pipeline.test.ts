@@ -40,7 +40,7 @@ describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', functi
       dir: data,
       seed: 16,
       size: 64,
-      counts: { train: { NORMAL: 80, PNEUMONIA: 80 }, test: { NORMAL: 20, PNEUMONIA: 20 } },
+      counts: { train: { NORMAL: 50, PNEUMONIA: 50 }, test: { NORMAL: 20, PNEUMONIA: 20 } },
     });
     const zip = join(servers.dir, 'ChestXRay2017-synthetic.zip');
     await zipFolder(data, zip);
