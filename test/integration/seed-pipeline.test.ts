@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
+import { requestWebGpuAdapter } from '../../activities/engine/webgpu-adapter.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
 import { readKerasWeights } from '../../activities/weights/keras-h5.ts';
@@ -109,7 +110,11 @@ describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', functi
     const run = runSchema.parse(JSON.parse(result.stdout));
     const { 'train-partial': partial, 'train-full': full, evaluate, publish } = run.outputs;
 
-    assert.equal(partial.engine, 'wasm', 'CI has no GPU: the wasm engine trains');
+    // The worker picks its engine itself (engine: auto): webgpu where Dawn finds an adapter, else wasm.
+    const adapter = await requestWebGpuAdapter();
+    const expectedEngine = 'description' in adapter ? 'webgpu' : 'wasm';
+    assert.equal(partial.engine, expectedEngine);
+    assert.equal(full.engine, expectedEngine);
     assert.ok(full.trainImages > partial.trainImages, 'the full run trains on more images');
     // Warm start: the full retrain's weights before its first epoch are the partial run's final ones,
     // not a fresh initialization (the partial run's own start), and it trained on from there.
