@@ -18,7 +18,7 @@ import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts'
 import { BACKBONE_INPUT_SCALING } from './pixel-source.ts';
 import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
-import { trainModel as fit, type TrainResult } from './trainer.ts';
+import { fitModel as fit, type TrainResult } from './trainer.ts';
 
 /**
  * Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`.
