@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Context } from '@temporalio/activity';
-import { z } from 'zod';
 import { canonicalJson } from '../../common/canonical-json.ts';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
-import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
-import { trainStep, type TrainInput, type TrainOutput } from '../../common/step-kinds/train.ts';
-import type { ActivityDeps } from '../deps.ts';
-import { engineInfo, selectEngine, type TrainingEngine } from '../engine/engine.ts';
+import type { StepContext } from '../../common/step-activities.ts';
+import type { TrainInput, TrainOutput } from '../../common/step-kinds/train.ts';
+import { engineInfo, type TrainingEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { augments, type AugmentationParams } from './augmentation.ts';
 import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
@@ -44,11 +41,6 @@ export interface TrainStepDeps {
   log: { info(message: string, attrs?: Record<string, unknown>): void; warn(message: string, attrs?: Record<string, unknown>): void };
   heartbeat?: (details: TrainHeartbeat) => void;
   signal?: AbortSignal;
-}
-
-/** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. None at present. */
-function notApplied(_input: TrainInput): string[] {
-  return [];
 }
 
 /** The augmentation to apply, or undefined when it is absent or changes nothing. */
@@ -97,8 +89,6 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
     );
   }
   const keys = trainStepKeys(context, input);
-  const skipped = notApplied(input);
-  if (skipped.length > 0) log.warn('Train settings not applied by this trainer', { stepId: context.stepId, settings: skipped });
 
   const heartbeater = trainHeartbeater(deps.heartbeat ?? (() => {}), { epochs: input.epochs });
   let built: BuiltModel | undefined;
@@ -194,38 +184,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       featureSeconds: result.featureSeconds,
       featuresReused: result.featuresReused,
       featuresComputed: result.featuresComputed,
-      notApplied: skipped,
     };
   } finally {
-    heartbeater.stop();
     built?.model.dispose();
   }
-}
-
-/** The engine a process trains on: the worker's (selected once at start), or `auto` chosen on first use. */
-function engineGetter(deps: ActivityDeps): () => Promise<TrainingEngine> {
-  if (deps.engine) return deps.engine;
-  let selected: Promise<TrainingEngine> | undefined;
-  return () => (selected ??= selectEngine('auto'));
-}
-
-/** The `trainModel` step activity (common/step-activities.ts). */
-export function createTrainingActivities(deps: ActivityDeps) {
-  const engine = engineGetter(deps);
-  return {
-    async trainModel(input: Record<string, unknown>, context: StepContext): Promise<StepOutputs> {
-      const parsed = trainStep.input.safeParse(input);
-      if (!parsed.success) throw new PipelineSpecError(`Invalid inputs of train step "${context.stepId}": ${z.prettifyError(parsed.error)}`);
-      const activity = Context.current();
-      return {
-        ...(await runTrainStep(parsed.data, context, {
-          store: deps.store,
-          engine: await engine(),
-          log: activity.log,
-          heartbeat: (details) => activity.heartbeat(details),
-          signal: activity.cancellationSignal,
-        })),
-      };
-    },
-  };
 }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { loadPipelineFile } from '../../client/pipeline-file.ts';
@@ -68,7 +68,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'cli-operate',
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps) },
+      activities: { ...createNoopActivity(deps), ...createStepCacheActivities(deps) },
     });
   });
 

@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createDataActivities } from '../../activities/data/index.ts';
+import { createDownloadActivity } from '../../activities/steps/download.ts';
+import { createSubsetActivity } from '../../activities/steps/subset.ts';
 import { loadSplitManifest } from '../../activities/data/split-reader.ts';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -38,7 +39,7 @@ describe('download → subset through runPipeline on the real Temporal dev serve
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'data',
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps), ...createDataActivities(deps) },
+      activities: { ...createNoopActivity(deps), ...createStepCacheActivities(deps), ...createDownloadActivity(deps), ...createSubsetActivity(deps) },
     });
   });
 

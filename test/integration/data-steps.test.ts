@@ -6,7 +6,8 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createDataActivities } from '../../activities/data/index.ts';
+import { createDownloadActivity } from '../../activities/steps/download.ts';
+import { createSubsetActivity } from '../../activities/steps/subset.ts';
 import { decodeNpyUint8 } from '../../activities/data/npy.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
 import { loadSplitManifest, loadSplitPixels } from '../../activities/data/split-reader.ts';
@@ -49,7 +50,7 @@ describe('data steps against the real S3 server and a local HTTP server', functi
   let http: FileServer;
   let store: ObjectStore;
   let scratch: string;
-  let activities: ReturnType<typeof createDataActivities>;
+  let activities: ReturnType<typeof createDownloadActivity> & ReturnType<typeof createSubsetActivity>;
   let realZip: Buffer;
   let jpeg: Buffer;
 
@@ -58,7 +59,7 @@ describe('data steps against the real S3 server and a local HTTP server', functi
     http = await startFileServer();
     store = new ObjectStore(servers.storage);
     scratch = await mkdtemp(join(tmpdir(), 'mlp-data-'));
-    activities = createDataActivities({ store, scratchDir: scratch });
+    activities = { ...createDownloadActivity({ store, scratchDir: scratch }), ...createSubsetActivity({ store, scratchDir: scratch }) };
     realZip = await realXrayZip(12);
     jpeg = await readFile(join(REAL_224, 'train', 'NORMAL', (await readdir(join(REAL_224, 'train', 'NORMAL'))).sort()[0] ?? ''));
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities, type CacheRecord } from '../../activities/step-cache.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -32,7 +32,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
       prefix: 'pipeline',
       activities: {
         ...recording.activities,
-        ...createNoopActivities(deps),
+        ...createNoopActivity(deps),
         ...cache,
         // A cache whose writes fail for one step id: the run must not fail because of it.
         async recordCache(record: CacheRecord) {

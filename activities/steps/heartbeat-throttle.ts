@@ -1,0 +1,73 @@
+/** How often a step heartbeats at most: each heartbeat is a round trip to the server. */
+export const HEARTBEAT_EVERY_MS = 1_000;
+
+/** Runs `callback` after `ms` and returns what cancels it; tests pass a manual clock. */
+export type HeartbeatTimer = (callback: () => void, ms: number) => () => void;
+
+const realTimer: HeartbeatTimer = (callback, ms) => {
+  const handle = setTimeout(callback, ms);
+  return () => clearTimeout(handle);
+};
+
+export interface HeartbeatThrottleOptions {
+  /** @default HEARTBEAT_EVERY_MS */
+  everyMs?: number;
+  /**
+   * Send the latest details again every `everyMs` while nothing new is reported, so the
+   * heartbeat timeout catches a dead worker but not one busy with a long quiet phase (loading
+   * data, extracting features). @default false
+   */
+  repeat?: boolean;
+  /** @default Node's setTimeout */
+  timer?: HeartbeatTimer;
+}
+
+export interface HeartbeatThrottle<Details extends object = object> {
+  /** Records the latest details; sends them now, or once `everyMs` has passed since the last send. */
+  beat(details: Details): void;
+  /** Sends nothing more (the step ended: its result supersedes its progress). */
+  stop(): void;
+}
+
+/**
+ * The one heartbeat throttle of the step activities: the first report goes out at once, later
+ * ones at most every `everyMs`, and the latest report is never dropped (it goes out when the
+ * interval ends). With `repeat`, the latest is also resent every `everyMs` while nothing changes.
+ */
+export function heartbeatThrottle<Details extends object>(
+  send: (details: Details) => void,
+  options: HeartbeatThrottleOptions = {},
+): HeartbeatThrottle<Details> {
+  const everyMs = options.everyMs ?? HEARTBEAT_EVERY_MS;
+  const schedule = options.timer ?? realTimer;
+  let latest: Details | undefined;
+  let unsent = false;
+  let stopped = false;
+  // Set while an interval since the last send is running: reports wait for it to end.
+  let cancelTimer: (() => void) | undefined;
+
+  const flush = (): void => {
+    if (latest === undefined) return;
+    send(latest);
+    unsent = false;
+    cancelTimer = schedule(tick, everyMs);
+  };
+  const tick = (): void => {
+    cancelTimer = undefined;
+    if (!stopped && (unsent || options.repeat === true)) flush();
+  };
+
+  return {
+    beat(details) {
+      if (stopped) return;
+      latest = details;
+      unsent = true;
+      if (cancelTimer === undefined) flush();
+    },
+    stop() {
+      stopped = true;
+      cancelTimer?.();
+      cancelTimer = undefined;
+    },
+  };
+}

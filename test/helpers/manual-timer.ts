@@ -1,0 +1,27 @@
+import type { HeartbeatTimer } from '../../activities/steps/heartbeat-throttle.ts';
+
+/** A timer driven by `advance(ms)` instead of the wall clock: timing tests without sleeps. */
+export function manualTimer(): { timer: HeartbeatTimer; advance(ms: number): void } {
+  let now = 0;
+  const pending: { at: number; callback: () => void; cancelled: boolean }[] = [];
+  return {
+    timer(callback, ms) {
+      const entry = { at: now + ms, callback, cancelled: false };
+      pending.push(entry);
+      return () => {
+        entry.cancelled = true;
+      };
+    },
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = pending.filter((entry) => !entry.cancelled && entry.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (due === undefined) break;
+        pending.splice(pending.indexOf(due), 1);
+        now = due.at;
+        due.callback();
+      }
+      now = end;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { heartbeatThrottle } from '../../activities/steps/heartbeat-throttle.ts';
+import { manualTimer } from '../helpers/manual-timer.ts';
+
+describe('step heartbeat throttle', () => {
+  it('sends the first report at once and then the latest one per second, never dropping the last', () => {
+    const clock = manualTimer();
+    const sent: object[] = [];
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    throttle.beat({ n: 1 });
+    throttle.beat({ n: 2 });
+    throttle.beat({ n: 3 });
+    assert.deepEqual(sent, [{ n: 1 }]);
+    clock.advance(999);
+    assert.deepEqual(sent, [{ n: 1 }]);
+    clock.advance(1);
+    assert.deepEqual(sent, [{ n: 1 }, { n: 3 }]);
+    clock.advance(5_000);
+    assert.deepEqual(sent, [{ n: 1 }, { n: 3 }], 'nothing repeated without `repeat`');
+  });
+
+  it('sends a report at once when the last send is more than a second old', () => {
+    const clock = manualTimer();
+    const sent: object[] = [];
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    throttle.beat({ n: 1 });
+    clock.advance(1_500);
+    throttle.beat({ n: 2 });
+    assert.deepEqual(sent, [{ n: 1 }, { n: 2 }]);
+  });
+
+  it('with repeat, resends the latest report every second until stopped', () => {
+    const clock = manualTimer();
+    const sent: object[] = [];
+    const throttle = heartbeatThrottle((details) => sent.push(details), { repeat: true, timer: clock.timer });
+    throttle.beat({ n: 1 });
+    clock.advance(1_000);
+    throttle.beat({ n: 2 });
+    clock.advance(2_000);
+    assert.deepEqual(sent, [{ n: 1 }, { n: 1 }, { n: 2 }, { n: 2 }]);
+    throttle.stop();
+    throttle.beat({ n: 3 });
+    clock.advance(5_000);
+    assert.equal(sent.length, 4, 'nothing sent after stop');
+  });
+
+  it('sends no pending report once stopped', () => {
+    const clock = manualTimer();
+    const sent: object[] = [];
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    throttle.beat({ n: 1 });
+    throttle.beat({ n: 2 });
+    throttle.stop();
+    clock.advance(2_000);
+    assert.deepEqual(sent, [{ n: 1 }]);
+  });
+});
