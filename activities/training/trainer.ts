@@ -20,7 +20,7 @@ import { evaluate } from './validation.ts';
  * Fitting a built model: checks the options, restores the latest checkpoint, runs the feature
  * stage when the backbone is frozen (feature-stage.ts) and then the training loop
  * (training-loop.ts) over a resumable state (training-state.ts). Not the `trainModel` activity
- * (train-step.ts), which loads data and models and stores what this returns.
+ * (activities/steps/train.ts via train-step.ts), which loads data and models and stores what this returns.
  */
 
 export type { EpochLog } from './checkpoint-store.ts';
