@@ -21,6 +21,7 @@ import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline
 import { compileRunPipelineOptions, type RunPipelineOptions } from '../common/run-options.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
 import { isStepKindName, stepActivity, stepRunPrefix, type StepActivities, type StepOutputs } from '../common/step-activities.ts';
+import { stepCacheActivityId, type StepCacheOperation } from '../common/step-activity-ids.ts';
 import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder } from './dag.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
@@ -95,10 +96,10 @@ export async function runPipeline(
   }
 
   // Cache bookkeeping runs on the cpu queue; ids like `train/cache-key` keep the UI readable and
-  // leave the bare step id to the step's own activity (client/progress.ts matches on it).
-  const cache = (stepId: string, operation: string): StepCacheActivities =>
+  // leave the bare step id to the step's own activity (common/step-activity-ids.ts).
+  const cache = (stepId: string, operation: StepCacheOperation): StepCacheActivities =>
     proxyActivities<StepCacheActivities>({
-      activityId: `${stepId}/${operation}`,
+      activityId: stepCacheActivityId(stepId, operation),
       summary: `${stepId} ${operation}`,
       taskQueue: taskQueueName('cpu', taskQueuePrefix),
       startToCloseTimeout: '10 minutes',
