@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
@@ -25,6 +24,7 @@ import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 import { CHEST_XRAY_224_DIR, MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const CLASSES = ['NORMAL', 'PNEUMONIA'];
 const PER_CLASS = 16;
@@ -170,8 +170,18 @@ describe('the train step through runPipeline on the real Temporal dev server and
     return keys.flatMap((key) => /\/epoch-(\d+)\/checkpoint\.json$/.exec(key)?.[1] ?? []).map(Number).sort((a, b) => a - b);
   }
 
-  async function checkpointWritten(workflowId: string, epoch: number): Promise<void> {
-    while (!(await checkpointEpochs(workflowId)).includes(epoch)) await sleep(100);
+  /** Waits for the train step of a run to store an epoch's checkpoint; fails at a deadline (or as soon as the run ends) instead of hanging. */
+  async function checkpointWritten(handle: WorkflowHandle, epoch: number): Promise<void> {
+    let ended = false;
+    void handle.result().then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    await waitUntil(`run ${handle.workflowId} to checkpoint epoch ${epoch}`, async () => {
+      if ((await checkpointEpochs(handle.workflowId)).includes(epoch)) return true;
+      if (ended) throw new Error(`Run ${handle.workflowId} ended before it checkpointed epoch ${epoch}`);
+      return undefined;
+    }, { timeoutMs: 300_000 });
   }
 
   async function run(workflowId: string, train: ResolvedStep): Promise<{ handle: WorkflowHandle; result: Promise<Record<string, StepOutputs>> }> {
@@ -269,7 +279,7 @@ describe('the train step through runPipeline on the real Temporal dev server and
 
     const workflowId = `train-crash-${randomUUID().slice(0, 8)}`;
     const crashed = await run(workflowId, train);
-    await checkpointWritten(workflowId, 2);
+    await checkpointWritten(crashed.handle, 2);
     first.child.kill('SIGKILL');
     await waitForExit(first.child);
     assert.deepEqual(await checkpointEpochs(workflowId), [1, 2], 'killed before epoch 3 was checkpointed');
@@ -394,7 +404,7 @@ describe('the train step through runPipeline on the real Temporal dev server and
     const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '3s', with: trainWith({ model: fineTunedModel(), epochs: 20 }) });
     const { handle, result } = await run(workflowId, train);
     const prefix = `runs/${workflowId}/train/`;
-    await checkpointWritten(workflowId, 1);
+    await checkpointWritten(handle, 1);
     const cancelledAt = Date.now();
     await handle.cancel();
     await assert.rejects(result);
