@@ -20,6 +20,8 @@ export interface HeartbeatThrottleOptions {
   repeat?: boolean;
   /** @default Node's setTimeout */
   timer?: HeartbeatTimer;
+  /** @default Date.now */
+  now?: () => number;
 }
 
 export interface HeartbeatThrottle<Details extends object = object> {
@@ -30,9 +32,11 @@ export interface HeartbeatThrottle<Details extends object = object> {
 }
 
 /**
- * The one heartbeat throttle of the step activities: the first report goes out at once, later
- * ones at most every `everyMs`, and the latest report is never dropped (it goes out when the
- * interval ends). With `repeat`, the latest is also resent every `everyMs` while nothing changes.
+ * The one heartbeat throttle of the step activities: a report goes out at once when the last
+ * send is `everyMs` old, else when that interval ends, so the latest report is never dropped.
+ * With `repeat`, the latest is also resent every `everyMs` while nothing changes. Reports are
+ * sent from `beat` itself whenever they are due: a step that keeps the event loop busy (training
+ * on one thread) still heartbeats, with no timer needing to run.
  */
 export function heartbeatThrottle<Details extends object>(
   send: (details: Details) => void,
@@ -40,17 +44,21 @@ export function heartbeatThrottle<Details extends object>(
 ): HeartbeatThrottle<Details> {
   const everyMs = options.everyMs ?? HEARTBEAT_EVERY_MS;
   const schedule = options.timer ?? realTimer;
+  const now = options.now ?? Date.now;
   let latest: Details | undefined;
+  let lastSentAt = -Infinity;
   let unsent = false;
   let stopped = false;
-  // Set while an interval since the last send is running: reports wait for it to end.
+  // Set while a send is scheduled: the rest of the interval for a waiting report, or a repeat.
   let cancelTimer: (() => void) | undefined;
 
   const flush = (): void => {
     if (latest === undefined) return;
     send(latest);
+    lastSentAt = now();
     unsent = false;
-    cancelTimer = schedule(tick, everyMs);
+    cancelTimer?.();
+    cancelTimer = options.repeat === true ? schedule(tick, everyMs) : undefined;
   };
   const tick = (): void => {
     cancelTimer = undefined;
@@ -62,7 +70,9 @@ export function heartbeatThrottle<Details extends object>(
       if (stopped) return;
       latest = details;
       unsent = true;
-      if (cancelTimer === undefined) flush();
+      const wait = lastSentAt + everyMs - now();
+      if (wait <= 0) flush();
+      else cancelTimer ??= schedule(tick, wait);
     },
     stop() {
       stopped = true;

@@ -1,10 +1,18 @@
 import type { HeartbeatTimer } from '../../activities/steps/heartbeat-throttle.ts';
 
-/** A timer driven by `advance(ms)` instead of the wall clock: timing tests without sleeps. */
-export function manualTimer(): { timer: HeartbeatTimer; advance(ms: number): void } {
+/** A clock and timer driven by `advance(ms)` instead of the wall clock: timing tests without sleeps. */
+export function manualTimer(): {
+  timer: HeartbeatTimer;
+  now(): number;
+  /** Moves the clock, running the timers that fall due. */
+  advance(ms: number): void;
+  /** Moves the clock without running any timer, as a busy event loop would. */
+  block(ms: number): void;
+} {
   let now = 0;
   const pending: { at: number; callback: () => void; cancelled: boolean }[] = [];
   return {
+    now: () => now,
     timer(callback, ms) {
       const entry = { at: now + ms, callback, cancelled: false };
       pending.push(entry);
@@ -22,6 +30,9 @@ export function manualTimer(): { timer: HeartbeatTimer; advance(ms: number): voi
         due.callback();
       }
       now = end;
+    },
+    block(ms) {
+      now += ms;
     },
   };
 }

@@ -6,7 +6,7 @@ describe('step heartbeat throttle', () => {
   it('sends the first report at once and then the latest one per second, never dropping the last', () => {
     const clock = manualTimer();
     const sent: object[] = [];
-    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer, now: clock.now });
     throttle.beat({ n: 1 });
     throttle.beat({ n: 2 });
     throttle.beat({ n: 3 });
@@ -22,7 +22,7 @@ describe('step heartbeat throttle', () => {
   it('sends a report at once when the last send is more than a second old', () => {
     const clock = manualTimer();
     const sent: object[] = [];
-    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer, now: clock.now });
     throttle.beat({ n: 1 });
     clock.advance(1_500);
     throttle.beat({ n: 2 });
@@ -32,7 +32,7 @@ describe('step heartbeat throttle', () => {
   it('with repeat, resends the latest report every second until stopped', () => {
     const clock = manualTimer();
     const sent: object[] = [];
-    const throttle = heartbeatThrottle((details) => sent.push(details), { repeat: true, timer: clock.timer });
+    const throttle = heartbeatThrottle((details) => sent.push(details), { repeat: true, timer: clock.timer, now: clock.now });
     throttle.beat({ n: 1 });
     clock.advance(1_000);
     throttle.beat({ n: 2 });
@@ -44,10 +44,22 @@ describe('step heartbeat throttle', () => {
     assert.equal(sent.length, 4, 'nothing sent after stop');
   });
 
+  it('sends a due report from beat itself while the event loop is too busy to run timers', () => {
+    const clock = manualTimer();
+    const sent: object[] = [];
+    const throttle = heartbeatThrottle((details) => sent.push(details), { repeat: true, timer: clock.timer, now: clock.now });
+    throttle.beat({ batch: 1 });
+    clock.block(400);
+    throttle.beat({ batch: 2 });
+    clock.block(700);
+    throttle.beat({ batch: 3 });
+    assert.deepEqual(sent, [{ batch: 1 }, { batch: 3 }]);
+  });
+
   it('sends no pending report once stopped', () => {
     const clock = manualTimer();
     const sent: object[] = [];
-    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer });
+    const throttle = heartbeatThrottle((details) => sent.push(details), { timer: clock.timer, now: clock.now });
     throttle.beat({ n: 1 });
     throttle.beat({ n: 2 });
     throttle.stop();

@@ -40,7 +40,7 @@ describe('train step heartbeats', () => {
   it('repeats the latest details every second while nothing new happens, and stops when told', () => {
     const clock = manualTimer();
     const beats: TrainHeartbeat[] = [];
-    const throttle = heartbeatThrottle<TrainHeartbeat>((details) => beats.push(details), { repeat: true, timer: clock.timer });
+    const throttle = heartbeatThrottle<TrainHeartbeat>((details) => beats.push(details), { repeat: true, timer: clock.timer, now: clock.now });
     trainHeartbeater((details) => throttle.beat(details), { epochs: 1 });
     clock.advance(2_300);
     throttle.stop();
