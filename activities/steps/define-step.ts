@@ -5,7 +5,7 @@ import { PipelineSpecError } from '../../common/errors.ts';
 import type { StepActivity, StepContext, StepOutputs } from '../../common/step-activities.ts';
 import type { StepKind } from '../../common/step-kind.ts';
 import type { ActivityDeps } from '../deps.ts';
-import { heartbeatThrottle } from './heartbeat-throttle.ts';
+import { heartbeatThrottle, type HeartbeatThrottleOptions } from './heartbeat-throttle.ts';
 
 /** What a step implementation gets for one attempt: its parsed inputs and the activity's context. */
 export interface StepRun<Input> {
@@ -27,11 +27,8 @@ export interface StepRun<Input> {
 export type StepHandler<Input, Output> = (run: StepRun<Input>) => Promise<Output & StepOutputs>;
 
 export interface StepDefinitionOptions {
-  /**
-   * Resend the latest heartbeat every second while the step reports nothing new, for steps with
-   * long quiet phases under a short heartbeat timeout. @default false
-   */
-  repeatHeartbeat?: boolean;
+  /** How the step's heartbeats are throttled. @default at most one a second, no repeat */
+  heartbeat?: Pick<HeartbeatThrottleOptions, 'everyMs' | 'repeatMs'>;
 }
 
 /** A step kind's activity, keyed by the name its kind declares, built from the worker's deps. */
@@ -56,7 +53,7 @@ export function defineStep<Input extends z.ZodType, Output extends z.ZodType, Na
         throw new PipelineSpecError(`Invalid inputs of ${kind.uses} step "${context.stepId}": ${z.prettifyError(parsed.error)}`);
       }
       const current = Context.current();
-      const throttle = heartbeatThrottle((details) => current.heartbeat(details), { repeat: options.repeatHeartbeat === true });
+      const throttle = heartbeatThrottle((details: object) => current.heartbeat(details), options.heartbeat);
       try {
         return await handler({
           input: parsed.data,

@@ -10,14 +10,18 @@ const realTimer: HeartbeatTimer = (callback, ms) => {
 };
 
 export interface HeartbeatThrottleOptions {
-  /** @default HEARTBEAT_EVERY_MS */
+  /**
+   * Least time between two sends; a report inside it waits for its end, and the latest report
+   * wins. 0 forwards every report (the SDK then throttles what goes to the server, on its own
+   * thread). @default HEARTBEAT_EVERY_MS
+   */
   everyMs?: number;
   /**
-   * Send the latest details again every `everyMs` while nothing new is reported, so the
-   * heartbeat timeout catches a dead worker but not one busy with a long quiet phase (loading
-   * data, extracting features). @default false
+   * Resend the latest report this long after the last send while nothing new is reported, so
+   * the heartbeat timeout catches a dead worker but not one busy with a long quiet phase
+   * (loading data). @default never
    */
-  repeat?: boolean;
+  repeatMs?: number;
   /** @default Node's setTimeout */
   timer?: HeartbeatTimer;
   /** @default Date.now */
@@ -33,51 +37,69 @@ export interface HeartbeatThrottle<Details extends object = object> {
 
 /**
  * The one heartbeat throttle of the step activities: a report goes out at once when the last
- * send is `everyMs` old, else when that interval ends, so the latest report is never dropped.
- * With `repeat`, the latest is also resent every `everyMs` while nothing changes. Reports are
- * sent from `beat` itself whenever they are due: a step that keeps the event loop busy (training
- * on one thread) still heartbeats, with no timer needing to run.
+ * send is `everyMs` old, else when that interval ends, so the latest report is never dropped;
+ * with `repeatMs`, the latest is resent while nothing changes. Due reports are sent from `beat`
+ * itself: a step that keeps the event loop busy (training on one thread) starves timers but
+ * still heartbeats.
  */
 export function heartbeatThrottle<Details extends object>(
   send: (details: Details) => void,
   options: HeartbeatThrottleOptions = {},
 ): HeartbeatThrottle<Details> {
   const everyMs = options.everyMs ?? HEARTBEAT_EVERY_MS;
+  const { repeatMs } = options;
   const schedule = options.timer ?? realTimer;
   const now = options.now ?? Date.now;
   let latest: Details | undefined;
   let lastSentAt = -Infinity;
   let unsent = false;
   let stopped = false;
-  // Set while a send is scheduled: the rest of the interval for a waiting report, or a repeat.
+  // One pending timer at most, due at `timerAt`: the end of the interval for a waiting report, or a repeat.
   let cancelTimer: (() => void) | undefined;
+  let timerAt = Infinity;
 
+  const clearTimer = (): void => {
+    cancelTimer?.();
+    cancelTimer = undefined;
+    timerAt = Infinity;
+  };
+  const wakeAt = (at: number): void => {
+    if (cancelTimer !== undefined && timerAt <= at) return;
+    clearTimer();
+    timerAt = at;
+    cancelTimer = schedule(tick, Math.max(0, at - now()));
+  };
   const flush = (): void => {
     if (latest === undefined) return;
     send(latest);
     lastSentAt = now();
     unsent = false;
-    cancelTimer?.();
-    cancelTimer = options.repeat === true ? schedule(tick, everyMs) : undefined;
+    clearTimer();
+    if (repeatMs !== undefined) wakeAt(lastSentAt + repeatMs);
   };
-  const tick = (): void => {
+  const sendWhenDue = (intervalMs: number): void => {
+    const dueAt = lastSentAt + intervalMs;
+    if (dueAt <= now()) flush();
+    else wakeAt(dueAt);
+  };
+  function tick(): void {
     cancelTimer = undefined;
-    if (!stopped && (unsent || options.repeat === true)) flush();
-  };
+    timerAt = Infinity;
+    if (stopped) return;
+    if (unsent) sendWhenDue(everyMs);
+    else if (repeatMs !== undefined) sendWhenDue(repeatMs);
+  }
 
   return {
     beat(details) {
       if (stopped) return;
       latest = details;
       unsent = true;
-      const wait = lastSentAt + everyMs - now();
-      if (wait <= 0) flush();
-      else cancelTimer ??= schedule(tick, wait);
+      sendWhenDue(everyMs);
     },
     stop() {
       stopped = true;
-      cancelTimer?.();
-      cancelTimer = undefined;
+      clearTimer();
     },
   };
 }

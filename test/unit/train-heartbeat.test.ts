@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { heartbeatThrottle } from '../../activities/steps/heartbeat-throttle.ts';
+import { TRAIN_HEARTBEAT } from '../../activities/steps/train.ts';
 import { trainHeartbeater, type TrainHeartbeat } from '../../activities/training/train-heartbeat.ts';
 import { manualTimer } from '../helpers/manual-timer.ts';
 
@@ -36,11 +37,11 @@ describe('train step heartbeats', () => {
     });
   });
 
-  // The train step's heartbeat is the shared throttle with `repeat` (activities/steps/train.ts).
+  // The train step's heartbeat is the shared throttle with the train step's settings.
   it('repeats the latest details every second while nothing new happens, and stops when told', () => {
     const clock = manualTimer();
     const beats: TrainHeartbeat[] = [];
-    const throttle = heartbeatThrottle<TrainHeartbeat>((details) => beats.push(details), { repeat: true, timer: clock.timer, now: clock.now });
+    const throttle = heartbeatThrottle<TrainHeartbeat>((details) => beats.push(details), { ...TRAIN_HEARTBEAT, timer: clock.timer, now: clock.now });
     trainHeartbeater((details) => throttle.beat(details), { epochs: 1 });
     clock.advance(2_300);
     throttle.stop();
