@@ -172,14 +172,14 @@ describe('the train step through runPipeline on the real Temporal dev server and
 
   /** Waits for the train step of a run to store an epoch's checkpoint; fails at a deadline (or as soon as the run ends) instead of hanging. */
   async function checkpointWritten(handle: WorkflowHandle, epoch: number): Promise<void> {
-    let ended = false;
+    let ended: string | undefined;
     void handle.result().then(
-      () => (ended = true),
-      () => (ended = true),
+      () => (ended = 'succeeded'),
+      (error: unknown) => (ended = `failed: ${error instanceof WorkflowFailedError ? String(error.cause?.message) : String(error)}`),
     );
     await waitUntil(`run ${handle.workflowId} to checkpoint epoch ${epoch}`, async () => {
       if ((await checkpointEpochs(handle.workflowId)).includes(epoch)) return true;
-      if (ended) throw new Error(`Run ${handle.workflowId} ended before it checkpointed epoch ${epoch}`);
+      if (ended !== undefined) throw new Error(`Run ${handle.workflowId} ended (${ended}) before it checkpointed epoch ${epoch}`);
       return undefined;
     }, { timeoutMs: 300_000 });
   }
