@@ -268,7 +268,10 @@ describe('the train step through runPipeline on the real Temporal dev server and
       needs: ['subset'],
       queue: 'gpu',
       timeout: '10m',
-      heartbeatTimeout: '5s',
+      // How long the server takes to notice the killed worker. Not shorter: a fresh worker's
+      // first fine-tuning batch blocks its event loop for seconds on a loaded machine, and a
+      // heartbeat timeout there would fail the second attempt, not the behaviour under test.
+      heartbeatTimeout: '20s',
       retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 1 },
       with: trainWith({ model: fineTunedModel() }),
     });
