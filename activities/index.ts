@@ -1,12 +1,8 @@
-import { createDataActivities } from './data/index.ts';
-import type { StepActivities } from '../common/step-activities.ts';
 import type { ActivityDeps } from './deps.ts';
-import { createEvaluationActivities } from './evaluation/evaluate-model.ts';
-import { createNoopActivities } from './noop.ts';
 import { createModelRegistryActivities } from './registry/index.ts';
+import { createStepActivities } from './steps/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
-import { createTrainingActivities } from './training/train-step.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -18,13 +14,10 @@ export { ObjectStore } from './object-store.ts';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStorageCheckActivities(deps),
-    ...createDataActivities(deps),
-    ...createTrainingActivities(deps),
-    ...createNoopActivities(deps),
+    ...createStepActivities(deps),
     ...createStepCacheActivities(deps),
-    ...createEvaluationActivities(deps),
     ...createModelRegistryActivities(deps),
-  } satisfies StepActivities;
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

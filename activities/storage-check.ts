@@ -11,7 +11,7 @@ export interface StorageCheckResult {
 
 /**
  * Diagnostic activities: prove that a worker can reach the object store with its credentials.
- * `mlp doctor` and the foundation integration test run them through a real workflow.
+ * The `checkStorage` workflow runs them (test/integration/storage-roundtrip.test.ts).
  */
 export function createStorageCheckActivities({ store }: ActivityDeps) {
   return {

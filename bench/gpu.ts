@@ -23,7 +23,7 @@ import { createRandom } from '../common/prng.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { tensorSource } from '../activities/training/batch-source.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
-import { trainModel } from '../activities/training/trainer.ts';
+import { fitModel } from '../activities/training/trainer.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -107,11 +107,11 @@ async function main(): Promise<void> {
 
   const built = await buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
   let started = performance.now();
-  const frozen = await trainModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
+  const frozen = await fitModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
   const frozenSeconds = (performance.now() - started) / 1000;
 
   started = performance.now();
-  const cached = await trainModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
+  const cached = await fitModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
   const cachedSeconds = (performance.now() - started) / 1000;
   built.model.dispose();
   tf.dispose([x, y]);

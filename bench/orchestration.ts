@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createNoopActivities } from '../activities/noop.ts';
+import { createNoopActivity } from '../activities/steps/noop.ts';
 import { ObjectStore } from '../activities/object-store.ts';
 import { createStepCacheActivities } from '../activities/step-cache.ts';
 import { pipelineStartOptions } from '../client/pipeline-start.ts';
@@ -115,7 +115,7 @@ try {
     temporalAddress: servers.temporalAddress,
     namespace: servers.namespace,
     prefix: 'bench',
-    activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps) },
+    activities: { ...createNoopActivity(deps), ...createStepCacheActivities(deps) },
   });
   try {
     const loadBefore = os.loadavg()[0];

@@ -16,6 +16,7 @@ import { register as registerCancel } from './commands/cancel.ts';
 import { register as registerReproduce } from './commands/reproduce.ts';
 import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
+import { register as registerVersion } from './commands/version.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -30,6 +31,7 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
+registerVersion(program);
 registerServers(program);
 registerStack(program);
 registerValidate(program);

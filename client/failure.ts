@@ -1,5 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { parseStepActivityId } from '../common/step-activity-ids.ts';
 
 /**
  * A failed run as a person wants to read it: which step, which error type, what message.
@@ -17,7 +18,7 @@ export function describeRunFailure(error: unknown): RunFailure | undefined {
   let deepest: Error | undefined;
   for (let current: unknown = error.cause; current instanceof Error; current = current.cause) {
     if (current instanceof ActivityFailure && current.activityId !== undefined) {
-      step ??= current.activityId.split('/')[0];
+      step ??= parseStepActivityId(current.activityId)?.stepId;
     }
     if (current instanceof ApplicationFailure) {
       const details: unknown = current.details?.[0];

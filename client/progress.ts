@@ -1,6 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress, type StepProgress } from '../common/pipeline-progress.ts';
+import { parseStepActivityId } from '../common/step-activity-ids.ts';
+import type { History } from './run-history.ts';
 
 /**
  * A run's progress as the CLI shows it: the workflow's `pipelineProgress` query, plus what only
@@ -31,32 +33,33 @@ interface ActivityLiveInfo {
   lastFailure?: string;
 }
 
-/** Attempt numbers of finished activities by activity id (= step id), from the history. */
-async function finishedAttempts(handle: WorkflowHandle): Promise<Map<string, number>> {
-  const history = await handle.fetchHistory();
-  const activityIdByScheduledEvent = new Map<string, string>();
+/** Attempt numbers of the steps' own finished activities by step id, from the history. */
+function finishedAttempts(history: History): Map<string, number> {
+  const stepByScheduledEvent = new Map<string, string>();
   const attempts = new Map<string, number>();
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityId) activityIdByScheduledEvent.set(String(event.eventId), scheduled.activityId);
+    const activity = scheduled?.activityId ? parseStepActivityId(scheduled.activityId) : undefined;
+    if (activity !== undefined && activity.operation === undefined) stepByScheduledEvent.set(String(event.eventId), activity.stepId);
     const started = event.activityTaskStartedEventAttributes;
     if (started?.attempt) {
-      const activityId = activityIdByScheduledEvent.get(String(started.scheduledEventId));
-      if (activityId !== undefined) attempts.set(activityId, started.attempt);
+      const stepId = stepByScheduledEvent.get(String(started.scheduledEventId));
+      if (stepId !== undefined) attempts.set(stepId, started.attempt);
     }
   }
   return attempts;
 }
 
-/** Attempt, heartbeat details and last failure of each running activity, by activity id. */
+/** Attempt, heartbeat details and last failure of each step's running activity, by step id. */
 async function runningActivities(handle: WorkflowHandle): Promise<Map<string, ActivityLiveInfo>> {
   const description = await handle.describe();
   const live = new Map<string, ActivityLiveInfo>();
   for (const pending of description.raw.pendingActivities ?? []) {
-    if (!pending.activityId) continue;
+    const activity = pending.activityId ? parseStepActivityId(pending.activityId) : undefined;
+    if (activity === undefined || activity.operation !== undefined) continue;
     const payload = pending.heartbeatDetails?.payloads?.[0];
     const heartbeatSeconds = pending.lastHeartbeatTime?.seconds;
-    live.set(pending.activityId, {
+    live.set(activity.stepId, {
       ...(pending.attempt ? { attempt: pending.attempt } : {}),
       ...(payload ? { heartbeat: defaultPayloadConverter.fromPayload(payload) } : {}),
       ...(heartbeatSeconds ? { lastHeartbeatAt: new Date(Number(heartbeatSeconds) * 1000).toISOString() } : {}),
@@ -66,12 +69,15 @@ async function runningActivities(handle: WorkflowHandle): Promise<Map<string, Ac
   return live;
 }
 
-/** Queries a `runPipeline` run and merges in attempts and heartbeat details from the server. */
-export async function getPipelineProgress(handle: WorkflowHandle): Promise<PipelineProgressView> {
+/**
+ * Queries a `runPipeline` run and merges in attempts and heartbeat details from the server;
+ * `history` gives the run's events (all of them, or as far as a follower has read).
+ */
+export async function getPipelineProgress(handle: WorkflowHandle, history: () => Promise<History> = () => handle.fetchHistory()): Promise<PipelineProgressView> {
   const [progress, live, attempts] = await Promise.all([
     handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY),
     runningActivities(handle),
-    finishedAttempts(handle),
+    history().then(finishedAttempts),
   ]);
   return {
     ...progress,

@@ -6,6 +6,7 @@ import type { RunState, StepState } from '../common/pipeline-progress.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { RunPipelineOptions } from '../common/run-options.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
+import { parseStepActivityId, type StepActivityRef } from '../common/step-activity-ids.ts';
 import type { PipelineProgressView, StepProgressView } from './progress.ts';
 import { runPipelineArgsSchema } from './recorded-spec.ts';
 
@@ -96,14 +97,14 @@ function closedRunState(event: HistoryEvent): RunState | undefined {
 
 /**
  * The run's progress rebuilt from its history, in the shape of the progress query. Activities
- * are matched to steps by activity id: `<step>` is the step itself, `<step>/cache-…` its cache
- * bookkeeping (a non-null `cache-lookup` result is a hit).
+ * are matched to steps by activity id (common/step-activity-ids.ts): the step's own activity or
+ * its cache bookkeeping (a non-null `cache-lookup` result is a hit).
  */
 export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
   const { spec } = recordedStart(history, workflowId);
   const events = history.events ?? [];
   const steps = new Map<string, StepEvents>(spec.steps.map((step) => [step.id, { cached: false }]));
-  const activityByEvent = new Map<string, { stepId: string; operation?: string }>();
+  const activityByEvent = new Map<string, StepActivityRef>();
   let state: RunState = 'running';
   let endedAt: string | undefined;
   let result: unknown;
@@ -112,12 +113,12 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
     const time = eventTime(event);
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled?.activityId) {
-      const [stepId = '', operation] = scheduled.activityId.split('/');
-      const step = steps.get(stepId);
-      if (step === undefined) continue;
-      activityByEvent.set(String(event.eventId), { stepId, ...(operation === undefined ? {} : { operation }) });
+      const activity = parseStepActivityId(scheduled.activityId);
+      const step = activity === undefined ? undefined : steps.get(activity.stepId);
+      if (activity === undefined || step === undefined) continue;
+      activityByEvent.set(String(event.eventId), activity);
       step.firstScheduledAt ??= time;
-      if (operation === undefined) step.state = 'running';
+      if (activity.operation === undefined) step.state = 'running';
       continue;
     }
     const closing =

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { getPipelineProgress, type PipelineProgressView } from './progress.ts';
-import { progressFromHistory } from './run-history.ts';
+import { progressFromHistory, type History } from './run-history.ts';
 
 /**
  * Everything `mlp show` and `mlp watch` print about one run: the workflow's own progress query
@@ -69,20 +69,35 @@ async function hasWorkflowPollers(client: Client, taskQueue: string): Promise<bo
   return (response.pollers ?? []).length > 0;
 }
 
+export interface RunViewOptions {
+  /** @default DEFAULT_QUERY_TIMEOUT_MS */
+  queryTimeoutMs?: number;
+  /**
+   * The run's event history, given whether the run is still open (`mlp watch` passes what its
+   * follower has read so far). @default the whole history, fetched once per view
+   */
+  history?: (running: boolean) => Promise<History>;
+}
+
 /** The run's view: from the progress query when a worker answers in time, else from history. */
-export async function loadRunView(
-  client: Client,
-  handle: WorkflowHandle,
-  options: { queryTimeoutMs?: number } = {},
-): Promise<RunView> {
+export async function loadRunView(client: Client, handle: WorkflowHandle, options: RunViewOptions = {}): Promise<RunView> {
   const description = await handle.describe();
   const base = { runId: description.runId, status: description.status.name, taskQueue: description.taskQueue };
+  const pinned = client.workflow.getHandle(handle.workflowId, description.runId);
+  let fetched: Promise<History> | undefined;
+  const read = (): Promise<History> => (options.history ? options.history(description.status.name === 'RUNNING') : pinned.fetchHistory());
+  // Read once per view; a read cut short by the query's deadline is tried again for the fallback.
+  const history = (): Promise<History> =>
+    (fetched ??= read().catch((error: unknown) => {
+      fetched = undefined;
+      throw error;
+    }));
   let progress: PipelineProgressView | undefined;
   let note: string | undefined;
   if (await hasWorkflowPollers(client, description.taskQueue)) {
     try {
       progress = await client.withDeadline(Date.now() + (options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS), () =>
-        getPipelineProgress(client.workflow.getHandle(handle.workflowId, description.runId)),
+        getPipelineProgress(pinned, history),
       );
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw error;
@@ -92,7 +107,7 @@ export async function loadRunView(
     note = `no worker polls task queue ${description.taskQueue}; showing what the history records (start one with \`mlp worker\`)`;
   }
   if (progress === undefined) {
-    progress = progressFromHistory(await client.workflow.getHandle(handle.workflowId, description.runId).fetchHistory(), handle.workflowId);
+    progress = progressFromHistory(await history(), handle.workflowId);
   }
   return {
     ...progress,

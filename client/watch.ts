@@ -2,13 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import { describeRunFailure, formatRunFailure, type RunFailure } from './failure.ts';
+import { followHistory } from './history-follower.ts';
 import { info } from './output.ts';
 import { stepBar } from './progress-bars.ts';
 import { loadRunView, type RunView } from './run-view.ts';
 
 /**
  * `mlp watch`: polls a run's view until it closes and hands each snapshot to a renderer — bars
- * on a terminal, one line per step change otherwise, JSON lines with `--json`.
+ * on a terminal, one line per step change otherwise, JSON lines with `--json`. The history is
+ * read incrementally (client/history-follower.ts): each poll fetches only the new events.
  */
 
 export interface WatchRenderer {
@@ -32,8 +34,17 @@ export async function watchRun(
   // Pin the run: a later run under the same workflow id is not this one.
   const pinned = runId ?? (await client.workflow.getHandle(workflowId).describe()).runId;
   const handle = client.workflow.getHandle(workflowId, pinned);
+  const history = followHistory(client, workflowId, pinned);
+  await history.poll(options.intervalMs);
+  const viewOptions = {
+    ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
+    history: async (running: boolean) => {
+      if (!running) await history.readToEnd(options.intervalMs);
+      return { events: [...history.events] };
+    },
+  };
   for (;;) {
-    const view = await loadRunView(client, handle, options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs });
+    const view = await loadRunView(client, handle, viewOptions);
     renderer.update(view);
     if (view.status !== 'RUNNING') {
       let failure: RunFailure | undefined;
@@ -46,7 +57,8 @@ export async function watchRun(
       renderer.end(view, failure);
       return { view, ...(failure === undefined ? {} : { failure }) };
     }
-    await sleep(options.intervalMs);
+    // The interval paces the polls; the history's long poll meanwhile collects the new events.
+    await Promise.all([sleep(options.intervalMs), history.poll(options.intervalMs)]);
   }
 }
 

@@ -1,7 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { codeVersion } from './code-version.ts';
 import { PROJECT_ROOT } from './servers/binaries.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
@@ -11,17 +12,6 @@ export interface WorkerProcessOptions {
   env: Record<string, string>;
   /** Append stdout and stderr to this file instead of inheriting the terminal. */
   logFile?: string;
-}
-
-/** The checkout's git commit (recorded in published models' lineage), when this is a git checkout. */
-function gitCommit(): string | undefined {
-  try {
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim() !== '';
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
-    return dirty ? `${commit}-dirty` : commit;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -45,7 +35,7 @@ export function spawnWorkerProcess(options: WorkerProcessOptions): ChildProcess 
   try {
     return spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
       cwd: PROJECT_ROOT,
-      env: { MLP_CODE_VERSION: gitCommit() ?? 'unknown', UV_THREADPOOL_SIZE: workerThreadpoolSize(), ...process.env, ...options.env },
+      env: { MLP_CODE_VERSION: codeVersion(), UV_THREADPOOL_SIZE: workerThreadpoolSize(), ...process.env, ...options.env },
       stdio: fd === undefined ? 'inherit' : ['ignore', fd, fd],
     });
   } finally {

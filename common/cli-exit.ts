@@ -1,6 +1,6 @@
 /**
  * Exit codes and error outcomes shared by the project's command-line programs (`mlp` in client/,
- * `npm run synth` beside the activities), so every program ends the same way. Pure: callers write.
+ * `npm run synth` in bench/), so every program ends the same way. Pure: callers write.
  */
 
 /** The command ran and failed (a run failed, a check did not pass, an operation was refused). */

@@ -1,9 +1,10 @@
-import type { StepKindName } from './step-kinds/index.ts';
+import { STEP_KINDS, type StepKindName } from './step-kinds/index.ts';
 
 /**
  * The contract between the `runPipeline` workflow and the step activities: which activity runs
- * each step kind, and what it receives. Workers register activities under these names; the
- * workflow reaches them only through this table (never by a name read from YAML).
+ * each step kind, and what it receives. The names live on the step kinds (`activity:` in
+ * common/step-kinds/<kind>.ts); workers register activities under them and the workflow reaches
+ * them only through `stepActivity` (never by a name read from YAML).
  */
 
 /** What every step activity receives besides its resolved `with:`. */
@@ -26,22 +27,38 @@ export type StepOutputs = Record<string, unknown>;
  */
 export type StepActivity = (input: Record<string, unknown>, context: StepContext) => Promise<StepOutputs>;
 
-/** Step kind (`uses:`) → name of the activity that runs it. */
-export const STEP_ACTIVITY_NAMES = {
-  noop: 'noop',
-  download: 'downloadDataset',
-  subset: 'subsetDataset',
-  train: 'trainModel',
-  evaluate: 'evaluateModel',
-  publish: 'publishModel',
-} as const satisfies Record<StepKindName, string>;
+type RegisteredKind = (typeof STEP_KINDS)[number];
+
+/** Step kind (`uses:`) → name of the activity that runs it, as each kind file declares it. */
+export type StepActivityNames = { [K in RegisteredKind as K['uses']]: K['activity'] };
+
+/** Name of an activity that runs a step kind. */
+export type StepActivityName = RegisteredKind['activity'];
+
+function activityNames(): StepActivityNames {
+  const names: Record<string, string> = {};
+  for (const kind of STEP_KINDS) names[kind.uses] = kind.activity;
+  // Built from STEP_KINDS just above, so every kind has its declared name.
+  return names as StepActivityNames;
+}
+
+/** Step kind (`uses:`) → name of the activity that runs it, derived from `STEP_KINDS`. */
+export const STEP_ACTIVITY_NAMES: StepActivityNames = activityNames();
 
 /** The step activities a worker must register (type used by `proxyActivities`). */
-export type StepActivities = { [K in StepKindName as (typeof STEP_ACTIVITY_NAMES)[K]]: StepActivity };
+export type StepActivities = Record<StepActivityName, StepActivity>;
 
 /** True when `uses` names a step kind the workflow can run. */
 export function isStepKindName(uses: string): uses is StepKindName {
   return Object.hasOwn(STEP_ACTIVITY_NAMES, uses);
+}
+
+/**
+ * The activity running a step of kind `uses`, picked from a proxy (or a worker's activities):
+ * typed dispatch through the kind's declared name, never a name read from YAML.
+ */
+export function stepActivity(activities: StepActivities, uses: StepKindName): StepActivity {
+  return activities[STEP_ACTIVITY_NAMES[uses]];
 }
 
 /** Object-key prefix of a step's artifacts within a run. */

@@ -7,6 +7,12 @@ import type { QueueKind } from './task-queues.ts';
  */
 export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.ZodType = z.ZodType> {
   uses: string;
+  /**
+   * Name of the activity that runs this kind. Workers register the implementation under it and
+   * the workflow calls it by it (common/step-activities.ts): renaming it breaks the replay of
+   * saved histories, so it stays put once released.
+   */
+  activity: string;
   /** Implementation version: bump when the activity's behaviour changes, to invalidate caches. */
   version: string;
   description: string;

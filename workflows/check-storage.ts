@@ -7,7 +7,7 @@ const { writeAndReadBack } = proxyActivities<Activities>({
   retry: { maximumAttempts: 3 },
 });
 
-/** Health check run by `mlp doctor`: a worker writes an object to storage and reads it back. */
+/** Storage health check (test/integration/storage-roundtrip.test.ts): a worker writes an object and reads it back. */
 export async function checkStorage(prefix: string, payload: string): Promise<StorageCheckResult> {
   return writeAndReadBack(prefix, payload);
 }

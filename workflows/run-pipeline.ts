@@ -20,30 +20,14 @@ import type { PipelineProgress, RunState, StepProgress } from '../common/pipelin
 import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
 import { compileRunPipelineOptions, type RunPipelineOptions } from '../common/run-options.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
-import {
-  isStepKindName,
-  stepRunPrefix,
-  type StepActivities,
-  type StepActivity,
-  type StepOutputs,
-} from '../common/step-activities.ts';
-import type { StepKindName } from '../common/step-kinds/index.ts';
+import { isStepKindName, stepActivity, stepRunPrefix, type StepActivities, type StepOutputs } from '../common/step-activities.ts';
+import { stepCacheActivityId, type StepCacheOperation } from '../common/step-activity-ids.ts';
 import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder } from './dag.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { pipelineProgressQuery } from './queries.ts';
 import { renderCurrentDetails } from './details.ts';
 import { stepActivityOptions } from './step-options.ts';
-
-/** Step kind → its activity on a proxy: typed dispatch, never by a name read from YAML. */
-const STEP_RUNNERS: Record<StepKindName, (activities: StepActivities) => StepActivity> = {
-  noop: (activities) => activities.noop,
-  download: (activities) => activities.downloadDataset,
-  subset: (activities) => activities.subsetDataset,
-  train: (activities) => activities.trainModel,
-  evaluate: (activities) => activities.evaluateModel,
-  publish: (activities) => activities.publishModel,
-};
 
 interface StepResult {
   /** The step's `with:` after references were resolved. */
@@ -112,10 +96,10 @@ export async function runPipeline(
   }
 
   // Cache bookkeeping runs on the cpu queue; ids like `train/cache-key` keep the UI readable and
-  // leave the bare step id to the step's own activity (client/progress.ts matches on it).
-  const cache = (stepId: string, operation: string): StepCacheActivities =>
+  // leave the bare step id to the step's own activity (common/step-activity-ids.ts).
+  const cache = (stepId: string, operation: StepCacheOperation): StepCacheActivities =>
     proxyActivities<StepCacheActivities>({
-      activityId: `${stepId}/${operation}`,
+      activityId: stepCacheActivityId(stepId, operation),
       summary: `${stepId} ${operation}`,
       taskQueue: taskQueueName('cpu', taskQueuePrefix),
       startToCloseTimeout: '10 minutes',
@@ -174,7 +158,7 @@ export async function runPipeline(
       }
     }
     log.info('Step started', { stepId: step.id, uses: step.uses, queue: step.queue });
-    const activity = STEP_RUNNERS[step.uses](proxyActivities<StepActivities>(activityOptions));
+    const activity = stepActivity(proxyActivities<StepActivities>(activityOptions), step.uses);
     const result = await activity(inputs, {
       pipeline: spec.name,
       workflowId,

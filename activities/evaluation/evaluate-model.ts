@@ -1,9 +1,7 @@
-import { Context } from '@temporalio/activity';
 import { SplitManifestSchema, type SplitManifest } from '../../common/dataset-manifest.ts';
-import { EvaluationError, PipelineSpecError } from '../../common/errors.ts';
+import { EvaluationError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
-import { evaluateStep, type EvaluateInput, type EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
-import type { ActivityDeps } from '../deps.ts';
+import type { EvaluateInput, EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { loadHistories } from './histories.ts';
 import { confusionMatrixPng } from './plots/confusion-matrix.ts';
@@ -184,18 +182,4 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
   } finally {
     trained.model.dispose();
   }
-}
-
-/** The `evaluateModel` step activity (see `STEP_ACTIVITY_NAMES`). */
-export function createEvaluationActivities(deps: ActivityDeps) {
-  return {
-    async evaluateModel(input: Record<string, unknown>, context: StepContext): Promise<EvaluateOutput> {
-      const parsed = evaluateStep.input.safeParse(input);
-      if (!parsed.success) throw new PipelineSpecError(`Invalid inputs of evaluate step '${context.stepId}': ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const activity = Context.current();
-      return evaluate(deps.store, parsed.data, context, {
-        onProgress: (progress) => activity.heartbeat(progress),
-      });
-    },
-  };
 }

@@ -1,10 +1,9 @@
 import type { ActivityDeps } from '../deps.ts';
-import { createPublishActivities } from './publish-model.ts';
 import { createRegistryActivities } from './registry-activities.ts';
 
 export type { ModelDescription, ModelSummary, PromoteRequest, PromoteResult, VersionSummary } from '../../common/model-registry.ts';
 
-/** The `publishModel` step activity and the registry activities behind `mlp models`. */
+/** The registry activities behind `mlp models` (the `publish` step is activities/steps/publish.ts). */
 export function createModelRegistryActivities(deps: ActivityDeps) {
-  return { ...createPublishActivities(deps), ...createRegistryActivities(deps) };
+  return createRegistryActivities(deps);
 }

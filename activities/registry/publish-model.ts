@@ -1,8 +1,5 @@
-import { Context } from '@temporalio/activity';
-import { ModelRegistryError, PipelineSpecError } from '../../common/errors.ts';
-import type { StepContext } from '../../common/step-activities.ts';
-import { publishStep, type PublishInput, type PublishOutput } from '../../common/step-kinds/publish.ts';
-import type { ActivityDeps } from '../deps.ts';
+import { ModelRegistryError } from '../../common/errors.ts';
+import type { PublishInput, PublishOutput } from '../../common/step-kinds/publish.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { ModelJsonSchema } from '../training/layers-model-io.ts';
 import { modelJsonKey } from '../evaluation/trained-model.ts';
@@ -84,32 +81,4 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
     if (production?.version !== version) await writeAlias(store, input.name, 'production', version, record.decision.reason, now);
   }
   return { version, prefix, promoted: record.decision.promoted, reason: record.decision.reason };
-}
-
-/** The `publishModel` step activity (see `STEP_ACTIVITY_NAMES`). */
-export function createPublishActivities(deps: ActivityDeps) {
-  return {
-    async publishModel(input: Record<string, unknown>, context: StepContext): Promise<PublishOutput> {
-      const parsed = publishStep.input.safeParse(input);
-      if (!parsed.success) {
-        throw new PipelineSpecError(`Invalid inputs of publish step '${context.stepId}': ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
-      const spec = parsed.data;
-      const runId = Context.current().info.workflowExecution?.runId ?? 'unknown';
-      const lineage: Lineage = {
-        pipeline: context.pipeline,
-        workflowId: context.workflowId,
-        runId,
-        stepId: context.stepId,
-        ...(context.specHash ? { specHash: context.specHash } : {}),
-        ...(spec.datasetHash ? { datasetHash: spec.datasetHash } : {}),
-        ...(spec.manifestHash ? { manifestHash: spec.manifestHash } : {}),
-        ...(spec.engine ? { engine: spec.engine } : {}),
-        ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
-        ...(deps.codeVersion ? { codeVersion: deps.codeVersion } : {}),
-        sourceModel: spec.model,
-      };
-      return publish(deps.store, spec, { owner: `${context.workflowId}/${runId}/${context.stepId}`, lineage });
-    },
-  };
 }

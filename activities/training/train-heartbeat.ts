@@ -1,8 +1,5 @@
 import type { TrainProgress } from './trainer.ts';
 
-/** How often the last progress is heartbeated again while nothing new happens (loading data, extracting features). */
-const KEEPALIVE_MS = 1_000;
-
 /** What a train step heartbeats; the CLI's progress bars read these fields (client/progress-bars.ts). */
 export interface TrainHeartbeat {
   phase: 'load' | 'train';
@@ -21,23 +18,21 @@ export interface TrainHeartbeat {
 }
 
 export interface TrainHeartbeater {
-  /** Heartbeats progress now (Temporal throttles what goes to the server). */
+  /** Heartbeats progress now (the step's heartbeat throttles what goes to the server). */
   report(progress: TrainProgress): void;
   /** Records the number of batches per epoch once the data is loaded. */
   loaded(batchesPerEpoch: number): void;
   /** Records that this attempt resumed after `epoch` epochs. */
   resumed(epoch: number): void;
-  stop(): void;
 }
 
 /**
- * Heartbeats every batch and epoch, and repeats the latest details once a second, so the
- * heartbeat timeout catches a dead worker but not one busy loading data. Details accumulate:
- * a batch heartbeat still carries the last checkpoint.
+ * Heartbeats every batch and epoch. Details accumulate: a batch heartbeat still carries the
+ * last checkpoint. The train step's heartbeat repeats the latest details while nothing new
+ * happens (activities/steps/train.ts), so the timeout catches a dead worker, not a busy one.
  */
 export function trainHeartbeater(heartbeat: (details: TrainHeartbeat) => void, options: { epochs: number }): TrainHeartbeater {
   let details: TrainHeartbeat = { phase: 'load', epochs: options.epochs };
-  const timer = setInterval(() => heartbeat(details), KEEPALIVE_MS);
   heartbeat(details);
   return {
     report(progress) {
@@ -61,9 +56,6 @@ export function trainHeartbeater(heartbeat: (details: TrainHeartbeat) => void, o
     resumed(epoch) {
       details = { ...details, resumedFromEpoch: epoch, epoch };
       heartbeat(details);
-    },
-    stop() {
-      clearInterval(timer);
     },
   };
 }

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Context } from '@temporalio/activity';
-import { z } from 'zod';
 import { canonicalJson } from '../../common/canonical-json.ts';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
-import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
-import { trainStep, type TrainInput, type TrainOutput } from '../../common/step-kinds/train.ts';
-import type { ActivityDeps } from '../deps.ts';
-import { engineInfo, selectEngine, type TrainingEngine } from '../engine/engine.ts';
+import type { StepContext } from '../../common/step-activities.ts';
+import type { TrainInput, TrainOutput } from '../../common/step-kinds/train.ts';
+import { engineInfo, type TrainingEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { augments, type AugmentationParams } from './augmentation.ts';
 import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
@@ -17,7 +14,7 @@ import { saveModelToStore } from './layers-model-io.ts';
 import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
 import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
-import { trainModel as fit, sha256Of, type TrainResult } from './trainer.ts';
+import { fitModel as fit, sha256Of, type TrainResult } from './trainer.ts';
 
 /**
  * Where a train step's artifacts go, under its run prefix `runs/<workflowId>/<stepId>/`.
@@ -45,11 +42,6 @@ export interface TrainStepDeps {
   signal?: AbortSignal;
   /** Local folder for backbone weight downloads. @default the OS temp folder */
   scratchDir?: string;
-}
-
-/** Spec settings the trainer does not implement yet; each is logged and listed in the outputs. None at present. */
-function notApplied(_input: TrainInput): string[] {
-  return [];
 }
 
 /** The augmentation to apply, or undefined when it is absent or changes nothing. */
@@ -107,8 +99,6 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
     );
   }
   const keys = trainStepKeys(context, input);
-  const skipped = notApplied(input);
-  if (skipped.length > 0) log.warn('Train settings not applied by this trainer', { stepId: context.stepId, settings: skipped });
 
   const heartbeater = trainHeartbeater(deps.heartbeat ?? (() => {}), { epochs: input.epochs });
   let built: BuiltModel | undefined;
@@ -207,39 +197,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       featureSeconds: result.featureSeconds,
       featuresReused: result.featuresReused,
       featuresComputed: result.featuresComputed,
-      notApplied: skipped,
     };
   } finally {
-    heartbeater.stop();
     built?.model.dispose();
   }
-}
-
-/** The engine a process trains on: the worker's (selected once at start), or `auto` chosen on first use. */
-function engineGetter(deps: ActivityDeps): () => Promise<TrainingEngine> {
-  if (deps.engine) return deps.engine;
-  let selected: Promise<TrainingEngine> | undefined;
-  return () => (selected ??= selectEngine('auto'));
-}
-
-/** The `trainModel` step activity (common/step-activities.ts). */
-export function createTrainingActivities(deps: ActivityDeps) {
-  const engine = engineGetter(deps);
-  return {
-    async trainModel(input: Record<string, unknown>, context: StepContext): Promise<StepOutputs> {
-      const parsed = trainStep.input.safeParse(input);
-      if (!parsed.success) throw new PipelineSpecError(`Invalid inputs of train step "${context.stepId}": ${z.prettifyError(parsed.error)}`);
-      const activity = Context.current();
-      return {
-        ...(await runTrainStep(parsed.data, context, {
-          store: deps.store,
-          engine: await engine(),
-          log: activity.log,
-          heartbeat: (details) => activity.heartbeat(details),
-          signal: activity.cancellationSignal,
-          scratchDir: deps.scratchDir,
-        })),
-      };
-    },
-  };
 }

@@ -25,6 +25,7 @@ const output = z.object({
 /** Fetches a dataset archive, extracts it safely and imports it content-addressed into storage. */
 export const downloadStep = {
   uses: 'download',
+  activity: 'downloadDataset',
   version: '2',
   description: 'Downloads (resumably), verifies, extracts and imports a {train,test,val}/{CLASS} image dataset',
   input,

@@ -56,6 +56,7 @@ const output = z.object({
 /** Scores the model on the un-augmented test split: metrics, plots and a markdown report. */
 export const evaluateStep = {
   uses: 'evaluate',
+  activity: 'evaluateModel',
   version: '1',
   description: 'Evaluates a model on the test split: metrics, confusion matrix, ROC/PR AUC, plots, report',
   input,

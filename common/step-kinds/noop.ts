@@ -22,6 +22,7 @@ const output = z.strictObject({ value: z.unknown() });
 /** Built-in step that echoes a value: orchestration tests and the overhead benchmark use it. */
 export const noopStep = {
   uses: 'noop',
+  activity: 'noop',
   version: '1',
   description: 'Echoes `value`, optionally after sleeping or failing: for tests and benchmarks',
   input,

@@ -38,6 +38,7 @@ const output = z.object({
 /** Registers the model in the registry (monotonic versions) and applies the promotion gate. */
 export const publishStep = {
   uses: 'publish',
+  activity: 'publishModel',
   version: '1',
   description: 'Registers a model version with lineage in models/<name>/<version>/ and moves aliases through a gate',
   // A re-run registers a new version: its number and the gate's verdict against production differ.

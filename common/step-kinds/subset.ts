@@ -36,6 +36,7 @@ const output = z.object({
 /** Deterministic, seeded, stratified sampling plus preprocessing into training-ready images. */
 export const subsetStep = {
   uses: 'subset',
+  activity: 'subsetDataset',
   version: '2',
   description: 'Seeded stratified train/val/test subset without replacement, resized and stored for training',
   input,

@@ -90,12 +90,12 @@ const output = z.object({
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
   featuresReused: z.number().int().min(0).describe('Frozen-backbone feature vectors read from features/ in object storage'),
   featuresComputed: z.number().int().min(0).describe('Frozen-backbone feature vectors computed (and stored) by this run'),
-  notApplied: z.array(z.string()).describe('Settings of the step this trainer does not apply yet (none at present)'),
 });
 
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */
 export const trainStep = {
   uses: 'train',
+  activity: 'trainModel',
   // 2: model.preprocessing, and vgg19 defaults to caffe (was x/255): equal inputs now train another model.
   version: '2',
   description: 'Trains a backbone + dense head (partial on a subset, or full warm-started), resumable per epoch',

@@ -5,8 +5,11 @@ import { STEP_ACTIVITY_NAMES, type StepActivities, type StepActivity, type StepC
 /**
  * Test implementations of the step activities, registered under the real activity names. Each
  * records when it started and ended, its attempt and whether it saw cancellation; its `with:`
- * steers it: `sleepMs` (heartbeating every 50 ms), `failAttempts` + `failType` (fail the first
- * N attempts), and `outputs` (returned, plus `stepId` and `input`).
+ * steers it: `meet` (wait, heartbeating, until each named step of the same run has started: proof
+ * that they run at the same time, whatever the machine's speed), `hold: true` (stay running,
+ * heartbeating, until the test calls `release`: a state the test inspects at its own pace),
+ * `sleepMs` (heartbeating every 50 ms), `failAttempts` + `failType` (fail the first N attempts), and `outputs` (returned, plus
+ * `stepId` and `input`).
  */
 
 export interface StepRecord {
@@ -24,8 +27,24 @@ function numberField(input: Record<string, unknown>, name: string): number {
   return typeof value === 'number' ? value : 0;
 }
 
-export function createRecordingSteps(): { activities: StepActivities; records: StepRecord[] } {
+function stringsField(input: Record<string, unknown>, name: string): string[] {
+  const value = input[name];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** How long `meet` and `hold` wait: far longer than a loaded machine takes to start an activity or a test to look. */
+const WAIT_TIMEOUT_MS = 60_000;
+
+export interface RecordingSteps {
+  activities: StepActivities;
+  records: StepRecord[];
+  /** Lets a step run with `hold: true` go on. */
+  release(workflowId: string, stepId: string): void;
+}
+
+export function createRecordingSteps(): RecordingSteps {
   const records: StepRecord[] = [];
+  const released = new Set<string>();
   const make =
     (activity: string): StepActivity =>
     async (input: Record<string, unknown>, context: StepContext) => {
@@ -39,6 +58,22 @@ export function createRecordingSteps(): { activities: StepActivities; records: S
       };
       records.push(record);
       try {
+        const meet = stringsField(input, 'meet');
+        const deadline = Date.now() + WAIT_TIMEOUT_MS;
+        for (;;) {
+          const missing = meet.filter((stepId) => !records.some((other) => other.workflowId === context.workflowId && other.stepId === stepId));
+          if (missing.length === 0) break;
+          if (Date.now() > deadline) {
+            throw ApplicationFailure.nonRetryable(`${context.stepId} waited ${WAIT_TIMEOUT_MS} ms for ${missing.join(', ')} to start: they did not run at the same time`, 'TestStepError');
+          }
+          ctx.heartbeat({ waitingFor: missing });
+          await ctx.sleep(50);
+        }
+        for (let held = 0; input.hold === true && !released.has(`${context.workflowId}/${context.stepId}`); held += 50) {
+          if (held > WAIT_TIMEOUT_MS) throw ApplicationFailure.nonRetryable(`${context.stepId} was held ${WAIT_TIMEOUT_MS} ms and never released`, 'TestStepError');
+          ctx.heartbeat({ held: true, epoch: 0, loss: 1 });
+          await ctx.sleep(50);
+        }
         const sleepMs = numberField(input, 'sleepMs');
         for (let slept = 0; slept < sleepMs; slept += 50) {
           ctx.heartbeat({ sleptMs: slept, epoch: Math.floor(slept / 50), loss: 1 / (1 + slept) });
@@ -66,7 +101,7 @@ export function createRecordingSteps(): { activities: StepActivities; records: S
     evaluateModel: make(STEP_ACTIVITY_NAMES.evaluate),
     publishModel: make(STEP_ACTIVITY_NAMES.publish),
   };
-  return { activities, records };
+  return { activities, records, release: (workflowId, stepId) => void released.add(`${workflowId}/${stepId}`) };
 }
 
 /** A step with test-friendly defaults: cpu queue, 3 quick attempts, 2 s heartbeat timeout. */

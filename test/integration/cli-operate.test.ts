@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { loadPipelineFile } from '../../client/pipeline-file.ts';
@@ -13,6 +13,8 @@ import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress } from '../../common/pipeline-progress.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { createStepGate } from '../helpers/step-gate.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
 
@@ -60,6 +62,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   this.timeout(180_000);
   let servers: TestServers;
   let workers: PipelineWorkers;
+  const gate = createStepGate();
 
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 'cli-operate' });
@@ -68,7 +71,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'cli-operate',
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps) },
+      activities: { noop: gate.wrap(createNoopActivity(deps).noop), ...createStepCacheActivities(deps) },
     });
   });
 
@@ -100,9 +103,9 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   }
 
   /** Starts a pipeline file directly (no CLI process), as `mlp run` would. */
-  async function start(file: string, settings: string[], prefix = workers.taskQueuePrefix): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  async function start(file: string, settings: string[], prefix = workers.taskQueuePrefix, workflowId?: string): Promise<WorkflowHandleWithFirstExecutionRunId> {
     const { resolved } = await loadPipelineFile(file, settings);
-    return workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: `${resolved.name}-${randomUUID().slice(0, 8)}`, taskQueuePrefix: prefix }));
+    return workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: workflowId ?? `${resolved.name}-${randomUUID().slice(0, 8)}`, taskQueuePrefix: prefix }));
   }
 
   async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -222,7 +225,11 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   });
 
   it('watches a run: JSON lines whose finished-step count moves forward, then an end line and exit code 0', async () => {
-    const handle = await start(CHAIN, ['sleepMs=2500']);
+    // Each step stays running until the watcher has shown it so, then the test lets it end:
+    // the watcher sees every step, however slowly it or the machine starts.
+    const workflowId = `sleepy-chain-${randomUUID().slice(0, 8)}`;
+    gate.hold(workflowId);
+    const handle = await start(CHAIN, ['sleepMs=5'], undefined, workflowId);
     const child = spawn('npx', ['tsx', 'client/bin.ts', 'watch', handle.workflowId, '--json', '--interval', '300', ...connectionArgs()], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -230,10 +237,21 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const parseLines = () => stdout.split('\n').slice(0, -1).map((line) => z.looseObject({ event: z.string() }).parse(JSON.parse(line)));
+    const progressOf = (lines: ReturnType<typeof parseLines>) => lines.filter((line) => line.event === 'progress').map((line) => viewSchema.parse(line));
+    for (const [index, stepId] of ['one', 'two', 'three', 'four'].entries()) {
+      await waitUntil(`mlp watch to show step ${stepId} running with a heartbeat (stderr: ${stderr})`, async () =>
+        progressOf(parseLines()).some((view) => view.steps.filter((step) => step.state === 'succeeded').length === index && view.steps[index]?.state === 'running' && view.steps[index]?.heartbeat !== undefined)
+          ? true
+          : undefined,
+      { timeoutMs: 60_000 });
+      gate.release(workflowId, stepId);
+    }
+    const code = await exited;
     assert.equal(code, 0, stderr);
-    const lines = stdout.trim().split('\n').map((line) => z.looseObject({ event: z.string() }).parse(JSON.parse(line)));
-    const progress = lines.filter((line) => line.event === 'progress').map((line) => viewSchema.parse(line));
+    const lines = parseLines();
+    const progress = progressOf(lines);
     const done = progress.map((view) => view.steps.filter((step) => step.state === 'succeeded').length);
     assert.ok(done.every((count, index) => index === 0 || count >= (done[index - 1] ?? 0)), `went backwards: ${done.join(',')}`);
     assert.ok(new Set(done).size >= 3, `too few distinct progress points: ${done.join(',')}`);

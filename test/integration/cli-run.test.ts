@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { loadPipelineFile } from '../../client/pipeline-file.ts';
@@ -34,7 +34,7 @@ describe('mlp run on the real Temporal dev server and S3 server', function () {
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'cli-run',
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps) },
+      activities: { ...createNoopActivity(deps), ...createStepCacheActivities(deps) },
     });
   });
 

@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createDataActivities } from '../../activities/data/index.ts';
+import { createDownloadActivity } from '../../activities/steps/download.ts';
+import { createSubsetActivity } from '../../activities/steps/subset.ts';
 import { loadSplitManifest } from '../../activities/data/split-reader.ts';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -17,8 +18,7 @@ import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
-
-const REAL_224 = '/work/shared/data/chest-xray-224';
+import { CHEST_XRAY_224_DIR } from '../helpers/shared-assets.ts';
 
 describe('download → subset through runPipeline on the real Temporal dev server and S3 server', function () {
   this.timeout(180_000);
@@ -38,7 +38,7 @@ describe('download → subset through runPipeline on the real Temporal dev serve
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'data',
-      activities: { ...createNoopActivities(deps), ...createStepCacheActivities(deps), ...createDataActivities(deps) },
+      activities: { ...createNoopActivity(deps), ...createStepCacheActivities(deps), ...createDownloadActivity(deps), ...createSubsetActivity(deps) },
     });
   });
 
@@ -52,8 +52,8 @@ describe('download → subset through runPipeline on the real Temporal dev serve
   it('retries a download whose connection dropped, resumes it with Range, and feeds the subset step', async () => {
     const entries: ZipEntry[] = [];
     for (const cls of ['NORMAL', 'PNEUMONIA']) {
-      for (const name of (await readdir(join(REAL_224, 'train', cls))).sort().slice(0, 20)) {
-        entries.push({ name: `chest_xray/train/${cls}/${name}`, data: await readFile(join(REAL_224, 'train', cls, name)) });
+      for (const name of (await readdir(join(CHEST_XRAY_224_DIR, 'train', cls))).sort().slice(0, 20)) {
+        entries.push({ name: `chest_xray/train/${cls}/${name}`, data: await readFile(join(CHEST_XRAY_224_DIR, 'train', cls, name)) });
       }
     }
     const zip = await buildZip(entries);

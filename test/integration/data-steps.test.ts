@@ -6,7 +6,8 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createDataActivities } from '../../activities/data/index.ts';
+import { createDownloadActivity } from '../../activities/steps/download.ts';
+import { createSubsetActivity } from '../../activities/steps/subset.ts';
 import { decodeNpyUint8 } from '../../activities/data/npy.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
 import { loadSplitManifest, loadSplitPixels } from '../../activities/data/split-reader.ts';
@@ -18,16 +19,15 @@ import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
 import { buildZip, renameEntry, type ZipEntry } from '../helpers/archives.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
-
-const REAL_224 = '/work/shared/data/chest-xray-224';
+import { CHEST_XRAY_224_DIR } from '../helpers/shared-assets.ts';
 
 /** A zip of real X-rays in the original archive's layout: chest_xray/{train,val}/{CLASS}/…. */
 async function realXrayZip(perClass: number): Promise<Buffer> {
   const entries: ZipEntry[] = [];
   for (const split of ['train', 'val']) {
     for (const cls of ['NORMAL', 'PNEUMONIA']) {
-      const names = (await readdir(join(REAL_224, split, cls))).sort().slice(0, perClass);
-      for (const name of names) entries.push({ name: `chest_xray/${split}/${cls}/${name}`, data: await readFile(join(REAL_224, split, cls, name)) });
+      const names = (await readdir(join(CHEST_XRAY_224_DIR, split, cls))).sort().slice(0, perClass);
+      for (const name of names) entries.push({ name: `chest_xray/${split}/${cls}/${name}`, data: await readFile(join(CHEST_XRAY_224_DIR, split, cls, name)) });
     }
   }
   return buildZip(entries);
@@ -49,7 +49,7 @@ describe('data steps against the real S3 server and a local HTTP server', functi
   let http: FileServer;
   let store: ObjectStore;
   let scratch: string;
-  let activities: ReturnType<typeof createDataActivities>;
+  let activities: ReturnType<typeof createDownloadActivity> & ReturnType<typeof createSubsetActivity>;
   let realZip: Buffer;
   let jpeg: Buffer;
 
@@ -58,9 +58,9 @@ describe('data steps against the real S3 server and a local HTTP server', functi
     http = await startFileServer();
     store = new ObjectStore(servers.storage);
     scratch = await mkdtemp(join(tmpdir(), 'mlp-data-'));
-    activities = createDataActivities({ store, scratchDir: scratch });
+    activities = { ...createDownloadActivity({ store, scratchDir: scratch }), ...createSubsetActivity({ store, scratchDir: scratch }) };
     realZip = await realXrayZip(12);
-    jpeg = await readFile(join(REAL_224, 'train', 'NORMAL', (await readdir(join(REAL_224, 'train', 'NORMAL'))).sort()[0] ?? ''));
+    jpeg = await readFile(join(CHEST_XRAY_224_DIR, 'train', 'NORMAL', (await readdir(join(CHEST_XRAY_224_DIR, 'train', 'NORMAL'))).sort()[0] ?? ''));
   });
 
   after(async () => {
@@ -96,11 +96,16 @@ describe('data steps against the real S3 server and a local HTTP server', functi
   }
 
   describe('download', () => {
+    // The uninterrupted import every other download is compared with: made here, not by the
+    // first test, so each test also runs alone (mocha --grep) or in another order.
     let uninterrupted: StepOutputs;
+    const heartbeats: unknown[] = [];
+
+    before(async () => {
+      uninterrupted = await download({ url: await serve('full.zip', realZip) }, context(), heartbeats);
+    });
 
     it('imports a zip of real X-rays served over HTTP and writes a content-addressed manifest', async () => {
-      const heartbeats: unknown[] = [];
-      uninterrupted = await download({ url: await serve('full.zip', realZip) }, context(), heartbeats);
       assert.deepEqual(uninterrupted.classes, ['NORMAL', 'PNEUMONIA']);
       assert.deepEqual(uninterrupted.counts, { train: { NORMAL: 12, PNEUMONIA: 12 }, val: { NORMAL: 8, PNEUMONIA: 8 } });
       assert.equal(uninterrupted.skipped, 0);
@@ -109,7 +114,7 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       const manifest = DatasetManifestSchema.parse(await store.getJson(key));
       assert.equal(manifest.images.length, 40);
       assert.deepEqual(manifest.images[0] && { path: manifest.images[0].path, width: manifest.images[0].width }, {
-        path: `train/NORMAL/${(await readdir(join(REAL_224, 'train', 'NORMAL'))).sort()[0]}`,
+        path: `train/NORMAL/${(await readdir(join(CHEST_XRAY_224_DIR, 'train', 'NORMAL'))).sort()[0]}`,
         width: 224,
       });
       for (const image of manifest.images) assert.ok(await store.exists(`datasets/blobs/${image.sha256}`));
@@ -227,7 +232,7 @@ describe('data steps against the real S3 server and a local HTTP server', functi
       const zip = await buildZip([
         { name: 'Train/NORMAL/a.jpeg', data: jpeg },
         { name: 'Train/NORMAL/broken.jpeg', data: jpeg.subarray(0, Math.floor(jpeg.length / 2)) },
-        { name: 'Train/PNEUMONIA/b.jpeg', data: await readFile(join(REAL_224, 'val', 'PNEUMONIA', (await readdir(join(REAL_224, 'val', 'PNEUMONIA'))).sort()[0] ?? '')) },
+        { name: 'Train/PNEUMONIA/b.jpeg', data: await readFile(join(CHEST_XRAY_224_DIR, 'val', 'PNEUMONIA', (await readdir(join(CHEST_XRAY_224_DIR, 'val', 'PNEUMONIA'))).sort()[0] ?? '')) },
         { name: 'Train/PNEUMONIA/readme.txt', data: 'notes' },
       ]);
       const output = await download({ url: await serve('junk.zip', zip) });
@@ -270,8 +275,9 @@ describe('data steps against the real S3 server and a local HTTP server', functi
     });
 
     it('gives byte-identical split manifests for the same seed and reuses the preprocessed images', async () => {
-      const first = await subset(spec(42));
-      const second = await subset(spec(42));
+      // An image size no other test uses: nothing is preprocessed before, whatever ran first.
+      const first = await subset({ ...spec(42), imageSize: 28 });
+      const second = await subset({ ...spec(42), imageSize: 28 });
       assert.deepEqual({ ...first, preprocessed: undefined }, { ...second, preprocessed: undefined });
       // 50 train + 25 val + 20 test images, each preprocessed once.
       assert.deepEqual(first.preprocessed, { created: 95, reused: 0 });

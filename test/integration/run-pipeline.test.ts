@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities, type CacheRecord } from '../../activities/step-cache.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -32,7 +32,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
       prefix: 'pipeline',
       activities: {
         ...recording.activities,
-        ...createNoopActivities(deps),
+        ...createNoopActivity(deps),
         ...cache,
         // A cache whose writes fail for one step id: the run must not fail because of it.
         async recordCache(record: CacheRecord) {
@@ -78,8 +78,9 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
   it('runs the two middle steps of a diamond concurrently and passes outputs downstream', async () => {
     const spec = testPipeline('diamond', [
       testStep('prepare', 'noop', { with: { value: 'prepared' } }),
-      testStep('left', 'train', { needs: ['prepare'], with: { sleepMs: 600, from: '${{ steps.prepare.outputs.value }}' } }),
-      testStep('right', 'train', { needs: ['prepare'], queue: 'gpu', with: { sleepMs: 600 } }),
+      // Each waits until the other has started: they can only both finish if they run at once.
+      testStep('left', 'train', { needs: ['prepare'], with: { meet: ['right'], from: '${{ steps.prepare.outputs.value }}' } }),
+      testStep('right', 'train', { needs: ['prepare'], queue: 'gpu', with: { meet: ['left'] } }),
       testStep('join', 'evaluate', {
         needs: ['left', 'right'],
         with: { pair: ['${{ steps.left.outputs.stepId }}', '${{ steps.right.outputs.stepId }}'] },
@@ -94,7 +95,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
     assert.ok(left.startedAt < right.endedAt && right.startedAt < left.endedAt, 'left and right overlap in time');
     assert.ok(join.startedAt >= Math.max(left.endedAt, right.endedAt), 'join starts after both');
     assert.deepEqual(outputs.prepare, { value: 'prepared' });
-    assert.deepEqual(outputs.left?.input, { sleepMs: 600, from: 'prepared' });
+    assert.deepEqual(outputs.left?.input, { meet: ['right'], from: 'prepared' });
     assert.deepEqual(outputs.join?.input, { pair: ['left', 'right'] });
 
     const description = await handle.describe();
@@ -108,7 +109,8 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
       testStep('prepare', 'noop'),
       testStep('broken', 'subset', {
         needs: ['prepare'],
-        with: { sleepMs: 300, failAttempts: 99, failType: 'DatasetError' },
+        // Fails only once its sibling runs, so there is a running step to cancel.
+        with: { meet: ['slow'], failAttempts: 99, failType: 'DatasetError' },
       }),
       testStep('slow', 'train', { needs: ['prepare'], with: { sleepMs: 30_000 } }),
       testStep('after', 'evaluate', { needs: ['broken', 'slow'] }),
@@ -169,7 +171,8 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
   it('reports pending, running and succeeded steps with heartbeat details while the run advances', async () => {
     const spec = testPipeline('progress', [
       testStep('first', 'noop', { with: { value: 1 } }),
-      testStep('second', 'train', { needs: ['first'], with: { sleepMs: 1_500 } }),
+      // Held running until the test has looked: no race between the step and the query.
+      testStep('second', 'train', { needs: ['first'], with: { hold: true } }),
       testStep('third', 'publish', { needs: ['second'] }),
     ]);
     const handle = await start(spec);
@@ -189,6 +192,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
     const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(metadata.currentDetails ?? '', /\| ▶️ \| `second` \| train \| cpu \| running \|/);
 
+    recording.release(handle.workflowId, 'second');
     await handle.result();
     const done = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
     assert.deepEqual(states(done), { first: 'succeeded', second: 'succeeded', third: 'succeeded' });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createDataActivities } from '../../activities/data/index.ts';
+import { createDownloadActivity } from '../../activities/steps/download.ts';
+import { createSubsetActivity } from '../../activities/steps/subset.ts';
 import { writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { DatasetManifestSchema } from '../../common/dataset-manifest.ts';
@@ -26,7 +27,7 @@ describe('download from an s3:// source in a bucket other than the worker\'s', f
   let other: ObjectStore;
   let scratch: string;
   let zipPath: string;
-  let activities: ReturnType<typeof createDataActivities>;
+  let activities: ReturnType<typeof createDownloadActivity> & ReturnType<typeof createSubsetActivity>;
 
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 's3src' });
@@ -35,7 +36,7 @@ describe('download from an s3:// source in a bucket other than the worker\'s', f
     other = new ObjectStore({ ...servers.storage, bucket: `shared-${randomUUID().slice(0, 8)}` });
     await other.ensureBucket();
     scratch = await mkdtemp(join(tmpdir(), 'mlp-s3src-'));
-    activities = createDataActivities({ store, scratchDir: scratch });
+    activities = { ...createDownloadActivity({ store, scratchDir: scratch }), ...createSubsetActivity({ store, scratchDir: scratch }) };
     const dataset = join(scratch, 'dataset');
     await writeSyntheticDataset({ dir: dataset, seed: 5, counts: { train: { NORMAL: 3, PNEUMONIA: 4 }, test: { NORMAL: 2, PNEUMONIA: 2 } }, size: 32 });
     zipPath = join(scratch, 'synthetic.zip');

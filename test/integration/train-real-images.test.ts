@@ -8,7 +8,7 @@ import { createRandom, shuffled } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import type { Batch, BatchSource } from '../../activities/training/batch-source.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
-import { trainModel } from '../../activities/training/trainer.ts';
+import { fitModel } from '../../activities/training/trainer.ts';
 import { CHEST_XRAY_224_DIR, MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 
 const DATA = join(CHEST_XRAY_224_DIR, 'train');
@@ -54,7 +54,7 @@ describe('training on real chest X-rays', function () {
       }),
       { seed: 11 },
     );
-    const result = await trainModel({
+    const result = await fitModel({
       built,
       settings: { optimizer: { name: 'adam', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs: 8, batchSize: 32, seed: 11 },
       train: imageSource(split(0, 120), 32),

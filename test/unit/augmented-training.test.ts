@@ -5,7 +5,7 @@ import type { AugmentationParams } from '../../activities/training/augmentation.
 import type { Batch } from '../../activities/training/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { pixelSource, type PixelSplit } from '../../activities/training/pixel-source.ts';
-import { trainModel, type TrainOptions } from '../../activities/training/trainer.ts';
+import { fitModel, type TrainOptions } from '../../activities/training/trainer.ts';
 import { createRandom } from '../../common/prng.ts';
 import { TINY_SIZE, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
@@ -56,7 +56,7 @@ describe('augmented training', () => {
 
   async function weightsHash(opts: TrainOptions): Promise<string> {
     try {
-      return (await trainModel(opts)).trainableWeightsSha256;
+      return (await fitModel(opts)).trainableWeightsSha256;
     } finally {
       opts.built.model.dispose();
     }
@@ -86,11 +86,11 @@ describe('augmented training', () => {
 
     it(`resumes augmented training from the epoch-2 checkpoint to bit-identical weights (${backbone})`, async () => {
       const views = trainable ? {} : { featureViews: 2 };
-      const expected = await trainModel(options(trainable, NOTEBOOK, { ...views, checkpoints: new MemoryCheckpointStore() }));
+      const expected = await fitModel(options(trainable, NOTEBOOK, { ...views, checkpoints: new MemoryCheckpointStore() }));
       const store = new MemoryCheckpointStore();
       await weightsHash(options(trainable, NOTEBOOK, { ...views, checkpoints: store }, 2));
       const retried = options(trainable, NOTEBOOK, { ...views, checkpoints: store });
-      const resumed = await trainModel(retried);
+      const resumed = await fitModel(retried);
       retried.built.model.dispose();
       assert.equal(resumed.resumedFromEpoch, 2);
       assert.deepEqual(resumed.history.map((h) => h.loss), expected.history.map((h) => h.loss));

@@ -6,7 +6,7 @@ import { selectEngine } from '../../activities/engine/engine.ts';
 import { tensorSource, type BatchSource } from '../../activities/training/batch-source.ts';
 import { pixelSource } from '../../activities/training/pixel-source.ts';
 import { decodeFeatureRow, encodeFeatureRow, MemoryFeatureCache } from '../../activities/training/feature-cache.ts';
-import { trainModel, type TrainOptions } from '../../activities/training/trainer.ts';
+import { fitModel, type TrainOptions } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
 /** A tensor source that names its examples `<name>/<index>` in the order it yields them. */
@@ -56,7 +56,7 @@ describe('feature cache', () => {
     assert.match(view1 ?? '', /^unit\/aug-[0-9a-f]{16}-s7-v1\/0-p\/a$/);
   });
 
-  describe('in trainModel', () => {
+  describe('in fitModel', () => {
     const splits = useSyntheticSplits();
 
     function options(extra: Partial<TrainOptions> = {}): TrainOptions {
@@ -74,7 +74,7 @@ describe('feature cache', () => {
     async function train(extra: Partial<TrainOptions> = {}) {
       const opts = options(extra);
       try {
-        return await trainModel(opts);
+        return await fitModel(opts);
       } finally {
         opts.built.model.dispose();
       }

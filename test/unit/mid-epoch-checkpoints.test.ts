@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { checkpointName, MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
-import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
+import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
 describe('checkpointEveryBatches', () => {
@@ -22,7 +22,7 @@ describe('checkpointEveryBatches', () => {
 
   async function train(opts: TrainOptions) {
     try {
-      return await trainModel(opts);
+      return await fitModel(opts);
     } finally {
       opts.built.model.dispose();
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createNoopActivities } from '../../activities/noop.ts';
+import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 
@@ -10,7 +10,7 @@ const deps = {
   store: new ObjectStore({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: 'unused', accessKeyId: 'x', secretAccessKey: 'y' }),
   scratchDir: '.',
 };
-const { noop } = createNoopActivities(deps);
+const { noop } = createNoopActivity(deps);
 const context: StepContext = { pipeline: 'p', workflowId: 'wf', stepId: 'echo', runPrefix: 'runs/wf/echo/' };
 
 describe('noop step activity', () => {

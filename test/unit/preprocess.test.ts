@@ -8,8 +8,9 @@ import { checkImage } from '../../activities/data/image-check.ts';
 import { bt601Luma, preprocessImage } from '../../activities/data/preprocess.ts';
 import { extractArchive } from '../../activities/data/extract.ts';
 import { syntheticXray, writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
+import { CHEST_XRAY_224_DIR } from '../helpers/shared-assets.ts';
 
-const RGB_XRAY = '/work/shared/data/chest-xray-224/train/NORMAL/IM-0115-0001.jpeg';
+const RGB_XRAY = join(CHEST_XRAY_224_DIR, 'train', 'NORMAL', 'IM-0115-0001.jpeg');
 
 async function rgbJpeg(): Promise<Buffer> {
   // A 3-channel JPEG with unequal channels, so "grayscale first" is observable.

@@ -14,10 +14,10 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI as a user would (`npx tsx activities/data/synthetic-cli.ts …`) from the repository root. */
+/** Runs the CLI as a user would (`npx tsx bench/synthetic-cli.ts …`) from the repository root. */
 function synth(...args: string[]): Promise<CliRun> {
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'activities/data/synthetic-cli.ts', ...args], { cwd: ROOT }, (error, stdout, stderr) => {
+    execFile('npx', ['tsx', 'bench/synthetic-cli.ts', ...args], { cwd: ROOT }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       done({ code, stdout, stderr });
     });

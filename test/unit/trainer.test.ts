@@ -4,10 +4,10 @@ import { TrainingDivergedError } from '../../common/errors.ts';
 import type { TrainSettings } from '../../common/model-spec.ts';
 import { tensorSource } from '../../activities/training/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
-import { trainModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
+import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
-describe('trainModel', () => {
+describe('fitModel', () => {
   const splits = useSyntheticSplits();
 
   function options(trainableBackbone: boolean, extra: Partial<TrainOptions> & Partial<Pick<TrainSettings, 'epochs' | 'optimizer'>> = {}): TrainOptions {
@@ -26,7 +26,7 @@ describe('trainModel', () => {
     const opts = options(false);
     const before = tf.memory().numTensors;
     const progress: TrainProgress[] = [];
-    const result = await trainModel({ ...opts, onProgress: (p) => void progress.push(p) });
+    const result = await fitModel({ ...opts, onProgress: (p) => void progress.push(p) });
     assert.equal(tf.memory().numTensors, before, 'every tensor the trainer made is freed');
     assert.equal(result.history.length, 4);
     assert.ok(result.featureSeconds > 0);
@@ -41,7 +41,7 @@ describe('trainModel', () => {
 
   it('trains a conv backbone end to end on wasm with the registered conv gradients', async () => {
     const opts = options(true, { epochs: 3 });
-    const result = await trainModel(opts);
+    const result = await fitModel(opts);
     assert.equal(result.featureSeconds, 0);
     assert.ok(result.history[2]!.loss < result.history[0]!.loss, JSON.stringify(result.history.map((h) => h.loss)));
     opts.built.model.dispose();
@@ -55,16 +55,16 @@ describe('trainModel', () => {
   for (const { optimizer, trainable } of resumeCases) {
     it(`resumes from the epoch-2 checkpoint to bit-identical weights and history (${optimizer.name}, ${trainable ? 'trainable' : 'frozen'} backbone)`, async () => {
       const uninterrupted = options(trainable, { epochs: 3, optimizer, checkpoints: new MemoryCheckpointStore() });
-      const expected = await trainModel(uninterrupted);
+      const expected = await fitModel(uninterrupted);
       uninterrupted.built.model.dispose();
 
       const store = new MemoryCheckpointStore();
       const crashed = options(trainable, { epochs: 2, optimizer, checkpoints: store });
-      await trainModel(crashed);
+      await fitModel(crashed);
       crashed.built.model.dispose();
 
       const retried = options(trainable, { epochs: 3, optimizer, checkpoints: store });
-      const resumed = await trainModel(retried);
+      const resumed = await fitModel(retried);
       retried.built.model.dispose();
 
       assert.equal(resumed.resumedFromEpoch, 2);
@@ -80,7 +80,7 @@ describe('trainModel', () => {
     const bad = tf.fill([16, 2], Number.NaN);
     const inputs = tf.slice(splits.data.x, 0, 16);
     const opts = options(true, { train: tensorSource(inputs, bad, { batchSize: 16 }) });
-    await assert.rejects(trainModel(opts), (error: unknown) => {
+    await assert.rejects(fitModel(opts), (error: unknown) => {
       assert.ok(error instanceof TrainingDivergedError);
       assert.match(error.message, /loss is NaN at epoch 1, batch 1/);
       return true;
@@ -91,7 +91,7 @@ describe('trainModel', () => {
 
   it('stops early when the monitored validation loss stops improving', async () => {
     const opts = options(false, { epochs: 6 });
-    const result = await trainModel({
+    const result = await fitModel({
       ...opts,
       settings: tinySettings({ epochs: 6, earlyStopping: { monitor: 'valLoss', patience: 2, minDelta: 10 } }),
     });
@@ -106,7 +106,7 @@ describe('trainModel', () => {
     const opts = options(false, { checkpoints: store, signal: controller.signal });
     const reason = new Error('cancelled by test');
     await assert.rejects(
-      trainModel({ ...opts, onProgress: (p) => void (p.kind === 'batch' && p.epoch === 2 && p.batch === 1 && controller.abort(reason)) }),
+      fitModel({ ...opts, onProgress: (p) => void (p.kind === 'batch' && p.epoch === 2 && p.batch === 1 && controller.abort(reason)) }),
       (error: unknown) => error === reason,
     );
     assert.deepEqual(store.saved.map((c) => c.state.epoch), [1]);

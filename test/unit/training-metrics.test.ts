@@ -6,7 +6,7 @@ import { tensorSource } from '../../activities/training/batch-source.ts';
 import { resolveClassWeights } from '../../activities/training/class-weights.ts';
 import { lossValue, rocAuc } from '../../activities/training/losses.ts';
 import { assembleModel } from '../../activities/training/model-builder.ts';
-import { trainModel } from '../../activities/training/trainer.ts';
+import { fitModel } from '../../activities/training/trainer.ts';
 import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
 
 describe('training losses and metrics', () => {
@@ -43,7 +43,7 @@ describe('training losses and metrics', () => {
     const sigmoid = { ...tinySpec(), head: [{ type: 'flatten' as const }, { type: 'dense' as const, units: 1, activation: 'sigmoid' as const }] };
     const frozen = tinyModel(2, { trainableBackbone: false, spec: tinySpec() });
     const built = assembleModel(frozen.backbone, sigmoid.head, 2);
-    const result = await trainModel({
+    const result = await fitModel({
       built,
       settings: tinySettings({ loss: 'binaryCrossentropy', epochs: 5, classWeights: [1, 1.5] }),
       train: tensorSource(x, y, { batchSize: 16 }),

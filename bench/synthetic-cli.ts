@@ -2,16 +2,17 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { cliErrorOutcome } from '../../common/cli-exit.ts';
-import { DATASET_SPLITS, type DatasetSplit } from '../../common/dataset-manifest.ts';
-import { ConfigError } from '../../common/errors.ts';
-import { SYNTHETIC_CLASSES, writeSyntheticDataset, zipFolder, type SyntheticClass } from './synthetic.ts';
+import { cliErrorOutcome } from '../common/cli-exit.ts';
+import { DATASET_SPLITS, type DatasetSplit } from '../common/dataset-manifest.ts';
+import { ConfigError } from '../common/errors.ts';
+import { SYNTHETIC_CLASSES, writeSyntheticDataset, zipFolder, type SyntheticClass } from '../activities/data/synthetic.ts';
 
 /**
- * `npm run synth -- --out <dir>`: writes a synthetic X-ray dataset (see `synthetic.ts`) in the
- * real archive's layout, optionally zipped, for trying pipelines without the real data. It lives
- * beside the generator rather than in the `mlp` client because the client may not import
- * activities (ESLint boundary). Exit codes as `mlp`: 0 ok, 1 failed, 2 bad command line.
+ * `npm run synth -- --out <dir>`: writes a synthetic X-ray dataset (activities/data/synthetic.ts)
+ * in the real archive's layout, optionally zipped, for trying pipelines and benchmarks without
+ * the real data. It lives in bench/, beside the benchmarks that use the same generator, rather
+ * than in the `mlp` client, because the client may not import activities (ESLint boundary).
+ * Exit codes as `mlp`: 0 ok, 1 failed, 2 bad command line.
  */
 
 interface SynthFlags {
