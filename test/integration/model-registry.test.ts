@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createModelRegistryActivities, type ModelDescription, type ModelSummary, type PromoteResult } from '../../activities/registry/index.ts';
 import { publish, type PublishOptions } from '../../activities/registry/publish-model.ts';
+import { createPublishActivity } from '../../activities/steps/publish.ts';
 import { AliasSchema, ModelDescriptionSchema, ModelSummarySchema, PromoteResultSchema, VersionRecordSchema, registryKeys } from '../../common/model-registry.ts';
 import { readAlias } from '../../activities/registry/registry.ts';
 import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
@@ -48,7 +49,10 @@ describe('model registry on the real S3 server and Temporal dev server', functio
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
       prefix: 'registry',
-      activities: createModelRegistryActivities({ store, scratchDir: servers.dir, codeVersion: 'test-commit' }),
+      activities: {
+        ...createModelRegistryActivities({ store, scratchDir: servers.dir, codeVersion: 'test-commit' }),
+        ...createPublishActivity({ store, scratchDir: servers.dir, codeVersion: 'test-commit' }),
+      },
     });
   });
 

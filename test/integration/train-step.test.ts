@@ -408,7 +408,9 @@ describe('the train step through runPipeline on the real Temporal dev server and
   it('stops training when the run is cancelled, keeping the checkpoints written so far and storing no model', async () => {
     const workflowId = `train-cancel-${randomUUID().slice(0, 8)}`;
     // Cancellation reaches an activity with a heartbeat response; the SDK sends heartbeats every 0.8 × heartbeatTimeout.
-    const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '3s', with: trainWith({ model: fineTunedModel(), epochs: 20 }) });
+    // 6 s, not less: one fine-tuning batch on a loaded 2-core machine can take over 3 s, and a missed
+    // heartbeat would fail the step before the cancel is sent.
+    const train = testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '6s', with: trainWith({ model: fineTunedModel(), epochs: 20 }) });
     const { handle, result } = await run(workflowId, train);
     const prefix = `runs/${workflowId}/train/`;
     await checkpointWritten(handle, 1);
