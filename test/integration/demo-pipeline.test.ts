@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
-
-const exec = promisify(execFile);
 
 /**
  * The real thing end to end: pipelines/demo.yaml (real chest X-rays from ../shared/data, frozen
@@ -18,52 +13,29 @@ const exec = promisify(execFile);
 describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce', function () {
   this.timeout(600_000);
   let servers: TestServers;
-  let worker: ChildProcess;
-  let workerExit: Promise<unknown>;
+  let cli: CliWorker;
   const prefix = `demo-${randomUUID().slice(0, 8)}`;
   // Small and quick on 2 cores, still real: ~160 training images, 2 epochs.
   const settings = ['--set', 'fraction=0.03', '--set', 'epochs=2'];
 
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 'demo' });
-    worker = spawnWorkerProcess({
+    cli = startCliWorker(servers, {
+      prefix,
       env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
         // Pinned, not auto: reproduce must find the weights bit-identical, which only the cpu and
         // wasm engines promise (on a GPU machine auto would pick webgpu; engine.test.ts covers auto).
         MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
-        MLP_LOG_LEVEL: 'warn',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
       },
-      logFile: join(servers.dir, 'worker.log'),
     });
-    workerExit = new Promise((resolve) => worker.once('exit', resolve));
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await workerExit;
-    }
+    await cli?.stop();
     await servers?.stop();
   });
 
-  async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', prefix];
-    try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
-    }
-  }
+  const mlp = (...args: string[]) => cli.mlp(...args);
 
   const metricsSchema = z.object({ accuracy: z.number(), auc: z.number(), sensitivity: z.number(), specificity: z.number() });
   const runSchema = z.object({

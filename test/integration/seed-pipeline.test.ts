@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
@@ -12,11 +10,9 @@ import { requestWebGpuAdapter } from '../../activities/engine/webgpu-adapter.ts'
 import { ObjectStore } from '../../activities/object-store.ts';
 import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
 import { readKerasWeights } from '../../activities/weights/keras-h5.ts';
-import { spawnWorkerProcess } from '../../client/worker-process.ts';
 import { vgg19NotopFixture } from '../helpers/keras-h5-fixture.ts';
+import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
-
-const exec = promisify(execFile);
 
 /**
  * The seed's own pipeline, pipelines/pneumonia-vgg19.yaml itself (not a copy), run end to end by
@@ -28,8 +24,7 @@ const exec = promisify(execFile);
 describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', function () {
   this.timeout(600_000);
   let servers: TestServers;
-  let worker: ChildProcess;
-  let workerExit: Promise<unknown>;
+  let cli: CliWorker;
   let weightsPath: string;
   let settings: string[];
   const prefix = `seed-${randomUUID().slice(0, 8)}`;
@@ -51,41 +46,15 @@ describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', functi
       ...['--set', `vgg19Weights=${pathToFileURL(weightsPath).href}`],
       ...['--set', 'imageSize=32', '--set', 'partialEpochs=2', '--set', 'fullEpochs=2'],
     ];
-    worker = spawnWorkerProcess({
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
-        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
-        MLP_LOG_LEVEL: 'warn',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
-      },
-      logFile: join(servers.dir, 'worker.log'),
-    });
-    workerExit = new Promise((resolve) => worker.once('exit', resolve));
+    cli = startCliWorker(servers, { prefix });
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await workerExit;
-    }
+    await cli?.stop();
     await servers?.stop();
   });
 
-  async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', prefix];
-    try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
-    }
-  }
+  const mlp = (...args: string[]) => cli.mlp(...args);
 
   const trainSchema = z
     .object({ model: z.string(), weightsSha256: z.string().length(64), initialWeightsSha256: z.string().length(64), epochs: z.literal(2), engine: z.string(), trainImages: z.number() })
@@ -106,7 +75,7 @@ describe('the seed pipeline (pipelines/pneumonia-vgg19.yaml) end to end', functi
 
   it('runs all seven steps with only --set overrides; the full retrain starts from the partial model', async () => {
     const result = await mlp('run', 'pipelines/pneumonia-vgg19.yaml', ...settings, '--run-key', 'ci', '--wait', '--json');
-    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}\n(worker log: ${join(servers.dir, 'worker.log')})`);
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}\n(worker log: ${cli.logFile})`);
     const run = runSchema.parse(JSON.parse(result.stdout));
     const { 'train-partial': partial, 'train-full': full, evaluate, publish } = run.outputs;
 
