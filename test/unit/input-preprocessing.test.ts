@@ -14,6 +14,7 @@ import { loadPipelineText } from '../../client/pipeline-file.ts';
 import { EvaluationError, PipelineSpecError, PipelineValidationError } from '../../common/errors.ts';
 import { modelPreprocessing, PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 import { tinyModel, tinySpec } from '../helpers/tiny-model.ts';
+import { trainStepYaml } from '../helpers/train-step-yaml.ts';
 
 // Evaluation must feed a model exactly the pixels training fed it, and both must be what the
 // backbone's weights expect (Keras' VGG19 ImageNet weights: caffe). A mismatch silently ruins
@@ -66,23 +67,6 @@ async function trainingInput(gray: Uint8Array, preprocessing: Preprocessing): Pr
   }
   throw new Error('pixel source yielded no batch');
 }
-
-const trainStepYaml = (model: string): string => `apiVersion: mlp/v1
-name: preprocessing
-steps:
-  - id: train
-    uses: train
-    with:
-      mode: partial
-      trainManifest: datasets/a/train.json
-      valManifest: datasets/a/val.json
-      model:
-${model}
-      optimizer:
-        name: adam
-        learningRate: 0.001
-      epochs: 1
-`;
 
 describe('input preprocessing', () => {
   before(async () => {

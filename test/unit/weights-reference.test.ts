@@ -2,27 +2,16 @@ import assert from 'node:assert/strict';
 import { loadPipelineFile, loadPipelineText } from '../../client/pipeline-file.ts';
 import { PipelineValidationError } from '../../common/errors.ts';
 import { resolveWeightsReference } from '../../common/weights-reference.ts';
+import { trainStepYaml } from '../helpers/train-step-yaml.ts';
 
-const trainStepYaml = (model: string): string => `apiVersion: mlp/v1
-name: weights
-steps:
-  - id: train
-    uses: train
-    with:
-      mode: partial
-      trainManifest: datasets/a/train.json
-      valManifest: datasets/a/val.json
-      model:
-${model}
+/** The model lines under test, completed with an input size and a head. */
+const trainStepWithModel = (model: string): string => trainStepYaml(`${model}
         inputSize: 64
-        head: [{ type: dense, units: 2 }]
-      optimizer: { name: adam, learningRate: 0.001 }
-      epochs: 1
-`;
+        head: [{ type: dense, units: 2 }]`);
 
 function expectInvalid(model: string, pattern: RegExp): void {
   assert.throws(
-    () => loadPipelineText(trainStepYaml(model), 'bad.yaml'),
+    () => loadPipelineText(trainStepWithModel(model), 'bad.yaml'),
     (error: unknown) => {
       assert.ok(error instanceof PipelineValidationError, String(error));
       assert.match(error.message, pattern);
@@ -54,7 +43,7 @@ describe('backbone weights references (model.weights, model.weightsHash)', () =>
   });
 
   it('validation accepts keras:vgg19 and pinned .h5 files', () => {
-    const withOf = (model: string) => loadPipelineText(trainStepYaml(model), 'ok.yaml').resolved.steps[0]?.with['model'];
+    const withOf = (model: string) => loadPipelineText(trainStepWithModel(model), 'ok.yaml').resolved.steps[0]?.with['model'];
     assert.equal(Object(withOf('        backbone: vgg19\n        weights: keras:vgg19'))['weights'], 'keras:vgg19');
     assert.equal(
       Object(withOf(`        backbone: vgg19\n        weights: file:///w/vgg19.h5\n        weightsHash: md5:${'0'.repeat(32)}`))['weightsHash'],
