@@ -16,7 +16,7 @@ const BAD = 'test/fixtures/bad/spec';
 interface BadFile {
   title: string;
   file: string;
-  type: typeof PipelineSpecError;
+  type: new (...args: never[]) => PipelineSpecError;
   /** The whole first line of the message. */
   message: string | RegExp;
 }
