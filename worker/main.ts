@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
@@ -47,12 +48,22 @@ async function main(): Promise<void> {
     },
     'Worker started',
   );
+  // How long this process's JS thread was held at a time while serving (a training batch, a
+  // workflow task): reported when the worker stops, so `npm run bench:event-loop` and operators
+  // can check it against the heartbeat timeout.
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  eventLoopDelay.enable();
   try {
     await runWorkers(workers);
   } finally {
     await connection.close();
   }
-  logger.info({ role: config.role }, 'Worker stopped');
+  eventLoopDelay.disable();
+  const ms = (nanoseconds: number): number => Math.round(nanoseconds / 1e6);
+  logger.info(
+    { role: config.role, eventLoopDelayMs: { p50: ms(eventLoopDelay.percentile(50)), p99: ms(eventLoopDelay.percentile(99)), max: ms(eventLoopDelay.max) } },
+    'Worker stopped',
+  );
 }
 
 main().catch((error: unknown) => {
