@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { PROJECT_ROOT } from '../../client/servers/binaries.ts';
 import { freePort, isRunning } from '../../client/servers/launch.ts';
@@ -100,18 +100,20 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     return Date.now() - started;
   }
 
-  it('SIGTERM to mlp worker reaches both worker processes, which stop gracefully, and the launcher exits 0 with them', async () => {
-    const worker = await startWorker();
-    worker.launcher.kill('SIGTERM');
-    const { code } = await worker.exited;
-    assert.equal(code, 0, worker.output());
-    // The launcher waits for its workers, so they are gone by the time it exits.
-    assert.deepEqual(worker.workerPids.filter((pid) => isRunning(pid)), []);
-    const shutdowns = logLines(worker.output(), /^Shutting down/);
-    assert.deepEqual(shutdowns.map((entry) => entry['reason']), ['SIGTERM', 'SIGTERM'], 'each worker logs the signal it got, once');
-    assert.deepEqual(shutdowns.map((entry) => entry['graceSeconds']), [30, 30]);
-    assert.equal(logLines(worker.output(), /^Worker stopped$/).length, 2);
-  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`${signal} to mlp worker reaches both worker processes, which stop gracefully, and the launcher exits 0 with them`, async () => {
+      const worker = await startWorker();
+      worker.launcher.kill(signal);
+      const { code } = await worker.exited;
+      assert.equal(code, 0, worker.output());
+      // The launcher waits for its workers, so they are gone by the time it exits.
+      assert.deepEqual(worker.workerPids.filter((pid) => isRunning(pid)), []);
+      const shutdowns = logLines(worker.output(), /^Shutting down/);
+      assert.deepEqual(shutdowns.map((entry) => entry['reason']), [signal, signal], 'each worker logs the signal it got, once');
+      assert.deepEqual(shutdowns.map((entry) => entry['graceSeconds']), [30, 30]);
+      assert.equal(logLines(worker.output(), /^Worker stopped$/).length, 2);
+    });
+  }
 
   it('SIGKILL of mlp worker leaves no worker behind: both notice their launcher is gone and stop', async () => {
     const worker = await startWorker();
@@ -130,7 +132,7 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     const handle = await client.workflow.start('runPipeline', pipelineStartOptions(spec, { workflowId }));
     await waitFor('the step to start', async () => {
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      return pending.some((activity) => activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
+      return pending.some((activity) => activity.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
     });
 
     worker.launcher.kill('SIGTERM');
