@@ -44,13 +44,23 @@ export class ObjectStore {
     return this.#client.bucketExists(this.bucket);
   }
 
-  /** Creates the bucket if it does not exist yet (safe to call concurrently). */
+  /**
+   * Creates the bucket if it does not exist yet (safe to call concurrently). Workers call it at
+   * start, so refused credentials surface here as a ConfigError naming the endpoint, bucket and
+   * access key id (never the secret).
+   */
   async ensureBucket(): Promise<void> {
-    if (await this.#client.bucketExists(this.bucket)) return;
     try {
+      if (await this.#client.bucketExists(this.bucket)) return;
       await this.#client.makeBucket(this.bucket);
     } catch (error) {
       if (error instanceof S3Error && ['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.code ?? '')) return;
+      if (error instanceof S3Error && CREDENTIAL_ERROR_CODES.includes(error.code ?? '')) {
+        throw new ConfigError(
+          `S3 server ${this.#config.endpoint} refused the credentials of access key ${this.#config.accessKeyId} for bucket ${this.bucket} (${error.code}: ${error.message}); check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`,
+          { cause: error },
+        );
+      }
       throw error;
     }
   }
@@ -150,6 +160,9 @@ export class ObjectStore {
     }
   }
 }
+
+/** S3 error codes that mean the access key or its secret is wrong, or lacks rights. */
+const CREDENTIAL_ERROR_CODES = ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidSecurity'];
 
 /**
  * Refuses a key that could leave its prefix: keys hold names from pipeline files, and a
