@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
+import { startWorkerGroup, type WorkerGroup } from '../../client/worker-group.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 
 const exec = promisify(execFile);
@@ -18,15 +20,15 @@ const exec = promisify(execFile);
 describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce', function () {
   this.timeout(600_000);
   let servers: TestServers;
-  let worker: ChildProcess;
-  let workerExit: Promise<unknown>;
+  let worker: WorkerGroup;
   const prefix = `demo-${randomUUID().slice(0, 8)}`;
   // Small and quick on 2 cores, still real: ~160 training images, 2 epochs.
   const settings = ['--set', 'fraction=0.03', '--set', 'epochs=2'];
 
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 'demo' });
-    worker = spawnWorkerProcess({
+    // As `mlp demo` runs it: a workflows process and an activities process.
+    worker = startWorkerGroup({
       env: {
         TEMPORAL_ADDRESS: servers.temporalAddress,
         TEMPORAL_NAMESPACE: servers.namespace,
@@ -44,25 +46,30 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
       },
       logFile: join(servers.dir, 'worker.log'),
     });
-    workerExit = new Promise((resolve) => worker.once('exit', resolve));
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
+    if (worker) {
       worker.kill('SIGTERM');
-      await workerExit;
+      await worker.exited;
     }
     await servers?.stop();
   });
 
+  /** Everything the CLI printed in this file, for the secret check at the end. */
+  const cliOutput: string[] = [];
+
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', prefix];
+    let result: { code: number; stdout: string; stderr: string };
     try {
       const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
+      result = { code: 0, stdout, stderr };
     } catch (error) {
-      return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
+      result = z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
     }
+    cliOutput.push(result.stdout, result.stderr);
+    return result;
   }
 
   const metricsSchema = z.object({ accuracy: z.number(), auc: z.number(), sensitivity: z.number(), specificity: z.number() });
@@ -130,5 +137,22 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
     assert.deepEqual(report.steps.map((step) => [step.step, step.result]), [
       ['download', 'identical'], ['subset', 'identical'], ['train', 'identical'], ['evaluate', 'identical'], ['publish', 'identical'],
     ]);
+  });
+
+  it('keeps the S3 secret out of the worker log, the exported history and every CLI output; the history stays small', async () => {
+    const secret = servers.storage.secretAccessKey;
+    assert.ok(cliOutput.length > 0);
+    for (const output of cliOutput) assert.ok(!output.includes(secret), 'the CLI printed the secret');
+    assert.ok(!(await readFile(join(servers.dir, 'worker.log'), 'utf8')).includes(secret), 'the worker log holds the secret');
+    // The history as `temporal workflow show --output json` exports it.
+    const temporal = await resolveTemporalBinary();
+    const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', workflowId, '--address', servers.temporalAddress, '--output', 'json'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    (await import('node:fs')).writeFileSync('/tmp/wt11-demo-history.json', history);
+    assert.ok(!history.includes(secret), 'the workflow history holds the secret');
+    // Steps pass object keys, never data: a demo run's history is ~40 kB; 100 kB leaves room, not a leak.
+    assert.ok(history.length < 100_000, `the demo run's history is ${history.length} bytes`);
+    console.log(`      demo run history: ${history.length} bytes exported`);
   });
 });
