@@ -149,7 +149,6 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
     const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', workflowId, '--address', servers.temporalAddress, '--output', 'json'], {
       maxBuffer: 64 * 1024 * 1024,
     });
-    (await import('node:fs')).writeFileSync('/tmp/wt11-demo-history.json', history);
     assert.ok(!history.includes(secret), 'the workflow history holds the secret');
     // Steps pass object keys, never data: a demo run's history is ~40 kB; 100 kB leaves room, not a leak.
     assert.ok(history.length < 100_000, `the demo run's history is ${history.length} bytes`);
