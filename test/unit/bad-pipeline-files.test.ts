@@ -89,6 +89,12 @@ const cases: BadFile[] = [
     message: `${BAD}/subset-fraction-out-of-range.yaml:13:27: steps[1].with.fractions.train: Too big: expected number to be <=1`,
   },
   {
+    title: 'train and val fractions that overlap (both come out of the train split)',
+    file: 'subset-fractions-overlap.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/subset-fractions-overlap.yaml:12:18: steps[1].with.fractions: train + val draw 1.1 of the train split: at most 1, the splits are disjoint`,
+  },
+  {
     title: 'a pipeline name that would climb out of runs/ in object keys',
     file: 'bad-pipeline-name.yaml',
     type: PipelineValidationError,
