@@ -28,7 +28,7 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 'demo' });
     // As `mlp demo` runs it: a workflows process and an activities process.
-    worker = startWorkerGroup({ layout: 'single',
+    worker = startWorkerGroup({
       env: {
         TEMPORAL_ADDRESS: servers.temporalAddress,
         TEMPORAL_NAMESPACE: servers.namespace,
