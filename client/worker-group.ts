@@ -22,8 +22,9 @@ export interface WorkerGroupOptions extends Omit<WorkerProcessOptions, 'role'> {
 export interface WorkerGroup {
   readonly processes: readonly ChildProcess[];
   /**
-   * Settles when every process has exited, with 0 if all exited cleanly, else the first
-   * non-zero code (128 + signal number for a process killed by a signal).
+   * Settles when every process has exited, with 0 if all exited cleanly, else the code of the
+   * first to exit non-zero, the one that brought the group down (128 + signal number for a
+   * process killed by a signal).
    */
   readonly exited: Promise<number>;
   /** Sends `signal` to every process still running (SIGTERM = graceful shutdown). */
@@ -55,17 +56,18 @@ export function startWorkerGroup(options: WorkerGroupOptions): WorkerGroup {
     stopping = true;
     kill('SIGTERM');
   };
+  const codesInExitOrder: number[] = [];
   const exits = processes.map(
     (child) =>
-      new Promise<number>((resolve) => {
-        if (!running(child)) return resolve(exitCode(child.exitCode, child.signalCode));
+      new Promise<void>((resolve) => {
         child.once('exit', (code, signal) => {
+          codesInExitOrder.push(exitCode(code, signal));
           stopOthers();
-          resolve(exitCode(code, signal));
+          resolve();
         });
       }),
   );
-  const exited = Promise.all(exits).then((codes) => codes.find((code) => code !== 0) ?? 0);
+  const exited = Promise.all(exits).then(() => codesInExitOrder.find((code) => code !== 0) ?? 0);
   return {
     processes,
     exited,

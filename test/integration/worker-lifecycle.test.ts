@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +12,8 @@ import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { PROJECT_ROOT } from '../../client/servers/binaries.ts';
 import { freePort, isRunning } from '../../client/servers/launch.ts';
 import { parseStackConfig, type StackConfig } from '../../client/stack/config.ts';
-import { stackConnection } from '../../client/stack/connection.ts';
+import { stackConnection, stackWorkerEnv } from '../../client/stack/connection.ts';
+import { startWorkerGroup } from '../../client/worker-group.ts';
 import { stackDown, stackUp } from '../../client/stack/stack.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 
@@ -123,6 +125,21 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     const reasons = logLines(worker.output(), /^Shutting down/).map((entry) => entry['reason']);
     assert.deepEqual(reasons, ['launcher exited', 'launcher exited']);
     process.stdout.write(`      (worker processes gone ${ms} ms after the launcher's SIGKILL)\n`);
+  });
+
+  it('never runs half a worker: when the activities process fails at start, the workflows process is stopped and the group exits 1', async () => {
+    const closedPort = await freePort();
+    const group = startWorkerGroup({
+      env: { ...stackWorkerEnv(stackConnection(stackConfig)), S3_ENDPOINT: `http://127.0.0.1:${closedPort}`, MLP_ENGINE: 'wasm', MLP_LOG_LEVEL: 'info' },
+      logFile: join(home, 'half-worker.log'),
+    });
+    const [workflows, activities] = group.processes;
+    assert.equal(await group.exited, 1, 'the code of the process that failed');
+    // The activities process could not reach S3; the workflows process (which needs no S3) was
+    // stopped by the group (by SIGTERM, during its start or after).
+    assert.equal(activities?.exitCode, 1);
+    assert.ok(workflows?.exitCode === 0 || workflows?.signalCode === 'SIGTERM', `workflows process: ${workflows?.exitCode} ${workflows?.signalCode}`);
+    assert.match(await readFile(join(home, 'half-worker.log'), 'utf8'), /worker failed: .*127\.0\.0\.1/);
   });
 
   it('SIGTERM lets a running step finish: its result is recorded in attempt 1, and the run completes on the next worker', async () => {
