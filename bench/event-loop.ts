@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { z } from 'zod';
 import { writeSyntheticDataset } from '../activities/data/synthetic.ts';
 import { pipelineStartOptions } from '../client/pipeline-start.ts';
 import { startWorkerGroup, type WorkerLayout } from '../client/worker-group.ts';
@@ -50,6 +51,7 @@ const layouts = values.layouts.split(',').map((layout): WorkerLayout => {
 const epochs = Number(values.epochs);
 const chainLength = Number(values.chain);
 const HEARTBEAT_TIMEOUT = '30s';
+const HEARTBEAT_TIMEOUT_MS = 30_000;
 const QUERY_DEADLINE_MS = 10_000;
 
 function stats(samples: number[]): { n: number; p50: number; p99: number; max: number } {
@@ -189,12 +191,14 @@ async function workersStarted(logFile: string, count: number): Promise<void> {
 }
 
 /** The event-loop delay each worker process logged when it stopped, by role. */
-async function eventLoopDelays(logFile: string): Promise<Record<string, unknown>> {
-  const delays: Record<string, unknown> = {};
+const StoppedLineSchema = z.object({ msg: z.literal('Worker stopped'), role: z.string(), eventLoopDelayMs: z.object({ p50: z.number(), p99: z.number(), max: z.number() }) });
+
+async function eventLoopDelays(logFile: string): Promise<Record<string, { p50: number; p99: number; max: number }>> {
+  const delays: Record<string, { p50: number; p99: number; max: number }> = {};
   for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
     if (!line.startsWith('{')) continue;
-    const entry: Record<string, unknown> = JSON.parse(line);
-    if (entry['msg'] === 'Worker stopped') delays[String(entry['role'])] = entry['eventLoopDelayMs'];
+    const entry = StoppedLineSchema.safeParse(JSON.parse(line));
+    if (entry.success) delays[entry.data.role] = entry.data.eventLoopDelayMs;
   }
   return delays;
 }
@@ -228,6 +232,7 @@ async function measure(layout: WorkerLayout, servers: TestServers, client: Clien
     const tasks = await workflowTasks(handle);
     group.kill('SIGTERM');
     await group.exited;
+    const delays = await eventLoopDelays(logFile);
     const taskStats = stats(tasks.durations);
     const queryStats = stats(queries.latencies);
     return {
@@ -238,11 +243,13 @@ async function measure(layout: WorkerLayout, servers: TestServers, client: Clien
       queryMs: { ...queryStats, failures: queries.failures, deadlineMs: QUERY_DEADLINE_MS },
       workflowTaskMs: { ...taskStats, over2s: tasks.durations.filter((ms) => ms > 2000).length, timedOut: tasks.timedOut, failed: tasks.failed },
       workflowTaskScheduledToCompletedMs: { ...stats(tasks.sinceScheduled), over2s: tasks.sinceScheduled.filter((ms) => ms > 2000).length },
-      eventLoopDelayMs: await eventLoopDelays(logFile),
+      eventLoopDelayMs: delays,
       heartbeatTimeout: HEARTBEAT_TIMEOUT,
       target: {
         queryP99Under1s: queryStats.p99 < 1000 && queries.failures === 0,
         noWorkflowTaskOver2s: taskStats.max <= 2000 && stats(tasks.sinceScheduled).max <= 2000,
+        // The longest hold of a JS thread that runs the train step, against its heartbeat timeout.
+        trainHoldUnderHeartbeatTimeout: Object.values(delays).every((delay) => delay.max < HEARTBEAT_TIMEOUT_MS),
       },
     };
   } finally {
