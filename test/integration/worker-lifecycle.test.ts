@@ -49,12 +49,15 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
   let stackConfig: StackConfig;
   let connection: Connection;
   let client: Client;
+  /** Environment that points the CLI at this test's stack (as `--home` and the port flags do). */
+  let stackEnv: Record<string, string>;
   const launched: LaunchedWorker[] = [];
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'mlp-lifecycle-'));
     const [temporalPort, uiPort, s3Port] = [await freePort(), await freePort(), await freePort()];
     stackConfig = parseStackConfig({ home, temporalPort: String(temporalPort), uiPort: String(uiPort), s3Port: String(s3Port) }, {});
+    stackEnv = { MLP_HOME: home, MLP_TEMPORAL_PORT: String(temporalPort), MLP_TEMPORAL_UI_PORT: String(uiPort), MLP_S3_PORT: String(s3Port) };
     await stackUp(stackConfig);
     connection = await Connection.connect({ address: stackConnection(stackConfig).temporalAddress });
     client = new Client({ connection });
@@ -140,6 +143,33 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     assert.equal(activities?.exitCode, 1);
     assert.ok(workflows?.exitCode === 0 || workflows?.signalCode === 'SIGTERM', `workflows process: ${workflows?.exitCode} ${workflows?.signalCode}`);
     assert.match(await readFile(join(home, 'half-worker.log'), 'utf8'), /worker failed: .*127\.0\.0\.1/);
+  });
+
+  it('SIGTERM to mlp demo mid-run stops its worker processes and the demo exits 143', async () => {
+    const demo = spawn(join(PROJECT_ROOT, 'mlp'), ['demo', '--pipeline', 'test/fixtures/pipelines/sleepy-chain.yaml', '--set', 'sleepMs=60000'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...stackEnv, MLP_SHUTDOWN_GRACE_TIME: '1s' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    demo.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    launched.push({ launcher: demo, workerPids: [], output: () => output, exited: exited.then((code) => ({ code, signal: null })) });
+    await waitFor('the first step to run', () => /one\s+running/.test(output) || demo.exitCode !== null, 120_000);
+    const workerLog = join(home, 'logs', 'demo-worker.log');
+    const pids = logLines(await readFile(workerLog, 'utf8'), /^Worker started$/).map((entry) => Number(entry['pid']));
+    assert.equal(pids.length, 2, `a workflows and an activities process:\n${output}`);
+
+    demo.kill('SIGTERM');
+    assert.equal(await exited, 143, output);
+    assert.deepEqual(pids.filter((pid) => isRunning(pid)), [], 'no worker process outlives the demo');
+    const reasons = logLines(await readFile(workerLog, 'utf8'), /^Shutting down/).map((entry) => entry['reason']);
+    assert.deepEqual(reasons, ['SIGTERM', 'SIGTERM']);
+    // Leave no open run behind for the next worker on these queues.
+    const workflowId = /4\/4 run: (\S+)/.exec(output)?.[1];
+    assert.ok(workflowId, output);
+    await client.workflow.getHandle(workflowId).terminate('test over');
   });
 
   it('SIGTERM lets a running step finish: its result is recorded in attempt 1, and the run completes on the next worker', async () => {
