@@ -15,4 +15,6 @@ COPY worker ./worker
 RUN mkdir -p .data/scratch && chown -R node:node .data
 USER node
 ENV NODE_ENV=production
-CMD ["npx", "tsx", "worker/main.ts"]
+# node itself as PID 1 (no npx/tsx process in between): `docker stop`'s SIGTERM reaches the
+# worker, which stops polling and lets running steps finish (MLP_SHUTDOWN_GRACE_TIME).
+CMD ["node", "--import", "tsx", "worker/main.ts"]

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Client, S3Error } from 'minio';
-import { ArtifactNotFoundError, type StorageConfig } from '../common/index.ts';
+import { ArtifactNotFoundError, ConfigError, type StorageConfig } from '../common/index.ts';
+import { unsafeObjectKeyReason } from '../common/object-keys.ts';
 import { s3ClientOptions } from '../common/storage-config.ts';
 
 /** What `stat` reports about a stored object. */
@@ -43,13 +44,23 @@ export class ObjectStore {
     return this.#client.bucketExists(this.bucket);
   }
 
-  /** Creates the bucket if it does not exist yet (safe to call concurrently). */
+  /**
+   * Creates the bucket if it does not exist yet (safe to call concurrently). Workers call it at
+   * start, so refused credentials surface here as a ConfigError naming the endpoint, bucket and
+   * access key id (never the secret).
+   */
   async ensureBucket(): Promise<void> {
-    if (await this.#client.bucketExists(this.bucket)) return;
     try {
+      if (await this.#client.bucketExists(this.bucket)) return;
       await this.#client.makeBucket(this.bucket);
     } catch (error) {
       if (error instanceof S3Error && ['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.code ?? '')) return;
+      if (error instanceof S3Error && CREDENTIAL_ERROR_CODES.includes(error.code ?? '')) {
+        throw new ConfigError(
+          `S3 server ${this.#config.endpoint} refused the credentials of access key ${this.#config.accessKeyId} for bucket ${this.bucket} (${error.code}: ${error.message}); check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`,
+          { cause: error },
+        );
+      }
       throw error;
     }
   }
@@ -61,6 +72,7 @@ export class ObjectStore {
     contentType = 'application/octet-stream',
     metadata: Record<string, string> = {},
   ): Promise<void> {
+    checkKey(key);
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     const size = Buffer.isBuffer(data) ? data.length : undefined;
     await this.#client.putObject(this.bucket, key, data, size, { ...metadata, 'Content-Type': contentType });
@@ -72,6 +84,7 @@ export class ObjectStore {
    * concurrent writers exactly one gets true. Used to claim registry version numbers.
    */
   async putIfAbsent(key: string, body: Buffer | string, contentType = 'application/octet-stream'): Promise<boolean> {
+    checkKey(key);
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     try {
       await this.#client.putObject(this.bucket, key, data, data.length, { 'Content-Type': contentType, 'If-None-Match': '*' });
@@ -106,6 +119,7 @@ export class ObjectStore {
 
   /** Metadata of an object, or `undefined` when it does not exist. */
   async stat(key: string): Promise<ObjectInfo | undefined> {
+    checkKey(key);
     try {
       const info = await this.#client.statObject(this.bucket, key);
       const metadata: Record<string, string> = {};
@@ -137,6 +151,7 @@ export class ObjectStore {
   }
 
   async #wrapNotFound<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    checkKey(key);
     try {
       return await operation();
     } catch (error) {
@@ -144,6 +159,18 @@ export class ObjectStore {
       throw error;
     }
   }
+}
+
+/** S3 error codes that mean the access key or its secret is wrong, or lacks rights. */
+const CREDENTIAL_ERROR_CODES = ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidSecurity'];
+
+/**
+ * Refuses a key that could leave its prefix: keys hold names from pipeline files, and a
+ * filesystem-backed S3 server (versitygw's posix backend) maps them onto paths.
+ */
+function checkKey(key: string): void {
+  const reason = unsafeObjectKeyReason(key);
+  if (reason !== undefined) throw new ConfigError(`Refusing object key '${key}': ${reason}`);
 }
 
 function isNotFound(error: unknown): boolean {

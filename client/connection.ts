@@ -94,16 +94,27 @@ export interface ConnectedClient {
   close(): Promise<void>;
 }
 
+/**
+ * How long the CLI waits for a Temporal frontend to answer before saying it cannot reach it. A
+ * local or in-cluster frontend answers in milliseconds; the SDK's default (10 s) reads as a hang.
+ */
+export const TEMPORAL_CONNECT_TIMEOUT = '5s';
+
+/** Connects to the Temporal frontend at `address`; an unreachable one is a ConfigError naming it, within seconds. */
+export async function connectTemporal(address: string): Promise<Connection> {
+  try {
+    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT });
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot connect to Temporal at ${address}: ${error instanceof Error ? error.message : String(error)} (start the local stack with \`mlp stack up\`, or set --address)`,
+      { cause: error },
+    );
+  }
+}
+
 /** Connects to Temporal with the settings in effect; call `close()` when done. */
 export async function connectClient(flags: ConnectionFlags): Promise<ConnectedClient> {
   const config = loadClientConfig(flags);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.address });
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot connect to Temporal at ${config.address}: ${error instanceof Error ? error.message : String(error)} (start the local stack with \`mlp stack up\`, or set --address)`,
-    );
-  }
+  const connection = await connectTemporal(config.address);
   return { client: new Client({ connection, namespace: config.namespace }), config, close: () => connection.close() };
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { canonicalJson } from '../common/canonical-json.ts';
-import { PipelineValidationError, type PipelineProblem } from '../common/errors.ts';
+import { PipelineSpecError, PipelineValidationError, type PipelineProblem } from '../common/errors.ts';
 import type { ValuePath } from '../common/expressions.ts';
 import {
   fromZodIssues,
@@ -86,7 +86,12 @@ export function loadPipelineText(text: string, file: string, settings: readonly 
   };
 
   const overrides = parseSetOptions(settings);
-  const parsed = pipelineSpecSchema.safeParse(document.toJS());
+  const data = toPlainData(document, lines, file);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    const found = data === null || data === undefined ? 'an empty document' : Array.isArray(data) ? 'a list' : `a ${typeof data}`;
+    return fail([{ path: [], message: `expected a pipeline (a mapping with apiVersion, name and steps), found ${found}` }]);
+  }
+  const parsed = pipelineSpecSchema.safeParse(data);
   if (!parsed.success) return fail(fromZodIssues(parsed.error.issues));
   const spec = parsed.data;
   const { pipeline, issues } = resolvePipeline(spec, overrides);
@@ -94,7 +99,86 @@ export function loadPipelineText(text: string, file: string, settings: readonly 
   return { spec, resolved: { ...pipeline, specHash: specHashOf(pipeline) } };
 }
 
+/**
+ * Aliases a pipeline may expand (the `yaml` default). A pipeline needs a handful; far more is a
+ * "billion laughs" file that would expand into gigabytes.
+ */
+const MAX_ALIAS_COUNT = 100;
+
+/** The document as plain data; an alias bomb is reported at its first alias instead of as a bare ReferenceError. */
+function toPlainData(document: Document, lines: LineCounter, file: string): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let offset = 0;
+    visit(document, {
+      Alias(_key, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = lines.linePos(offset);
+    throw new PipelineValidationError([
+      { file, line, col, message: `YAML: aliases expand too often (more than ${MAX_ALIAS_COUNT} times): refusing a file that would blow up in memory` },
+    ]);
+  }
+}
+
+/** Offset of the first byte that makes `bytes` not UTF-8 text (a NUL or an invalid sequence), if any. */
+function firstBinaryByte(bytes: Buffer): number | undefined {
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) return nul;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return undefined;
+  } catch {
+    // Find where: the longest prefix that decodes.
+    let low = 0;
+    let high = bytes.length;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
+        low = middle;
+      } catch {
+        high = middle - 1;
+      }
+    }
+    return low;
+  }
+}
+
+/** Reads the file, turning a missing file, a folder or unreadable bytes into a clear PipelineSpecError. */
+async function readPipelineBytes(path: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory, not a YAML file' : code === 'EACCES' ? 'permission denied' : String(error);
+    throw new PipelineSpecError(`Cannot read pipeline file ${path}: ${why}`, { cause: error });
+  }
+  const binaryAt = firstBinaryByte(bytes);
+  if (binaryAt !== undefined) {
+    const { line, col } = bytePosition(bytes, binaryAt);
+    throw new PipelineValidationError([
+      { file: path, line, col, message: `not a UTF-8 text file (byte 0x${(bytes[binaryAt] ?? 0).toString(16).padStart(2, '0')} at offset ${binaryAt}): a pipeline file is YAML text` },
+    ]);
+  }
+  return bytes.toString('utf8');
+}
+
+/** 1-based line and column of byte `offset` (columns in bytes: the line is not valid text). */
+function bytePosition(bytes: Buffer, offset: number): { line: number; col: number } {
+  const before = bytes.subarray(0, offset);
+  let line = 1;
+  for (let at = before.indexOf(10); at !== -1; at = before.indexOf(10, at + 1)) line += 1;
+  return { line, col: offset - (before.lastIndexOf(10) + 1) + 1 };
+}
+
 /** Reads and loads a pipeline file; messages use `path` as given. */
 export async function loadPipelineFile(path: string, settings: readonly string[] = []): Promise<LoadedPipeline> {
-  return loadPipelineText(await readFile(path, 'utf8'), path, settings);
+  return loadPipelineText(await readPipelineBytes(path), path, settings);
 }

@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { checkRunKey } from '../common/object-keys.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { runPipeline } from '../workflows/index.ts';
 import { pipelineStartOptions } from './pipeline-start.ts';
@@ -26,6 +27,7 @@ export async function submitPipeline(
   spec: ResolvedPipeline,
   options: { runKey?: string; taskQueuePrefix: string },
 ): Promise<SubmittedRun> {
+  if (options.runKey !== undefined) checkRunKey(options.runKey);
   const workflowId = `${spec.name}-${options.runKey ?? defaultRunKey(spec.specHash)}`;
   try {
     const handle = await client.workflow.start<typeof runPipeline>('runPipeline', {

@@ -12,6 +12,8 @@ export interface WorkerProcessOptions {
   env: Record<string, string>;
   /** Append stdout and stderr to this file instead of inheriting the terminal. */
   logFile?: string;
+  /** What the process runs (MLP_WORKER_ROLE in worker/config.ts). @default 'all' */
+  role?: 'all' | 'workflows' | 'activities';
 }
 
 /**
@@ -27,16 +29,28 @@ export function workerThreadpoolSize(env: NodeJS.ProcessEnv = process.env): stri
 }
 
 /**
- * Starts a worker as a child process. The CLI never runs activities in its own process: a
- * worker is a separate program with its own configuration, exactly as in production.
+ * Starts a worker as a child process: node itself with tsx's loader, so the pid is the worker's
+ * (no tsx launcher in between to swallow signals). The CLI never runs activities in its own
+ * process: a worker is a separate program with its own configuration, exactly as in production.
+ *
+ * The child gets an IPC channel and its own process group: it stops gracefully when this
+ * process dies, however it dies (worker/shutdown.ts), and a terminal's Ctrl-C reaches it only
+ * through the launcher (`forwardShutdownSignals`), so it sees exactly one signal.
  */
 export function spawnWorkerProcess(options: WorkerProcessOptions): ChildProcess {
   const fd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   try {
     return spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
       cwd: PROJECT_ROOT,
-      env: { MLP_CODE_VERSION: codeVersion(), UV_THREADPOOL_SIZE: workerThreadpoolSize(), ...process.env, ...options.env },
-      stdio: fd === undefined ? 'inherit' : ['ignore', fd, fd],
+      env: {
+        MLP_CODE_VERSION: codeVersion(),
+        UV_THREADPOOL_SIZE: workerThreadpoolSize(),
+        ...process.env,
+        ...options.env,
+        ...(options.role ? { MLP_WORKER_ROLE: options.role } : {}),
+      },
+      stdio: fd === undefined ? ['inherit', 'inherit', 'inherit', 'ipc'] : ['ignore', fd, fd, 'ipc'],
+      detached: true,
     });
   } finally {
     if (fd !== undefined) closeSync(fd);

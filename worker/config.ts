@@ -2,6 +2,19 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX, QUEUE_KINDS, type StorageConfig } from '../common/index.ts';
 
+/** What a worker process runs; see MLP_WORKER_ROLE. */
+export const WORKER_ROLES = ['all', 'workflows', 'activities'] as const;
+
+const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `30s`, `1.5m`, `500ms`, `0` → milliseconds; undefined when it is not such a duration. */
+function durationMs(value: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) return undefined;
+  const unit = match[2] === 'ms' || match[2] === 's' || match[2] === 'm' || match[2] === 'h' ? match[2] : 'ms';
+  return Number(match[1]) * DURATION_UNIT_MS[unit];
+}
+
 /**
  * Every environment variable a worker reads, in one schema. The compose-file test checks the
  * worker services against this list, so a typo in docker-compose.yml fails CI.
@@ -19,6 +32,24 @@ export const workerEnvSchema = z.object({
     .default('cpu')
     .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
     .pipe(z.array(z.enum(QUEUE_KINDS)).min(1)),
+  /**
+   * What this process runs: `workflows` (workflow tasks and queries only), `activities` (the
+   * steps of MLP_WORKER_QUEUES only) or `all` (both in one process). Training blocks the JS
+   * thread for a whole batch, so keep workflows in their own process (`mlp worker` does).
+   */
+  MLP_WORKER_ROLE: z.enum(WORKER_ROLES).default('all'),
+  /**
+   * After SIGTERM/SIGINT/SIGHUP, how long running activities may take to finish before they are
+   * cancelled (ms-style: `30s`, `2m`; `0` cancels at once). Keep below the supervisor's kill timeout.
+   */
+  MLP_SHUTDOWN_GRACE_TIME: z
+    .string()
+    .default('30s')
+    .transform((value, context) => {
+      const ms = durationMs(value);
+      if (ms === undefined) context.addIssue({ code: 'custom', message: `expected a duration such as 30s or 2m, got "${value}"` });
+      return ms ?? 0;
+    }),
   /** Training engine: `auto` picks the best one available on this machine. */
   MLP_ENGINE: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
   /** Local scratch space for downloads and extraction. */
@@ -36,11 +67,15 @@ export const workerEnvSchema = z.object({
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 /** The worker's configuration, normalized once at start and passed into `createActivities`. */
 export interface WorkerConfig {
   temporal: { address: string; namespace: string; taskQueuePrefix: string };
   queues: WorkerEnv['MLP_WORKER_QUEUES'];
+  role: WorkerRole;
+  /** Grace period for running activities after a shutdown signal, in ms. */
+  shutdownGraceMs: number;
   engine: WorkerEnv['MLP_ENGINE'];
   scratchDir: string;
   codeVersion?: string;
@@ -77,6 +112,8 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueuePrefix: e.MLP_TASK_QUEUE_PREFIX },
     queues: e.MLP_WORKER_QUEUES,
+    role: e.MLP_WORKER_ROLE,
+    shutdownGraceMs: e.MLP_SHUTDOWN_GRACE_TIME,
     engine: e.MLP_ENGINE,
     scratchDir: e.MLP_SCRATCH_DIR,
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),

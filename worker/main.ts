@@ -1,8 +1,10 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
 import { parseWorkerConfig } from './config.ts';
 import { createLogger, temporalLoggerFor } from './logger.ts';
+import { stopOnShutdownRequest } from './shutdown.ts';
 import { createWorkers, runWorkers } from './workers.ts';
 
 /**
@@ -13,31 +15,55 @@ import { createWorkers, runWorkers } from './workers.ts';
 async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
   const logger = createLogger(config.logLevel);
-  Runtime.install({ logger: temporalLoggerFor(logger) });
+  // Shutdown signals are handled in worker/shutdown.ts: graceful, logged, and SIGHUP included.
+  Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
+  const runsActivities = config.role !== 'workflows';
 
   // One tfjs backend per process: chosen once here, reported, and used by every train step.
-  const engine = await selectEngine(config.engine);
-  logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
+  const engine = runsActivities ? await selectEngine(config.engine) : undefined;
+  if (engine) logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
 
   const store = new ObjectStore(config.storage);
-  await store.ensureBucket();
+  if (runsActivities) await store.ensureBucket();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workers = await createWorkers({
     connection,
     namespace: config.temporal.namespace,
     taskQueuePrefix: config.temporal.taskQueuePrefix,
     queues: config.queues,
-    deps: { store, scratchDir: config.scratchDir, engine: async () => engine, ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
+    role: config.role,
+    shutdownGraceMs: config.shutdownGraceMs,
+    deps: { store, scratchDir: config.scratchDir, ...(engine ? { engine: async () => engine } : {}), ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
   });
+  stopOnShutdownRequest(workers, logger, config.shutdownGraceMs);
   logger.info(
-    { queues: config.queues, namespace: config.temporal.namespace, address: config.temporal.address, bucket: config.storage.bucket, engine: engine.engine },
+    {
+      role: config.role,
+      queues: config.queues,
+      namespace: config.temporal.namespace,
+      address: config.temporal.address,
+      bucket: config.storage.bucket,
+      ...(engine ? { engine: engine.engine } : {}),
+      pid: process.pid,
+    },
     'Worker started',
   );
+  // How long this process's JS thread was held at a time while serving (a training batch, a
+  // workflow task): reported when the worker stops, so `npm run bench:event-loop` and operators
+  // can check it against the heartbeat timeout.
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  eventLoopDelay.enable();
   try {
     await runWorkers(workers);
   } finally {
     await connection.close();
   }
+  eventLoopDelay.disable();
+  const ms = (nanoseconds: number): number => Math.round(nanoseconds / 1e6);
+  logger.info(
+    { role: config.role, eventLoopDelayMs: { p50: ms(eventLoopDelay.percentile(50)), p99: ms(eventLoopDelay.percentile(99)), max: ms(eventLoopDelay.max) } },
+    'Worker stopped',
+  );
 }
 
 main().catch((error: unknown) => {

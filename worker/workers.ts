@@ -1,6 +1,7 @@
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { taskQueueName, workflowTaskQueue, type QueueKind } from '../common/index.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
+import type { WorkerRole } from './config.ts';
 import { bundleWorkflows } from './workflow-bundle.ts';
 
 export interface WorkerSetOptions {
@@ -9,43 +10,62 @@ export interface WorkerSetOptions {
   taskQueuePrefix: string;
   queues: readonly QueueKind[];
   deps: ActivityDeps;
+  /**
+   * `workflows`: only workflow tasks (and queries) of the workflow queue; `activities`: only the
+   * activities of `queues`; `all`: both. @default 'all'
+   */
+  role?: WorkerRole;
+  /** How long running activities may finish after shutdown is requested, in ms. @default 0 */
+  shutdownGraceMs?: number;
   /** Prebuilt bundle (tests bundle once); built here when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
 /**
- * One Temporal worker per logical queue this process serves. Workflow tasks go to the cpu
- * queue only (they are cheap), so a gpu-only worker skips bundling workflows.
+ * The Temporal workers this process runs. Workflow tasks go to the cpu queue only (they are
+ * cheap), so a gpu-only worker skips bundling workflows. Temporal keeps workflow and activity
+ * tasks of one queue apart, so a `workflows` process and an `activities` process can share the
+ * cpu queue: a batch of training that holds the activity process's JS thread then never delays
+ * a workflow task or a progress query.
  */
 export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
-  const activities = createActivities(options.deps);
+  const role = options.role ?? 'all';
   const workflowQueue = workflowTaskQueue(options.taskQueuePrefix);
-  const needsWorkflows = options.queues.some((queue) => taskQueueName(queue, options.taskQueuePrefix) === workflowQueue);
-  const workflowBundle = needsWorkflows ? (options.workflowBundle ?? (await bundleWorkflows())) : undefined;
+  const activityQueues = role === 'workflows' ? [] : options.queues.map((queue) => taskQueueName(queue, options.taskQueuePrefix));
+  const servesWorkflows = role === 'workflows' || (role === 'all' && activityQueues.includes(workflowQueue));
+  const workflowBundle = servesWorkflows ? (options.workflowBundle ?? (await bundleWorkflows())) : undefined;
+  const activities = activityQueues.length > 0 ? createActivities(options.deps) : undefined;
+  const taskQueues = [...new Set([...activityQueues, ...(servesWorkflows ? [workflowQueue] : [])])];
   return Promise.all(
-    options.queues.map((queue) => {
-      const taskQueue = taskQueueName(queue, options.taskQueuePrefix);
-      return Worker.create({
+    taskQueues.map((taskQueue) =>
+      Worker.create({
         connection: options.connection,
         namespace: options.namespace,
         taskQueue,
-        activities,
+        ...(activities && activityQueues.includes(taskQueue) ? { activities } : {}),
+        ...(workflowBundle && taskQueue === workflowQueue ? { workflowBundle } : {}),
         // A cancel reaches an activity only with a heartbeat response; by default heartbeats are
         // throttled to 0.8 x heartbeatTimeout (48 s for a 1 m timeout). Stop within seconds.
         maxHeartbeatThrottleInterval: '5s',
-        ...(taskQueue === workflowQueue && workflowBundle ? { workflowBundle } : {}),
-      });
-    }),
+        shutdownGraceTime: options.shutdownGraceMs ?? 0,
+      }),
+    ),
   );
 }
 
-/** Runs all workers until one stops (shutdown signal or fatal error), then stops the rest. */
+/**
+ * Runs all workers until one stops (shutdown requested or fatal error), then stops the rest and
+ * waits for every one to drain, so no running activity loses its connection. Rejects with the
+ * first worker's error, if any.
+ */
 export async function runWorkers(workers: Worker[]): Promise<void> {
+  const runs = workers.map((worker) => worker.run());
   try {
-    await Promise.race(workers.map((worker) => worker.run()));
+    await Promise.race(runs);
   } finally {
     for (const worker of workers) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
     }
+    await Promise.allSettled(runs);
   }
 }

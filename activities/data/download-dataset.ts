@@ -96,8 +96,12 @@ export async function downloadDataset(options: DownloadDatasetOptions): Promise<
       }
       dir = join(workDir, 'extracted');
       await rm(dir, { recursive: true, force: true });
-      const extracted = await extractArchive(fetched.path, dir, options.limits ?? DEFAULT_EXTRACT_LIMITS, (p) =>
-        onProgress?.({ phase: 'extract', ...p }),
+      const extracted = await extractArchive(
+        fetched.path,
+        dir,
+        options.limits ?? DEFAULT_EXTRACT_LIMITS,
+        (p) => onProgress?.({ phase: 'extract', ...p }),
+        input.url,
       );
       log.info('Archive extracted', { source: input.url, files: extracted.files, bytes: extracted.bytes, skipped: extracted.skipped });
     }

@@ -63,11 +63,18 @@ export async function extractArchive(
   targetDir: string,
   limits: ExtractLimits = DEFAULT_EXTRACT_LIMITS,
   onProgress?: (progress: { files: number; bytes: number }) => void,
+  /** What messages call the archive, e.g. its URL: the local copy's scratch path means nothing to a user. @default archivePath */
+  source: string = archivePath,
 ): Promise<ExtractResult> {
-  const format = await detectArchiveFormat(archivePath);
-  if (format === 'zip') return extractZip(archivePath, targetDir, new Budget(archivePath, limits, onProgress));
-  if (format === 'tar.gz' || format === 'tar') return extractTar(archivePath, targetDir, new Budget(archivePath, limits, onProgress), format);
-  throw new ArchiveError(`Cannot extract ${archivePath}: not a zip, tar or tar.gz archive`);
+  try {
+    const format = await detectArchiveFormat(archivePath);
+    if (format === 'zip') return await extractZip(archivePath, targetDir, new Budget(archivePath, limits, onProgress));
+    if (format === 'tar.gz' || format === 'tar') return await extractTar(archivePath, targetDir, new Budget(archivePath, limits, onProgress), format);
+    throw new ArchiveError(`Cannot extract ${archivePath}: not a zip, tar or tar.gz archive`);
+  } catch (error) {
+    if (source === archivePath || !(error instanceof ArchiveError)) throw error;
+    throw new ArchiveError(error.message.replaceAll(archivePath, source), { cause: error });
+  }
 }
 
 /** Checks one entry path; returns the safe relative path, or `undefined` to skip it. */

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TrainProgress } from './trainer.ts';
 
 /** What a train step heartbeats; the CLI's progress bars read these fields (client/progress-bars.ts). */
@@ -18,8 +19,13 @@ export interface TrainHeartbeat {
 }
 
 export interface TrainHeartbeater {
-  /** Heartbeats progress now (the step's heartbeat throttles what goes to the server). */
-  report(progress: TrainProgress): void;
+  /**
+   * Heartbeats progress now (Temporal throttles what goes to the server) and resolves on the
+   * event loop's next turn. Awaited between batches, so timers, the heartbeat's send and an
+   * incoming cancellation run: awaiting a tensor's `data()` alone only drains microtasks, and
+   * on wasm a whole epoch then held the thread at once (`npm run bench:event-loop`).
+   */
+  report(progress: TrainProgress): Promise<void>;
   /** Records the number of batches per epoch once the data is loaded. */
   loaded(batchesPerEpoch: number): void;
   /** Records that this attempt resumed after `epoch` epochs. */
@@ -49,6 +55,7 @@ export function trainHeartbeater(heartbeat: (details: TrainHeartbeat) => void, o
               ...(progress.checkpoint ? { checkpoint: progress.checkpoint } : {}),
             };
       heartbeat(details);
+      return nextTurn();
     },
     loaded(batchesPerEpoch) {
       details = { ...details, batches: batchesPerEpoch };

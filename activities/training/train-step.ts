@@ -138,8 +138,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       checkpoints,
       ...(input.checkpointEveryBatches !== undefined ? { checkpointEveryBatches: input.checkpointEveryBatches } : {}),
       onProgress: (progress) => {
-        heartbeater.report(progress);
         if (progress.kind === 'epoch') log.info('Epoch finished', { stepId: context.stepId, ...progress.log, checkpoint: progress.checkpoint });
+        return heartbeater.report(progress);
       },
       ...(deps.signal ? { signal: deps.signal } : {}),
       engineName: engine.engine,

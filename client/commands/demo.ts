@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -6,7 +7,7 @@ import { installServers } from '../servers/install.ts';
 import { parseStackConfig, stackPaths } from '../stack/config.ts';
 import { stackConnection, stackWorkerEnv } from '../stack/connection.ts';
 import { stackUp } from '../stack/stack.ts';
-import { spawnWorkerProcess } from '../worker-process.ts';
+import { FORWARDED_SIGNALS, startWorkerGroup } from '../worker-group.ts';
 import { parseClientConfig, workflowUiUrl } from '../config.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
@@ -46,8 +47,15 @@ export function register(program: Command): void {
 
       const workerLog = join(stackPaths(stackConfig.home).logs, 'demo-worker.log');
       info(`3/4 worker: starting a cpu+gpu worker (log: ${workerLog})`);
-      const worker = spawnWorkerProcess({ env: { ...stackWorkerEnv(connection), MLP_WORKER_QUEUES: 'cpu,gpu' }, logFile: workerLog });
-      const workerExited = new Promise<number>((resolve) => worker.once('exit', (code) => resolve(code ?? 1)));
+      const worker = startWorkerGroup({ env: { ...stackWorkerEnv(connection), MLP_WORKER_QUEUES: 'cpu,gpu' }, logFile: workerLog });
+      const workerExited = worker.exited;
+      // Interrupted: the workers shut down gracefully first, then the demo exits with their code.
+      for (const signal of FORWARDED_SIGNALS) {
+        process.on(signal, () => {
+          worker.kill(signal);
+          void workerExited.then(() => process.exit(128 + constants.signals[signal]));
+        });
+      }
 
       const clientConfig = parseClientConfig({ address: connection.temporalAddress, uiUrl: connection.uiUrl });
       const temporal = await Connection.connect({ address: clientConfig.address });
@@ -86,7 +94,7 @@ export function register(program: Command): void {
         }
       } finally {
         await temporal.close();
-        if (!flags.keepWorker && worker.exitCode === null) {
+        if (!flags.keepWorker) {
           worker.kill('SIGTERM');
           await workerExited;
         }

@@ -9,6 +9,7 @@ import { pipelineStartOptions } from '../pipeline-start.ts';
 import { compareOutputs, datasetHashes, datasetHashGuard, reproductionSpec, type StepComparison } from '../reproduce.ts';
 import { progressFromHistory, recordedStart } from '../run-history.ts';
 import { lineRenderer, watchRun } from '../watch.ts';
+import { checkRunKey } from '../../common/object-keys.ts';
 
 interface ReproduceFlags extends ConnectionFlags {
   runId?: string;
@@ -49,6 +50,7 @@ export function register(program: Command): void {
         const { spec } = recordedStart(history, workflowId);
         const before = progressFromHistory(history, workflowId);
         const rerunSpec = reproductionSpec(spec, { useCache: flags.useCache === true });
+        if (flags.runKey !== undefined) checkRunKey(flags.runKey);
         const newWorkflowId = `${spec.name}-${flags.runKey ?? `repro-${randomUUID().slice(0, 8)}`}`;
         const startOptions = pipelineStartOptions(rerunSpec, { workflowId: newWorkflowId, taskQueuePrefix: config.taskQueuePrefix });
         const handle = await client.workflow.start('runPipeline', {

@@ -1,7 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { workflowUiUrl, type ClientConfig } from '../config.ts';
-import { loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import { connectTemporal, loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { info, printResult } from '../output.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
@@ -13,7 +13,7 @@ interface RunFlags extends PipelineFileFlags, ConnectionFlags {
 }
 
 async function connect(config: ClientConfig): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect({ address: config.address });
+  const connection = await connectTemporal(config.address);
   return { client: new Client({ connection, namespace: config.namespace }), close: () => connection.close() };
 }
 

@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { QUEUE_KINDS } from '../../common/index.ts';
 import { parseStackConfig } from '../stack/config.ts';
 import { stackConnection, stackWorkerEnv } from '../stack/connection.ts';
-import { spawnWorkerProcess } from '../worker-process.ts';
+import { runWorkerGroupInForeground, startWorkerGroup, type WorkerLayout } from '../worker-group.ts';
 import { info } from '../output.ts';
 
 interface WorkerFlags {
   queues: string;
   engine?: string;
   home?: string;
+  singleProcess?: boolean;
 }
 
 /**
@@ -22,19 +23,21 @@ export function register(program: Command): void {
     .option('--queues <list>', `queues to poll, comma-separated: ${QUEUE_KINDS.join(', ')}`, 'cpu,gpu')
     .option('--engine <name>', 'training engine (auto, webgpu, wasm, cpu, …)')
     .option('--home <dir>', 'local stack folder (env MLP_HOME, default .data/stack)')
+    .option('--single-process', 'run workflows and activities in one process (training then delays queries and workflow tasks)')
     .action(async (flags: WorkerFlags) => {
       const connection = stackConnection(parseStackConfig({ home: flags.home }));
+      const layout: WorkerLayout = flags.singleProcess ? 'single' : 'split';
       info(`worker → Temporal ${connection.temporalAddress}, S3 ${connection.storage.endpoint} (bucket ${connection.storage.bucket})`);
-      const child = spawnWorkerProcess({
+      const group = startWorkerGroup({
+        layout,
         env: {
           ...stackWorkerEnv(connection),
           MLP_WORKER_QUEUES: flags.queues,
           ...(flags.engine ? { MLP_ENGINE: flags.engine } : {}),
         },
       });
-      // The terminal's Ctrl-C reaches the child too (same process group); wait for its clean exit.
-      process.on('SIGINT', () => undefined);
-      const code = await new Promise<number>((resolve) => child.once('exit', (exitCode) => resolve(exitCode ?? 1)));
-      process.exitCode = code;
+      info(`worker processes (${layout}): ${group.processes.map((child) => child.pid).join(' ')}`);
+      // SIGTERM/SIGINT/SIGHUP go on to the workers (graceful shutdown); we exit with them.
+      process.exitCode = await runWorkerGroupInForeground(group);
     });
 }

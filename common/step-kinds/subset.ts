@@ -22,6 +22,20 @@ const input = z
     channels: z.union([z.literal(1), z.literal(3)]).default(3).describe('3 replicates grayscale for RGB backbones'),
     fit: z.enum(['fill', 'cover', 'contain']).default('fill').describe('fill stretches to the square, as the common 224-px copies do'),
   })
+  // Caught here, so `mlp validate` reports it at the field instead of the run failing at the step.
+  .superRefine((value, context) => {
+    const { train, val, test } = value.fractions;
+    // A fraction out of [0, 1] is already reported at its own field.
+    if ([train, val, test].some((fraction) => !(fraction >= 0 && fraction <= 1))) return;
+    const fromTrain = train + val + (value.testFrom === 'train' ? test : 0);
+    if (fromTrain > 1 + 1e-9) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fractions'],
+        message: `train + val${value.testFrom === 'train' ? ' + test (testFrom: train)' : ''} draw ${Math.round(fromTrain * 1e6) / 1e6} of the train split: at most 1, the splits are disjoint`,
+      });
+    }
+  })
   .describe('subset inputs');
 
 const output = z.object({

@@ -1,8 +1,8 @@
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { startWorkerGroup, type WorkerGroup } from '../../client/worker-group.ts';
 import type { TestServers } from './servers.ts';
 
 const exec = promisify(execFile);
@@ -15,21 +15,24 @@ export interface CliResult {
 }
 
 /**
- * A worker *process* on the test servers (as users run it) and the `mlp` CLI pointed at the
- * same servers and task-queue prefix: what end-to-end suites need to drive a pipeline from the
- * command line. `stop()` ends the worker with SIGTERM and waits for it to exit.
+ * Worker *processes* on the test servers, as `mlp worker` starts them (a workflows process and
+ * an activities process), and the `mlp` CLI pointed at the same servers and task-queue prefix:
+ * what end-to-end suites need to drive a pipeline from the command line. `stop()` ends the
+ * workers with SIGTERM and waits for them to exit.
  */
 export interface CliWorker {
-  worker: ChildProcess;
-  /** Worker stdout and stderr, for failure messages. */
+  worker: WorkerGroup;
+  /** Worker stdout and stderr, for failure messages and log checks. */
   logFile: string;
+  /** Everything every `mlp` command printed so far (stdout and stderr), e.g. to look for secrets. */
+  output: string[];
   mlp(...args: string[]): Promise<CliResult>;
   stop(): Promise<void>;
 }
 
 export function startCliWorker(servers: TestServers, options: { prefix: string; env?: Record<string, string> }): CliWorker {
   const logFile = join(servers.dir, `worker-${options.prefix}.log`);
-  const worker = spawnWorkerProcess({
+  const worker = startWorkerGroup({
     env: {
       TEMPORAL_ADDRESS: servers.temporalAddress,
       TEMPORAL_NAMESPACE: servers.namespace,
@@ -45,24 +48,26 @@ export function startCliWorker(servers: TestServers, options: { prefix: string; 
     },
     logFile,
   });
-  const exited = new Promise((resolve) => worker.once('exit', resolve));
   const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', options.prefix];
+  const output: string[] = [];
   return {
     worker,
     logFile,
+    output,
     async mlp(...args) {
+      let result: CliResult;
       try {
         const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
-        return { code: 0, stdout, stderr };
+        result = { code: 0, stdout, stderr };
       } catch (error) {
-        return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
+        result = z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
       }
+      output.push(result.stdout, result.stderr);
+      return result;
     },
     async stop() {
-      if (worker.exitCode === null && worker.signalCode === null) {
-        worker.kill('SIGTERM');
-        await exited;
-      }
+      worker.kill('SIGTERM');
+      await worker.exited;
     },
   };
 }

@@ -8,6 +8,11 @@ export interface ServedFile {
   dropAfter?: number;
   /** Answer every request with the whole file (200), as servers without range support do. */
   ignoreRange?: boolean;
+  /**
+   * Send this many body bytes on the first request, then nothing more while the socket stays
+   * open: a download that is certainly in progress when a fault test kills its worker.
+   */
+  stallAfter?: number;
 }
 
 export interface RequestRecord {
@@ -64,6 +69,11 @@ export async function startFileServer(): Promise<FileServer> {
       res.writeHead(200, { 'content-length': file.body.length, 'accept-ranges': file.ignoreRange ? 'none' : 'bytes', etag });
     }
     const body = file.body.subarray(start);
+    if (file.stallAfter !== undefined && !served.has(path)) {
+      served.add(path);
+      res.write(body.subarray(0, file.stallAfter));
+      return;
+    }
     if (file.dropAfter !== undefined && !served.has(path)) {
       served.add(path);
       res.write(body.subarray(0, file.dropAfter), () => setTimeout(() => res.socket?.destroy(), 50));

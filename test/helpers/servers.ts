@@ -37,6 +37,13 @@ export interface TestServers {
   pids: { temporal: number; s3: number };
   /** Kills both servers (and their children) and removes the temp folder. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Fault tests: SIGKILLs one server (its whole process group) and waits until it is gone.
+   * Temporal keeps its state only with `persistTemporal`.
+   */
+  kill(server: 'temporal' | 's3'): Promise<void>;
+  /** Starts a killed server again on the same port and data (S3 folder, Temporal SQLite file) and waits for health. */
+  restart(server: 'temporal' | 's3'): Promise<void>;
 }
 
 export interface TestServerOptions {
@@ -46,6 +53,8 @@ export interface TestServerOptions {
   keepDir?: boolean;
   /** @default 60_000 */
   startTimeoutMs?: number;
+  /** Keep Temporal's state in a SQLite file in the temp folder, so a killed server restarts with it. @default false (in memory) */
+  persistTemporal?: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -79,13 +88,14 @@ export async function startTestServers(options: TestServerOptions = {}): Promise
   const started: SpawnedServer[] = [];
   installExitHook();
 
+  const current: { temporal?: SpawnedServer; s3?: SpawnedServer } = {};
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await Promise.all(
       started.map(async (server) => {
-        await stopProcessGroup(server.pid);
+        if (!server.hasExited()) await stopProcessGroup(server.pid);
         await server.exited; // reaped, so the pid no longer exists at all
       }),
     );
@@ -104,27 +114,47 @@ export async function startTestServers(options: TestServerOptions = {}): Promise
       secretAccessKey: randomBytes(24).toString('base64url'),
     };
 
-    const temporal = spawnServer(temporalDevServerCommand({ binary: temporalBinary.path, host: HOST, port: temporalPort }), {
-      name: 'Temporal dev server',
-      logFile: logs.temporal,
-      cwd: dir,
-    });
-    started.push(temporal);
-    running.add(temporal.pid);
-    const s3 = spawnServer(
-      s3ServerCommand({ kind, binary: s3Binary.path, host: HOST, port: s3Port, dataDir: s3Data, ...storage }),
-      { name: `S3 server (${kind})`, logFile: logs.s3, cwd: dir },
-    );
-    started.push(s3);
-    running.add(s3.pid);
-
+    const dbFile = options.persistTemporal ? join(dir, 'temporal.sqlite') : undefined;
     const timeoutMs = options.startTimeoutMs ?? 60_000;
-    await Promise.all([
-      waitUntilHealthy(`Temporal dev server at ${temporalAddress}`, () => temporalHealthy(temporalAddress), { server: temporal, timeoutMs }),
-      waitUntilHealthy(`S3 server at ${storage.endpoint}`, () => s3Healthy(storage.endpoint, kind), { server: s3, timeoutMs }),
-    ]);
+    const launch = async (which: 'temporal' | 's3'): Promise<SpawnedServer> => {
+      const server =
+        which === 'temporal'
+          ? spawnServer(temporalDevServerCommand({ binary: temporalBinary.path, host: HOST, port: temporalPort, ...(dbFile ? { dbFile } : {}) }), {
+              name: 'Temporal dev server',
+              logFile: logs.temporal,
+              cwd: dir,
+            })
+          : spawnServer(s3ServerCommand({ kind, binary: s3Binary.path, host: HOST, port: s3Port, dataDir: s3Data, ...storage }), {
+              name: `S3 server (${kind})`,
+              logFile: logs.s3,
+              cwd: dir,
+            });
+      started.push(server);
+      running.add(server.pid);
+      current[which] = server;
+      await (which === 'temporal'
+        ? waitUntilHealthy(`Temporal dev server at ${temporalAddress}`, () => temporalHealthy(temporalAddress), { server, timeoutMs })
+        : waitUntilHealthy(`S3 server at ${storage.endpoint}`, () => s3Healthy(storage.endpoint, kind), { server, timeoutMs }));
+      return server;
+    };
+    const [temporal, s3] = await Promise.all([launch('temporal'), launch('s3')]);
     await ensureBucket(storage);
-    return { temporalAddress, namespace: 'default', storage, dir, logs, pids: { temporal: temporal.pid, s3: s3.pid }, stop };
+    const kill = async (which: 'temporal' | 's3'): Promise<void> => {
+      const server = current[which];
+      if (server === undefined || server.hasExited()) return;
+      try {
+        process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      await server.exited;
+      running.delete(server.pid);
+    };
+    const restart = async (which: 'temporal' | 's3'): Promise<void> => {
+      if (current[which]?.hasExited() === false) throw new Error(`${which} is still running: kill it first`);
+      await launch(which);
+    };
+    return { temporalAddress, namespace: 'default', storage, dir, logs, pids: { temporal: temporal.pid, s3: s3.pid }, stop, kill, restart };
   } catch (error) {
     await stop();
     throw error;

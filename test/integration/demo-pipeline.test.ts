@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
+import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+
+const exec = promisify(execFile);
 
 /**
  * The real thing end to end: pipelines/demo.yaml (real chest X-rays from ../shared/data, frozen
@@ -20,6 +26,7 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
 
   before(async () => {
     servers = await startTestServers({ bucketPrefix: 'demo' });
+    // As `mlp demo` runs it: a workflows process and an activities process.
     cli = startCliWorker(servers, {
       prefix,
       env: {
@@ -102,5 +109,23 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
     assert.deepEqual(report.steps.map((step) => [step.step, step.result]), [
       ['download', 'identical'], ['subset', 'identical'], ['train', 'identical'], ['evaluate', 'identical'], ['publish', 'identical'],
     ]);
+  });
+
+  it('keeps the S3 secret out of the worker log, the exported history and every CLI output; the history stays small', async () => {
+    const secret = servers.storage.secretAccessKey;
+    assert.ok(cli.output.length > 0);
+    for (const output of cli.output) assert.ok(!output.includes(secret), 'the CLI printed the secret');
+    assert.ok(!(await readFile(cli.logFile, 'utf8')).includes(secret), 'the worker log holds the secret');
+    // The history as `temporal workflow show --output json` exports it.
+    const temporal = await resolveTemporalBinary();
+    const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', workflowId, '--address', servers.temporalAddress, '--output', 'json'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.ok(!history.includes(secret), 'the workflow history holds the secret');
+    // Steps pass object keys, never data, so the history stays small: 100 kB of compact JSON
+    // leaves room for more steps, while one leaked image or weights tensor would exceed it.
+    const compact = JSON.stringify(JSON.parse(history)).length;
+    console.log(`      demo run history: ${compact} bytes of compact JSON (${history.length} as exported, indented)`);
+    assert.ok(compact < 100_000, `the demo run's history is ${compact} bytes`);
   });
 });

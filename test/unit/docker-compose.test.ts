@@ -33,8 +33,8 @@ const env = (name: string): Record<string, string> =>
 const publishedPorts = (name: string) => (service(name).ports ?? []).map((port) => Number(port.split(':')[0]));
 
 describe('docker-compose.yml', () => {
-  it('defines the production services: Temporal on PostgreSQL, its UI, MinIO and both workers', () => {
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'minio', 'worker-cpu', 'worker-gpu']) service(name);
+  it('defines the production services: Temporal on PostgreSQL, its UI, MinIO, a workflow worker and both activity workers', () => {
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'minio', 'worker-workflows', 'worker-cpu', 'worker-gpu']) service(name);
     assert.equal(env('temporal').DB, 'postgres12');
     assert.equal(env('temporal').POSTGRES_SEEDS, 'postgresql');
   });
@@ -45,13 +45,19 @@ describe('docker-compose.yml', () => {
     assert.ok(publishedPorts('minio').includes(9000));
   });
 
-  for (const [name, queue] of [['worker-cpu', 'cpu'], ['worker-gpu', 'gpu']] as const) {
-    it(`gives ${name} only environment variables the worker config schema knows, and valid values`, () => {
+  const workers = [
+    ['worker-workflows', 'cpu', 'workflows'],
+    ['worker-cpu', 'cpu', 'activities'],
+    ['worker-gpu', 'gpu', 'activities'],
+  ] as const;
+  for (const [name, queue, role] of workers) {
+    it(`gives ${name} only environment variables the worker config schema knows, and valid values (${role} of the ${queue} queue)`, () => {
       const workerEnv = env(name);
       const unknown = Object.keys(workerEnv).filter((key) => !WORKER_ENV_KEYS.includes(key) && !key.startsWith('NVIDIA_'));
       assert.deepEqual(unknown, [], `unknown worker variables in ${name}`);
       const parsed = workerEnvSchema.parse(workerEnv);
       assert.deepEqual(parsed.MLP_WORKER_QUEUES, [queue]);
+      assert.equal(parsed.MLP_WORKER_ROLE, role);
     });
 
     it(`points ${name} at the compose services for Temporal and S3, with secrets from files`, () => {

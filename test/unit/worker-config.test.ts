@@ -30,6 +30,24 @@ describe('worker configuration', () => {
     }
   });
 
+  it('runs workflows and activities in one process with a 30 s shutdown grace period unless told otherwise', () => {
+    const config = parseWorkerConfig(credentials);
+    assert.equal(config.role, 'all');
+    assert.equal(config.shutdownGraceMs, 30_000);
+  });
+
+  it('reads the process role and the shutdown grace period in s, m or ms', () => {
+    const config = parseWorkerConfig({ ...credentials, MLP_WORKER_ROLE: 'workflows', MLP_SHUTDOWN_GRACE_TIME: '2m' });
+    assert.equal(config.role, 'workflows');
+    assert.equal(config.shutdownGraceMs, 120_000);
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_SHUTDOWN_GRACE_TIME: '1500ms' }).shutdownGraceMs, 1500);
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_SHUTDOWN_GRACE_TIME: '0' }).shutdownGraceMs, 0);
+  });
+
+  it('names MLP_SHUTDOWN_GRACE_TIME and the expected form when the grace period is not a duration', () => {
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_SHUTDOWN_GRACE_TIME: 'soon' }), /MLP_SHUTDOWN_GRACE_TIME: expected a duration such as 30s or 2m, got "soon"/);
+  });
+
   it('parses a comma-separated queue list', () => {
     assert.deepEqual(parseWorkerConfig({ ...credentials, MLP_WORKER_QUEUES: 'cpu, gpu' }).queues, ['cpu', 'gpu']);
   });
