@@ -2,6 +2,7 @@ import type { ActivityDeps } from './deps.ts';
 import { createModelRegistryActivities } from './registry/index.ts';
 import { createStepActivities } from './steps/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
+import { createStepReuseActivities } from './step-reuse.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
 
 export type { ActivityDeps } from './deps.ts';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStorageCheckActivities(deps),
     ...createStepActivities(deps),
     ...createStepCacheActivities(deps),
+    ...createStepReuseActivities(deps),
     ...createModelRegistryActivities(deps),
   };
 }

@@ -95,6 +95,8 @@ export function stepBar(step: StepProgressView): BarState {
       return { value: 1, total: 1, detail: 'done' };
     case 'cached':
       return { value: 1, total: 1, detail: 'cache hit' };
+    case 'reused':
+      return { value: 1, total: 1, detail: `reused from ${step.reusedFrom ?? 'an earlier run'}` };
     case 'failed':
       return { value: 0, total: 1, detail: step.error ?? 'failed' };
     case 'cancelled':

@@ -20,6 +20,8 @@ function stepLine(step: StepProgressView, width: number): string {
   const took = formatDuration(step.startedAt, step.endedAt);
   if (took) parts.push(took);
   if (step.cached) parts.push('(cache hit)');
+  if (step.reusedFrom !== undefined) parts.push(`(reused from ${step.reusedFrom})`);
+  if (step.reuseMiss !== undefined) parts.push(`(ran again: ${step.reuseMiss})`);
   if (step.error) parts.push(`— ${step.error}`);
   if (step.lastFailure) parts.push(`— last attempt: ${step.lastFailure}`);
   return `  ${parts.join('  ')}`.trimEnd();

@@ -6,7 +6,7 @@ import type { StepOutputs } from './step-activities.ts';
  * calls `handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY)`.
  */
 
-export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'cached'] as const;
+export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'cached', 'reused'] as const;
 export type StepState = (typeof STEP_STATES)[number];
 
 export const RUN_STATES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -22,6 +22,10 @@ export interface StepProgress {
   endedAt?: string;
   cached: boolean;
   cacheKey?: string;
+  /** `reused`: the earlier run (`<workflowId>/<runId>`) whose recorded outputs `mlp rerun` took. */
+  reusedFrom?: string;
+  /** Why a step `mlp rerun` meant to reuse ran again (e.g. an artifact is gone). */
+  reuseMiss?: string;
   outputs?: StepOutputs;
   error?: string;
 }

@@ -6,8 +6,11 @@
  * saved histories must still replay (test/unit/replay.test.ts).
  */
 
-/** The cache bookkeeping activities around a cacheable step, in the order they run. */
-export const STEP_CACHE_OPERATIONS = ['cache-key', 'cache-lookup', 'cache-record'] as const;
+/**
+ * The bookkeeping activities around a step, in the order they run: the cache's, and `reuse-check`
+ * (`mlp rerun` verifying the artifacts of an earlier run's outputs before reusing them).
+ */
+export const STEP_CACHE_OPERATIONS = ['reuse-check', 'cache-key', 'cache-lookup', 'cache-record'] as const;
 export type StepCacheOperation = (typeof STEP_CACHE_OPERATIONS)[number];
 
 /** What an activity id says: the step's own activity, or one of its cache operations. */

@@ -7,6 +7,7 @@ const ICONS: Record<StepState, string> = {
   failed: '❌',
   cancelled: '⛔',
   cached: '♻️',
+  reused: '🔁',
 };
 
 /** Markdown shown as the run's "current details" in the Temporal UI: one line per step. */

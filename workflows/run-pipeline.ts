@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StepCacheActivities } from '../activities/step-cache.ts';
+import type { StepReuseActivities } from '../activities/step-reuse.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
 import { resolveStepOutputs } from '../common/expressions.ts';
 import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
@@ -23,7 +24,7 @@ import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
 import { isStepKindName, stepActivity, stepRunPrefix, type StepActivities, type StepOutputs } from '../common/step-activities.ts';
 import { stepCacheActivityId, type StepCacheOperation } from '../common/step-activity-ids.ts';
 import { taskQueueName } from '../common/task-queues.ts';
-import { DagShapeError, runDag, topologicalOrder } from './dag.ts';
+import { DagShapeError, runDag, topologicalOrder, withDownstream } from './dag.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { pipelineProgressQuery } from './queries.ts';
 import { renderCurrentDetails } from './details.ts';
@@ -35,6 +36,10 @@ interface StepResult {
   outputs: StepOutputs;
   cached: boolean;
   cacheKey?: string;
+  /** The earlier run whose recorded outputs were reused (`mlp rerun`). */
+  reusedFrom?: string;
+  /** Why outputs meant for reuse were not (the step ran instead). */
+  reuseMiss?: string;
 }
 
 function errorMessage(error: unknown): string {
@@ -56,7 +61,7 @@ export async function runPipeline(
   spec: ResolvedPipeline,
   options: RunPipelineOptions = {},
 ): Promise<Record<string, StepOutputs>> {
-  const { taskQueuePrefix } = compileRunPipelineOptions(options);
+  const { taskQueuePrefix, reuse, refresh } = compileRunPipelineOptions(options);
   const { workflowId } = workflowInfo();
   const steps = new Map<string, ResolvedStep>(spec.steps.map((step) => [step.id, step]));
   const outputs: Record<string, StepOutputs> = {};
@@ -87,8 +92,11 @@ export async function runPipeline(
   upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name }]);
   setRunState('running');
 
+  // Steps that skip the cache lookup (`mlp run --refresh`), with everything downstream of them.
+  let refreshed: Set<string>;
   try {
     topologicalOrder(spec.steps);
+    refreshed = withDownstream(spec.steps, refresh);
   } catch (error) {
     setRunState('failed');
     if (error instanceof DagShapeError) throw specFailure(`Invalid pipeline "${spec.name}": ${error.message}`);
@@ -106,6 +114,16 @@ export async function runPipeline(
       retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
     });
 
+  // `mlp rerun`: an earlier run's outputs, verified on the cpu queue (id `train/reuse-check`).
+  const reuseCheck = (stepId: string): StepReuseActivities =>
+    proxyActivities<StepReuseActivities>({
+      activityId: stepCacheActivityId(stepId, 'reuse-check'),
+      summary: `${stepId} reuse-check`,
+      taskQueue: taskQueueName('cpu', taskQueuePrefix),
+      startToCloseTimeout: '10 minutes',
+      retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+    });
+
   const runStep = async (id: string): Promise<StepOutputs> => {
     const step = steps.get(id);
     if (step === undefined) throw specFailure(`Unknown step "${id}"`);
@@ -114,11 +132,13 @@ export async function runPipeline(
       const result = await executeStep(step);
       outputs[id] = result.outputs;
       update(id, {
-        state: result.cached ? 'cached' : 'succeeded',
+        state: result.reusedFrom !== undefined ? 'reused' : result.cached ? 'cached' : 'succeeded',
         cached: result.cached,
         outputs: result.outputs,
         endedAt: new Date().toISOString(),
         ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
+        ...(result.reusedFrom === undefined ? {} : { reusedFrom: result.reusedFrom }),
+        ...(result.reuseMiss === undefined ? {} : { reuseMiss: result.reuseMiss }),
       });
       const attributes = searchAttributesFromOutputs(step.uses, result.inputs, result.outputs);
       if (attributes.length > 0) upsertSearchAttributes(attributes);
@@ -148,13 +168,28 @@ export async function runPipeline(
     } catch (error) {
       throw specFailure(`Cannot prepare step "${step.id}": ${errorMessage(error)}`);
     }
+    let reuseMiss: string | undefined;
+    const recorded = reuse?.steps[step.id];
+    if (reuse !== undefined && recorded !== undefined) {
+      const check = await reuseCheck(step.id).verifyReusedOutputs({ stepId: step.id, from: reuse.run, outputs: recorded });
+      if (check.reusable) {
+        log.info('Step reused', { stepId: step.id, from: reuse.run });
+        return { inputs, outputs: check.outputs, cached: false, reusedFrom: reuse.run };
+      }
+      reuseMiss = check.reason;
+      update(step.id, { reuseMiss });
+      log.warn('Step not reused, running it again', { stepId: step.id, from: reuse.run, reason: check.reason });
+    }
+    const missed = reuseMiss === undefined ? {} : { reuseMiss };
     let cacheKey: string | undefined;
     if (step.cache) {
       cacheKey = await cache(step.id, 'cache-key').computeCacheKey({ uses: step.uses, inputs });
-      const hit = await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
+      // A refreshed step still computes its key: its new result replaces the entry.
+      const hit = refreshed.has(step.id) ? null : await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
+      if (refreshed.has(step.id)) log.info('Step cache skipped: refresh requested', { stepId: step.id, cacheKey });
       if (hit !== null) {
         log.info('Step cache hit', { stepId: step.id, cacheKey, from: hit.workflowId });
-        return { inputs, outputs: hit.outputs, cached: true, cacheKey };
+        return { inputs, outputs: hit.outputs, cached: true, cacheKey, ...missed };
       }
     }
     log.info('Step started', { stepId: step.id, uses: step.uses, queue: step.queue });
@@ -175,7 +210,7 @@ export async function runPipeline(
         log.warn('Step cache not recorded', { stepId: step.id, cacheKey, error: errorMessage(error) });
       }
     }
-    return { inputs, outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }) };
+    return { inputs, outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }), ...missed };
   };
 
   // Steps run in their own scope so the first failure can cancel the siblings still running.

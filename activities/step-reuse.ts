@@ -1,0 +1,55 @@
+import type { StepOutputs } from '../common/step-activities.ts';
+import type { ActivityDeps } from './deps.ts';
+import type { ObjectStore } from './object-store.ts';
+
+/**
+ * `mlp rerun` reuses an earlier run's step outputs instead of running the step again; before it
+ * does, every artifact those outputs name must still be in the object store. This is an activity
+ * because the workflow sandbox cannot do I/O.
+ */
+
+/** Outputs that are object keys of artifacts (step kinds declare no output artifacts, so by prefix). */
+const ARTIFACT_KEY = /^(runs|datasets|models)\//;
+
+/** Every artifact key among the outputs (nested objects and arrays included), in order. */
+export function artifactKeys(value: unknown): string[] {
+  if (typeof value === 'string') return ARTIFACT_KEY.test(value) ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap((item) => artifactKeys(item));
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap((item) => artifactKeys(item));
+  return [];
+}
+
+/** A key ending in `/` names a prefix (a folder of shards): it exists when it holds an object. */
+async function artifactExists(store: ObjectStore, key: string): Promise<boolean> {
+  if (key.endsWith('/')) return (await store.list(key)).length > 0;
+  return store.exists(key);
+}
+
+export interface ReuseCheckRequest {
+  stepId: string;
+  /** The earlier run, `<workflowId>/<runId>`. */
+  from: string;
+  outputs: StepOutputs;
+}
+
+export type ReuseCheck = { reusable: true; from: string; outputs: StepOutputs } | { reusable: false; from: string; reason: string };
+
+export function createStepReuseActivities({ store }: ActivityDeps) {
+  return {
+    /** Whether the outputs can be reused: all their artifacts exist; otherwise which do not. */
+    async verifyReusedOutputs(request: ReuseCheckRequest): Promise<ReuseCheck> {
+      const keys = [...new Set(artifactKeys(request.outputs))];
+      const missing: string[] = [];
+      for (const key of keys) {
+        if (!(await artifactExists(store, key))) missing.push(key);
+      }
+      if (missing.length > 0) {
+        const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
+        return { reusable: false, from: request.from, reason: `artifact missing: ${missing.slice(0, 3).join(', ')}${more}` };
+      }
+      return { reusable: true, from: request.from, outputs: request.outputs };
+    },
+  };
+}
+
+export type StepReuseActivities = ReturnType<typeof createStepReuseActivities>;
