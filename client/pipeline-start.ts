@@ -14,14 +14,15 @@ export type RunPipelineArgs = [ResolvedPipeline, RunPipelineOptions];
  */
 export function pipelineStartOptions(
   spec: ResolvedPipeline,
-  options: { workflowId: string; taskQueuePrefix?: string },
+  options: { workflowId: string; taskQueuePrefix?: string; refresh?: readonly string[] },
 ): WorkflowStartOptions<(...args: RunPipelineArgs) => Promise<unknown>> {
   const taskQueuePrefix = options.taskQueuePrefix ?? DEFAULT_TASK_QUEUE_PREFIX;
   const steps = spec.steps.map((step) => `- \`${step.id}\` (${step.uses} on ${step.queue})`);
   return {
     workflowId: options.workflowId,
     taskQueue: workflowTaskQueue(taskQueuePrefix),
-    args: [spec, { taskQueuePrefix }],
+    // Only a non-empty `refresh` is sent: a plain run's input stays what it always was.
+    args: [spec, { taskQueuePrefix, ...(options.refresh?.length ? { refresh: [...options.refresh] } : {}) }],
     memo: { specHash: spec.specHash, pipeline: spec.name },
     typedSearchAttributes: [
       { key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name },

@@ -1,8 +1,22 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { PipelineSpecError } from '../common/errors.ts';
 import { checkRunKey } from '../common/object-keys.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { runPipeline } from '../workflows/index.ts';
 import { pipelineStartOptions } from './pipeline-start.ts';
+
+/**
+ * Rejects `--refresh` ids the pipeline does not have (the workflow would silently ignore them).
+ * @throws PipelineSpecError naming the unknown id and the pipeline's step ids
+ */
+export function checkRefreshedSteps(spec: ResolvedPipeline, refresh: readonly string[]): void {
+  const ids = spec.steps.map((step) => step.id);
+  const unknown = refresh.filter((id) => !ids.includes(id));
+  if (unknown.length > 0) {
+    throw new PipelineSpecError(`--refresh: pipeline "${spec.name}" has no step ${unknown.map((id) => `"${id}"`).join(', ')} (its steps: ${ids.join(', ')})`);
+  }
+}
 
 /** Default run key: the same resolved spec gives the same workflow id, so a resubmit is one run. */
 export function defaultRunKey(specHash: string): string {
@@ -25,13 +39,17 @@ export interface SubmittedRun {
 export async function submitPipeline(
   client: Client,
   spec: ResolvedPipeline,
-  options: { runKey?: string; taskQueuePrefix: string },
+  options: { runKey?: string; taskQueuePrefix: string; refresh?: readonly string[] },
 ): Promise<SubmittedRun> {
   if (options.runKey !== undefined) checkRunKey(options.runKey);
-  const workflowId = `${spec.name}-${options.runKey ?? defaultRunKey(spec.specHash)}`;
+  const refresh = options.refresh ?? [];
+  checkRefreshedSteps(spec, refresh);
+  // A refresh asks for new work: its default key is fresh each time, never an earlier run's.
+  const runKey = options.runKey ?? (refresh.length > 0 ? `${defaultRunKey(spec.specHash)}-refresh-${randomUUID().slice(0, 8)}` : defaultRunKey(spec.specHash));
+  const workflowId = `${spec.name}-${runKey}`;
   try {
     const handle = await client.workflow.start<typeof runPipeline>('runPipeline', {
-      ...pipelineStartOptions(spec, { workflowId, taskQueuePrefix: options.taskQueuePrefix }),
+      ...pipelineStartOptions(spec, { workflowId, taskQueuePrefix: options.taskQueuePrefix, refresh }),
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });

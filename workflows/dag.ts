@@ -100,3 +100,16 @@ export async function runDag<T>(
   run.notStarted = [...waiting.keys()];
   return run;
 }
+
+/**
+ * The given ids and every node that depends on one of them, directly or through others: what
+ * `--refresh` recomputes (a recomputed step may produce new outputs for everything after it).
+ */
+export function withDownstream(nodes: readonly DagNode[], ids: readonly string[]): Set<string> {
+  const marked = new Set(ids);
+  for (const id of topologicalOrder(nodes)) {
+    const node = nodes.find((candidate) => candidate.id === id);
+    if (node !== undefined && node.needs.some((need) => marked.has(need))) marked.add(id);
+  }
+  return marked;
+}

@@ -4,12 +4,13 @@ import { workflowUiUrl, type ClientConfig } from '../config.ts';
 import { connectTemporal, loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { info, printResult } from '../output.ts';
-import { submitPipeline } from '../pipeline-submit.ts';
+import { checkRefreshedSteps, submitPipeline } from '../pipeline-submit.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface RunFlags extends PipelineFileFlags, ConnectionFlags {
   runKey?: string;
   wait?: boolean;
+  refresh: string[];
 }
 
 async function connect(config: ClientConfig): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -23,19 +24,22 @@ export function register(program: Command): void {
     .description('Validate and start a pipeline run; prints the run id and Temporal UI link')
     .option('--run-key <key>', 'business key of this run: workflow id = <pipeline>-<key> (default: from the spec hash)')
     .option('--wait', 'wait for the run to finish and print every step’s outputs')
+    .option('--refresh <step>', 'recompute this step and everything after it instead of using the step cache (repeatable); their results replace the cache entries', (value: string, previous: string[]) => [...previous, value], [])
     .action(async (file: string, flags: RunFlags) => {
       const config = loadClientConfig(flags);
       const loaded = await loadOrReport(file, flags);
       if (loaded === undefined) return;
       const spec = loaded.resolved;
+      checkRefreshedSteps(spec, flags.refresh);
       const { client, close } = await connect(config);
       try {
         const { handle, workflowId, runId, existing } = await submitPipeline(client, spec, {
           ...(flags.runKey ? { runKey: flags.runKey } : {}),
           taskQueuePrefix: config.taskQueuePrefix,
+          refresh: flags.refresh,
         });
         const url = workflowUiUrl(config, workflowId, runId);
-        const started = { workflowId, runId, specHash: spec.specHash, url, existing };
+        const started = { workflowId, runId, specHash: spec.specHash, url, existing, refresh: flags.refresh };
         if (!flags.wait) {
           printResult(flags, started, () =>
             `${existing ? 'already ran' : 'started'} ${workflowId}\nrun id: ${runId}\n${url}`,

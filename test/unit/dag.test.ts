@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DagShapeError, runDag, topologicalOrder, type DagNode } from '../../workflows/dag.ts';
+import { DagShapeError, runDag, topologicalOrder, withDownstream, type DagNode } from '../../workflows/dag.ts';
 
 const diamond: DagNode[] = [
   { id: 'a', needs: [] },
@@ -80,5 +80,12 @@ describe('DAG scheduling', () => {
     assert.equal(run.firstFailure?.id, 'b');
     assert.deepEqual(run.notStarted, ['d']);
     assert.ok(!runner.events.includes('start d'));
+  });
+
+  it('marks a refreshed node and everything that depends on it, and nothing upstream or beside it', () => {
+    assert.deepEqual([...withDownstream(diamond, ['b'])].sort(), ['b', 'd']);
+    assert.deepEqual([...withDownstream(diamond, ['a'])].sort(), ['a', 'b', 'c', 'd']);
+    assert.deepEqual([...withDownstream(diamond, ['d'])], ['d']);
+    assert.deepEqual([...withDownstream(diamond, [])], []);
   });
 });
