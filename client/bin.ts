@@ -14,6 +14,7 @@ import { register as registerList } from './commands/list.ts';
 import { register as registerShow } from './commands/show.ts';
 import { register as registerCancel } from './commands/cancel.ts';
 import { register as registerReproduce } from './commands/reproduce.ts';
+import { register as registerRerun } from './commands/rerun.ts';
 import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
 import { register as registerVersion } from './commands/version.ts';
@@ -45,6 +46,7 @@ registerList(program);
 registerShow(program);
 registerCancel(program);
 registerReproduce(program);
+registerRerun(program);
 registerSchedule(program);
 registerDemo(program);
 

@@ -56,6 +56,10 @@ export function recordedStart(history: History, workflowId: string): RecordedSta
 }
 
 const cacheHitSchema = z.object({ outputs: z.record(z.string(), z.unknown()) }).nullable();
+const reuseCheckSchema = z.discriminatedUnion('reusable', [
+  z.object({ reusable: z.literal(true), from: z.string(), outputs: z.record(z.string(), z.unknown()) }),
+  z.object({ reusable: z.literal(false), from: z.string(), reason: z.string() }),
+]);
 
 interface StepEvents {
   firstScheduledAt?: string;
@@ -64,6 +68,8 @@ interface StepEvents {
   state?: StepState;
   cached: boolean;
   cacheKey?: string;
+  reusedFrom?: string;
+  reuseMiss?: string;
   outputs?: StepOutputs;
   error?: string;
 }
@@ -137,7 +143,15 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
         continue;
       }
       const completed = event.activityTaskCompletedEventAttributes;
-      if (activity.operation === 'cache-key' && completed) {
+      if (activity.operation === 'reuse-check' && completed) {
+        const check = reuseCheckSchema.safeParse(firstPayload(completed.result));
+        const data = check.success ? check.data : undefined;
+        if (data?.reusable === true) {
+          Object.assign(step, { state: 'reused', reusedFrom: data.from, outputs: data.outputs, endedAt: time });
+        } else if (data?.reusable === false) {
+          step.reuseMiss = data.reason;
+        }
+      } else if (activity.operation === 'cache-key' && completed) {
         const key = firstPayload(completed.result);
         if (typeof key === 'string') step.cacheKey = key;
       } else if (activity.operation === 'cache-lookup' && completed) {
@@ -185,6 +199,8 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       ...(seen.firstScheduledAt === undefined ? {} : { startedAt: seen.firstScheduledAt }),
       ...(seen.endedAt === undefined ? {} : { endedAt: seen.endedAt }),
       ...(seen.cacheKey === undefined ? {} : { cacheKey: seen.cacheKey }),
+      ...(seen.reusedFrom === undefined ? {} : { reusedFrom: seen.reusedFrom }),
+      ...(seen.reuseMiss === undefined ? {} : { reuseMiss: seen.reuseMiss }),
       ...(outputs === undefined ? {} : { outputs }),
       ...(seen.error === undefined ? {} : { error: seen.error }),
       ...(seen.attempt === undefined ? {} : { attempt: seen.attempt }),
