@@ -13,4 +13,10 @@ export interface ActivityDeps {
    * Without it, the train step selects `auto` on first use.
    */
   engine?: () => Promise<TrainingEngine>;
+  /**
+   * Fingerprint of the code of each step kind, by `uses:` (activities/code-fingerprint.ts),
+   * computed once at worker start for the step cache's keys. Without it the cache computes them
+   * from this checkout on first use.
+   */
+  codeFingerprints?: Readonly<Record<string, string>>;
 }

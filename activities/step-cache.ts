@@ -1,25 +1,33 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { CacheKeyParts } from '../common/cache-key.ts';
 import { canonicalJson } from '../common/canonical-json.ts';
 import { ArtifactNotFoundError, PipelineSpecError } from '../common/errors.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
-import { findStepKind } from '../common/step-kinds/index.ts';
+import { findStepKind, STEP_KINDS } from '../common/step-kinds/index.ts';
+import { fingerprintStepKinds } from './code-fingerprint.ts';
 import { objectSha256 } from './content-hash.ts';
 import type { ActivityDeps } from './deps.ts';
-import type { ObjectStore } from './object-store.ts';
+import { SHA256_METADATA_KEY, type ObjectStore } from './object-store.ts';
 
 /**
- * The step cache. A step's key is the sha256 of its kind, the kind's implementation version and
- * its resolved inputs with every artifact input replaced by the artifact's *content* hash: a key
- * over object names would hit after a file changed under the same name. Entries are JSON objects
- * under `cache/<key>.json`. These are activities because hashing needs crypto and I/O, which the
- * workflow sandbox has not.
+ * The step cache. A step's key is the sha256 of its `CacheKeyParts` (common/cache-key.ts): the
+ * kind, its hand-written version, a fingerprint of the code that runs it, the engine where
+ * results differ by engine, its plain inputs, and every artifact input replaced by the artifact's
+ * *content* hash (a key over object names would hit after a file changed under the same name).
+ * Entries are JSON objects under `cache/<key>.json` recording the parts and the sha256 of every
+ * artifact the outputs name; a hit is served only after those artifacts were found unchanged.
+ * These are activities because hashing needs crypto and I/O, which the workflow sandbox has not.
  */
 
 /** What the cache needs to know about a step kind. */
 export interface CacheableKind {
   version: string;
   artifactInputs: readonly string[];
+  /** Output fields naming artifacts, checked before a hit is served. @default [] */
+  artifactOutputs?: readonly string[];
+  /** Whether the engine is part of the key. @default false */
+  resultsDependOnEngine?: boolean;
 }
 
 /** Finds a step kind by `uses`; the registry by default, test kinds in tests. */
@@ -31,13 +39,40 @@ export interface CacheKeyRequest {
   inputs: Record<string, unknown>;
 }
 
+/** What the worker computing a key contributes to it besides the request. */
+export interface CacheKeyEnvironment {
+  /** Fingerprint of the code of the step's kind (activities/code-fingerprint.ts). */
+  code: string;
+  /** The worker's training engine, for kinds whose results depend on it. */
+  engine: string | null;
+}
+
+export interface CacheKey {
+  key: string;
+  parts: CacheKeyParts;
+}
+
 export interface CacheRecord {
   key: string;
   uses: string;
   outputs: StepOutputs;
   workflowId: string;
   stepId: string;
+  /** What the key was computed from (absent in runs started before keys had parts). */
+  parts?: CacheKeyParts;
 }
+
+const cacheKeyPartsSchema = z.object({
+  uses: z.string(),
+  version: z.string(),
+  code: z.string(),
+  engine: z.string().nullable(),
+  params: z.string(),
+  inputs: z.record(z.string(), z.unknown()),
+});
+
+const recordedArtifactSchema = z.object({ sha256: z.string(), etag: z.string(), size: z.number() });
+export type RecordedArtifact = z.infer<typeof recordedArtifactSchema>;
 
 const cacheEntrySchema = z.object({
   key: z.string(),
@@ -47,9 +82,19 @@ const cacheEntrySchema = z.object({
   workflowId: z.string(),
   stepId: z.string(),
   recordedAt: z.string(),
+  parts: cacheKeyPartsSchema.optional(),
+  /** Object key → what it held when the entry was recorded. */
+  artifacts: z.record(z.string(), recordedArtifactSchema).optional(),
 });
 
 export type CacheEntry = z.infer<typeof cacheEntrySchema>;
+
+/**
+ * A verified lookup: `hit` (every artifact the entry names is there, unchanged), `miss` (no
+ * usable entry), or `stale` (an entry whose artifacts are missing or changed: the step runs again
+ * and overwrites it; `reason` says why, for the run's progress).
+ */
+export type CacheLookup = { status: 'hit'; entry: CacheEntry } | { status: 'miss' } | { status: 'stale'; reason: string; from: string };
 
 export function cacheEntryKey(key: string): string {
   return `cache/${key}.json`;
@@ -68,42 +113,151 @@ async function hashArtifact(store: ObjectStore, uses: string, field: string, val
   throw new PipelineSpecError(`Cannot compute cache key of a ${uses} step: artifact input "${field}" is not an object key`);
 }
 
-/** The cache key of a step; pure apart from reading artifacts (exported for tests and `plan`). */
-export async function computeStepCacheKey(store: ObjectStore, kind: CacheableKind, request: CacheKeyRequest): Promise<string> {
-  const inputs: Record<string, unknown> = { ...request.inputs };
-  for (const field of kind.artifactInputs) {
-    if (Object.hasOwn(inputs, field)) inputs[field] = await hashArtifact(store, request.uses, field, inputs[field]);
-  }
-  const material = canonicalJson({ uses: request.uses, version: kind.version, inputs });
-  return createHash('sha256').update(material).digest('hex');
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
-export function createStepCacheActivities({ store }: ActivityDeps, kinds: CacheableKindLookup = findStepKind) {
+/** The key of a step's parts: sha256 of their canonical JSON. */
+export function cacheKeyOf(parts: CacheKeyParts): string {
+  return sha256Hex(canonicalJson(parts));
+}
+
+/** A step's cache key and its parts; pure apart from reading artifacts (exported for tests and `plan`). */
+export async function computeStepCacheKey(
+  store: ObjectStore,
+  kind: CacheableKind,
+  request: CacheKeyRequest,
+  environment: CacheKeyEnvironment,
+): Promise<CacheKey> {
+  const params: Record<string, unknown> = { ...request.inputs };
+  const inputs: Record<string, unknown> = {};
+  for (const field of kind.artifactInputs) {
+    if (!Object.hasOwn(params, field)) continue;
+    const hashed = await hashArtifact(store, request.uses, field, params[field]);
+    delete params[field];
+    if (hashed !== undefined) inputs[field] = hashed;
+  }
+  const parts: CacheKeyParts = {
+    uses: request.uses,
+    version: kind.version,
+    code: environment.code,
+    engine: kind.resultsDependOnEngine === true ? environment.engine : null,
+    params: sha256Hex(canonicalJson(params)),
+    inputs,
+  };
+  return { key: cacheKeyOf(parts), parts };
+}
+
+/** Object keys among an output value: a key, a list of keys or a record of keys (evaluate's `plots`). */
+function keysIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(keysIn);
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(keysIn);
+  return [];
+}
+
+/** The artifacts a kind's outputs name, with the output field naming each. */
+export function outputArtifacts(kind: CacheableKind, outputs: StepOutputs): { field: string; key: string }[] {
+  return (kind.artifactOutputs ?? []).flatMap((field) => keysIn(outputs[field]).map((key) => ({ field, key })));
+}
+
+async function recordArtifact(store: ObjectStore, key: string): Promise<RecordedArtifact> {
+  const info = await store.stat(key);
+  if (info === undefined) throw new ArtifactNotFoundError(`Cannot record cache entry: artifact not found: s3://${store.bucket}/${key}`);
+  return { sha256: await objectSha256(store, key), etag: info.etag, size: info.size };
+}
+
+/**
+ * Why the artifacts of an entry cannot be served, or `undefined` when they all are as recorded.
+ * An object with the recorded etag and size is taken as unchanged (S3 gives rewritten bytes a new
+ * etag); otherwise its sha256 (recorded at PUT, or streamed) must equal the recorded one.
+ * Entries recorded before artifacts were hashed only need their artifacts to exist.
+ */
+export async function staleArtifactReason(store: ObjectStore, kind: CacheableKind, entry: CacheEntry): Promise<string | undefined> {
+  for (const { field, key } of outputArtifacts(kind, entry.outputs)) {
+    const info = await store.stat(key);
+    if (info === undefined) return `output ${field}: artifact ${key} is missing`;
+    const recorded = entry.artifacts?.[key];
+    if (recorded === undefined || (info.etag === recorded.etag && info.size === recorded.size)) continue;
+    const metadataHash = info.metadata[SHA256_METADATA_KEY]?.toLowerCase();
+    const actual = metadataHash ?? (await objectSha256(store, key));
+    if (actual !== recorded.sha256) return `output ${field}: artifact ${key} changed since it was cached (sha256 ${actual.slice(0, 12)}…, recorded ${recorded.sha256.slice(0, 12)}…)`;
+  }
+  return undefined;
+}
+
+/** Fingerprints of the code of every registered kind, computed once per process when a worker did not pass them. */
+let defaultFingerprints: Promise<Record<string, string>> | undefined;
+function projectFingerprints(): Promise<Record<string, string>> {
+  defaultFingerprints ??= fingerprintStepKinds(STEP_KINDS.map((kind) => kind.uses)).then((graphs) =>
+    Object.fromEntries(Object.entries(graphs).map(([uses, graph]) => [uses, graph.fingerprint])),
+  );
+  return defaultFingerprints;
+}
+
+export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKindLookup = findStepKind) {
+  const { store } = deps;
+
+  const environmentFor = async (uses: string, kind: CacheableKind): Promise<CacheKeyEnvironment> => {
+    const fingerprints = deps.codeFingerprints ?? (await projectFingerprints());
+    const code = fingerprints[uses];
+    if (code === undefined) throw new PipelineSpecError(`Cache key failed: no code fingerprint for step kind "${uses}" (activities/steps/${uses}.ts)`);
+    // Without an engine selected at worker start, the train step selects `auto` on first use.
+    const engine = kind.resultsDependOnEngine === true ? (deps.engine ? (await deps.engine()).engine : 'auto') : null;
+    return { code, engine };
+  };
+
+  const readEntry = async (key: string): Promise<CacheEntry | null> => {
+    let stored: unknown;
+    try {
+      stored = await store.getJson(cacheEntryKey(key));
+    } catch (error) {
+      if (error instanceof ArtifactNotFoundError) return null;
+      throw error;
+    }
+    const parsed = cacheEntrySchema.safeParse(stored);
+    // An unreadable entry is a miss: the step reruns and overwrites it.
+    if (!parsed.success || parsed.data.key !== key) return null;
+    return parsed.data;
+  };
+
+  const keyOf = async (request: CacheKeyRequest): Promise<CacheKey> => {
+    const kind = requireKind(kinds, request.uses, 'Cache key');
+    return computeStepCacheKey(store, kind, request, await environmentFor(request.uses, kind));
+  };
+
   return {
-    /** sha256 over kind, version and inputs with artifact inputs replaced by their content hash. */
+    /** The key of a step (sha256 of its parts); kept for workflows started before keys had parts. */
     async computeCacheKey(request: CacheKeyRequest): Promise<string> {
-      return computeStepCacheKey(store, requireKind(kinds, request.uses, 'Cache key'), request);
+      return (await keyOf(request)).key;
     },
 
-    /** The recorded entry for `key`, or `null` on a miss (the kind version is part of the key). */
+    /** The key of a step and the parts it is the hash of (kind, version, code, engine, params, artifact contents). */
+    async computeCacheKeyParts(request: CacheKeyRequest): Promise<CacheKey> {
+      return keyOf(request);
+    },
+
+    /** The recorded entry for `key`, or `null` on a miss, without checking its artifacts (workflows started before verified hits). */
     async lookupCache(key: string): Promise<CacheEntry | null> {
-      let stored: unknown;
-      try {
-        stored = await store.getJson(cacheEntryKey(key));
-      } catch (error) {
-        if (error instanceof ArtifactNotFoundError) return null;
-        throw error;
-      }
-      const parsed = cacheEntrySchema.safeParse(stored);
-      // An unreadable entry is a miss: the step reruns and overwrites it.
-      if (!parsed.success || parsed.data.key !== key) return null;
-      return parsed.data;
+      return readEntry(key);
     },
 
-    /** Records a step's outputs under its key (last writer wins; equal keys mean equal work). */
+    /** The entry for `key` if every artifact its outputs name is still there, unchanged; else why not. */
+    async lookupVerifiedCache(key: string): Promise<CacheLookup> {
+      const entry = await readEntry(key);
+      if (entry === null) return { status: 'miss' };
+      const kind = kinds(entry.uses);
+      if (kind === undefined) return { status: 'miss' };
+      const reason = await staleArtifactReason(store, kind, entry);
+      return reason === undefined ? { status: 'hit', entry } : { status: 'stale', reason, from: entry.workflowId };
+    },
+
+    /** Records a step's outputs and the sha256 of their artifacts under its key (last writer wins; equal keys mean equal work). */
     async recordCache(record: CacheRecord): Promise<CacheEntry> {
       const kind = requireKind(kinds, record.uses, 'Cache record');
-      const entry: CacheEntry = { ...record, version: kind.version, recordedAt: new Date().toISOString() };
+      const artifacts: Record<string, RecordedArtifact> = {};
+      for (const { key } of outputArtifacts(kind, record.outputs)) artifacts[key] ??= await recordArtifact(store, key);
+      const entry: CacheEntry = { ...record, version: kind.version, recordedAt: new Date().toISOString(), artifacts };
       await store.putJson(cacheEntryKey(record.key), entry);
       return entry;
     },

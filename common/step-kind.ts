@@ -25,6 +25,13 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
    * artifact's content hash, so a changed file under the same name misses the cache.
    */
   artifactInputs: readonly string[];
+  /**
+   * Output fields naming artifacts (an object key, a list or a record of keys). A cache hit is
+   * served only when each still exists with the sha256 recorded with the entry.
+   */
+  artifactOutputs?: readonly string[];
+  /** Whether results differ by training engine (numerics of the backend): the engine is then part of the cache key. */
+  resultsDependOnEngine?: boolean;
   defaultQueue: QueueKind;
   /**
    * Why a step with these (resolved) inputs cannot be cached, or `undefined` when it can. A

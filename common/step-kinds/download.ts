@@ -31,6 +31,7 @@ export const downloadStep = {
   input,
   output,
   artifactInputs: [],
+  artifactOutputs: ['datasetManifest', 'report'],
   volatileOutputs: ['uploaded', 'reused', 'archiveBytes', 'resumedFrom'],
   defaultQueue: 'cpu',
   // Keying on the URL would return a stale dataset after the source changed. Without a pinned

@@ -62,6 +62,8 @@ export const evaluateStep = {
   input,
   output,
   artifactInputs: ['model', 'testManifest', 'valManifest', 'histories'],
+  artifactOutputs: ['metricsKey', 'predictions', 'report', 'plots'],
+  resultsDependOnEngine: true,
   defaultQueue: 'cpu',
 } as const satisfies StepKind<typeof input, typeof output>;
 

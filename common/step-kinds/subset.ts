@@ -56,6 +56,7 @@ export const subsetStep = {
   input,
   output,
   artifactInputs: ['datasetManifest'],
+  artifactOutputs: ['trainManifest', 'valManifest', 'testManifest', 'subsetRecord'],
   volatileOutputs: ['preprocessed'],
   defaultQueue: 'cpu',
 } as const satisfies StepKind<typeof input, typeof output>;

@@ -103,6 +103,9 @@ export const trainStep = {
   input,
   output,
   artifactInputs: ['trainManifest', 'valManifest', 'warmStartFrom'],
+  artifactOutputs: ['model', 'history'],
+  // Backends round differently: a model trained on wasm is not the one tfjs-node-gpu would give.
+  resultsDependOnEngine: true,
   defaultQueue: 'gpu',
 } as const satisfies StepKind<typeof input, typeof output>;
 
