@@ -8,6 +8,7 @@ import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { createStepReuseActivities } from '../../activities/step-reuse.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { progressFromHistory } from '../../client/run-history.ts';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
 import type { StepContext, StepOutputs } from '../../common/step-activities.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
@@ -154,6 +155,12 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
         ['publish', 'succeeded', undefined],
       ],
     );
+    // Without a worker, `show` rebuilds the same from the history.
+    const fromHistory = progressFromHistory(await workers.client.workflow.getHandle(result.workflowId).fetchHistory(), result.workflowId);
+    assert.deepEqual(
+      fromHistory.steps.map((step) => [step.id, step.state, step.reusedFrom]),
+      view.steps.map((step) => [step.id, step.state, step.reusedFrom]),
+    );
     const text = await mlp('show', result.workflowId);
     assert.match(text.stdout, new RegExp(`subset +reused .*\\(reused from ${handle.workflowId}/${original.runId}\\)`));
   });
@@ -182,6 +189,8 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     const subset = view.steps.find((step) => step.id === 'subset');
     assert.equal(subset?.state, 'succeeded');
     assert.equal(subset?.reuseMiss, `artifact missing: runs/${handle.workflowId}/subset/out.bin`);
+    const fromHistory = progressFromHistory(await workers.client.workflow.getHandle(result.workflowId).fetchHistory(), result.workflowId);
+    assert.equal(fromHistory.steps.find((step) => step.id === 'subset')?.reuseMiss, subset?.reuseMiss);
   });
 
   it('refuses with a clear error: unknown run, unknown step, a running run, --from with --failed, --failed on a run that did not fail', async () => {
