@@ -170,7 +170,13 @@ export async function runPipeline(
     }
     let reuseMiss: string | undefined;
     const recorded = reuse?.steps[step.id];
-    if (reuse !== undefined && recorded !== undefined) {
+    // Recorded outputs were computed from the recorded upstream outputs: once one of those ran
+    // again (its artifact was gone), the step's inputs may differ, so it runs again too.
+    const ranAgain = step.needs.find((need) => stepProgress.get(need)?.state !== 'reused');
+    if (reuse !== undefined && recorded !== undefined && ranAgain !== undefined) {
+      reuseMiss = `upstream step "${ranAgain}" ran again`;
+      update(step.id, { reuseMiss });
+    } else if (reuse !== undefined && recorded !== undefined) {
       const check = await reuseCheck(step.id).verifyReusedOutputs({ stepId: step.id, from: reuse.run, outputs: recorded });
       if (check.reusable) {
         log.info('Step reused', { stepId: step.id, from: reuse.run });

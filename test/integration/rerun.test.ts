@@ -184,11 +184,12 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
 
     assert.equal(result.status, 'completed');
     const ran = recording.records.filter((record) => record.workflowId === result.workflowId).map((record) => record.stepId);
-    assert.deepEqual(ran, ['subset', 'evaluate', 'publish'], 'subset ran again; download and train were reused');
+    assert.deepEqual(ran, ['subset', 'train', 'evaluate', 'publish'], 'subset ran again, and so did train, which used its outputs; download was reused');
     const view = showSchema.parse(JSON.parse((await mlp('show', result.workflowId, '--json')).stdout));
     const subset = view.steps.find((step) => step.id === 'subset');
     assert.equal(subset?.state, 'succeeded');
     assert.equal(subset?.reuseMiss, `artifact missing: runs/${handle.workflowId}/subset/out.bin`);
+    assert.equal(view.steps.find((step) => step.id === 'train')?.reuseMiss, 'upstream step "subset" ran again');
     const fromHistory = progressFromHistory(await workers.client.workflow.getHandle(result.workflowId).fetchHistory(), result.workflowId);
     assert.equal(fromHistory.steps.find((step) => step.id === 'subset')?.reuseMiss, subset?.reuseMiss);
   });
