@@ -26,6 +26,8 @@ export interface StepProgress {
   reusedFrom?: string;
   /** Why a step `mlp rerun` meant to reuse ran again (e.g. an artifact is gone). */
   reuseMiss?: string;
+  /** Why a step ran although its cache key had an entry (an artifact of the entry is missing or changed). */
+  cacheMiss?: string;
   outputs?: StepOutputs;
   error?: string;
 }

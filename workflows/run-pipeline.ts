@@ -5,6 +5,7 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StepCacheActivities } from '../activities/step-cache.ts';
+import type { CacheKeyParts } from '../common/cache-key.ts';
 import type { StepReuseActivities } from '../activities/step-reuse.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
 import { resolveStepOutputs } from '../common/expressions.ts';
@@ -40,7 +42,16 @@ interface StepResult {
   reusedFrom?: string;
   /** Why outputs meant for reuse were not (the step ran instead). */
   reuseMiss?: string;
+  /** Why the step's cache entry was not served (an artifact is missing or changed; the step ran instead). */
+  cacheMiss?: string;
 }
+
+/**
+ * Cache keys computed with their parts (code fingerprint and engine included) and hits served only
+ * after their artifacts were verified: new activities, so histories recorded before keep replaying
+ * the old path.
+ */
+const VERIFIED_CACHE_PATCH = 'verified-code-aware-cache';
 
 function errorMessage(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause !== undefined) return errorMessage(error.cause);
@@ -139,6 +150,7 @@ export async function runPipeline(
         ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
         ...(result.reusedFrom === undefined ? {} : { reusedFrom: result.reusedFrom }),
         ...(result.reuseMiss === undefined ? {} : { reuseMiss: result.reuseMiss }),
+        ...(result.cacheMiss === undefined ? {} : { cacheMiss: result.cacheMiss }),
       });
       const attributes = searchAttributesFromOutputs(step.uses, result.inputs, result.outputs);
       if (attributes.length > 0) upsertSearchAttributes(attributes);
@@ -186,11 +198,27 @@ export async function runPipeline(
       update(step.id, { reuseMiss });
       log.warn('Step not reused, running it again', { stepId: step.id, from: reuse.run, reason: check.reason });
     }
-    const missed = reuseMiss === undefined ? {} : { reuseMiss };
+    let missed: { reuseMiss?: string; cacheMiss?: string } = reuseMiss === undefined ? {} : { reuseMiss };
     let cacheKey: string | undefined;
-    if (step.cache) {
-      cacheKey = await cache(step.id, 'cache-key').computeCacheKey({ uses: step.uses, inputs });
+    let cacheKeyParts: CacheKeyParts | undefined;
+    if (step.cache && patched(VERIFIED_CACHE_PATCH)) {
+      ({ key: cacheKey, parts: cacheKeyParts } = await cache(step.id, 'cache-key').computeCacheKeyParts({ uses: step.uses, inputs }));
       // A refreshed step still computes its key: its new result replaces the entry.
+      if (refreshed.has(step.id)) log.info('Step cache skipped: refresh requested', { stepId: step.id, cacheKey });
+      const found = refreshed.has(step.id) ? ({ status: 'miss' } as const) : await cache(step.id, 'cache-lookup').lookupVerifiedCache(cacheKey);
+      if (found.status === 'hit') {
+        log.info('Step cache hit', { stepId: step.id, cacheKey, from: found.entry.workflowId });
+        return { inputs, outputs: found.entry.outputs, cached: true, cacheKey, ...missed };
+      }
+      if (found.status === 'stale') {
+        const cacheMiss = `cache entry of run ${found.from} not used: ${found.reason}`;
+        update(step.id, { cacheMiss });
+        missed = { ...missed, cacheMiss };
+        log.warn('Step cache entry unusable, running the step again', { stepId: step.id, cacheKey, from: found.from, reason: found.reason });
+      }
+    } else if (step.cache) {
+      // Histories recorded before keys had parts and hits were verified replay this path.
+      cacheKey = await cache(step.id, 'cache-key').computeCacheKey({ uses: step.uses, inputs });
       const hit = refreshed.has(step.id) ? null : await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
       if (refreshed.has(step.id)) log.info('Step cache skipped: refresh requested', { stepId: step.id, cacheKey });
       if (hit !== null) {
@@ -210,7 +238,14 @@ export async function runPipeline(
     if (cacheKey !== undefined) {
       // Best effort: the step's work is done; a cache that cannot be written only costs a rerun.
       try {
-        await cache(step.id, 'cache-record').recordCache({ key: cacheKey, uses: step.uses, outputs: result, workflowId, stepId: step.id });
+        await cache(step.id, 'cache-record').recordCache({
+          key: cacheKey,
+          uses: step.uses,
+          outputs: result,
+          workflowId,
+          stepId: step.id,
+          ...(cacheKeyParts === undefined ? {} : { parts: cacheKeyParts }),
+        });
       } catch (error) {
         if (isCancellation(error)) throw error;
         log.warn('Step cache not recorded', { stepId: step.id, cacheKey, error: errorMessage(error) });
