@@ -186,9 +186,10 @@ export async function staleArtifactReason(store: ObjectStore, kind: CacheableKin
   return undefined;
 }
 
-/** Fingerprints of the code of every registered kind, computed once per process when a worker did not pass them. */
 let defaultFingerprints: Promise<Record<string, string>> | undefined;
-function projectFingerprints(): Promise<Record<string, string>> {
+
+/** Fingerprints of the code of every registered step kind in this checkout, by kind; computed once per process. */
+export function stepCodeFingerprints(): Promise<Record<string, string>> {
   defaultFingerprints ??= fingerprintStepKinds(STEP_KINDS.map((kind) => kind.uses)).then((graphs) =>
     Object.fromEntries(Object.entries(graphs).map(([uses, graph]) => [uses, graph.fingerprint])),
   );
@@ -199,7 +200,7 @@ export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKi
   const { store } = deps;
 
   const environmentFor = async (uses: string, kind: CacheableKind): Promise<CacheKeyEnvironment> => {
-    const fingerprints = deps.codeFingerprints ?? (await projectFingerprints());
+    const fingerprints = deps.codeFingerprints ?? (await stepCodeFingerprints());
     const code = fingerprints[uses];
     if (code === undefined) throw new PipelineSpecError(`Cache key failed: no code fingerprint for step kind "${uses}" (activities/steps/${uses}.ts)`);
     // Without an engine selected at worker start, the train step selects `auto` on first use.

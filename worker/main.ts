@@ -2,6 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
+import { stepCodeFingerprints } from '../activities/step-cache.ts';
 import { parseWorkerConfig } from './config.ts';
 import { createLogger, temporalLoggerFor } from './logger.ts';
 import { stopOnShutdownRequest } from './shutdown.ts';
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   // One tfjs backend per process: chosen once here, reported, and used by every train step.
   const engine = runsActivities ? await selectEngine(config.engine) : undefined;
   if (engine) logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
+  // The step cache keys each step on the code that computes it: fingerprinted once, here, and reported.
+  const codeFingerprints = runsActivities ? await stepCodeFingerprints() : undefined;
+  if (codeFingerprints) logger.info({ codeFingerprints }, 'Step code fingerprinted');
 
   const store = new ObjectStore(config.storage);
   if (runsActivities) await store.ensureBucket();
@@ -33,7 +37,13 @@ async function main(): Promise<void> {
     queues: config.queues,
     role: config.role,
     shutdownGraceMs: config.shutdownGraceMs,
-    deps: { store, scratchDir: config.scratchDir, ...(engine ? { engine: async () => engine } : {}), ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}) },
+    deps: {
+      store,
+      scratchDir: config.scratchDir,
+      ...(engine ? { engine: async () => engine } : {}),
+      ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
+      ...(codeFingerprints ? { codeFingerprints } : {}),
+    },
   });
   stopOnShutdownRequest(workers, logger, config.shutdownGraceMs);
   logger.info(
