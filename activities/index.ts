@@ -4,6 +4,7 @@ import { createStepActivities } from './steps/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
 import { createStepReuseActivities } from './step-reuse.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
+import { createStorageGcActivities } from './housekeeping/storage-gc.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStepCacheActivities(deps),
     ...createStepReuseActivities(deps),
     ...createModelRegistryActivities(deps),
+    ...createStorageGcActivities(deps),
   };
 }
 

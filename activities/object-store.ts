@@ -146,6 +146,15 @@ export class ObjectStore {
     return keys;
   }
 
+  /** Keys under a prefix with their size and time of last write (what `mlp gc` weighs and ages). */
+  async listWithInfo(prefix: string): Promise<{ key: string; size: number; lastModified: Date }[]> {
+    const objects: { key: string; size: number; lastModified: Date }[] = [];
+    for await (const item of this.#client.listObjectsV2(this.bucket, prefix, true)) {
+      if (typeof item.name === 'string') objects.push({ key: item.name, size: item.size, lastModified: item.lastModified ?? new Date() });
+    }
+    return objects;
+  }
+
   async remove(key: string): Promise<void> {
     await this.#client.removeObject(this.bucket, key);
   }

@@ -15,6 +15,7 @@ import { register as registerShow } from './commands/show.ts';
 import { register as registerCancel } from './commands/cancel.ts';
 import { register as registerReproduce } from './commands/reproduce.ts';
 import { register as registerRerun } from './commands/rerun.ts';
+import { register as registerGc } from './commands/gc.ts';
 import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
 import { register as registerVersion } from './commands/version.ts';
@@ -47,6 +48,7 @@ registerShow(program);
 registerCancel(program);
 registerReproduce(program);
 registerRerun(program);
+registerGc(program);
 registerSchedule(program);
 registerDemo(program);
 

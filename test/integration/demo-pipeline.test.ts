@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
+import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
 import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -16,7 +17,7 @@ const exec = promisify(execFile);
  * MobileNet with ImageNet weights from ../shared/models) submitted by the CLI, run by a worker
  * *process* (as users run it) on the real dev server and S3 server, then reproduced.
  */
-describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce', function () {
+describe('the demo pipeline end to end: mlp run --wait, list, show, reproduce and gc', function () {
   this.timeout(600_000);
   let servers: TestServers;
   let cli: CliWorker;
@@ -109,6 +110,65 @@ describe('the demo pipeline end to end: mlp run --wait, list, show and reproduce
     assert.deepEqual(report.steps.map((step) => [step.step, step.result]), [
       ['download', 'identical'], ['subset', 'identical'], ['train', 'identical'], ['evaluate', 'identical'], ['publish', 'identical'],
     ]);
+  });
+
+  it('mlp gc: a dry run lists exactly the unreferenced objects, --apply deletes them, and the demo still reproduces', async () => {
+    const store = new ObjectStore(servers.storage);
+    const random = (): string => createHash('sha256').update(randomUUID()).digest('hex');
+    // What a run beyond the kept ones leaves behind: its cache entry, a shard and a feature no
+    // kept split manifest refers to. Everything the demo run wrote is referenced and must stay.
+    const orphanEntry = `cache/${random()}.json`;
+    const orphanShard = `datasets/preprocessed/w8-h8-stretch-gray-v2/shards/${random()}.npy`;
+    const orphanFeature = `features/${random()}/symmetric/plain/${random()}.bin`;
+    const entryBody = JSON.stringify({ key: orphanEntry.slice(6, -5), uses: 'subset', version: '1', outputs: {}, workflowId: 'pneumonia-demo-gone', stepId: 'subset', recordedAt: new Date().toISOString() });
+    await store.put(orphanEntry, Buffer.from(entryBody));
+    await store.put(orphanShard, Buffer.alloc(300));
+    await store.put(orphanFeature, Buffer.alloc(40));
+    const before = new Set([...(await store.list('cache/')), ...(await store.list('datasets/preprocessed/')), ...(await store.list('features/'))]);
+
+    const classSchema = z.object({ count: z.number(), bytes: z.number(), keys: z.array(z.string()), kept: z.number() });
+    const reportSchema = z.object({
+      applied: z.boolean(),
+      keptRuns: z.array(z.string()),
+      registryRuns: z.array(z.string()),
+      removed: z.object({ cacheEntries: classSchema, shards: classSchema, features: classSchema }),
+      totalBytes: z.number(),
+    });
+    // --keep-runs 1: the newest run is the reproduction; the demo run stays because it published
+    // a registered version. --grace 0s: nothing is spared for being new.
+    const dry = await mlp('gc', '--keep-runs', '1', '--grace', '0s', '--json');
+    assert.equal(dry.code, 0, dry.stderr);
+    const planned = reportSchema.parse(JSON.parse(dry.stdout));
+    assert.equal(planned.applied, false);
+    assert.ok(planned.registryRuns.includes(workflowId), 'the run behind pneumonia-demo v1 is kept');
+    assert.deepEqual(planned.removed.cacheEntries.keys, [orphanEntry]);
+    assert.deepEqual(planned.removed.shards.keys, [orphanShard]);
+    assert.deepEqual(planned.removed.features.keys, [orphanFeature]);
+    assert.equal(planned.totalBytes, Buffer.byteLength(entryBody) + 300 + 40);
+    assert.ok(planned.removed.cacheEntries.kept >= 3 && planned.removed.shards.kept >= 1 && planned.removed.features.kept >= 1);
+    for (const key of before) assert.ok(await store.exists(key), `the dry run deleted ${key}`);
+
+    const human = await mlp('gc', '--keep-runs', '1', '--grace', '0s');
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^dry run: would remove 3 objects, /);
+    assert.ok(human.stdout.includes(orphanShard));
+
+    const applied = reportSchema.parse(JSON.parse((await mlp('gc', '--keep-runs', '1', '--grace', '0s', '--apply', '--json')).stdout));
+    assert.equal(applied.applied, true);
+    assert.equal(applied.totalBytes, planned.totalBytes);
+    for (const key of before) {
+      const removed = [orphanEntry, orphanShard, orphanFeature].includes(key);
+      assert.equal(await store.exists(key), !removed, `${key} ${removed ? 'survived' : 'was deleted'}`);
+    }
+    const again = reportSchema.parse(JSON.parse((await mlp('gc', '--keep-runs', '1', '--grace', '0s', '--json')).stdout));
+    assert.equal(again.totalBytes, 0, 'nothing left to collect');
+
+    // The registered model's files are all there, and the run still reproduces bit for bit.
+    const files = await fetchLayersModelFiles(`s3://${store.bucket}/models/pneumonia-demo/1/model`, store);
+    assert.ok(files.weightData.byteLength > 0);
+    const reproduced = await mlp('reproduce', workflowId, '--json');
+    assert.equal(reproduced.code, 0, `${reproduced.stderr}\n${reproduced.stdout}`);
+    assert.equal(z.object({ reproduced: z.boolean() }).loose().parse(JSON.parse(reproduced.stdout)).reproduced, true);
   });
 
   it('keeps the S3 secret out of the worker log, the exported history and every CLI output; the history stays small', async () => {
