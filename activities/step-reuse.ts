@@ -1,6 +1,8 @@
 import type { StepOutputs } from '../common/step-activities.ts';
+import { findStepKind } from '../common/step-kinds/index.ts';
 import type { ActivityDeps } from './deps.ts';
 import type { ObjectStore } from './object-store.ts';
+import { outputArtifacts, type CacheableKindLookup } from './step-cache.ts';
 
 /**
  * `mlp rerun` reuses an earlier run's step outputs instead of running the step again; before it
@@ -8,7 +10,7 @@ import type { ObjectStore } from './object-store.ts';
  * because the workflow sandbox cannot do I/O.
  */
 
-/** Outputs that are object keys of artifacts (step kinds declare no output artifacts, so by prefix). */
+/** Strings in any output that are object keys of artifacts, declared by the step kind or not. */
 const ARTIFACT_KEY = /^(runs|datasets|models)\//;
 
 /** Every artifact key among the outputs (nested objects and arrays included), in order. */
@@ -27,6 +29,8 @@ async function artifactExists(store: ObjectStore, key: string): Promise<boolean>
 
 export interface ReuseCheckRequest {
   stepId: string;
+  /** The step's kind: the outputs it declares as artifacts are verified, whatever their prefix. */
+  uses?: string;
   /** The earlier run, `<workflowId>/<runId>`. */
   from: string;
   outputs: StepOutputs;
@@ -34,11 +38,13 @@ export interface ReuseCheckRequest {
 
 export type ReuseCheck = { reusable: true; from: string; outputs: StepOutputs } | { reusable: false; from: string; reason: string };
 
-export function createStepReuseActivities({ store }: ActivityDeps) {
+export function createStepReuseActivities({ store }: ActivityDeps, kinds: CacheableKindLookup = findStepKind) {
   return {
     /** Whether the outputs can be reused: all their artifacts exist; otherwise which do not. */
     async verifyReusedOutputs(request: ReuseCheckRequest): Promise<ReuseCheck> {
-      const keys = [...new Set(artifactKeys(request.outputs))];
+      const kind = request.uses === undefined ? undefined : kinds(request.uses);
+      const declared = kind === undefined ? [] : outputArtifacts(kind, request.outputs).map(({ key }) => key);
+      const keys = [...new Set([...declared, ...artifactKeys(request.outputs)])];
       const missing: string[] = [];
       for (const key of keys) {
         if (!(await artifactExists(store, key))) missing.push(key);

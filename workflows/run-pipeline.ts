@@ -189,7 +189,7 @@ export async function runPipeline(
       reuseMiss = `upstream step "${ranAgain}" ran again`;
       update(step.id, { reuseMiss });
     } else if (reuse !== undefined && recorded !== undefined) {
-      const check = await reuseCheck(step.id).verifyReusedOutputs({ stepId: step.id, from: reuse.run, outputs: recorded });
+      const check = await reuseCheck(step.id).verifyReusedOutputs({ stepId: step.id, uses: step.uses, from: reuse.run, outputs: recorded });
       if (check.reusable) {
         log.info('Step reused', { stepId: step.id, from: reuse.run });
         return { inputs, outputs: check.outputs, cached: false, reusedFrom: reuse.run };

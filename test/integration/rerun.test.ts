@@ -81,8 +81,10 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
    * download → subset → train → evaluate → publish; each step names an artifact under the run's
    * own prefix (written below, as a real step would) and takes its upstream step's.
    */
-  function pipeline(name: string, workflowId: string): ResolvedPipeline {
-    const artifact = (step: string): { outputs: { artifact: string } } => ({ outputs: { artifact: `runs/${workflowId}/${step}/out.bin` } });
+  function pipeline(name: string, workflowId: string, trainModel?: string): ResolvedPipeline {
+    const artifact = (step: string): { outputs: Record<string, string> } => ({
+      outputs: { artifact: `runs/${workflowId}/${step}/out.bin`, ...(step === 'train' && trainModel !== undefined ? { model: trainModel } : {}) },
+    });
     const upstream = (step: string): string => `\${{ steps.${step}.outputs.artifact }}`;
     return testPipeline(name, [
       testStep('download', 'download', { with: artifact('download') }),
@@ -93,9 +95,10 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     ]);
   }
 
-  async function firstRun(name: string, options: { trainFails?: boolean } = {}): Promise<{ handle: WorkflowHandle; spec: ResolvedPipeline }> {
+  /** The first run; `trainModel` gives train a `model` output (an artifact train declares) that is never written. */
+  async function firstRun(name: string, options: { trainFails?: boolean; trainModel?: (workflowId: string) => string } = {}): Promise<{ handle: WorkflowHandle; spec: ResolvedPipeline }> {
     const workflowId = `${name}-${randomUUID().slice(0, 8)}`;
-    const spec = pipeline(name, workflowId);
+    const spec = pipeline(name, workflowId, options.trainModel?.(workflowId));
     for (const step of spec.steps) await store.put(`runs/${workflowId}/${step.id}/out.bin`, Buffer.from(step.id));
     if (options.trainFails === true) brokenTrain.add(workflowId);
     const handle = await workers.client.workflow.start('runPipeline', pipelineStartOptions(spec, { workflowId, taskQueuePrefix: workers.taskQueuePrefix }));
@@ -192,6 +195,16 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     assert.equal(view.steps.find((step) => step.id === 'train')?.reuseMiss, 'upstream step "subset" ran again');
     const fromHistory = progressFromHistory(await workers.client.workflow.getHandle(result.workflowId).fetchHistory(), result.workflowId);
     assert.equal(fromHistory.steps.find((step) => step.id === 'subset')?.reuseMiss, subset?.reuseMiss);
+  });
+
+  it('verifies the artifacts a step kind declares among its outputs, whatever their prefix', async () => {
+    const { handle } = await firstRun('declared-artifact', { trainModel: (workflowId) => `exports/${workflowId}/model.json` });
+    const result = await rerun(handle.workflowId, '--from', 'evaluate');
+
+    const ran = recording.records.filter((record) => record.workflowId === result.workflowId).map((record) => record.stepId);
+    assert.deepEqual(ran, ['train', 'evaluate', 'publish']);
+    const view = showSchema.parse(JSON.parse((await mlp('show', result.workflowId, '--json')).stdout));
+    assert.equal(view.steps.find((step) => step.id === 'train')?.reuseMiss, `artifact missing: exports/${handle.workflowId}/model.json`);
   });
 
   it('refuses with a clear error: unknown run, unknown step, a running run, --from with --failed, --failed on a run that did not fail', async () => {
