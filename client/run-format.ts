@@ -22,6 +22,7 @@ function stepLine(step: StepProgressView, width: number): string {
   if (step.cached) parts.push('(cache hit)');
   if (step.reusedFrom !== undefined) parts.push(`(reused from ${step.reusedFrom})`);
   if (step.reuseMiss !== undefined) parts.push(`(ran again: ${step.reuseMiss})`);
+  if (step.cacheMiss !== undefined) parts.push(`(ran again: ${step.cacheMiss})`);
   if (step.error) parts.push(`— ${step.error}`);
   if (step.lastFailure) parts.push(`— last attempt: ${step.lastFailure}`);
   return `  ${parts.join('  ')}`.trimEnd();

@@ -56,6 +56,14 @@ export function recordedStart(history: History, workflowId: string): RecordedSta
 }
 
 const cacheHitSchema = z.object({ outputs: z.record(z.string(), z.unknown()) }).nullable();
+/** What `lookupVerifiedCache` returns (runs recorded before it returned a `CacheEntry` or null). */
+const verifiedLookupSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('hit'), entry: z.object({ outputs: z.record(z.string(), z.unknown()) }) }),
+  z.object({ status: z.literal('miss') }),
+  z.object({ status: z.literal('stale'), reason: z.string(), from: z.string() }),
+]);
+/** `computeCacheKeyParts` returns the key with its parts; `computeCacheKey` the key alone. */
+const cacheKeySchema = z.union([z.string(), z.object({ key: z.string() }).transform(({ key }) => key)]);
 const reuseCheckSchema = z.discriminatedUnion('reusable', [
   z.object({ reusable: z.literal(true), from: z.string(), outputs: z.record(z.string(), z.unknown()) }),
   z.object({ reusable: z.literal(false), from: z.string(), reason: z.string() }),
@@ -70,6 +78,7 @@ interface StepEvents {
   cacheKey?: string;
   reusedFrom?: string;
   reuseMiss?: string;
+  cacheMiss?: string;
   outputs?: StepOutputs;
   error?: string;
 }
@@ -152,13 +161,16 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
           step.reuseMiss = data.reason;
         }
       } else if (activity.operation === 'cache-key' && completed) {
-        const key = firstPayload(completed.result);
-        if (typeof key === 'string') step.cacheKey = key;
+        const key = cacheKeySchema.safeParse(firstPayload(completed.result));
+        if (key.success) step.cacheKey = key.data;
       } else if (activity.operation === 'cache-lookup' && completed) {
-        const hit = cacheHitSchema.safeParse(firstPayload(completed.result));
-        if (hit.success && hit.data !== null) {
-          Object.assign(step, { state: 'cached', cached: true, outputs: hit.data.outputs, endedAt: time });
+        const result = firstPayload(completed.result);
+        const verified = verifiedLookupSchema.safeParse(result);
+        const hit = verified.success ? (verified.data.status === 'hit' ? verified.data.entry : null) : cacheHitSchema.safeParse(result).data;
+        if (hit !== null && hit !== undefined) {
+          Object.assign(step, { state: 'cached', cached: true, outputs: hit.outputs, endedAt: time });
         }
+        if (verified.data?.status === 'stale') step.cacheMiss = `cache entry of run ${verified.data.from} not used: ${verified.data.reason}`;
       } else if (activity.operation === undefined) {
         step.endedAt = time;
         if (completed) {
@@ -201,6 +213,7 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       ...(seen.cacheKey === undefined ? {} : { cacheKey: seen.cacheKey }),
       ...(seen.reusedFrom === undefined ? {} : { reusedFrom: seen.reusedFrom }),
       ...(seen.reuseMiss === undefined ? {} : { reuseMiss: seen.reuseMiss }),
+      ...(seen.cacheMiss === undefined ? {} : { cacheMiss: seen.cacheMiss }),
       ...(outputs === undefined ? {} : { outputs }),
       ...(seen.error === undefined ? {} : { error: seen.error }),
       ...(seen.attempt === undefined ? {} : { attempt: seen.attempt }),
