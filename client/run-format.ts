@@ -43,6 +43,7 @@ export function formatRunView(view: RunView, url: string): string {
     `  started ${view.startedAt}${view.endedAt ? `  ended ${view.endedAt}  took ${formatDuration(view.startedAt, view.endedAt)}` : ''}`,
     `  ${url}`,
   ];
+  if (view.rerunOf) lines.push(`  rerun of ${view.rerunOf.run} from ${view.rerunOf.from}`);
   if (view.note) lines.push(`  note: ${view.note}`);
   lines.push('steps:', ...view.steps.map((step) => stepLine(step, width)));
   const metrics = Object.entries(view.metrics);

@@ -31,6 +31,8 @@ export interface RunView extends PipelineProgressView {
   artifacts: ArtifactRef[];
   /** Report keys (outputs named `report`) by step. */
   reports: Record<string, string>;
+  /** `mlp rerun`: the run this one reruns (`<workflowId>/<runId>`) and the steps it started from (memo). */
+  rerunOf?: { run: string; from: string };
 }
 
 /** How long a worker may take to answer the progress query (it may replay a long history first). */
@@ -82,7 +84,13 @@ export interface RunViewOptions {
 /** The run's view: from the progress query when a worker answers in time, else from history. */
 export async function loadRunView(client: Client, handle: WorkflowHandle, options: RunViewOptions = {}): Promise<RunView> {
   const description = await handle.describe();
-  const base = { runId: description.runId, status: description.status.name, taskQueue: description.taskQueue };
+  const { rerunOf, from } = description.memo ?? {};
+  const base = {
+    runId: description.runId,
+    status: description.status.name,
+    taskQueue: description.taskQueue,
+    ...(typeof rerunOf === 'string' && typeof from === 'string' ? { rerunOf: { run: rerunOf, from } } : {}),
+  };
   const pinned = client.workflow.getHandle(handle.workflowId, description.runId);
   let fetched: Promise<History> | undefined;
   const read = (): Promise<History> => (options.history ? options.history(description.status.name === 'RUNNING') : pinned.fetchHistory());

@@ -29,6 +29,7 @@ const startedSchema = z.object({
 });
 const showSchema = z.object({
   state: z.string(),
+  rerunOf: z.object({ run: z.string(), from: z.string() }).optional(),
   steps: z.array(z.object({ id: z.string(), state: z.string(), reusedFrom: z.string().optional(), reuseMiss: z.string().optional() })),
 });
 
@@ -148,6 +149,7 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     const shown = await mlp('show', result.workflowId, '--json');
     assert.equal(shown.code, 0, shown.stderr);
     const view = showSchema.parse(JSON.parse(shown.stdout));
+    assert.deepEqual(view.rerunOf, { run: `${handle.workflowId}/${original.runId}`, from: 'train' });
     assert.deepEqual(
       view.steps.map((step) => [step.id, step.state, step.reusedFrom]),
       [
@@ -166,6 +168,7 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     );
     const text = await mlp('show', result.workflowId);
     assert.match(text.stdout, new RegExp(`subset +reused .*\\(reused from ${handle.workflowId}/${original.runId}\\)`));
+    assert.match(text.stdout, new RegExp(`rerun of ${handle.workflowId}/${original.runId} from train`));
   });
 
   it('--failed after a forced failure succeeds without redoing the steps before the failed one', async () => {
