@@ -74,7 +74,8 @@ const cacheKeyPartsSchema = z.object({
 const recordedArtifactSchema = z.object({ sha256: z.string(), etag: z.string(), size: z.number() });
 export type RecordedArtifact = z.infer<typeof recordedArtifactSchema>;
 
-const cacheEntrySchema = z.object({
+/** A cache entry as stored under `cache/<key>.json` (`mlp plan --explain` and `mlp gc` read them too). */
+export const cacheEntrySchema = z.object({
   key: z.string(),
   uses: z.string(),
   version: z.string(),
