@@ -5,6 +5,7 @@ import { createStepCacheActivities } from './step-cache.ts';
 import { createStepReuseActivities } from './step-reuse.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
 import { createStorageGcActivities } from './housekeeping/storage-gc.ts';
+import { createCacheEntriesActivities } from './housekeeping/cache-entries.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStepReuseActivities(deps),
     ...createModelRegistryActivities(deps),
     ...createStorageGcActivities(deps),
+    ...createCacheEntriesActivities(deps),
   };
 }
 

@@ -16,6 +16,7 @@ import { register as registerCancel } from './commands/cancel.ts';
 import { register as registerReproduce } from './commands/reproduce.ts';
 import { register as registerRerun } from './commands/rerun.ts';
 import { register as registerGc } from './commands/gc.ts';
+import { register as registerCache } from './commands/cache.ts';
 import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
 import { register as registerVersion } from './commands/version.ts';
@@ -49,6 +50,7 @@ registerCancel(program);
 registerReproduce(program);
 registerRerun(program);
 registerGc(program);
+registerCache(program);
 registerSchedule(program);
 registerDemo(program);
 

@@ -4,3 +4,4 @@ export * from './check-storage.ts';
 export * from './run-pipeline.ts';
 export * from './models.ts';
 export * from './storage-gc.ts';
+export * from './cache-explain.ts';
