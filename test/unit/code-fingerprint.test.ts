@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { STEP_KINDS } from '../../common/step-kinds/index.ts';
 import { fingerprintModuleGraph, fingerprintStepKinds, lockedVersions, PROJECT_ROOT, runtimeImports } from '../../activities/code-fingerprint.ts';
 
 /** A small project: a step that imports a helper, which imports common/ and an npm package. */
@@ -108,7 +109,11 @@ describe('code fingerprints of step kinds', () => {
   });
 
   it('fingerprints every step kind of this project, noop without the training code', async () => {
-    const graphs = await fingerprintStepKinds(['noop', 'train'], PROJECT_ROOT);
+    const graphs = await fingerprintStepKinds(
+      STEP_KINDS.map((kind) => kind.uses),
+      PROJECT_ROOT,
+    );
+    assert.equal(new Set(Object.values(graphs).map((graph) => graph.fingerprint)).size, STEP_KINDS.length, 'one distinct fingerprint per kind');
     assert.ok(graphs.noop?.files.includes('activities/steps/define-step.ts'));
     assert.ok(!graphs.noop?.files.some((file) => file.startsWith('activities/training/')));
     assert.ok(graphs.train?.files.includes('activities/training/train-step.ts'));
