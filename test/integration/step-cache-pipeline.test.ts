@@ -38,9 +38,10 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
     return { trainManifest, counts: {} };
   };
 
-  const spec = (name: string) =>
+  // Each test draws its own seed: equal inputs would share cache entries across tests.
+  const spec = (name: string, seed: number) =>
     testPipeline(name, [
-      testStep('subset', 'subset', { cache: true, with: { datasetManifest: dataset, imageSize: 64, fractions: { train: 0.2, val: 0.05 } } }),
+      testStep('subset', 'subset', { cache: true, with: { datasetManifest: dataset, seed, imageSize: 64, fractions: { train: 0.2, val: 0.05 } } }),
     ]);
 
   before(async () => {
@@ -72,9 +73,9 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
       },
     });
     return {
-      async run(name: string): Promise<Run> {
+      async run(name: string, seed: number): Promise<Run> {
         const workflowId = `${name}-${randomUUID().slice(0, 8)}`;
-        const handle = await workers.client.workflow.start('runPipeline', pipelineStartOptions(spec(name), { workflowId, taskQueuePrefix: workers.taskQueuePrefix }));
+        const handle = await workers.client.workflow.start('runPipeline', pipelineStartOptions(spec(name, seed), { workflowId, taskQueuePrefix: workers.taskQueuePrefix }));
         await handle.result();
         const progress = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
         const step = progress.steps[0];
@@ -104,9 +105,10 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
       };
       const original = await fingerprintsOf();
       const pipeline = `code-${randomUUID().slice(0, 6)}`;
+      const seed = 1;
 
       const first = await workersWith(original.fingerprints);
-      const [cold, warm] = [await first.run(pipeline), await first.run(pipeline)];
+      const [cold, warm] = [await first.run(pipeline, seed), await first.run(pipeline, seed)];
       await first.stop();
       assert.equal(cold.ran, true);
       assert.deepEqual([warm.ran, warm.step.state, warm.step.cacheKey], [false, 'cached', cold.step.cacheKey], 'same code: a hit');
@@ -118,7 +120,7 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
       assert.equal(unrelated.fingerprints.subset, original.fingerprints.subset);
       assert.notEqual(unrelated.fingerprints.evaluate, original.fingerprints.evaluate);
       const second = await workersWith(unrelated.fingerprints);
-      const afterUnrelated = await second.run(pipeline);
+      const afterUnrelated = await second.run(pipeline, seed);
       await second.stop();
       assert.deepEqual([afterUnrelated.ran, afterUnrelated.step.state], [false, 'cached'], 'unrelated change: still a hit');
 
@@ -127,7 +129,7 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
       await appendFile(path.join(copy, 'common/dataset-manifest.ts'), '\nexport const relatedChange = 1;\n');
       const related = await fingerprintsOf();
       const third = await workersWith(related.fingerprints);
-      const [changed, again] = [await third.run(pipeline), await third.run(pipeline)];
+      const [changed, again] = [await third.run(pipeline, seed), await third.run(pipeline, seed)];
       await third.stop();
       assert.deepEqual([changed.ran, changed.step.state], [true, 'succeeded'], 'changed code: a miss, the step ran');
       assert.notEqual(changed.step.cacheKey, cold.step.cacheKey);
@@ -142,14 +144,15 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
     const workers = await workersWith();
     try {
       const pipeline = `verified-${randomUUID().slice(0, 6)}`;
-      const first = await workers.run(pipeline);
+      const seed = 2;
+      const first = await workers.run(pipeline, seed);
       assert.equal(first.ran, true);
       const key = first.step.cacheKey;
       const deleted = `runs/${first.handle.workflowId}/subset/train.json`;
       assert.equal(first.step.outputs?.trainManifest, deleted);
       await store.remove(deleted);
 
-      const second = await workers.run(pipeline);
+      const second = await workers.run(pipeline, seed);
       assert.deepEqual([second.ran, second.step.state, second.step.cacheKey], [true, 'succeeded', key]);
       const why = `cache entry of run ${first.handle.workflowId} not used: output trainManifest: artifact ${deleted} is missing`;
       assert.equal(second.step.cacheMiss, why);
@@ -159,12 +162,12 @@ describe('step cache of runPipeline: code-aware keys and verified hits', functio
       assert.equal(entry.workflowId, second.handle.workflowId, 'the entry now points at the recomputed run');
       assert.deepEqual(entry.outputs, second.step.outputs);
 
-      const third = await workers.run(pipeline);
+      const third = await workers.run(pipeline, seed);
       assert.deepEqual([third.ran, third.step.state, third.step.outputs], [false, 'cached', second.step.outputs], 'the rewritten entry serves hits');
 
       const rewritten = `runs/${second.handle.workflowId}/subset/train.json`;
       await store.put(rewritten, '{"writtenBy": "someone else"}');
-      const fourth = await workers.run(pipeline);
+      const fourth = await workers.run(pipeline, seed);
       assert.equal(fourth.ran, true);
       assert.match(fourth.step.cacheMiss ?? '', new RegExp(`^cache entry of run ${second.handle.workflowId} not used: output trainManifest: artifact ${rewritten} changed since it was cached \\(sha256 [0-9a-f]{12}…, recorded [0-9a-f]{12}…\\)$`));
     } finally {
