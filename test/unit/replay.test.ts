@@ -18,10 +18,10 @@ const histories = readdirSync(historiesDir)
 describe('replay of saved runPipeline histories', function () {
   this.timeout(120_000);
 
-  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing) and of the real pneumonia-vgg19.yaml', () => {
+  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing, rerun) and of the real pneumonia-vgg19.yaml', () => {
     assert.deepEqual(
       histories.map(({ name }) => name),
-      ['pneumonia-shape-cached.json', 'pneumonia-shape-failing.json', 'pneumonia-shape.json', 'pneumonia-vgg19.json'],
+      ['pneumonia-shape-cached.json', 'pneumonia-shape-failing.json', 'pneumonia-shape-rerun.json', 'pneumonia-shape.json', 'pneumonia-vgg19.json'],
     );
   });
 
