@@ -36,7 +36,11 @@ export const resolvedPipelineSchema = z.looseObject({
   steps: z.array(resolvedStepSchema).min(1),
 });
 
-export const runPipelineOptionsSchema = z.looseObject({ taskQueuePrefix: z.string().optional() });
+export const runPipelineOptionsSchema = z.looseObject({
+  taskQueuePrefix: z.string().optional(),
+  /** `mlp rerun`: the earlier run and its recorded outputs by step. */
+  reuse: z.looseObject({ run: z.string(), steps: z.record(z.string(), z.record(z.string(), z.unknown())) }).optional(),
+});
 
 /** `runPipeline`'s arguments: the spec, then (optionally) the deployment options. */
 export const runPipelineArgsSchema = z.tuple([resolvedPipelineSchema], runPipelineOptionsSchema.optional());

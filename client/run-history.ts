@@ -116,7 +116,7 @@ function closedRunState(event: HistoryEvent): RunState | undefined {
  * its cache bookkeeping (a non-null `cache-lookup` result is a hit).
  */
 export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
-  const { spec } = recordedStart(history, workflowId);
+  const { spec, options } = recordedStart(history, workflowId);
   const events = history.events ?? [];
   const steps = new Map<string, StepEvents>(spec.steps.map((step) => [step.id, { cached: false }]));
   const activityByEvent = new Map<string, StepActivityRef>();
@@ -194,6 +194,16 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       endedAt = time;
     }
     if (event.workflowExecutionCompletedEventAttributes) result = firstPayload(event.workflowExecutionCompletedEventAttributes.result);
+  }
+
+  // A step meant for reuse that ran without a reuse check: the workflow saw an upstream step run
+  // again (it decides that without an activity, so the history holds no reason of its own).
+  const meantForReuse = options.reuse?.steps ?? {};
+  for (const step of spec.steps) {
+    const seen = steps.get(step.id);
+    if (meantForReuse[step.id] === undefined || seen === undefined || seen.state === 'reused' || seen.reuseMiss !== undefined) continue;
+    const upstream = step.needs.find((need) => steps.get(need)?.state !== 'reused');
+    if (upstream !== undefined && seen.state !== undefined) seen.reuseMiss = `upstream step "${upstream}" ran again`;
   }
 
   // A completed run's result holds every step's outputs, cache hits included.

@@ -43,6 +43,20 @@ describe('run history (show without a worker, reproduce)', () => {
     assert.equal(subset?.outputs?.['trainManifest'], 'runs/x/subset/train.json');
   });
 
+  it('marks the steps a rerun reused, and says why the others it meant to reuse ran again', () => {
+    const view = progressFromHistory(savedHistory('pneumonia-shape-rerun'), 'wf');
+    const [download, subset, trainPartial, trainFull] = view.steps;
+    assert.equal(download?.state, 'reused');
+    assert.match(download?.reusedFrom ?? '', /^pneumonia-shape-[0-9a-f]{8}\/[0-9a-f-]{36}$/);
+    assert.equal(download?.outputs?.['datasetManifest'], 'datasets/fixture/manifest.json');
+    assert.equal(subset?.state, 'succeeded');
+    assert.equal(subset?.reuseMiss, 'artifact missing: runs/x/subset/train.json, runs/x/subset/val.json, runs/x/subset/test.json');
+    assert.equal(trainPartial?.state, 'succeeded');
+    assert.equal(trainPartial?.reuseMiss, 'upstream step "subset" ran again');
+    assert.equal(trainFull?.state, 'succeeded');
+    assert.equal(trainFull?.reuseMiss, undefined, 'the step the rerun starts from was never meant to be reused');
+  });
+
   it('names the failed step with its error type and marks the steps that never ran as cancelled', () => {
     const view = progressFromHistory(savedHistory('pneumonia-shape-failing'), 'wf');
     assert.equal(view.state, 'failed');
