@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { createStepReuseActivities } from '../../activities/step-reuse.ts';
+import { loadPipelineFile } from '../../client/pipeline-file.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { progressFromHistory } from '../../client/run-history.ts';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
@@ -208,6 +209,33 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     assert.deepEqual(ran, ['train', 'evaluate', 'publish']);
     const view = showSchema.parse(JSON.parse((await mlp('show', result.workflowId, '--json')).stdout));
     assert.equal(view.steps.find((step) => step.id === 'train')?.reuseMiss, `artifact missing: exports/${handle.workflowId}/model.json`);
+  });
+
+  it('--set re-resolves the pipeline file from the recorded params; a step whose inputs changed runs again even upstream of --from', async () => {
+    const file = 'test/fixtures/pipelines/rerun-chain.yaml';
+    const { resolved } = await loadPipelineFile(file, ['prefix=clean']);
+    const handle = await workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: `rerun-chain-${randomUUID().slice(0, 8)}`, taskQueuePrefix: workers.taskQueuePrefix }));
+    await handle.result();
+    const ranIn = (workflowId: string): string[] => recording.records.filter((record) => record.workflowId === workflowId).map((record) => record.stepId);
+
+    // Only evaluate's input changes: prepare and train are reused, and the recorded prefix=clean is kept.
+    const threshold = await rerun(handle.workflowId, '--from', 'evaluate', '--file', file, '--set', 'threshold=0.7');
+    assert.deepEqual(ranIn(threshold.workflowId), ['evaluate']);
+    assert.deepEqual(threshold.reuse, ['prepare', 'train']);
+    assert.equal(z.object({ value: z.unknown() }).parse(threshold.outputs?.['evaluate']?.['input']).value, 0.7);
+    assert.equal(z.object({ value: z.unknown() }).parse(threshold.outputs?.['prepare']?.['input']).value, 'clean-data');
+
+    // prepare's input changes: it runs, and so does everything after it.
+    const prefix = await rerun(handle.workflowId, '--from', 'evaluate', '--file', file, '--set', 'prefix=other');
+    assert.deepEqual(prefix.from, ['evaluate', 'prepare']);
+    assert.deepEqual(ranIn(prefix.workflowId), ['prepare', 'train', 'evaluate']);
+
+    const bare = await mlp('rerun', handle.workflowId, '--from', 'evaluate', '--set', 'threshold=0.7');
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /--set needs --file <pipeline>/);
+    const wrongType = await mlp('rerun', handle.workflowId, '--from', 'evaluate', '--file', file, '--set', 'threshold=high');
+    assert.equal(wrongType.code, 1);
+    assert.match(wrongType.stderr, /rerun-chain\.yaml:\d+:\d+: --set threshold=high: param "threshold" is a number, got "high"/);
   });
 
   it('refuses with a clear error: unknown run, unknown step, a running run, --from with --failed, --failed on a run that did not fail', async () => {
