@@ -1,3 +1,4 @@
+import { SplitManifestSchema } from '../common/dataset-manifest.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { findStepKind } from '../common/step-kinds/index.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -27,6 +28,21 @@ async function artifactExists(store: ObjectStore, key: string): Promise<boolean>
   return store.exists(key);
 }
 
+/**
+ * Shards a split manifest among the keys names (its images' `key`s), each with the manifest
+ * naming it. A reused subset is only whole if its shards are still there: `mlp gc` may have
+ * removed the shards of a run older than the runs it keeps while the manifests stay.
+ */
+async function shardsOfSplitManifests(store: ObjectStore, keys: readonly string[]): Promise<Map<string, string>> {
+  const shards = new Map<string, string>();
+  for (const key of keys.filter((candidate) => candidate.endsWith('.json'))) {
+    const manifest = SplitManifestSchema.safeParse(await store.getJson(key));
+    if (!manifest.success) continue;
+    for (const image of manifest.data.images) if (!shards.has(image.key)) shards.set(image.key, key);
+  }
+  return shards;
+}
+
 export interface ReuseCheckRequest {
   stepId: string;
   /** The step's kind: the outputs it declares as artifacts are verified, whatever their prefix. */
@@ -48,6 +64,11 @@ export function createStepReuseActivities({ store }: ActivityDeps, kinds: Cachea
       const missing: string[] = [];
       for (const key of keys) {
         if (!(await artifactExists(store, key))) missing.push(key);
+      }
+      if (missing.length === 0) {
+        for (const [shard, manifest] of await shardsOfSplitManifests(store, keys)) {
+          if (!(await store.exists(shard))) missing.push(`${shard} (named by ${manifest})`);
+        }
       }
       if (missing.length > 0) {
         const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';

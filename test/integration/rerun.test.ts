@@ -211,6 +211,33 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
     assert.equal(view.steps.find((step) => step.id === 'train')?.reuseMiss, `artifact missing: exports/${handle.workflowId}/model.json`);
   });
 
+  it('does not reuse a subset whose split manifest is still there but whose shards were removed (e.g. by mlp gc)', async () => {
+    const id = randomUUID().slice(0, 8);
+    const shard = `datasets/preprocessed/32x32x1-fill/shards/${id}.npy`;
+    const manifestKey = `runs/reuse-${id}/subset/train.json`;
+    const image = (n: number) => ({ sha256: n.toString(16).padStart(64, '0'), path: `train/NORMAL/${n}.jpeg`, class: 'NORMAL', label: 0, key: shard, row: n });
+    await store.put(shard, 'shard bytes');
+    await store.putJson(manifestKey, {
+      version: 2,
+      datasetHash: 'a'.repeat(64),
+      split: 'train',
+      classes: ['NORMAL'],
+      preprocessing: { width: 32, height: 32, channels: 1, fit: 'fill' },
+      classCounts: { NORMAL: 2 },
+      images: [image(0), image(1)],
+    });
+    const reuse = createStepReuseActivities({ store, scratchDir: servers.dir });
+    const request = { stepId: 'subset', uses: 'subset', from: `old-${id}/r1`, outputs: { trainManifest: manifestKey } };
+
+    assert.deepEqual(await reuse.verifyReusedOutputs(request), { reusable: true, from: request.from, outputs: request.outputs });
+    await store.remove(shard);
+    assert.deepEqual(await reuse.verifyReusedOutputs(request), {
+      reusable: false,
+      from: request.from,
+      reason: `artifact missing: ${shard} (named by ${manifestKey})`,
+    });
+  });
+
   it('--set re-resolves the pipeline file from the recorded params; a step whose inputs changed runs again even upstream of --from', async () => {
     const file = 'test/fixtures/pipelines/rerun-chain.yaml';
     const { resolved } = await loadPipelineFile(file, ['prefix=clean']);
