@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { CacheKeyParts } from '../common/cache-key.ts';
+import { CacheKeyPartsSchema, type CacheKeyParts } from '../common/cache-key.ts';
 import { canonicalJson } from '../common/canonical-json.ts';
 import { ArtifactNotFoundError, PipelineSpecError } from '../common/errors.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
@@ -62,14 +62,6 @@ export interface CacheRecord {
   parts?: CacheKeyParts;
 }
 
-const cacheKeyPartsSchema = z.object({
-  uses: z.string(),
-  version: z.string(),
-  code: z.string(),
-  engine: z.string().nullable(),
-  params: z.string(),
-  inputs: z.record(z.string(), z.unknown()),
-});
 
 const recordedArtifactSchema = z.object({ sha256: z.string(), etag: z.string(), size: z.number() });
 export type RecordedArtifact = z.infer<typeof recordedArtifactSchema>;
@@ -83,7 +75,7 @@ export const cacheEntrySchema = z.object({
   workflowId: z.string(),
   stepId: z.string(),
   recordedAt: z.string(),
-  parts: cacheKeyPartsSchema.optional(),
+  parts: CacheKeyPartsSchema.optional(),
   /** Object key → what it held when the entry was recorded. */
   artifacts: z.record(z.string(), recordedArtifactSchema).optional(),
 });

@@ -1,7 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
-import { changedArtifactInputs, changedCacheKeyParts, type CacheKeyPart, type CacheKeyParts } from '../common/cache-key.ts';
-import { cacheKeyPartsSchema, type CacheEntrySummary, type ExplainCacheResult } from '../common/cache-explain.ts';
+import { CacheKeyPartsSchema, changedArtifactInputs, changedCacheKeyParts, type CacheKeyPart, type CacheKeyParts } from '../common/cache-key.ts';
+import { type CacheEntrySummary, type ExplainCacheResult } from '../common/cache-explain.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import { parseStepActivityId } from '../common/step-activity-ids.ts';
 import type { PipelineProgressView } from './progress.ts';
@@ -55,7 +55,7 @@ function firstPayload(payloads: Payloads): unknown {
   return payload === undefined ? undefined : defaultPayloadConverter.fromPayload(payload);
 }
 
-const keyWithPartsSchema = z.object({ key: z.string(), parts: cacheKeyPartsSchema });
+const keyWithPartsSchema = z.object({ key: z.string(), parts: CacheKeyPartsSchema });
 
 /** The key parts each step's `cache-key` activity returned (runs recorded before parts existed have none). */
 export function recordedKeyParts(history: History): Map<string, CacheKeyParts> {

@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { parseStepActivityId } from '../common/step-activity-ids.ts';
+import { info } from './output.ts';
 
 /**
  * A failed run as a person wants to read it: which step, which error type, what message.
@@ -35,4 +36,16 @@ export function describeRunFailure(error: unknown): RunFailure | undefined {
 
 export function formatRunFailure(failure: RunFailure): string {
   return `${failure.step === undefined ? 'run' : `step "${failure.step}"`} failed: ${failure.type}: ${failure.message}`;
+}
+
+/**
+ * For commands that run a helper workflow (`mlp models`, `gc`, `cache explain`): prints the
+ * failure of a workflow that failed and sets exit code 1; anything else (a connection error, a
+ * bug) is rethrown for the CLI's error path. Helper workflows have no steps, so no step is named.
+ */
+export function reportHelperWorkflowFailure(error: unknown): void {
+  const failure = describeRunFailure(error);
+  if (failure === undefined) throw error;
+  info(`error: ${formatRunFailure({ type: failure.type, message: failure.message })}`);
+  process.exitCode = 1;
 }

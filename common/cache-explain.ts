@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CacheKeyPartsSchema } from './cache-key.ts';
 
 /**
  * `mlp cache explain`: the cache entries the `explainCache` workflow (workflows/cache-explain.ts)
@@ -6,14 +7,6 @@ import { z } from 'zod';
  * step would have hit. Sandbox-safe: schemas and types only.
  */
 
-export const cacheKeyPartsSchema = z.object({
-  uses: z.string(),
-  version: z.string(),
-  code: z.string(),
-  engine: z.string().nullable(),
-  params: z.string(),
-  inputs: z.record(z.string(), z.unknown()),
-});
 
 /** One recorded entry, without its outputs. */
 export const CacheEntrySummarySchema = z.object({
@@ -23,7 +16,7 @@ export const CacheEntrySummarySchema = z.object({
   uses: z.string(),
   recordedAt: z.string(),
   /** Absent on entries recorded before keys had parts. */
-  parts: cacheKeyPartsSchema.optional(),
+  parts: CacheKeyPartsSchema.optional(),
 });
 export type CacheEntrySummary = z.infer<typeof CacheEntrySummarySchema>;
 

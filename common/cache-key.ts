@@ -1,8 +1,9 @@
+import { z } from 'zod';
 import { canonicalJson } from './canonical-json.ts';
 
 /**
  * What a step's cache key is made of. The key is the sha256 of the canonical JSON of these parts
- * (activities/step-cache.ts); each cache entry records its parts, so `mlp plan --explain` can
+ * (activities/step-cache.ts); each cache entry records its parts, so `mlp cache explain` can
  * compare the parts a step has now with those of the entry it hit last time and say which one
  * changed. Sandbox-safe: plain data and a pure diff, no hashing.
  */
@@ -25,7 +26,17 @@ export interface CacheKeyParts {
   inputs: Record<string, unknown>;
 }
 
-/** The parts of a key, in the order `--explain` names them. */
+/** The parts as a cache entry records them (read back by the cache activities and `mlp cache explain`). */
+export const CacheKeyPartsSchema = z.object({
+  uses: z.string(),
+  version: z.string(),
+  code: z.string(),
+  engine: z.string().nullable(),
+  params: z.string(),
+  inputs: z.record(z.string(), z.unknown()),
+}) satisfies z.ZodType<CacheKeyParts>;
+
+/** The parts of a key, in the order `mlp cache explain` names them. */
 export const CACHE_KEY_PARTS = ['uses', 'version', 'code', 'engine', 'params', 'inputs'] as const satisfies readonly (keyof CacheKeyParts)[];
 export type CacheKeyPart = (typeof CACHE_KEY_PARTS)[number];
 

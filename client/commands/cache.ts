@@ -4,8 +4,8 @@ import { EXPLAIN_CACHE_WORKFLOW, ExplainCacheResultSchema } from '../../common/c
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { explainRun, formatExplanation, recordedKeyParts, type RunExplanation } from '../cache-explain.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
-import { info, printResult } from '../output.ts';
+import { reportHelperWorkflowFailure } from '../failure.ts';
+import { printResult } from '../output.ts';
 import { progressFromHistory, recordedStart } from '../run-history.ts';
 
 interface ExplainFlags extends ConnectionFlags {
@@ -47,10 +47,7 @@ export function register(program: Command): void {
         };
         printResult(flags, explanation, () => formatExplanation(explanation));
       } catch (error) {
-        const failure = describeRunFailure(error);
-        if (failure === undefined) throw error;
-        info(`error: ${formatRunFailure({ type: failure.type, message: failure.message })}`);
-        process.exitCode = 1;
+        reportHelperWorkflowFailure(error);
       } finally {
         await close();
       }

@@ -5,8 +5,8 @@ import { GC_CLASSES, STORAGE_GC_WORKFLOW, StorageGcReportSchema, stringsIn, type
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { duration, positiveInteger } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
-import { info, printResult } from '../output.ts';
+import { reportHelperWorkflowFailure } from '../failure.ts';
+import { printResult } from '../output.ts';
 import { progressFromHistory } from '../run-history.ts';
 import { listRuns, type RunSummary } from '../run-list.ts';
 
@@ -102,10 +102,7 @@ export function register(program: Command): void {
         const report = StorageGcReportSchema.parse(result);
         printResult(flags, report, () => formatGcReport(report));
       } catch (error) {
-        const failure = describeRunFailure(error);
-        if (failure === undefined) throw error;
-        info(`error: ${formatRunFailure({ type: failure.type, message: failure.message })}`);
-        process.exitCode = 1;
+        reportHelperWorkflowFailure(error);
       } finally {
         await close();
       }

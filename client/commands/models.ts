@@ -11,8 +11,8 @@ import {
 } from '../../common/model-registry.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
-import { info, printResult } from '../output.ts';
+import { reportHelperWorkflowFailure } from '../failure.ts';
+import { printResult } from '../output.ts';
 
 interface ModelsFlags extends ConnectionFlags {
   json?: boolean;
@@ -32,11 +32,7 @@ async function runRegistryWorkflow<T>(flags: ModelsFlags, workflow: string, idPa
     });
     return schema.parse(result);
   } catch (error) {
-    const failure = describeRunFailure(error);
-    if (failure === undefined) throw error;
-    // Registry workflows have no steps: the activity id is not a step name worth printing.
-    info(`error: ${formatRunFailure({ type: failure.type, message: failure.message })}`);
-    process.exitCode = 1;
+    reportHelperWorkflowFailure(error);
     return undefined;
   } finally {
     await close();
