@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import type { StepOutputs } from '../common/step-activities.ts';
 import { getPipelineProgress, type PipelineProgressView } from './progress.ts';
 import { progressFromHistory, type History } from './run-history.ts';
+import { hasWorkflowPollers } from './task-queue-pollers.ts';
 
 /**
  * Everything `mlp show` and `mlp watch` print about one run: the workflow's own progress query
@@ -63,12 +64,6 @@ export function outputHighlights(steps: readonly { id: string; outputs?: StepOut
     collectArtifacts(step.id, step.outputs, '', artifacts);
   }
   return { metrics, artifacts, reports };
-}
-
-/** Whether any worker polled the run's workflow task queue recently (so a query can be answered). */
-async function hasWorkflowPollers(client: Client, taskQueue: string): Promise<boolean> {
-  const response = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue } });
-  return (response.pollers ?? []).length > 0;
 }
 
 export interface RunViewOptions {

@@ -6,6 +6,7 @@ import { explainRun, formatExplanation, recordedKeyParts, type RunExplanation } 
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { reportHelperWorkflowFailure } from '../failure.ts';
 import { printResult } from '../output.ts';
+import { warnWhenNoWorker } from '../task-queue-pollers.ts';
 import { progressFromHistory, recordedStart } from '../run-history.ts';
 
 interface ExplainFlags extends ConnectionFlags {
@@ -30,6 +31,7 @@ export function register(program: Command): void {
         const { spec, options } = recordedStart(history, workflowId);
         const steps = spec.steps.filter((step) => flags.step === undefined || step.id === flags.step);
         if (steps.length === 0) throw new Error(`--step: run ${workflowId} has no step "${flags.step}" (its steps: ${spec.steps.map((step) => step.id).join(', ')})`);
+        await warnWhenNoWorker(client, workflowTaskQueue(config.taskQueuePrefix));
         const entries = ExplainCacheResultSchema.parse(
           await client.workflow.execute(EXPLAIN_CACHE_WORKFLOW, {
             taskQueue: workflowTaskQueue(config.taskQueuePrefix),

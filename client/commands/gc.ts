@@ -7,6 +7,7 @@ import { duration, positiveInteger } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { reportHelperWorkflowFailure } from '../failure.ts';
 import { printResult } from '../output.ts';
+import { warnWhenNoWorker } from '../task-queue-pollers.ts';
 import { progressFromHistory } from '../run-history.ts';
 import { listRuns, type RunSummary } from '../run-list.ts';
 
@@ -94,6 +95,7 @@ export function register(program: Command): void {
       const { client, config, close } = await connectClient(flags);
       try {
         const runs = await keptRuns(client, flags.keepRuns);
+        await warnWhenNoWorker(client, workflowTaskQueue(config.taskQueuePrefix));
         const result: unknown = await client.workflow.execute(STORAGE_GC_WORKFLOW, {
           taskQueue: workflowTaskQueue(config.taskQueuePrefix),
           workflowId: `gc-${randomUUID().slice(0, 8)}`,

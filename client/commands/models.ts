@@ -13,6 +13,7 @@ import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { reportHelperWorkflowFailure } from '../failure.ts';
 import { printResult } from '../output.ts';
+import { warnWhenNoWorker } from '../task-queue-pollers.ts';
 
 interface ModelsFlags extends ConnectionFlags {
   json?: boolean;
@@ -25,6 +26,7 @@ interface ModelsFlags extends ConnectionFlags {
 async function runRegistryWorkflow<T>(flags: ModelsFlags, workflow: string, idPart: string, args: unknown[], schema: z.ZodType<T>): Promise<T | undefined> {
   const { client, config, close } = await connectClient(flags);
   try {
+    await warnWhenNoWorker(client, workflowTaskQueue(config.taskQueuePrefix));
     const result: unknown = await client.workflow.execute(workflow, {
       taskQueue: workflowTaskQueue(config.taskQueuePrefix),
       workflowId: `models-${idPart}-${randomUUID().slice(0, 8)}`,
