@@ -78,7 +78,22 @@ function installExitHook(): void {
 }
 
 /** Starts both servers, waits for health, creates a unique bucket. Call `stop()` in `after`. */
+/**
+ * Starts the servers, once more with fresh ports when a port was taken first: ports are picked
+ * free, but the Temporal dev server also picks its own HTTP API port, and another process of a
+ * busy machine can bind either before the server does (`bind: address already in use`).
+ */
 export async function startTestServers(options: TestServerOptions = {}): Promise<TestServers> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTestServersOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('address already in use')) throw error;
+    }
+  }
+}
+
+async function startTestServersOnce(options: TestServerOptions): Promise<TestServers> {
   const kind = s3ServerKind(undefined);
   const [temporalBinary, s3Binary] = await Promise.all([resolveTemporalBinary(), resolveS3Binary(kind)]);
   const dir = mkdtempSync(join(tmpdir(), 'mlp-test-'));
