@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX } from '../common/index.ts';
+import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX, taskQueuePrefixSchema } from '../common/index.ts';
 
 /**
  * How the CLI reaches Temporal: environment first, flags over it, parsed once with zod. The
@@ -8,7 +8,7 @@ import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX } from '../common/index.ts';
 export const clientEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  MLP_TASK_QUEUE_PREFIX: z.string().min(1).default(DEFAULT_TASK_QUEUE_PREFIX),
+  MLP_TASK_QUEUE_PREFIX: taskQueuePrefixSchema.default(DEFAULT_TASK_QUEUE_PREFIX),
   /** Base URL of the Temporal Web UI, for the links the CLI prints. */
   MLP_TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
 });

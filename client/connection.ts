@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
+import { resolveTemporalSecurity, type TemporalSecurity } from '../common/temporal-security.ts';
 import { parseClientConfig, type ClientConfig, type ClientFlags } from './config.ts';
 import { parseStackConfig } from './stack/config.ts';
 import { stackConnection } from './stack/connection.ts';
@@ -100,10 +101,19 @@ export interface ConnectedClient {
  */
 export const TEMPORAL_CONNECT_TIMEOUT = '5s';
 
+/**
+ * TLS, mTLS or API key for the CLI's connection, from the same variables the workers read
+ * (`TEMPORAL_TLS_*`, `TEMPORAL_API_KEY[_FILE]`: common/temporal-security.ts). Environment only:
+ * secrets stay out of flags (visible in `ps`) and config files.
+ */
+export function temporalSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalSecurity {
+  return resolveTemporalSecurity(env, (file) => readFileSync(file));
+}
+
 /** Connects to the Temporal frontend at `address`; an unreachable one is a ConfigError naming it, within seconds. */
-export async function connectTemporal(address: string): Promise<Connection> {
+export async function connectTemporal(address: string, security: TemporalSecurity = temporalSecurityFromEnv()): Promise<Connection> {
   try {
-    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT });
+    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT, ...security });
   } catch (error) {
     throw new ConfigError(
       `Cannot connect to Temporal at ${address}: ${error instanceof Error ? error.message : String(error)} (start the local stack with \`mlp stack up\`, or set --address)`,

@@ -6,3 +6,4 @@ export type * from './resolved-pipeline.ts';
 export type * from './step-kind.ts';
 export * from './expressions.ts';
 export * from './canonical-json.ts';
+export * from './temporal-security.ts';

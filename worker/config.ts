@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX, QUEUE_KINDS, type StorageConfig } from '../common/index.ts';
+import {
+  ConfigError,
+  DEFAULT_TASK_QUEUE_PREFIX,
+  QUEUE_KINDS,
+  securityFrom,
+  taskQueuePrefixSchema,
+  temporalSecurityEnvShape,
+  type StorageConfig,
+  type TemporalSecurity,
+} from '../common/index.ts';
 
 /** What a worker process runs; see MLP_WORKER_ROLE. */
 export const WORKER_ROLES = ['all', 'workflows', 'activities'] as const;
@@ -25,7 +34,13 @@ function durationMs(value: string): number | undefined {
 export const workerEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  MLP_TASK_QUEUE_PREFIX: z.string().min(1).default(DEFAULT_TASK_QUEUE_PREFIX),
+  /** TLS, mTLS and API key (common/temporal-security.ts): the `temporal` CLI's variable names. */
+  ...temporalSecurityEnvShape,
+  /**
+   * Prefix of the task queues (`<prefix>-cpu`, `<prefix>-gpu`): one per environment sharing a
+   * namespace. Clients must start runs with the same prefix; it travels in the run's options.
+   */
+  MLP_TASK_QUEUE_PREFIX: taskQueuePrefixSchema.default(DEFAULT_TASK_QUEUE_PREFIX),
   /** Comma-separated logical queues this worker polls: `cpu`, `gpu` or `cpu,gpu`. */
   MLP_WORKER_QUEUES: z
     .string()
@@ -52,6 +67,12 @@ export const workerEnvSchema = z.object({
     }),
   /** Training engine: `auto` picks the best one available on this machine. */
   MLP_ENGINE: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
+  /**
+   * `true`: refuse to start when MLP_ENGINE cannot run here instead of falling back to the next
+   * engine. A GPU worker sets it, so a pod without a usable GPU fails at start with the reason
+   * rather than training on its CPU.
+   */
+  MLP_ENGINE_STRICT: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false').transform((value) => value === 'true'),
   /** Local scratch space for downloads and extraction. */
   MLP_SCRATCH_DIR: z.string().min(1).default('.data/scratch'),
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
@@ -71,12 +92,14 @@ export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 /** The worker's configuration, normalized once at start and passed into `createActivities`. */
 export interface WorkerConfig {
-  temporal: { address: string; namespace: string; taskQueuePrefix: string };
+  temporal: { address: string; namespace: string; taskQueuePrefix: string; security: TemporalSecurity };
   queues: WorkerEnv['MLP_WORKER_QUEUES'];
   role: WorkerRole;
   /** Grace period for running activities after a shutdown signal, in ms. */
   shutdownGraceMs: number;
   engine: WorkerEnv['MLP_ENGINE'];
+  /** Fail instead of falling back when `engine` cannot run here. */
+  engineStrict: boolean;
   scratchDir: string;
   codeVersion?: string;
   logLevel: WorkerEnv['MLP_LOG_LEVEL'];
@@ -110,11 +133,17 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   }
   const e = parsed.data;
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueuePrefix: e.MLP_TASK_QUEUE_PREFIX },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueuePrefix: e.MLP_TASK_QUEUE_PREFIX,
+      security: securityFrom(e, (file) => readFileSync(file)),
+    },
     queues: e.MLP_WORKER_QUEUES,
     role: e.MLP_WORKER_ROLE,
     shutdownGraceMs: e.MLP_SHUTDOWN_GRACE_TIME,
     engine: e.MLP_ENGINE,
+    engineStrict: e.MLP_ENGINE_STRICT,
     scratchDir: e.MLP_SCRATCH_DIR,
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
     logLevel: e.MLP_LOG_LEVEL,

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
+import { describeTemporalSecurity } from '../common/index.ts';
 import { stepCodeFingerprints } from '../activities/step-cache.ts';
 import { parseWorkerConfig } from './config.ts';
 import { createLogger, temporalLoggerFor } from './logger.ts';
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const runsActivities = config.role !== 'workflows';
 
   // One tfjs backend per process: chosen once here, reported, and used by every train step.
-  const engine = runsActivities ? await selectEngine(config.engine) : undefined;
+  const engine = runsActivities ? await selectEngine(config.engine, { strict: config.engineStrict }) : undefined;
   if (engine) logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
   // The step cache keys each step on the code that computes it: fingerprinted once, here, and reported.
   const codeFingerprints = runsActivities ? await stepCodeFingerprints() : undefined;
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
 
   const store = new ObjectStore(config.storage);
   if (runsActivities) await store.ensureBucket();
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect({ address: config.temporal.address, ...config.temporal.security });
   const workers = await createWorkers({
     connection,
     namespace: config.temporal.namespace,
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
       queues: config.queues,
       namespace: config.temporal.namespace,
       address: config.temporal.address,
+      // Whether TLS and which credential: never the key or a certificate.
+      ...describeTemporalSecurity(config.temporal.security),
+      taskQueuePrefix: config.temporal.taskQueuePrefix,
       bucket: config.storage.bucket,
       ...(engine ? { engine: engine.engine } : {}),
       pid: process.pid,

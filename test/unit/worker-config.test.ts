@@ -71,4 +71,16 @@ describe('worker configuration', () => {
       (error: unknown) => error instanceof ConfigError && /not both/.test(error.message) && !error.message.includes('hunter2-value'),
     );
   });
+
+  it('reads a task queue prefix per environment and names MLP_TASK_QUEUE_PREFIX when it cannot be part of a queue name', () => {
+    assert.equal(parseWorkerConfig(credentials).temporal.taskQueuePrefix, 'ml-pipelines');
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_TASK_QUEUE_PREFIX: 'staging.ml' }).temporal.taskQueuePrefix, 'staging.ml');
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_TASK_QUEUE_PREFIX: 'my queue' }), /MLP_TASK_QUEUE_PREFIX: expected letters, digits/);
+  });
+
+  it('falls back to the next engine unless MLP_ENGINE_STRICT is true, and names the variable for other values', () => {
+    assert.equal(parseWorkerConfig(credentials).engineStrict, false);
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_ENGINE: 'webgpu', MLP_ENGINE_STRICT: 'true' }).engineStrict, true);
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_ENGINE_STRICT: 'yes' }), /MLP_ENGINE_STRICT: expected true or false/);
+  });
 });
