@@ -73,6 +73,15 @@ export const workerEnvSchema = z.object({
    * rather than training on its CPU.
    */
   MLP_ENGINE_STRICT: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false').transform((value) => value === 'true'),
+  /**
+   * Most activities this process runs at once (the SDK's default is 100). A GPU worker sets 1:
+   * one training step per GPU, and autoscaling on the queue backlog then means one pod per step.
+   */
+  MLP_MAX_CONCURRENT_ACTIVITIES: z
+    .string()
+    .regex(/^[1-9]\d*$/, 'expected a positive whole number')
+    .transform(Number)
+    .optional(),
   /** Local scratch space for downloads and extraction. */
   MLP_SCRATCH_DIR: z.string().min(1).default('.data/scratch'),
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
@@ -98,6 +107,8 @@ export interface WorkerConfig {
   /** Grace period for running activities after a shutdown signal, in ms. */
   shutdownGraceMs: number;
   engine: WorkerEnv['MLP_ENGINE'];
+  /** Most activities at once; the SDK's default when absent. */
+  maxConcurrentActivities?: number;
   /** Fail instead of falling back when `engine` cannot run here. */
   engineStrict: boolean;
   scratchDir: string;
@@ -144,6 +155,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     shutdownGraceMs: e.MLP_SHUTDOWN_GRACE_TIME,
     engine: e.MLP_ENGINE,
     engineStrict: e.MLP_ENGINE_STRICT,
+    ...(e.MLP_MAX_CONCURRENT_ACTIVITIES !== undefined ? { maxConcurrentActivities: e.MLP_MAX_CONCURRENT_ACTIVITIES } : {}),
     scratchDir: e.MLP_SCRATCH_DIR,
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
     logLevel: e.MLP_LOG_LEVEL,

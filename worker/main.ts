@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     queues: config.queues,
     role: config.role,
     shutdownGraceMs: config.shutdownGraceMs,
+    ...(config.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: config.maxConcurrentActivities } : {}),
     deps: {
       store,
       scratchDir: config.scratchDir,

@@ -17,6 +17,8 @@ export interface WorkerSetOptions {
   role?: WorkerRole;
   /** How long running activities may finish after shutdown is requested, in ms. @default 0 */
   shutdownGraceMs?: number;
+  /** Most activities each activity worker runs at once. @default the SDK's (100) */
+  maxConcurrentActivities?: number;
   /** Prebuilt bundle (tests bundle once); built here when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -43,6 +45,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         namespace: options.namespace,
         taskQueue,
         ...(activities && activityQueues.includes(taskQueue) ? { activities } : {}),
+        ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
         ...(workflowBundle && taskQueue === workflowQueue ? { workflowBundle } : {}),
         // A cancel reaches an activity only with a heartbeat response; by default heartbeats are
         // throttled to 0.8 x heartbeatTimeout (48 s for a 1 m timeout). Stop within seconds.

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { WORKER_ENV_KEYS, workerEnvSchema } from '../../worker/config.ts';
 import { SEARCH_ATTRIBUTES } from '../../common/index.ts';
+import { composeDurationSeconds, imageProblems } from '../helpers/deploy-images.ts';
 
 // No Docker engine runs in CI: these tests check the compose file against the worker's own
 // config schema so the production stack cannot drift from the code.
@@ -16,6 +17,8 @@ const serviceSchema = z.looseObject({
   entrypoint: z.unknown().optional(),
   deploy: z.unknown().optional(),
   secrets: z.array(z.string()).optional(),
+  depends_on: z.record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) })).optional(),
+  stop_grace_period: z.string().optional(),
 });
 const composeSchema = z.looseObject({
   services: z.record(z.string(), serviceSchema),
@@ -30,6 +33,7 @@ const service = (name: string) => {
 };
 const env = (name: string): Record<string, string> =>
   Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([key, value]) => [key, String(value)]));
+const dependsOn = (name: string) => Object.fromEntries(Object.entries(service(name).depends_on ?? {}).map(([key, value]) => [key, value.condition]));
 const publishedPorts = (name: string) => (service(name).ports ?? []).map((port) => Number(port.split(':')[0]));
 
 describe('docker-compose.yml', () => {
@@ -83,6 +87,54 @@ describe('docker-compose.yml', () => {
     assert.ok(deploy.resources.reservations.devices.some((device) => device.driver === 'nvidia' && device.capabilities.includes('gpu')));
     const capabilities = (env('worker-gpu').NVIDIA_DRIVER_CAPABILITIES ?? '').split(',');
     for (const capability of ['compute', 'utility', 'graphics']) assert.ok(capabilities.includes(capability), capability);
+  });
+
+  it('pins every image to a version: no latest tag, no deprecated auto-setup image', () => {
+    const images = Object.entries(compose.services).map(([name, definition]) => {
+      assert.ok(definition.image, `service ${name} names no image`);
+      return definition.image;
+    });
+    assert.deepEqual(images.flatMap(imageProblems), []);
+    assert.match(service('temporal').image ?? '', /^temporalio\/server:\d+\.\d+\.\d+$/);
+    assert.match(service('temporal-schema').image ?? '', /^temporalio\/admin-tools:/);
+    assert.match(service('temporal-ui').image ?? '', /^temporalio\/ui:/);
+  });
+
+  it('sets up the schema of both databases with admin-tools before the server starts', () => {
+    assert.deepEqual(dependsOn('temporal-schema'), { postgresql: 'service_healthy' });
+    assert.deepEqual(dependsOn('temporal'), { 'temporal-schema': 'service_completed_successfully' });
+    const script = JSON.stringify(service('temporal-schema').entrypoint);
+    for (const part of ['temporal-sql-tool', 'setup-schema', 'update-schema', 'temporal_visibility', 'postgres12']) assert.ok(script.includes(part), part);
+  });
+
+  it('creates the workers\' namespace once the server is healthy, then the search attributes, before any worker starts', () => {
+    assert.deepEqual(dependsOn('temporal-namespace'), { temporal: 'service_healthy' });
+    const namespace = env('worker-workflows').TEMPORAL_NAMESPACE ?? '';
+    assert.ok(JSON.stringify(service('temporal-namespace').entrypoint).includes(`namespace create --namespace ${namespace}`));
+    assert.deepEqual(dependsOn('temporal-search-attributes'), { 'temporal-namespace': 'service_completed_successfully' });
+    assert.equal(dependsOn('temporal-ui').temporal, 'service_healthy');
+    for (const name of ['worker-workflows', 'worker-cpu', 'worker-gpu']) {
+      assert.deepEqual(
+        dependsOn(name),
+        { temporal: 'service_healthy', 'temporal-search-attributes': 'service_completed_successfully', minio: 'service_healthy' },
+        name,
+      );
+    }
+  });
+
+  it('gives every worker more time to stop than its shutdown grace time, so running steps finish before the SIGKILL', () => {
+    for (const name of ['worker-workflows', 'worker-cpu', 'worker-gpu']) {
+      const graceSeconds = workerEnvSchema.parse(env(name)).MLP_SHUTDOWN_GRACE_TIME / 1000;
+      const stopSeconds = composeDurationSeconds(service(name).stop_grace_period ?? '10s');
+      assert.ok(stopSeconds >= graceSeconds + 5, `${name}: stop_grace_period ${stopSeconds}s vs MLP_SHUTDOWN_GRACE_TIME ${graceSeconds}s`);
+    }
+  });
+
+  it('runs one training step at a time on the gpu worker and refuses to fall back to the CPU there', () => {
+    const parsed = workerEnvSchema.parse(env('worker-gpu'));
+    assert.equal(parsed.MLP_ENGINE, 'webgpu');
+    assert.equal(parsed.MLP_ENGINE_STRICT, true);
+    assert.equal(parsed.MLP_MAX_CONCURRENT_ACTIVITIES, 1);
   });
 
   it('registers every custom search attribute the workflow upserts', () => {

@@ -83,4 +83,10 @@ describe('worker configuration', () => {
     assert.equal(parseWorkerConfig({ ...credentials, MLP_ENGINE: 'webgpu', MLP_ENGINE_STRICT: 'true' }).engineStrict, true);
     assert.throws(() => parseWorkerConfig({ ...credentials, MLP_ENGINE_STRICT: 'yes' }), /MLP_ENGINE_STRICT: expected true or false/);
   });
+
+  it('caps the activities a process runs at once only when MLP_MAX_CONCURRENT_ACTIVITIES says so, naming it for a bad value', () => {
+    assert.equal(parseWorkerConfig(credentials).maxConcurrentActivities, undefined);
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_MAX_CONCURRENT_ACTIVITIES: '1' }).maxConcurrentActivities, 1);
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_MAX_CONCURRENT_ACTIVITIES: '0' }), /MLP_MAX_CONCURRENT_ACTIVITIES: expected a positive whole number/);
+  });
 });
