@@ -1,4 +1,5 @@
-# Worker image for docker-compose.yml (CPU and GPU workers share it; the queue is set by env).
+# Worker image for docker-compose.yml and deploy/helm (CPU and GPU workers share it; the queue
+# is set by env).
 FROM node:20.20-bookworm-slim
 # Vulkan loader for the WebGPU (Dawn) engine on GPU workers (the NVIDIA runtime injects the ICD);
 # a font so the evaluation plots (SVG rendered by sharp) have readable text.
@@ -15,6 +16,9 @@ COPY worker ./worker
 RUN mkdir -p .data/scratch && chown -R node:node .data
 USER node
 ENV NODE_ENV=production
+# For the NVIDIA container runtime: Vulkan needs the graphics capability (the runtime then mounts
+# the Vulkan ICD); `node --import tsx worker/check-webgpu.ts` says whether an adapter is found.
+ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics
 # node itself as PID 1 (no npx/tsx process in between): `docker stop`'s SIGTERM reaches the
 # worker, which stops polling and lets running steps finish (MLP_SHUTDOWN_GRACE_TIME).
 CMD ["node", "--import", "tsx", "worker/main.ts"]
