@@ -332,6 +332,17 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
     assert.match(noSecret.output, /s3\.credentialsSecret\.name is required/);
   });
 
+  it('rejects a mistyped value and GPU capabilities without graphics through the values schema', function () {
+    if (!helm) this.skip();
+    const base = ['template', 'mlp', chart, '--kube-version', KUBE_VERSION, '-f', join(profilesDir, 'self-hosted.yaml')];
+    const typo = runHelm([...base, '--set', 'temporal.adress=temporal:7233']);
+    assert.notEqual(typo.status, 0);
+    assert.match(typo.output, /at '\/temporal': additional properties 'adress' not allowed/);
+    const noGraphics = runHelm([...base, '--set', 'workers.gpu.driverCapabilities=compute\\,utility']);
+    assert.notEqual(noGraphics.status, 0);
+    assert.match(noGraphics.output, /\/workers\/gpu\/driverCapabilities/);
+  });
+
   it('keeps every secret out of values: the chart and profiles hold Secret names only', () => {
     const texts = [join(chart, 'values.yaml'), ...profiles.map((profile) => join(profilesDir, profile)), join(root, 'deploy/helm/temporal-postgres.values.yaml')].map((file) =>
       readFileSync(file, 'utf8'),
