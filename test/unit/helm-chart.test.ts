@@ -25,7 +25,10 @@ const KUBE_VERSION = '1.33.0';
 
 const toolsBin = join(root, '.tools/bin');
 const helm = existsSync(join(toolsBin, 'helm')) ? join(toolsBin, 'helm') : findOnPath('helm');
-const kubernetesValidate = [join(root, '.tools/k8s-validate/bin/kubernetes-validate')].find((path) => existsSync(path)) ?? findOnPath('kubernetes-validate');
+// Run through the venv's python: its console script's shebang holds the path it was created at.
+const venvPython = join(root, '.tools/k8s-validate/bin/python');
+const onPath = findOnPath('kubernetes-validate');
+const kubernetesValidate: [string, ...string[]] | undefined = existsSync(venvPython) ? [venvPython, '-m', 'kubernetes_validate'] : onPath ? [onPath] : undefined;
 const missingTool = (name: string) => `${name} is not installed: run \`bash deploy/tools/install.sh\` (npm test's pretest does)`;
 
 // Kubernetes objects as far as these checks read them; everything else passes through.
@@ -193,7 +196,8 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
       this.skip();
     }
     const files = [...rendered.values()].map((render) => render.file);
-    const result = spawnSync(kubernetesValidate, ['--strict', '--kubernetes-version', KUBE_VERSION, ...files], { encoding: 'utf8' });
+    const [command, ...prefix] = kubernetesValidate;
+    const result = spawnSync(command, [...prefix, '--strict', '--kubernetes-version', KUBE_VERSION, ...files], { encoding: 'utf8' });
     const output = `${result.stdout}${result.stderr}`;
     assert.equal(result.status, 0, output);
     assert.doesNotMatch(output, /ERROR/);
