@@ -174,7 +174,7 @@ export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCa
   if (depthwise && !capabilities.depthwiseConvGrad) {
     throw new EngineCapabilityError(
       `Build model failed: ${spec.backbone} with model.trainable: ${JSON.stringify(spec.trainable)} trains depthwise convolution '${depthwise.name}', ` +
-        `whose gradients engine ${engineName} cannot compute; freeze those layers (trainable: false, or a smaller lastN) or use the webgpu or cpu engine`,
+        `whose gradients engine ${engineName} cannot compute; freeze those layers (trainable: false, a smaller lastN or a later from) or use an engine that has them (webgpu, wasm, cpu)`,
     );
   }
   const conv = model.layers.find((layer) => layer.trainable && layer.weights.length > 0 && layer.getClassName() === 'Conv2D');
