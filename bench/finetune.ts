@@ -85,7 +85,7 @@ async function timeSteps(trainable: Trainable, x: tf.Tensor, y: tf.Tensor, cache
     secondsPerStep: round(secondsPerStep),
     imagesPerSecond: round(batchSize / secondsPerStep, 1),
     trainedBackboneLayers: built.backbone.layers.filter((layer) => layer.trainable && layer.weights.length > 0).length,
-    trainableParameters: built.model.trainableWeights.reduce((sum, weight) => sum + weight.shape.reduce((a, b) => a * b, 1), 0),
+    trainableParameters: built.model.trainableWeights.reduce((sum, weight) => sum + weight.read().size, 0),
   };
   if (cached) input.dispose();
   optimizer.dispose();
