@@ -144,6 +144,12 @@ describe('buildModel', () => {
     }
   });
 
+  it('accepts model.trainable { from: <layer> } in the spec, and refuses an empty name or from mixed with lastN', () => {
+    assert.deepEqual(mobilenetSpec({ trainable: { from: 'conv_dw_12' } }).trainable, { from: 'conv_dw_12' });
+    assert.throws(() => mobilenetSpec({ trainable: { from: '' } }));
+    assert.throws(() => ModelSchema.parse({ ...mobilenetSpec(), trainable: { from: 'conv_dw_12', lastN: 2 } }));
+  });
+
   it('rejects model.trainable.from naming no layer of the feature extractor, listing the nearest names and the valid range', async () => {
     const before = tf.memory().numTensors;
     for (const [from, nearest] of [
