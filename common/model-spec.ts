@@ -48,14 +48,30 @@ export const HeadLayerSchema = z.discriminatedUnion('type', [
 ]);
 export type HeadLayer = z.infer<typeof HeadLayerSchema>;
 
-/** Which backbone layers train (the head always does). */
+const LearningRateScaleSchema = z
+  .number()
+  .positive()
+  .max(1)
+  .optional()
+  .describe(
+    "Multiplies optimizer.learningRate for the backbone's trained layers (the head keeps the full rate); default 1. " +
+      'Pretrained layers need a smaller step than a fresh head: with adam at 1e-3 everywhere, MobileNet fine-tuned from conv_dw_12 collapsed to one class',
+  );
+
+/** Which backbone layers train (the head always does), and at what fraction of the learning rate. */
 export const TrainableSchema = z.union([
   z.boolean(),
-  z.strictObject({ lastN: z.number().int().min(1).describe('The last N backbone layers that hold weights train') }),
+  z.strictObject({ lastN: z.number().int().min(1).describe('The last N backbone layers that hold weights train'), learningRateScale: LearningRateScaleSchema }),
   z.strictObject({
     from: z.string().min(1).describe('Name of the first backbone layer that trains (e.g. conv_dw_12 of mobilenet_v1); every later layer up to the feature layer trains too'),
+    learningRateScale: LearningRateScaleSchema,
   }),
 ]);
+
+/** The learning-rate multiplier of a backbone's trained layers. */
+export function backboneLearningRateScale(trainable: Trainable): number {
+  return typeof trainable === 'object' ? (trainable.learningRateScale ?? 1) : 1;
+}
 export type Trainable = z.infer<typeof TrainableSchema>;
 
 export const ModelSchema = z
@@ -125,4 +141,6 @@ export interface TrainSettings {
   /** Loss weight per class index (missing: all 1); see `resolveClassWeights`. */
   classWeights?: number[];
   earlyStopping?: EarlyStoppingSpec;
+  /** Multiplies the learning rate of the backbone's trained weights (`model.trainable.learningRateScale`). @default 1 */
+  backboneLearningRateScale?: number;
 }
