@@ -7,7 +7,9 @@ import { ModelSchema } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import type { Batch, BatchSource } from '../../activities/training/batch-source.ts';
+import { lossValue } from '../../activities/training/losses.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
+import { createModelPasses } from '../../activities/training/model-passes.ts';
 import { fitModel } from '../../activities/training/trainer.ts';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CHEST_XRAY_224_DIR, MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
@@ -93,6 +95,53 @@ describe('training on real chest X-rays', function () {
     } finally {
       built.model.dispose();
     }
+  });
+
+  it('computes the gradients of MobileNet v1 fine-tuned from conv_dw_12 on wasm as the cpu backend does (within 1e-4 relative per weight: the 80-layer forward pass differs too)', async () => {
+    const readdirFirst = await Promise.all(CLASSES.map(async (name) => (await readdir(join(DATA, name))).sort()[0]));
+    /** Gradients of the loss on two X-rays (one per class) for every trained weight, by name, on one backend. */
+    const gradients = async (backend: 'wasm' | 'cpu'): Promise<Map<string, Float32Array>> => {
+      await selectEngine(backend, { strict: true });
+      const built = await buildModel(
+        ModelSchema.parse({
+          backbone: 'mobilenet_v1',
+          weights: MOBILENET_V1_DIR,
+          inputSize: 224,
+          trainable: { from: 'conv_dw_12' },
+          head: [{ type: 'globalAveragePooling' }, { type: 'dense', units: 2, activation: 'softmax' }],
+        }),
+        { seed: 13 },
+      );
+      const passes = createModelPasses(built, { cached: false, foldBatchNorm: false });
+      const examples = CLASSES.map((name, label) => ({ file: join(DATA, name, readdirFirst[label] ?? ''), label }));
+      const grads = new Map<string, Float32Array>();
+      for await (const { x, y } of imageSource(examples, 2).batches(0, 0)) {
+        const variables = built.model.trainableWeights.map((weight) => tf.engine().registeredVariables[weight.name]).filter((v): v is tf.Variable => v !== undefined);
+        const result = tf.tidy(() => {
+          const input = passes.headInput(x);
+          return tf.variableGrads(() => lossValue('categoricalCrossentropy', y, passes.forwardTrain(input, 'gradient-check')), variables).grads;
+        });
+        for (const weight of built.model.trainableWeights) grads.set(weight.originalName, Float32Array.from(await (result[weight.name] as tf.Tensor).data()));
+        tf.dispose([x, y, ...Object.values(result)]);
+      }
+      passes.dispose();
+      built.model.dispose();
+      return grads;
+    };
+    const wasm = await gradients('wasm');
+    const cpu = await gradients('cpu');
+    assert.equal(wasm.size, 14, 'twelve backbone weights and the dense kernel and bias');
+    for (const [name, expected] of cpu) {
+      const actual = wasm.get(name) ?? new Float32Array();
+      let diff = 0;
+      let scale = 0;
+      for (const [i, value] of expected.entries()) {
+        diff = Math.max(diff, Math.abs((actual[i] ?? Number.NaN) - value));
+        scale = Math.max(scale, Math.abs(value));
+      }
+      assert.ok(diff / scale < 1e-4, `${name}: off by ${diff} (${diff / scale} relative)`);
+    }
+    await selectEngine('wasm', { strict: true });
   });
 
   it('trains a head on frozen MobileNet v1 features to a validation AUC of at least 0.85 (300 images, fixed seed)', async () => {
