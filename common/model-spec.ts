@@ -98,7 +98,8 @@ export const ModelSchema = z
     trainable: TrainableSchema.default(false).describe(
       'false freezes the backbone; true trains all of it; { lastN } fine-tunes its last N layers that hold weights; ' +
         '{ from: <layer name> } fine-tunes that layer and every layer after it up to the feature layer. ' +
-        'Batch-norm layers in the trained part keep running on their moving statistics (inference mode, as in Keras fine-tuning); their scale and offset train',
+        'Batch-norm layers in the trained part keep running on their moving statistics (inference mode, as in Keras fine-tuning); their scale and offset train. ' +
+        'learningRateScale (object forms) sets the trained backbone layers\' share of the learning rate',
     ),
     head: z.array(HeadLayerSchema).min(1).describe('Layers after the backbone; the last one is the classifier'),
   })

@@ -16,7 +16,8 @@ import { foldedInference, isChain, type FoldedInference } from './folded-inferen
  *
  * Only plain chains (MobileNet v1, VGG) are split; any other graph runs whole inside the tape,
  * still in inference mode. The prefix's activations change with every augmented batch and are
- * too large to keep (MobileNet's 14×14×768 per image), so nothing here is cached across epochs.
+ * too large to keep (14×14×384 floats per image ahead of MobileNet's conv_dw_12), so nothing
+ * here is cached across epochs.
  */
 export interface PartlyFrozenBackbone {
   /** Images → the frozen prefix's activations (identity when nothing is frozen). Call inside `tf.tidy`, outside the tape. */
