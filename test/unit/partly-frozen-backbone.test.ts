@@ -80,6 +80,35 @@ describe('a partly frozen backbone (model.trainable: { from })', () => {
     built.model.dispose();
   });
 
+  it('steps the trained backbone layers at learningRateScale times the rate and the head at the full rate', async () => {
+    /** Weight changes after one adam step on one batch (its first step is linear in the rate). */
+    const firstStep = async (backboneLearningRateScale: number) => {
+      const built = miniMobileNet('conv_dw_1');
+      const before = new Map([...backboneValues(built), ...built.head.weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync())] as const)]);
+      const x = tf.slice(splits.data.x, 0, 16);
+      const y = tf.slice(splits.data.y, 0, 16);
+      await fitModel({
+        built,
+        settings: tinySettings({ epochs: 1, optimizer: { name: 'adam', learningRate: 1e-2 }, backboneLearningRateScale }),
+        train: tensorSource(x, y, { batchSize: 16 }),
+        engineName: 'wasm',
+      });
+      const weights = [...built.backbone.weights, ...built.head.weights];
+      const steps = new Map(weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync(), (v, i) => v - (before.get(w.originalName)?.[i] ?? Number.NaN))] as const));
+      tf.dispose([x, y]);
+      built.model.dispose();
+      return steps;
+    };
+    const full = await firstStep(1);
+    const scaled = await firstStep(0.25);
+    const largest = (name: string, steps: Map<string, Float32Array>) => Math.max(...Array.from(steps.get(name) ?? [], Math.abs));
+    assert.ok(Math.abs(largest('conv_dw_1/depthwise_kernel', scaled) / largest('conv_dw_1/depthwise_kernel', full) - 0.25) < 1e-3);
+    assert.ok(Math.abs(largest('conv_pw_1_bn/gamma', scaled) / largest('conv_pw_1_bn/gamma', full) - 0.25) < 1e-3);
+    assert.equal(largest('conv1/kernel', scaled), 0, 'the frozen prefix does not move');
+    const headKernel = [...full.keys()].find((name) => name.startsWith('head_2_dense') && name.endsWith('kernel')) ?? '';
+    assert.ok(Math.abs(largest(headKernel, scaled) / largest(headKernel, full) - 1) < 1e-3, 'the head steps at the full rate');
+  });
+
   it('predicts through the folded frozen prefix and the trained layers as the unsplit model does (within 1e-5)', () => {
     const built = miniMobileNet('conv_pw_1');
     const passes = createModelPasses(built, { cached: false, foldBatchNorm: true });
