@@ -48,6 +48,32 @@ export const HeadLayerSchema = z.discriminatedUnion('type', [
 ]);
 export type HeadLayer = z.infer<typeof HeadLayerSchema>;
 
+const LearningRateScaleSchema = z
+  .number()
+  .positive()
+  .max(1)
+  .optional()
+  .describe(
+    "Multiplies optimizer.learningRate for the backbone's trained layers (the head keeps the full rate); default 1. " +
+      'Pretrained layers need a smaller step than a fresh head: with adam at 1e-3 everywhere, MobileNet fine-tuned from conv_dw_12 collapsed to one class',
+  );
+
+/** Which backbone layers train (the head always does), and at what fraction of the learning rate. */
+export const TrainableSchema = z.union([
+  z.boolean(),
+  z.strictObject({ lastN: z.number().int().min(1).describe('The last N backbone layers that hold weights train'), learningRateScale: LearningRateScaleSchema }),
+  z.strictObject({
+    from: z.string().min(1).describe('Name of the first backbone layer that trains (e.g. conv_dw_12 of mobilenet_v1); every later layer up to the feature layer trains too'),
+    learningRateScale: LearningRateScaleSchema,
+  }),
+]);
+
+/** The learning-rate multiplier of a backbone's trained layers. */
+export function backboneLearningRateScale(trainable: Trainable): number {
+  return typeof trainable === 'object' ? (trainable.learningRateScale ?? 1) : 1;
+}
+export type Trainable = z.infer<typeof TrainableSchema>;
+
 export const ModelSchema = z
   .strictObject({
     backbone: z.enum(BACKBONE_NAMES),
@@ -69,10 +95,12 @@ export const ModelSchema = z
         'How pixels become model input: caffe (BGR, minus the ImageNet means [103.939, 116.779, 123.68], no scaling), unit (x/255) or symmetric (x/127.5 - 1). ' +
           "Default: what the backbone's ImageNet weights were trained with (vgg19: caffe, mobilenet_v1: symmetric). Recorded in model.json; evaluate applies the same",
       ),
-    trainable: z
-      .union([z.boolean(), z.strictObject({ lastN: z.number().int().min(1) })])
-      .default(false)
-      .describe('false freezes the backbone; { lastN } fine-tunes its last N layers'),
+    trainable: TrainableSchema.default(false).describe(
+      'false freezes the backbone; true trains all of it; { lastN } fine-tunes its last N layers that hold weights; ' +
+        '{ from: <layer name> } fine-tunes that layer and every layer after it up to the feature layer. ' +
+        'Batch-norm layers in the trained part keep running on their moving statistics (inference mode, as in Keras fine-tuning); their scale and offset train. ' +
+        'learningRateScale (object forms) sets the trained backbone layers\' share of the learning rate',
+    ),
     head: z.array(HeadLayerSchema).min(1).describe('Layers after the backbone; the last one is the classifier'),
   })
   .superRefine(checkWeightsReference)
@@ -114,4 +142,6 @@ export interface TrainSettings {
   /** Loss weight per class index (missing: all 1); see `resolveClassWeights`. */
   classWeights?: number[];
   earlyStopping?: EarlyStoppingSpec;
+  /** Multiplies the learning rate of the backbone's trained weights (`model.trainable.learningRateScale`). @default 1 */
+  backboneLearningRateScale?: number;
 }

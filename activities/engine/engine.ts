@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import type { EngineName, EnginePreference } from '../../common/model-spec.ts';
 import { registerWasmConvGrads } from './wasm-conv-grads.ts';
+import { registerWasmDepthwiseGrads } from './wasm-depthwise-grads.ts';
 import { requestWebGpuAdapter } from './webgpu-adapter.ts';
 
 /** What an engine can do, read from the kernel registry of its backend after it loads. */
@@ -96,6 +97,7 @@ function loadTfjsNode(packageName: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-n
 async function loadWasm(): Promise<LoadedBackend> {
   await import('@tensorflow/tfjs-backend-wasm');
   registerWasmConvGrads();
+  registerWasmDepthwiseGrads();
   await activate('wasm');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return { backend: 'wasm', device: `${cpuModel()}, wasm ${simd ? 'SIMD' : 'no SIMD'}, 1 thread` };

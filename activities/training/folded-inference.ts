@@ -38,7 +38,7 @@ function pair(value: number | number[] | undefined): [number, number] {
 }
 
 /** True when each layer's only input is the previous layer's output. */
-function isChain(layers: tfl.layers.Layer[]): boolean {
+export function isChain(layers: tfl.layers.Layer[]): boolean {
   return layers.every((layer, i) => {
     if (i === 0) return true;
     const nodes = layer.inboundNodes;

@@ -16,6 +16,12 @@ import * as tf from '@tensorflow/tfjs-core';
 type NamedTensor = { name: string; tensor: tf.Tensor };
 type Gradients = tf.NamedTensorMap | NamedTensor[];
 
+/**
+ * Learning-rate multipliers by variable name (absent: 1), e.g. a smaller rate for the layers of a
+ * fine-tuned backbone than for the head. Variables without one keep tfjs' exact arithmetic.
+ */
+export type LearningRateScales = ReadonlyMap<string, number>;
+
 /** One optimizer state variable of one model variable, with its checkpoint name. */
 interface Slot {
   name: string;
@@ -42,6 +48,27 @@ function restoredSlots(weights: NamedTensor[], suffix: string): Slot[] {
   return weights.filter(({ name }) => name.endsWith(suffix)).map(({ name, tensor }) => ({ name, variable: tf.variable(tensor, false) }));
 }
 
+/** The per-variable learning-rate scalars of `scales` (`base` × scale), made once; `base` for the others. */
+class ScaledRates {
+  readonly #byName = new Map<string, tf.Scalar>();
+
+  constructor(
+    private readonly base: tf.Scalar,
+    baseValue: number,
+    scales: LearningRateScales,
+  ) {
+    for (const [name, scale] of scales) if (scale !== 1) this.#byName.set(name, tf.keep(tf.scalar(baseValue * scale)));
+  }
+
+  of(name: string): tf.Scalar {
+    return this.#byName.get(name) ?? this.base;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.#byName.values()]);
+  }
+}
+
 /** Scalars made once and kept, instead of one upload per use. */
 function constants<K extends string>(values: Record<K, number>): Record<K, tf.Scalar> {
   return tf.tidy(() => Object.fromEntries(Object.entries<number>(values).map(([key, value]) => [key, tf.keep(tf.scalar(value))]))) as Record<K, tf.Scalar>;
@@ -56,15 +83,18 @@ export class LeanRmsprop extends tf.Optimizer {
 
   #meanSquares: Slot[] = [];
   readonly #c: Record<'decay' | 'keep' | 'learningRate' | 'epsilon', tf.Scalar>;
+  readonly #rates: ScaledRates;
 
   constructor(
     readonly learningRate: number,
     readonly decay = 0.9,
     readonly epsilon = 1e-7,
+    learningRateScales: LearningRateScales = new Map(),
   ) {
     super();
     // `1 - decay` in JavaScript, then float32, as tfjs computes it.
     this.#c = constants({ decay, keep: 1 - decay, learningRate, epsilon });
+    this.#rates = new ScaledRates(this.#c.learningRate, learningRate, learningRateScales);
   }
 
   applyGradients(gradients: Gradients): void {
@@ -75,7 +105,7 @@ export class LeanRmsprop extends tf.Optimizer {
       tf.tidy(() => {
         const meanSquare = tf.add(tf.mul(slot, c.decay), tf.mul(tf.square(gradient), c.keep));
         slot.assign(meanSquare);
-        value.assign(tf.sub(value, tf.div(tf.mul(gradient, c.learningRate), tf.sqrt(tf.add(meanSquare, c.epsilon)))));
+        value.assign(tf.sub(value, tf.div(tf.mul(gradient, this.#rates.of(name)), tf.sqrt(tf.add(meanSquare, c.epsilon)))));
       });
     });
     this.incrementIterations();
@@ -95,6 +125,7 @@ export class LeanRmsprop extends tf.Optimizer {
   override dispose(): void {
     super.dispose();
     tf.dispose([...this.#meanSquares.map((slot) => slot.variable), ...Object.values<tf.Scalar>(this.#c)]);
+    this.#rates.dispose();
     this.#meanSquares = [];
   }
 
@@ -119,16 +150,19 @@ export class LeanAdam extends tf.Optimizer {
   readonly #c: Record<'one' | 'beta1' | 'keep1' | 'beta2' | 'keep2' | 'epsilon' | 'negativeLearningRate', tf.Scalar>;
   /** β₁ᵗ and β₂ᵗ for the coming step t (1-based). */
   readonly #powers: readonly [tf.Variable, tf.Variable];
+  readonly #negativeRates: ScaledRates;
 
   constructor(
     readonly learningRate: number,
     readonly beta1 = 0.9,
     readonly beta2 = 0.999,
     readonly epsilon = 1e-7,
+    learningRateScales: LearningRateScales = new Map(),
   ) {
     super();
     this.#c = constants({ one: 1, beta1, keep1: 1 - beta1, beta2, keep2: 1 - beta2, epsilon, negativeLearningRate: -learningRate });
     this.#powers = tf.tidy(() => [tf.variable(tf.scalar(beta1), false), tf.variable(tf.scalar(beta2), false)] as const);
+    this.#negativeRates = new ScaledRates(this.#c.negativeLearningRate, -learningRate, learningRateScales);
   }
 
   applyGradients(gradients: Gradients): void {
@@ -146,7 +180,7 @@ export class LeanAdam extends tf.Optimizer {
         first.assign(newFirst);
         second.assign(newSecond);
         const step = tf.div(tf.div(newFirst, correction1), tf.add(tf.sqrt(tf.div(newSecond, correction2)), c.epsilon));
-        value.assign(tf.add(tf.mul(step, c.negativeLearningRate), value));
+        value.assign(tf.add(tf.mul(step, this.#negativeRates.of(name)), value));
       });
       power1.assign(tf.mul(power1, c.beta1));
       power2.assign(tf.mul(power2, c.beta2));
@@ -172,6 +206,7 @@ export class LeanAdam extends tf.Optimizer {
   override dispose(): void {
     super.dispose();
     tf.dispose([...[...this.#firstMoments, ...this.#secondMoments].map((slot) => slot.variable), ...this.#powers, ...Object.values<tf.Scalar>(this.#c)]);
+    this.#negativeRates.dispose();
     this.#firstMoments = [];
     this.#secondMoments = [];
   }

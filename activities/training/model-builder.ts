@@ -10,6 +10,7 @@ import type { ObjectStore } from '../object-store.ts';
 import { loadKerasWeights } from '../weights/load-keras-weights.ts';
 import { preprocessingOfMetadata } from './input-preprocessing.ts';
 import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from './layers-model-io.ts';
+import { applyTrainable } from './trainable-layers.ts';
 import { applySymbolic, buildVgg19 } from './vgg19.ts';
 
 /** Feature layer each backbone uses when the spec names none. */
@@ -128,16 +129,8 @@ function featureExtractor(full: tfl.LayersModel, spec: ModelSpec): tfl.LayersMod
   }
   if (Array.isArray(output)) throw new PipelineSpecError(`Build model failed: feature layer '${layerName}' has several outputs`);
   const backbone = tfl.model({ inputs: full.inputs, outputs: output, name: `${spec.backbone}_features` });
-  applyTrainable(backbone, spec);
+  applyTrainable(backbone, spec.trainable, spec.backbone);
   return backbone;
-}
-
-/** Sets `trainable` on the backbone's layers: none, all, or the last N that hold weights. */
-function applyTrainable(backbone: tfl.LayersModel, spec: ModelSpec): void {
-  const weighted = backbone.layers.filter((layer) => layer.weights.length > 0);
-  const trainableCount = spec.trainable === true ? weighted.length : spec.trainable === false ? 0 : Math.min(spec.trainable.lastN, weighted.length);
-  for (const layer of backbone.layers) layer.trainable = false;
-  for (const layer of weighted.slice(weighted.length - trainableCount)) layer.trainable = true;
 }
 
 function headLayer(layer: HeadLayer, index: number, seed: number, inputShape: number[] | undefined): tfl.layers.Layer {
@@ -174,7 +167,7 @@ export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCa
   if (depthwise && !capabilities.depthwiseConvGrad) {
     throw new EngineCapabilityError(
       `Build model failed: ${spec.backbone} with model.trainable: ${JSON.stringify(spec.trainable)} trains depthwise convolution '${depthwise.name}', ` +
-        `whose gradients engine ${engineName} cannot compute; freeze those layers (trainable: false, or a smaller lastN) or use the webgpu or cpu engine`,
+        `whose gradients engine ${engineName} cannot compute; freeze those layers (trainable: false, a smaller lastN or a later from) or use an engine that has them (webgpu, wasm, cpu)`,
     );
   }
   const conv = model.layers.find((layer) => layer.trainable && layer.weights.length > 0 && layer.getClassName() === 'Conv2D');
@@ -186,7 +179,13 @@ export function assertTrainableOn(model: tfl.LayersModel, capabilities: EngineCa
 /** Builds the classifier a spec describes: backbone (loaded or random), feature cut, head. */
 export async function buildModel(spec: ModelSpec, options: BuildModelOptions): Promise<BuiltModel> {
   const full = await loadBackbone(spec, options);
-  const backbone = featureExtractor(full, spec);
+  let backbone: tfl.LayersModel;
+  try {
+    backbone = featureExtractor(full, spec);
+  } catch (error) {
+    full.dispose();
+    throw error;
+  }
   // Layers past the feature layer (e.g. MobileNet's ImageNet classifier) are never used again.
   for (const layer of full.layers) if (!backbone.layers.includes(layer)) layer.dispose();
   if (options.capabilities) {
@@ -240,7 +239,7 @@ export async function loadBuiltModel(location: string, spec: ModelSpec, options:
       );
     }
     const backbone = tfl.model({ inputs: model.inputs, outputs: featureTensor, name: `${spec.backbone}_features` });
-    applyTrainable(backbone, spec);
+    applyTrainable(backbone, spec.trainable, spec.backbone);
     if (options.capabilities) assertTrainableOn(backbone, options.capabilities, options.engineName ?? 'selected', spec);
     const featureShape = nonNull(featureTensor.shape.slice(1), `${location} feature layer`);
     const outputUnits = specUnits.at(-1) ?? 0;

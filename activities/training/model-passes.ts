@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { PoolingKind } from '../engine/feature-pool.ts';
 import { foldedInference } from './folded-inference.ts';
 import type { BuiltModel } from './model-builder.ts';
+import { partlyFrozenBackbone } from './partly-frozen-backbone.ts';
 
 /**
  * The forward passes training needs, built once per run from a model's parts: frozen features,
@@ -17,9 +18,16 @@ export interface ModelPasses {
   readonly folded: boolean;
   /** Frozen backbone plus pooling layers, in inference mode: what is cached. Call inside `tf.tidy`. */
   frozenFeatures(x: tf.Tensor): tf.Tensor;
-  /** What the gradient tape sees: a batch's images, or their frozen features when the backbone does not train. */
+  /**
+   * What the gradient tape sees, computed outside it: a frozen backbone's features, or with a
+   * trained backbone the activations of its frozen prefix (the images when all of it trains).
+   */
   headInput(x: tf.Tensor): tf.Tensor;
-  /** The training pass over `headInput`'s result; dropout draws are seeded by `dropoutSeed`. */
+  /**
+   * The training pass over `headInput`'s result; dropout draws are seeded by `dropoutSeed`. A
+   * trained backbone runs in inference mode (batch-norm on its moving statistics, as in Keras
+   * fine-tuning; see partly-frozen-backbone.ts).
+   */
   forwardTrain(input: tf.Tensor, dropoutSeed: string): tf.Tensor;
   /** Class probabilities in inference mode, from what the trainer's batches hold. */
   predict(x: tf.Tensor): tf.Tensor;
@@ -51,6 +59,7 @@ export function createModelPasses(built: BuiltModel, { cached, foldBatchNorm }: 
   const poolingCount = pooling === -1 ? layers.length : pooling;
   const poolingKinds = layers.slice(0, poolingCount).map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
   const folded = built.frozenBackbone && foldBatchNorm ? foldedInference(built.backbone) : undefined;
+  const partly = built.frozenBackbone ? undefined : partlyFrozenBackbone(built.backbone, { foldBatchNorm });
 
   /** Head layers from `from` on; dropout (training only) is seeded per (seed, epoch, batch, layer). */
   const runHead = (h: tf.Tensor, from: number, dropoutSeed: string | undefined): tf.Tensor => {
@@ -75,10 +84,15 @@ export function createModelPasses(built: BuiltModel, { cached, foldBatchNorm }: 
     poolingKinds,
     folded: folded !== undefined,
     frozenFeatures,
-    headInput: (x) => (cached ? x : built.frozenBackbone ? frozenFeatures(x) : x),
-    forwardTrain: (input, dropoutSeed) =>
-      built.frozenBackbone ? runHead(input, poolingCount, dropoutSeed) : runHead(applyLayer(built.backbone, input, true), 0, dropoutSeed),
-    predict: (x) => (cached ? runHead(x, poolingCount, undefined) : applyLayer(built.model, x, false)),
-    dispose: () => folded?.dispose(),
+    headInput: (x) => (cached ? x : partly ? partly.frozenPrefix(x) : frozenFeatures(x)),
+    forwardTrain: (input, dropoutSeed) => (partly ? runHead(partly.trainedSuffix(input), 0, dropoutSeed) : runHead(input, poolingCount, dropoutSeed)),
+    predict: (x) => {
+      if (cached) return runHead(x, poolingCount, undefined);
+      return partly ? runHead(partly.trainedSuffix(partly.frozenPrefix(x)), 0, undefined) : applyLayer(built.model, x, false);
+    },
+    dispose: () => {
+      folded?.dispose();
+      partly?.dispose();
+    },
   };
 }

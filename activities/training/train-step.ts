@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { canonicalJson } from '../../common/canonical-json.ts';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
+import { backboneLearningRateScale } from '../../common/model-spec.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import type { TrainInput, TrainOutput } from '../../common/step-kinds/train.ts';
 import { engineInfo, type TrainingEngine } from '../engine/engine.ts';
@@ -132,6 +133,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
         seed: input.seed,
         ...(classWeights ? { classWeights } : {}),
         ...(input.earlyStopping ? { earlyStopping: input.earlyStopping } : {}),
+        backboneLearningRateScale: backboneLearningRateScale(input.model.trainable),
       },
       train: data.train,
       ...(data.validation ? { validation: data.validation } : {}),

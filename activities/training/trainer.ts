@@ -114,6 +114,11 @@ export async function sha256Of(weights: tfl.LayerVariable[]): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Learning-rate multipliers of the backbone's trained weights, by variable name (none at scale 1). */
+function backboneScales(built: BuiltModel, scale: number): Map<string, number> {
+  return new Map(scale === 1 ? [] : built.backbone.trainableWeights.map((weight) => [weight.name, scale] as const));
+}
+
 /** Options a run cannot train with, refused before anything is computed. */
 function checkOptions(options: TrainOptions, cache: boolean, featureViews: number): void {
   const early = options.settings.earlyStopping;
@@ -135,7 +140,7 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
   const featureViews = options.featureViews ?? 1;
   checkOptions(options, cache, featureViews);
 
-  const optimizer = createOptimizer(settings.optimizer);
+  const optimizer = createOptimizer(settings.optimizer, backboneScales(built, settings.backboneLearningRateScale ?? 1));
   const classWeights = settings.classWeights ? tf.tensor1d(settings.classWeights) : undefined;
   const targetsOf = lossTargets(built.outputUnits, classWeights);
   // What a checkpoint must hold to continue exactly: the head alone when nothing else trains.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { LeanAdam, LeanRmsprop } from '../../activities/training/lean-optimizers.ts';
+import { createOptimizer } from '../../activities/training/optimizers.ts';
 import { createRandom } from '../../common/prng.ts';
 
 /** A tiny regression: two variables, a few steps of one optimizer, returns the final weights. */
@@ -77,6 +78,30 @@ describe('lean optimizers', () => {
       }
       reference.dispose();
       tf.dispose([...straight]);
+      p.dispose();
+    });
+  }
+  for (const name of ['rmsprop', 'adam', 'sgd'] as const) {
+    it(`${name}: a learning-rate scale shrinks the step of the variables it names by that factor and leaves the others bit-identical`, async () => {
+      const p = problem(`scale-${name}`);
+      const plain = p.variables(`plain-${name}`);
+      const scaled = p.variables(`scaled-${name}`);
+      const start = await Promise.all(plain.map(async (v) => Float32Array.from(await v.data())));
+      const plainOptimizer = createOptimizer({ name, learningRate: 0.01 });
+      const scaledOptimizer = createOptimizer({ name, learningRate: 0.01 }, new Map([[`scaled-${name}/kernel`, 0.1]]));
+      p.step(plainOptimizer, plain);
+      p.step(scaledOptimizer, scaled);
+      const [plainKernel, plainBias] = await Promise.all(plain.map(async (v) => Float32Array.from(await v.data())));
+      const [scaledKernel, scaledBias] = await Promise.all(scaled.map(async (v) => Float32Array.from(await v.data())));
+      assert.deepEqual(scaledBias, plainBias);
+      for (const [i, before] of (start[0] ?? []).entries()) {
+        const plainStep = (plainKernel?.[i] ?? NaN) - before;
+        const scaledStep = (scaledKernel?.[i] ?? NaN) - before;
+        assert.ok(Math.abs(scaledStep - 0.1 * plainStep) <= 1e-3 * Math.abs(plainStep) + 1e-8, `kernel[${i}]: step ${scaledStep}, expected ${0.1 * plainStep}`);
+      }
+      tf.dispose([...plain, ...scaled]);
+      plainOptimizer.dispose();
+      scaledOptimizer.dispose();
       p.dispose();
     });
   }

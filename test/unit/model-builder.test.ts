@@ -121,16 +121,49 @@ describe('buildModel', () => {
     }
   });
 
-  it('refuses to fine-tune mobilenet_v1 on wasm, naming the depthwise layer and the way out', async () => {
-    await assert.rejects(buildModel(mobilenetSpec({ trainable: true }), { seed: 1, capabilities: engine.capabilities, engineName: 'wasm' }), (error: unknown) => {
+  it('refuses to fine-tune mobilenet_v1 on an engine without depthwise-conv gradients, naming the depthwise layer and the way out', async () => {
+    const capabilities = { ...engine.capabilities, depthwiseConvGrad: false };
+    await assert.rejects(buildModel(mobilenetSpec({ trainable: true }), { seed: 1, capabilities, engineName: 'tfjs-node' }), (error: unknown) => {
       assert.ok(error instanceof EngineCapabilityError);
-      assert.match(error.message, /trains depthwise convolution 'conv_dw_\d+'.*engine wasm cannot compute.*trainable: false/);
+      assert.match(error.message, /trains depthwise convolution 'conv_dw_\d+'.*engine tfjs-node cannot compute.*trainable: false/);
       return true;
     });
   });
 
   it('rejects a backbone input size that the stored model was not built for', async () => {
     await assert.rejects(buildModel(mobilenetSpec({ inputSize: 160 }), { seed: 1 }), PipelineSpecError);
+  });
+
+  it('fine-tunes mobilenet_v1 from a named layer on, depthwise layers included, on wasm', async () => {
+    const built = await buildModel(mobilenetSpec({ trainable: { from: 'conv_dw_13' } }), { seed: 1, capabilities: engine.capabilities, engineName: 'wasm' });
+    try {
+      assert.equal(built.frozenBackbone, false);
+      assert.deepEqual(built.backbone.layers.filter((l) => l.trainable && l.weights.length > 0).map((l) => l.name), ['conv_dw_13', 'conv_dw_13_bn', 'conv_pw_13', 'conv_pw_13_bn']);
+    } finally {
+      built.model.dispose();
+    }
+  });
+
+  it('accepts model.trainable { from: <layer> } in the spec, and refuses an empty name or from mixed with lastN', () => {
+    assert.deepEqual(mobilenetSpec({ trainable: { from: 'conv_dw_12' } }).trainable, { from: 'conv_dw_12' });
+    assert.throws(() => mobilenetSpec({ trainable: { from: '' } }));
+    assert.throws(() => ModelSchema.parse({ ...mobilenetSpec(), trainable: { from: 'conv_dw_12', lastN: 2 } }));
+  });
+
+  it('rejects model.trainable.from naming no layer of the feature extractor, listing the nearest names and the valid range', async () => {
+    const before = tf.memory().numTensors;
+    for (const [from, nearest] of [
+      ['conv_dw_133', /nearest names: conv_dw_13, conv_dw_1, conv_dw_3/],
+      ['conv_preds', /nearest names: conv1_relu, conv_pw_1, /],
+    ] as const) {
+      await assert.rejects(buildModel(mobilenetSpec({ trainable: { from } }), { seed: 1 }), (error: unknown) => {
+        assert.ok(error instanceof PipelineSpecError);
+        assert.match(error.message, new RegExp(`model\\.trainable\\.from names '${from}', which is not a layer of the mobilenet_v1 feature extractor \\(its layers run from 'conv1' to the feature layer 'conv_pw_13_relu'\\)`));
+        assert.match(error.message, nearest);
+        return true;
+      });
+    }
+    assert.equal(tf.memory().numTensors, before, 'the loaded backbone is freed');
   });
 
   it('fine-tunes only the last N weighted mobilenet_v1 layers, which wasm can train when they hold no depthwise conv', async () => {
