@@ -219,6 +219,8 @@ describe('the train step through runPipeline on the real Temporal dev server and
     );
     const outputs = OutputsSchema.parse(await handle.result());
     assert.equal(outputs.evaluate?.testSize, 8, 'evaluate scored the test split with the trained model');
+    const evaluation = z.object({ featureEngine: z.string() }).loose().parse(await store.getJson(String(outputs.evaluate?.metricsKey)));
+    assert.equal(evaluation.featureEngine, 'onnxruntime', "evaluate ran the saved model's backbone through ONNX Runtime");
     const out = outputs.train ?? {};
 
     assert.equal(out.model, `runs/${workflowId}/train/model/model.json`);

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { selectFeatureEngine, type FeatureEngineOptions } from '../../activities/engine/feature-engine.ts';
+import { createBatchPredictor } from '../../activities/evaluation/batch-predictor.ts';
 import { buildBackboneGraph } from '../../activities/onnx/backbone-graph.ts';
 import { startOrtExtractor } from '../../activities/onnx/ort-extractor.ts';
 import { providerAvailability } from '../../activities/onnx/ort-providers.ts';
@@ -173,5 +174,28 @@ describe('frozen-backbone features through ONNX Runtime', function () {
       assert.ok(Math.abs(epoch.loss - expected) < 1e-4, `epoch ${i + 1} loss ${epoch.loss} vs ${expected}`);
     }
     tf.dispose([x, y]);
+  });
+
+  it('evaluates a classifier saved by a train step with its backbone through ONNX Runtime and its head in tfjs, to the same probabilities', async () => {
+    const built = tinyModel(6, { trainableBackbone: false, spec: tinySpec() });
+    const other = tfl.sequential({ layers: [tfl.layers.globalAveragePooling2d({ inputShape: [8, 8, 3] }), tfl.layers.dense({ units: 2, activation: 'softmax' })] });
+    const predictor = await createBatchPredictor(built.model);
+    const whole = await createBatchPredictor(other);
+    const x = tf.randomUniform([5, 8, 8, 3], 0, 1, 'float32', 6);
+    try {
+      assert.equal(predictor.engine, 'onnxruntime');
+      assert.equal(whole.engine, 'tfjs');
+      assert.match(whole.skipped[0]?.reason ?? '', /no 'head' layer/);
+      const actual = await predictor.predict(x);
+      const expected = predictOne(built.model, x);
+      assert.ok((await maxAbsDifference(actual, expected)) < 1e-5);
+      tf.dispose([actual, expected]);
+    } finally {
+      await predictor.close();
+      await whole.close();
+      x.dispose();
+      other.dispose();
+      built.model.dispose();
+    }
   });
 });
