@@ -166,8 +166,8 @@ async function extractFeatures(
  * and weight bytes, plus how they are computed (the feature engine's `identity`: folding,
  * pooling, engine; each changes the bits).
  *
- * ONNX Runtime and tfjs features do not share entries, although they agree within 1e-4 (parity
- * tests), because not bit for bit: the cache promises the bytes the backbone gave, and a step's trained weights
+ * ONNX Runtime and tfjs features do not share entries. They agree within 1e-4 (parity tests) but
+ * not bit for bit, and the cache promises the bytes the backbone gave: a step's trained weights
  * (`weightsSha256`) are meant to be a function of its inputs and engines. Shared entries would
  * make them depend on which engine happened to fill the cache first. The cost is one
  * recomputation of features cached by the other engine, at ONNX Runtime's speed. ONNX Runtime's
