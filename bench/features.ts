@@ -8,7 +8,10 @@
  *
  * Usage: npm run bench:features -- [--models mobilenet,vgg19-224,vgg19-300] [--engines tfjs,onnxruntime]
  *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--arena]
- *   [--mobilenet <dir with model.json>]
+ *   [--provider cpu|cuda|webgpu] [--mobilenet <dir with model.json>]
+ * `--provider` picks ONNX Runtime's execution provider (default: CPU; on a GPU machine `cuda` after
+ * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`, or the experimental `webgpu`);
+ * a provider that fails to start falls back to CPU, and the result's `skipped` says why.
  * The default run is short (2 timed batches after one warm-up batch per cell); raise --batches
  * and --vgg-batch for steadier figures.
  */
@@ -20,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEngineName, type ModelSpec } from '../common/model-spec.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
 import { selectFeatureEngine } from '../activities/engine/feature-engine.ts';
+import { ORT_PROVIDERS, type OrtProvider } from '../activities/onnx/ort-session-options.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { createModelPasses } from '../activities/training/model-passes.ts';
 
@@ -35,6 +39,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     spinning: { type: 'boolean' },
     arena: { type: 'boolean', default: false },
+    provider: { type: 'string' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224') },
   },
 });
@@ -51,6 +56,13 @@ function isModelKey(key: string): key is ModelKey {
 }
 function isFeatureEngine(name: string): name is FeatureEngineName {
   return FEATURE_ENGINE_PREFERENCES.some((engine) => engine === name && engine !== 'auto');
+}
+
+function providerArg(): OrtProvider | undefined {
+  if (args.provider === undefined) return undefined;
+  const provider = ORT_PROVIDERS.find((name) => name === args.provider);
+  if (!provider) throw new Error(`--provider must be one of ${ORT_PROVIDERS.join(', ')}, got ${args.provider}`);
+  return provider;
 }
 
 function round(value: number, digits = 1): number {
@@ -75,12 +87,14 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
   const built = await buildModel(spec, { seed: 1 });
   const passes = createModelPasses(built, { cached: true, foldBatchNorm: true });
   const threads = args.threads === undefined ? undefined : Number(args.threads);
+  const provider = providerArg();
   const engine = await selectFeatureEngine({
     preference: engineName,
     backbone: built.backbone,
     passes,
     trainingEngine,
     workers: Number(args['tfjs-workers']),
+    ...(provider ? { provider } : {}),
     ortSettings: { ...(threads !== undefined ? { threads } : {}), ...(args.spinning !== undefined ? { spinning: args.spinning } : {}), arena: args.arena },
   });
   const x = tf.randomUniform([batch, spec.inputSize, spec.inputSize, 3], -1, 1, 'float32', 1);
@@ -102,6 +116,7 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
       inputSize: spec.inputSize,
       engine: engine.engine,
       device: engine.device,
+      skipped: engine.skipped,
       batch,
       batches,
       warmupSeconds: round(warmupSeconds, 2),
