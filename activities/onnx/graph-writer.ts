@@ -15,12 +15,18 @@ function attribute(name: string, value: AttributeValue): OnnxAttribute {
   return Array.isArray(value) ? { name, type: AttributeType.INTS, ints: value } : { name, type: AttributeType.INT, i: value };
 }
 
-/** Little-endian bytes of a typed array (a copy, so later changes to the source do not leak in). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Little-endian bytes of a typed array, as ONNX `raw_data` stores elements: a copy (later changes
+ * to the source do not leak in), byte-swapped only on a big-endian host.
+ */
 function littleEndianBytes(values: Float32Array | BigInt64Array): Uint8Array {
-  const bytes = new Uint8Array(values.byteLength);
-  const view = new DataView(bytes.buffer);
-  if (values instanceof Float32Array) values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else values.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  const bytes = new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  if (!LITTLE_ENDIAN) {
+    const width = values.BYTES_PER_ELEMENT;
+    for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+  }
   return bytes;
 }
 

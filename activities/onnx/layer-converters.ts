@@ -1,3 +1,4 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { GraphWriter } from './graph-writer.ts';
@@ -115,7 +116,7 @@ export class LayerConverter {
   #batchNorm(layer: tfl.layers.Layer): ChannelAffine {
     const config = parseConfig(layer, BatchNormConfigSchema);
     if (config.axis !== -1 && config.axis !== 3) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `normalizes axis ${config.axis}; only the channel axis (-1) converts`);
-    const weights = layer.getWeights().map((t) => t.dataSync() as Float32Array);
+    const weights = layer.getWeights().map((t) => floatValues(layer, t));
     const gamma = config.scale ? weights.shift() : undefined;
     const beta = config.center ? weights.shift() : undefined;
     const [movingMean, movingVariance] = weights;
@@ -133,8 +134,8 @@ export class LayerConverter {
     const [kernelTensor, biasTensor] = layer.getWeights();
     if (!kernelTensor || kernelTensor.rank !== 4) throw new UnsupportedLayerError(layer.name, kind, 'has no rank-4 kernel');
     const [kh = 0, kw = 0, inC = 0, last = 0] = kernelTensor.shape;
-    const kernel = kernelTensor.dataSync() as Float32Array;
-    const bias = config.useBias && biasTensor ? (biasTensor.dataSync() as Float32Array) : undefined;
+    const kernel = floatValues(layer, kernelTensor);
+    const bias = config.useBias && biasTensor ? floatValues(layer, biasTensor) : undefined;
     const weights = kind === 'Conv2D' ? conv2dWeights(kernel, [kh, kw, inC, last], bias, affine) : depthwiseWeights(kernel, [kh, kw, inC, last], bias, affine);
     const w = this.#writer.floats(`${layer.name}/kernel`, weights.dims, weights.weight);
     const b = this.#writer.floats(`${layer.name}/bias`, [weights.dims[0]], weights.bias);
@@ -198,6 +199,13 @@ function parseConfig<T>(layer: tfl.layers.Layer, schema: z.ZodType<T>): T {
   const parsed = schema.safeParse(layer.getConfig());
   if (!parsed.success) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `unexpected config: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/** A float32 weight's values (read synchronously: the graph is built once, before any run). */
+function floatValues(layer: tfl.layers.Layer, tensor: Tensor): Float32Array {
+  const values = tensor.dataSync();
+  if (!(values instanceof Float32Array)) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has ${tensor.dtype} weights; only float32 converts`);
+  return values;
 }
 
 function checkChannelsLast(layer: tfl.layers.Layer, dataFormat: string | undefined): void {

@@ -108,11 +108,12 @@ describe('buildBackboneGraph parity with the tfjs engine on real X-rays', () => 
     });
   }
 
-  it('gives VGG19 notop features (random weights, 64 px) with flatten within 1e-4 (relative) of frozenFeatures', async function () {
+  // 48 px keeps tfjs' VGG19 pass short and makes the last max-pooling floor an odd size (3 → 1).
+  it('gives VGG19 notop features (random weights, 48 px) with flatten within 1e-4 (relative) of frozenFeatures', async function () {
     this.timeout(60_000);
-    const spec = ModelSchema.parse({ backbone: 'vgg19', inputSize: 64, head: [{ type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] });
+    const spec = ModelSchema.parse({ backbone: 'vgg19', inputSize: 48, head: [{ type: 'flatten' }, { type: 'dense', units: 1, activation: 'sigmoid' }] });
     const { difference, scale, graph } = await parity(spec, 1);
-    assert.deepEqual(graph.outputShape, [2 * 2 * 512]);
+    assert.deepEqual(graph.outputShape, [1 * 1 * 512]);
     assert.ok(scale > 1e-2, `features are not trivially small (max ${scale})`);
     assert.ok(difference <= tolerance(scale), `max abs difference ${difference} (features up to ${scale})`);
   });
