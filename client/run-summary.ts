@@ -22,6 +22,12 @@ function total(counts: unknown): number {
   return Object.values(counts).reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : total(n)), 0);
 }
 
+/** ` · features: onnxruntime` for a train step that cached frozen-backbone features (outputs from before featureEngine have none). */
+function featureSummary(out: Outputs): string {
+  const engine = out.featureEngine;
+  return typeof engine === 'string' && engine !== 'none' ? ` · features: ${engine}` : '';
+}
+
 function summarizeStep(uses: string, out: Outputs, bucket: string): string {
   switch (uses) {
     case 'download':
@@ -29,7 +35,7 @@ function summarizeStep(uses: string, out: Outputs, bucket: string): string {
     case 'subset':
       return `train ${total(field(out, 'counts', 'train'))} · val ${total(field(out, 'counts', 'val'))} · test ${total(field(out, 'counts', 'test'))} images`;
     case 'train':
-      return `${String(out.epochs)} epochs on ${String(out.engine)} — val AUC ${fixed(field(out, 'finalMetrics', 'valAuc'))}, val accuracy ${fixed(field(out, 'finalMetrics', 'valAccuracy'))}${out.resumedFromEpoch ? ` (resumed from epoch ${String(out.resumedFromEpoch)})` : ''}`;
+      return `${String(out.epochs)} epochs on ${String(out.engine)} — val AUC ${fixed(field(out, 'finalMetrics', 'valAuc'))}, val accuracy ${fixed(field(out, 'finalMetrics', 'valAccuracy'))}${out.resumedFromEpoch ? ` (resumed from epoch ${String(out.resumedFromEpoch)})` : ''}${featureSummary(out)}`;
     case 'evaluate':
       return [
         `test AUC ${fixed(field(out, 'metrics', 'auc'))} · accuracy ${fixed(field(out, 'metrics', 'accuracy'))}`,

@@ -12,6 +12,15 @@ export const ENGINE_PREFERENCES = ['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node
 export type EnginePreference = (typeof ENGINE_PREFERENCES)[number];
 export type EngineName = Exclude<EnginePreference, 'auto'>;
 
+/**
+ * What computes a frozen backbone's features: `onnxruntime` (ONNX Runtime on a worker thread, the
+ * backbone converted to an ONNX graph), `tfjs` (the training engine), or `auto`: ONNX Runtime when
+ * the backbone converts and the runtime loads here, else tfjs, with the reason in the step's outputs.
+ */
+export const FEATURE_ENGINE_PREFERENCES = ['auto', 'onnxruntime', 'tfjs'] as const;
+export type FeatureEnginePreference = (typeof FEATURE_ENGINE_PREFERENCES)[number];
+export type FeatureEngineName = Exclude<FeatureEnginePreference, 'auto'>;
+
 /** Backbone architectures the builder knows (add one here and in the model builder). */
 export const BACKBONE_NAMES = ['vgg19', 'mobilenet_v1'] as const;
 export type BackboneName = (typeof BACKBONE_NAMES)[number];

@@ -8,6 +8,7 @@ import { confusionMatrixPng } from './plots/confusion-matrix.ts';
 import { rocCurvePng } from './plots/roc-curve.ts';
 import { sampleGridPng } from './plots/sample-grid.ts';
 import { trainingCurvesPng } from './plots/training-curves.ts';
+import { createBatchPredictor } from './batch-predictor.ts';
 import { predictSplit, type ImagePrediction } from './predict.ts';
 import { renderReport } from './report.ts';
 import { scoreBinary, splitScores } from './scoring.ts';
@@ -23,6 +24,8 @@ export interface EvaluationProgress {
 
 export interface EvaluationHooks {
   onProgress?: (progress: EvaluationProgress) => void | Promise<void>;
+  /** Called once the engine that runs the model's backbone is chosen (logs). */
+  onFeatureEngine?: (engine: { engine: string; device: string; skipped: { engine: string; reason: string }[] }) => void;
 }
 
 /** Object keys of the evaluation's artifacts under the step's run prefix. */
@@ -68,6 +71,12 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
   const keys = evaluationKeys(context.runPrefix);
   const backend = await ensureInferenceBackend();
   const trained = await loadTrainedModel(store, input.model, input.classes);
+  // The backbone through ONNX Runtime when it converts (features within 1e-4 of tfjs), the head in tfjs.
+  const predictor = await createBatchPredictor(trained.model).catch((error: unknown) => {
+    trained.model.dispose();
+    throw error;
+  });
+  hooks.onFeatureEngine?.(predictor);
   try {
     const { classes } = trained;
     if (classes.length !== 2) throw new EvaluationError(`Evaluate failed: ${input.model} has ${classes.length} classes; the evaluate step scores binary classifiers`);
@@ -85,6 +94,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       checkSameClasses(classes, manifest.classes, valKey);
       ({ predictions: validation } = await predictSplit(store, trained, manifest, {
         batchSize: input.batchSize,
+        predictor,
         onBatch: (done, total) => hooks.onProgress?.({ phase: 'validation', done, total }),
       }));
       // The manifest's own split field travels with the scores: a test manifest passed as
@@ -94,6 +104,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
 
     const { predictions: test, pixels: testPixels } = await predictSplit(store, trained, testManifest, {
       batchSize: input.batchSize,
+      predictor,
       onBatch: (done, total) => hooks.onProgress?.({ phase: 'test', done, total }),
     });
     const scorecard = scoreBinary(splitScores('test', test, positiveIndex), classes, positiveIndex, threshold);
@@ -167,6 +178,9 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       confusionMatrix: scorecard.confusionMatrix,
       roc: scorecard.roc.map((point) => ({ ...point, threshold: Number.isFinite(point.threshold) ? point.threshold : null })),
       backend,
+      featureEngine: predictor.engine,
+      featureDevice: predictor.device,
+      featureEngineSkipped: predictor.skipped,
       artifacts: { report: keys.report, predictions: keys.predictions, plots: keys.plots },
     });
     return {
@@ -180,6 +194,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       plots: keys.plots,
     };
   } finally {
+    await predictor.close();
     trained.model.dispose();
   }
 }

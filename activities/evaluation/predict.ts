@@ -5,6 +5,7 @@ import { loadSplitPixels, type SplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { Preprocessing } from '../../common/model-spec.ts';
 import { preprocessGray } from '../training/input-preprocessing.ts';
+import type { BatchPredictor } from './batch-predictor.ts';
 import type { TrainedModel } from './trained-model.ts';
 
 /** The model's output for one image. */
@@ -24,6 +25,8 @@ export interface PredictOptions {
   onBatch?: (done: number, total: number) => void | Promise<void>;
   /** Shards fetched at once. @default 4 */
   concurrency?: number;
+  /** Runs the model (batch-predictor.ts: its backbone through ONNX Runtime). @default the whole model in tfjs */
+  predictor?: BatchPredictor;
 }
 
 /**
@@ -71,12 +74,19 @@ export async function predictSplit(store: ObjectStore, trained: TrainedModel, ma
   for (let start = 0; start < images.length; start += options.batchSize) {
     const batch: SplitImage[] = images.slice(start, start + options.batchSize);
     const input = modelInput(split.pixels.subarray(start * imageBytes, (start + batch.length) * imageBytes), channels, trained.preprocessing);
-    const output = tf.tidy(() => {
-      const x = tf.tensor4d(input, [batch.length, height, width, channels]);
-      const y = trained.model.predict(x);
-      if (!(y instanceof tf.Tensor)) throw new EvaluationError('Predict failed: the model has several outputs');
-      return y;
-    });
+    const x = tf.tensor4d(input, [batch.length, height, width, channels]);
+    let output: tf.Tensor;
+    try {
+      output = options.predictor
+        ? await options.predictor.predict(x)
+        : tf.tidy(() => {
+            const y = trained.model.predict(x);
+            if (!(y instanceof tf.Tensor)) throw new EvaluationError('Predict failed: the model has several outputs');
+            return y;
+          });
+    } finally {
+      x.dispose();
+    }
     const values = await output.data();
     output.dispose();
     const rows = probabilitiesOf(values, trained.outputUnits, batch.length);

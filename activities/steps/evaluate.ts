@@ -3,6 +3,9 @@ import { evaluate } from '../evaluation/evaluate-model.ts';
 import { defineStep } from './define-step.ts';
 
 /** The `evaluate` step: scores the model on the test split, writes metrics, plots and a report (activities/evaluation/). */
-export const createEvaluateActivity = defineStep(evaluateStep, ({ store }) => async ({ input, context, heartbeat }) =>
-  evaluate(store, input, context, { onProgress: heartbeat }),
+export const createEvaluateActivity = defineStep(evaluateStep, ({ store }) => async ({ input, context, heartbeat, log }) =>
+  evaluate(store, input, context, {
+    onProgress: heartbeat,
+    onFeatureEngine: ({ engine, device, skipped }) => log.info('Backbone inference engine selected', { stepId: context.stepId, featureEngine: engine, featureDevice: device, skipped }),
+  }),
 );

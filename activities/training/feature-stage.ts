@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { createFeaturePool, type FeaturePool } from '../engine/feature-pool.ts';
+import type { FeatureEngine, FeatureExtractor } from '../engine/feature-engine.ts';
 import { tensorSource, type BatchSource } from './batch-source.ts';
 import type { FeatureCache } from './feature-cache.ts';
-import type { ModelPasses } from './model-passes.ts';
 
 /**
  * The feature stage of training a head on a frozen backbone: the backbone runs once over the
  * training data (once per augmented view) and the validation data, not once per epoch, and
  * every epoch then trains on the features held in memory. Features come from the persistent
- * cache when stored, else from this thread or a pool of worker threads.
+ * cache when stored, else from the selected feature engine (engine/feature-engine.ts: ONNX
+ * Runtime on a worker thread, or tfjs in this thread or on a pool of worker threads).
  */
 
 export interface FeatureStageOptions {
   backbone: tfl.LayersModel;
-  passes: ModelPasses;
   train: BatchSource;
   validation?: BatchSource;
   seed: number;
@@ -23,11 +22,9 @@ export interface FeatureStageOptions {
   batchSize: number;
   /** Distinct passes of `train` to compute (see `TrainOptions.featureViews`). */
   views: number;
-  /** Worker threads; 1 computes in this thread with the active engine. */
-  workers: number;
   featureCache?: FeatureCache;
-  /** Engine the features are computed on: part of their identity in the cache. */
-  engine: string;
+  /** What computes the features (started on the first batch not in the cache); its `identity` is part of theirs in the cache. */
+  features: FeatureEngine;
 }
 
 export interface FeatureStage {
@@ -58,20 +55,17 @@ interface FeatureCounts {
 
 /** Computes (or reads) every feature the epochs will train on. */
 export async function computeFeatureStage(options: FeatureStageOptions): Promise<FeatureStage> {
-  const { passes, seed, batchSize, workers, featureCache } = options;
+  const { seed, batchSize, featureCache, features: engine } = options;
   const started = performance.now();
   const counts: FeatureCounts = { reused: 0, computed: 0 };
   const owned: tf.Tensor[] = [];
   // Started on the first batch that needs computing: a run that reads every feature from the cache spawns no workers.
-  let pool: FeaturePool | undefined;
+  let extractor: FeatureExtractor | undefined;
   const extract = async (x: tf.Tensor): Promise<tf.Tensor> => {
-    if (workers <= 1) return tf.tidy(() => passes.frozenFeatures(x));
-    pool ??= await createFeaturePool(options.backbone, { workers, pooling: passes.poolingKinds });
-    return pool.extract(x);
+    extractor ??= await engine.start();
+    return extractor.extract(x);
   };
-  const backboneHash = featureCache
-    ? await backboneIdentity(options.backbone, { folded: passes.folded, pooling: passes.poolingKinds, engine: options.engine, featureWorkers: workers > 1 })
-    : undefined;
+  const backboneHash = featureCache ? await backboneIdentity(options.backbone, engine.identity) : undefined;
   const persisted = (source: BatchSource, view: number): PersistedPass | undefined =>
     featureCache && backboneHash && source.exampleKeys ? { cache: featureCache, backboneHash, keys: source.exampleKeys(view, seed) } : undefined;
   const views: BatchSource[] = [];
@@ -93,7 +87,8 @@ export async function computeFeatureStage(options: FeatureStageOptions): Promise
     tf.dispose(owned);
     throw error;
   } finally {
-    await pool?.close();
+    await extractor?.close();
+    await engine.release();
   }
   return {
     train,
@@ -168,7 +163,16 @@ async function extractFeatures(
 
 /**
  * Identity of the features a frozen backbone gives: its architecture (feature layer, input size)
- * and weight bytes, plus how they are computed (folding, pooling, engine: each changes the bits).
+ * and weight bytes, plus how they are computed (the feature engine's `identity`: folding,
+ * pooling, engine; each changes the bits).
+ *
+ * ONNX Runtime and tfjs features do not share entries. They agree within 1e-4 (parity tests) but
+ * not bit for bit, and the cache promises the bytes the backbone gave: a step's trained weights
+ * (`weightsSha256`) are meant to be a function of its inputs and engines. Shared entries would
+ * make them depend on which engine happened to fill the cache first. The cost is one
+ * recomputation of features cached by the other engine, at ONNX Runtime's speed. ONNX Runtime's
+ * identity names its execution provider (CUDA rounds differently from CPU) but not the training
+ * engine, so CPU and GPU workers running it on CPU share entries.
  */
 async function backboneIdentity(backbone: tfl.LayersModel, how: Record<string, unknown>): Promise<string> {
   const hash = createHash('sha256');

@@ -145,8 +145,12 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       },
       ...(deps.signal ? { signal: deps.signal } : {}),
       engineName: engine.engine,
-      // Node runs wasm on one thread: worker threads put the other cores to work on features.
+      // Node runs wasm on one thread: worker threads put the other cores to work on features (when tfjs computes them).
       featureWorkers: engine.engine === 'wasm' ? availableParallelism() : 1,
+      featureEngine: input.featureEngine,
+      onFeatureEngine: ({ engine: featureEngine, device, skipped }) => {
+        log.info('Frozen-backbone feature engine selected', { stepId: context.stepId, featureEngine, featureDevice: device, skipped });
+      },
       // A frozen backbone's features are cached, so augmentation there is a fixed set of views.
       featureViews: augmentation ? (input.augmentation?.views ?? 1) : 1,
       // Features persist under features/<backbone hash>/…: a re-run or the full run reuses them.
@@ -169,6 +173,8 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       engine: info.engine,
       backend: info.backend,
       device: info.device,
+      featureEngine: result.featureEngine,
+      featureDevice: result.featureDevice,
       resumedFromEpoch: result.resumedFromEpoch,
       stoppedEarly: result.stoppedEarly,
       weightsSha256: result.trainableWeightsSha256,
@@ -199,6 +205,9 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       featureSeconds: result.featureSeconds,
       featuresReused: result.featuresReused,
       featuresComputed: result.featuresComputed,
+      featureEngine: result.featureEngine,
+      featureDevice: result.featureDevice,
+      featureEngineSkipped: result.featureEngineSkipped,
     };
   } finally {
     built?.model.dispose();

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PipelineSpecError } from '../../common/errors.ts';
-import type { TrainSettings } from '../../common/model-spec.ts';
+import type { FeatureEngineName, FeatureEnginePreference, TrainSettings } from '../../common/model-spec.ts';
+import { selectFeatureEngine, type FeatureEngine, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
+import type { OrtProvider } from '../onnx/ort-session-options.ts';
 import type { BatchSource } from './batch-source.ts';
 import { captureCheckpoint, restoreCheckpoint } from './checkpoint-codec.ts';
 import type { CheckpointStore, EpochLog } from './checkpoint-store.ts';
@@ -63,6 +65,16 @@ export interface TrainOptions {
    */
   featureWorkers?: number;
   /**
+   * What computes the cached features (engine/feature-engine.ts): `auto` uses ONNX Runtime when
+   * the backbone converts and the runtime loads, else the tfjs engine.
+   * @default 'tfjs'
+   */
+  featureEngine?: FeatureEnginePreference;
+  /** ONNX Runtime execution provider (see `FeatureEngineOptions.provider`). */
+  featureProvider?: OrtProvider;
+  /** Called once the feature engine is chosen, before any feature is computed (logs). */
+  onFeatureEngine?: (engine: Pick<FeatureEngine, 'engine' | 'device' | 'skipped'>) => void;
+  /**
    * Distinct passes of `train` whose features are cached (`train.batches(view, seed)` for view
    * 0..views−1); epoch e trains on view e mod views. More than 1 only makes sense for an
    * augmenting source: a frozen backbone then sees a fixed set of augmented copies per image.
@@ -92,6 +104,12 @@ export interface TrainResult {
   featuresReused: number;
   /** Feature vectors computed by the backbone this run. */
   featuresComputed: number;
+  /** What computed (or identified, when all were cached) the features; `none` when they were not cached. */
+  featureEngine: FeatureEngineName | 'none';
+  /** Where the feature engine ran (provider and threads, or tfjs engine); empty when none. */
+  featureDevice: string;
+  /** Feature engines passed over, and why. */
+  featureEngineSkipped: SkippedFeatureEngine[];
 }
 
 
@@ -148,6 +166,7 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
   const trainable = variablesOf(built.model.trainableWeights);
   const passes = createModelPasses(built, { cached: cache, foldBatchNorm: options.foldBatchNorm !== false });
   let features: FeatureStage | undefined;
+  let featureEngine: FeatureEngine | undefined;
 
   try {
     let state = freshTrainingState(seed, options.engineName ?? tf.getBackend());
@@ -159,18 +178,25 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
     const resumedFromEpoch = state.epoch;
 
     if (cache && hasEpochsLeft(state, epochs)) {
-      features = await computeFeatureStage({
+      featureEngine = await selectFeatureEngine({
+        preference: options.featureEngine ?? 'tfjs',
         backbone: built.backbone,
         passes,
+        // The engine of the first attempt, kept by the checkpoint: a resume reads its features.
+        trainingEngine: state.engine,
+        workers: options.featureWorkers ?? 1,
+        ...(options.featureProvider ? { provider: options.featureProvider } : {}),
+      });
+      options.onFeatureEngine?.(featureEngine);
+      features = await computeFeatureStage({
+        backbone: built.backbone,
         train: options.train,
         validation: options.validation,
         seed,
         batchSize: settings.batchSize,
         views: featureViews,
-        workers: options.featureWorkers ?? 1,
         featureCache: options.featureCache,
-        // The engine of the first attempt, kept by the checkpoint: a resume reads its features.
-        engine: state.engine,
+        features: featureEngine,
       });
     }
     const validation = features ? features.validation : options.validation;
@@ -200,6 +226,9 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
       featureSeconds: features?.seconds ?? 0,
       featuresReused: features?.reused ?? 0,
       featuresComputed: features?.computed ?? 0,
+      featureEngine: featureEngine?.engine ?? 'none',
+      featureDevice: featureEngine?.device ?? '',
+      featureEngineSkipped: featureEngine?.skipped ?? [],
     };
   } finally {
     features?.dispose();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EarlyStoppingSchema, ENGINE_PREFERENCES, LossSchema, ModelSchema, OptimizerSchema } from '../model-spec.ts';
+import { EarlyStoppingSchema, ENGINE_PREFERENCES, FEATURE_ENGINE_PREFERENCES, LossSchema, ModelSchema, OptimizerSchema } from '../model-spec.ts';
 import type { StepKind } from '../step-kind.ts';
 import { objectKeySchema } from './fields.ts';
 
@@ -51,6 +51,13 @@ const input = z
     augmentation: augmentationSchema.optional(),
     seed: z.number().int().min(0).default(42),
     engine: z.enum(ENGINE_PREFERENCES).default('auto'),
+    featureEngine: z
+      .enum(FEATURE_ENGINE_PREFERENCES)
+      .default('auto')
+      .describe(
+        'What computes a frozen backbone\'s features (the head trains on the training engine): onnxruntime (ONNX Runtime on a worker thread), tfjs (the training engine), ' +
+          'or auto: ONNX Runtime when the backbone converts and the runtime loads, else tfjs (the reason is in the outputs, featureEngineSkipped)',
+      ),
     checkpointEveryBatches: z
       .number()
       .int()
@@ -90,6 +97,9 @@ const output = z.object({
   featureSeconds: z.number().min(0).describe('Time spent computing cached frozen-backbone features'),
   featuresReused: z.number().int().min(0).describe('Frozen-backbone feature vectors read from features/ in object storage'),
   featuresComputed: z.number().int().min(0).describe('Frozen-backbone feature vectors computed (and stored) by this run'),
+  featureEngine: z.enum(['onnxruntime', 'tfjs', 'none']).describe('What computed the frozen-backbone features (none: the backbone trains, nothing cached)'),
+  featureDevice: z.string().describe('Where the feature engine ran: ONNX Runtime provider, threads, spinning, arena; or the tfjs engine'),
+  featureEngineSkipped: z.array(z.object({ engine: z.string(), reason: z.string() })).describe('Feature engines passed over, and why'),
 });
 
 /** Fits a backbone + head model, checkpointing every epoch so a retry resumes where it stopped. */
@@ -99,7 +109,17 @@ export const trainStep = {
   // 2: model.preprocessing, and vgg19 defaults to caffe (was x/255): equal inputs now train another model.
   version: '2',
   description: 'Trains a backbone + dense head (partial on a subset, or full warm-started), resumable per epoch',
-  volatileOutputs: ['secondsPerEpoch', 'imagesPerSecond', 'featureSeconds', 'featuresReused', 'featuresComputed', 'resumedFromEpoch', 'device'],
+  volatileOutputs: [
+    'secondsPerEpoch',
+    'imagesPerSecond',
+    'featureSeconds',
+    'featuresReused',
+    'featuresComputed',
+    'resumedFromEpoch',
+    'device',
+    'featureDevice',
+    'featureEngineSkipped',
+  ],
   input,
   output,
   artifactInputs: ['trainManifest', 'valManifest', 'warmStartFrom'],

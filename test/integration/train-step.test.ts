@@ -13,6 +13,7 @@ import { selectEngine, type TrainingEngine } from '../../activities/engine/engin
 import { createEvaluateActivity } from '../../activities/steps/evaluate.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
+import { decodeFeatureRow } from '../../activities/training/feature-cache.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { createTrainActivity } from '../../activities/steps/train.ts';
@@ -218,6 +219,8 @@ describe('the train step through runPipeline on the real Temporal dev server and
     );
     const outputs = OutputsSchema.parse(await handle.result());
     assert.equal(outputs.evaluate?.testSize, 8, 'evaluate scored the test split with the trained model');
+    const evaluation = z.object({ featureEngine: z.string() }).loose().parse(await store.getJson(String(outputs.evaluate?.metricsKey)));
+    assert.equal(evaluation.featureEngine, 'onnxruntime', "evaluate ran the saved model's backbone through ONNX Runtime");
     const out = outputs.train ?? {};
 
     assert.equal(out.model, `runs/${workflowId}/train/model/model.json`);
@@ -232,6 +235,9 @@ describe('the train step through runPipeline on the real Temporal dev server and
     assert.equal(out.valImages, 8);
     assert.match(String(out.weightsSha256), /^[0-9a-f]{64}$/);
     assert.ok(Number(out.imagesPerSecond) > 0 && Number(out.featureSeconds) > 0);
+    assert.equal(out.featureEngine, 'onnxruntime', 'featureEngine auto runs the frozen MobileNet through ONNX Runtime');
+    assert.match(String(out.featureDevice), /^onnxruntime cpu, \d+ threads?/);
+    assert.deepEqual(out.featureEngineSkipped, []);
     const metrics = z.record(z.string(), z.number()).parse(out.finalMetrics);
     assert.ok(Number.isFinite(metrics.loss) && Number.isFinite(metrics.valLoss), `final metrics ${JSON.stringify(metrics)}`);
 
@@ -335,6 +341,37 @@ describe('the train step through runPipeline on the real Temporal dev server and
     assert.deepEqual([second.featuresComputed, second.featuresReused], [0, 24]);
     assert.equal(second.weightsSha256, first.weightsSha256);
     assert.deepEqual((await store.list('features/')).length, 24, 'the re-run wrote nothing new');
+  });
+
+  it('computes frozen MobileNet features through ONNX Runtime that match the tfjs engine\'s within 1e-4, cached under their own backbone hash', async () => {
+    for (const key of await store.list('features/')) await store.remove(key);
+    const rows = async () => {
+      const keys = await store.list('features/');
+      return new Map(await Promise.all(keys.map(async (key) => [key, decodeFeatureRow(await store.get(key))] as const)));
+    };
+    const step = (featureEngine: string) => testStep('train', 'train', { needs: ['subset'], timeout: '10m', heartbeatTimeout: '30s', with: trainWith({ epochs: 1, featureEngine }) });
+    const tfjs = (await (await run(`train-tfjs-features-${randomUUID().slice(0, 8)}`, step('tfjs'))).result).train ?? {};
+    const tfjsRows = await rows();
+    const ort = (await (await run(`train-ort-features-${randomUUID().slice(0, 8)}`, step('onnxruntime'))).result).train ?? {};
+    const ortRows = new Map([...(await rows())].filter(([key]) => !tfjsRows.has(key)));
+
+    assert.deepEqual([tfjs.featureEngine, ort.featureEngine], ['tfjs', 'onnxruntime']);
+    assert.deepEqual([ort.featuresComputed, ort.featuresReused], [24, 0], 'ONNX Runtime does not read features tfjs cached');
+    assert.equal(tfjsRows.size, 24);
+    assert.equal(ortRows.size, 24);
+    const hashOf = (key: string) => key.split('/')[1] ?? '';
+    const imageOf = (key: string) => key.split('/').slice(2).join('/');
+    const tfjsByImage = new Map([...tfjsRows].map(([key, row]) => [imageOf(key), row]));
+    let maxDifference = 0;
+    for (const [key, row] of ortRows) {
+      const reference = tfjsByImage.get(imageOf(key));
+      assert.ok(row && reference, `both engines cached ${imageOf(key)}`);
+      assert.deepEqual(row.shape, [768]);
+      assert.deepEqual(row.shape, reference.shape);
+      row.values.forEach((value, i) => (maxDifference = Math.max(maxDifference, Math.abs(value - (reference.values[i] ?? NaN)))));
+    }
+    assert.ok(maxDifference < 1e-4, `max difference between ONNX Runtime and tfjs features ${maxDifference}`);
+    assert.notEqual(hashOf([...ortRows.keys()][0] ?? ''), hashOf([...tfjsRows.keys()][0] ?? ''));
   });
 
   it('warm-starts mode: full from the partial step\'s model: with a vanishing learning rate it predicts what the partial model predicts', async () => {

@@ -1,0 +1,50 @@
+import type { InferenceSession } from 'onnxruntime-node';
+import { z } from 'zod';
+
+/**
+ * How an ONNX Runtime session for a frozen backbone is set up: plain data, so the main thread
+ * decides it and the worker thread that owns the session only applies it.
+ */
+
+/** Execution providers the feature engine can ask for (CPU always runs; the others need the host's GPU stack). */
+export const ORT_PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
+export type OrtProvider = (typeof ORT_PROVIDERS)[number];
+
+export const OrtSettingsSchema = z.strictObject({
+  provider: z.enum(ORT_PROVIDERS),
+  /** Intra-op threads of the CPU provider: the cores actually free (see free-cores.ts). */
+  threads: z.number().int().min(1),
+  /**
+   * Idle intra-op threads spin-wait for work. Off when another heavy job shares the machine:
+   * spinning threads then steal its core (measured: 2 spinning threads fell to 170 img/s next to
+   * a busy core, 268 with spinning off).
+   */
+  spinning: z.boolean(),
+  /**
+   * ORT's CPU memory arena (and memory patterns): keeps peak-size buffers between runs. Off by
+   * default: VGG19 at batch 32 held several times the memory with it for a few percent of speed
+   * (the figures are in docs/engines.md).
+   */
+  arena: z.boolean(),
+});
+export type OrtSettings = z.infer<typeof OrtSettingsSchema>;
+
+/** The session options for `settings`: graph optimizations on, one inference at a time. */
+export function ortSessionOptions(settings: OrtSettings): InferenceSession.SessionOptions {
+  return {
+    executionProviders: settings.provider === 'cpu' ? ['cpu'] : [settings.provider, 'cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: settings.threads,
+    interOpNumThreads: 1,
+    enableCpuMemArena: settings.arena,
+    enableMemPattern: settings.arena,
+    // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding takes string values.
+    extra: { session: { intra_op: { allow_spinning: settings.spinning ? '1' : '0' } } },
+  };
+}
+
+/** One line for logs and step outputs: `onnxruntime cpu, 2 threads, no spinning, no arena`. */
+export function describeOrtSettings(settings: OrtSettings): string {
+  return [`onnxruntime ${settings.provider}`, `${settings.threads} thread${settings.threads === 1 ? '' : 's'}`, settings.spinning ? 'spinning' : 'no spinning', settings.arena ? 'arena' : 'no arena'].join(', ');
+}

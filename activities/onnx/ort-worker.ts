@@ -1,0 +1,66 @@
+/**
+ * Worker-thread side of the ONNX Runtime feature extractor (ort-extractor.ts): owns one
+ * inference session. `InferenceSession.run()` of onnxruntime-node holds the thread that calls it
+ * for the whole run, so it runs here and the activity's event loop (heartbeats, cancellation)
+ * stays free.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import { ortSessionOptions, OrtSettingsSchema } from './ort-session-options.ts';
+
+const InitSchema = z.object({
+  type: z.literal('init'),
+  model: z.instanceof(Uint8Array),
+  inputName: z.string(),
+  outputName: z.string(),
+  settings: OrtSettingsSchema,
+});
+const RunSchema = z.object({
+  type: z.literal('run'),
+  id: z.number(),
+  data: z.instanceof(Float32Array),
+  shape: z.array(z.number().int().min(0)),
+});
+const CloseSchema = z.object({ type: z.literal('close') });
+const MessageSchema = z.discriminatedUnion('type', [InitSchema, RunSchema, CloseSchema]);
+
+let session: { session: ort.InferenceSession; inputName: string; outputName: string } | undefined;
+
+async function handle(message: z.infer<typeof MessageSchema>): Promise<void> {
+  if (message.type === 'init') {
+    const created = await ort.InferenceSession.create(message.model, ortSessionOptions(message.settings));
+    session = { session: created, inputName: message.inputName, outputName: message.outputName };
+    parentPort?.postMessage({ type: 'ready' });
+    return;
+  }
+  if (message.type === 'close') {
+    // Frees the session's native memory now rather than whenever the thread's finalizers run.
+    await session?.session.release();
+    session = undefined;
+    parentPort?.close();
+    return;
+  }
+  if (!session) throw new Error('the worker got a batch before its session');
+  const input = new ort.Tensor('float32', message.data, message.shape);
+  const outputs = await session.session.run({ [session.inputName]: input });
+  input.dispose();
+  const output = outputs[session.outputName];
+  if (!output || output.type !== 'float32' || !(output.data instanceof Float32Array)) {
+    throw new Error(`the session gave no float32 output '${session.outputName}'`);
+  }
+  // A copy owned by this message: the output tensor's buffer belongs to the runtime.
+  const data = new Float32Array(output.data);
+  const shape = output.dims.map(Number);
+  output.dispose();
+  parentPort?.postMessage({ type: 'result', id: message.id, data, shape }, [data.buffer]);
+}
+
+parentPort?.on('message', (raw: unknown) => {
+  const parsed = MessageSchema.safeParse(raw);
+  const id = parsed.success && parsed.data.type === 'run' ? parsed.data.id : undefined;
+  const work = parsed.success ? handle(parsed.data) : Promise.reject(new Error(`unexpected message: ${parsed.error.message}`));
+  work.catch((error: unknown) => {
+    parentPort?.postMessage({ type: 'error', ...(id !== undefined ? { id } : {}), message: error instanceof Error ? error.message : String(error) });
+  });
+});
