@@ -10,7 +10,7 @@
  *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--arena]
  *   [--provider cpu|cuda|webgpu] [--mobilenet <dir with model.json>]
  * `--provider` picks ONNX Runtime's execution provider (default: CPU; on a GPU machine `cuda` after
- * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`, or the experimental `webgpu`);
+ * `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, or the experimental `webgpu`);
  * a provider that fails to start falls back to CPU, and the result's `skipped` says why.
  * The default run is short (2 timed batches after one warm-up batch per cell); raise --batches
  * and --vgg-batch for steadier figures.

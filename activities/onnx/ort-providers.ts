@@ -8,7 +8,7 @@ import type { OrtProvider } from './ort-session-options.ts';
  * and the (experimental) WebGPU provider are inside the npm tarball; the CUDA provider's
  * libraries are downloaded by the package's install script, which the project skips by default
  * (.npmrc `onnxruntime-node-install=skip`) because CI cannot reach their host. On a GPU host with
- * CUDA 12 and cuDNN 9: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`.
+ * CUDA 12 and cuDNN 9: `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`.
  */
 
 export type ProviderAvailability = { available: true } | { available: false; reason: string };
@@ -37,7 +37,7 @@ export async function providerAvailability(provider: OrtProvider): Promise<Provi
   if (provider === 'cuda') {
     const library = join(bindingFolder(), 'libonnxruntime_providers_cuda.so');
     if (!existsSync(library)) {
-      return { available: false, reason: 'the CUDA provider libraries are not installed (needs CUDA 12 + cuDNN 9; run ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)' };
+      return { available: false, reason: 'the CUDA provider libraries are not installed (needs CUDA 12 + cuDNN 9; run ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js)' };
     }
     return { available: true };
   }

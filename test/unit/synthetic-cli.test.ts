@@ -14,10 +14,13 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI as a user would (`npx tsx bench/synthetic-cli.ts …`) from the repository root. */
+/**
+ * Runs the CLI as `npm run synth` does (tsx on bench/synthetic-cli.ts) from the repository root;
+ * node directly rather than npx, whose own warnings (npm config notices) would mix into stderr.
+ */
 function synth(...args: string[]): Promise<CliRun> {
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'bench/synthetic-cli.ts', ...args], { cwd: ROOT }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bench/synthetic-cli.ts', ...args], { cwd: ROOT }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       done({ code, stdout, stderr });
     });
