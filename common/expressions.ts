@@ -161,16 +161,19 @@ export function resolveParams(value: unknown, params: Readonly<Record<string, un
 /**
  * Replaces `${{ steps.<id>.outputs.<name> }}` with recorded outputs, at run time in the
  * workflow. Throws PipelineSpecError naming the reference when the step, output or field is
- * missing, or when a `params` reference was left unresolved by the client.
+ * missing, or when a `params` reference was left unresolved by the client; `${{ matrix.* }}`
+ * is an error too unless `keepMatrix` (a sweep's inputs before the trials are made).
  */
 export function resolveStepOutputs(
   value: unknown,
   outputsByStepId: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>,
+  options: { keepMatrix?: boolean } = {},
 ): unknown {
   return substitute(value, (reference) => {
     if (reference.kind === 'param') {
       throw new PipelineSpecError(`Cannot resolve ${reference.raw}: params are resolved by the client before the run`);
     }
+    if (reference.kind === 'matrix' && options.keepMatrix === true) return undefined;
     if (reference.kind === 'matrix') {
       throw new PipelineSpecError(`Cannot resolve ${reference.raw}: matrix values are substituted per trial of a sweep step`);
     }
