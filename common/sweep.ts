@@ -1,4 +1,5 @@
 import type { StepKind } from './step-kind.ts';
+import { trialActivityId } from './step-activity-ids.ts';
 
 /**
  * Sweeps: a step with a `matrix` runs once per combination of the matrix values (a *trial*),
@@ -41,9 +42,9 @@ export interface ResolvedSweep {
   minSuccess: number;
 }
 
-/** Ids and object keys of trial `index` of `stepId`: `train#3`. */
+/** Id of trial `index` of `stepId` (`train#3`): its activity id, and its child workflow's after `<workflowId>/`. */
 export function trialId(stepId: string, index: number): string {
-  return `${stepId}#${index}`;
+  return trialActivityId(stepId, index);
 }
 
 /** `learningRate=0.001 headUnits=64`: a trial's settings in one line. */
