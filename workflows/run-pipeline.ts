@@ -49,6 +49,9 @@ interface StepResult {
   cacheMiss?: string;
 }
 
+/** Start-to-close timeout of a sweep trial's cache activities. */
+const TRIAL_CACHE_TIMEOUT = '1 minute';
+
 /**
  * Runs a resolved pipeline as a DAG: each step starts as soon as its `needs` succeeded, as one
  * activity on its queue. The first failed step cancels the running ones and fails the run with
@@ -241,6 +244,9 @@ export async function runPipeline(
         context,
         taskQueuePrefix,
         refresh: refreshed.has(step.id),
+        // A trial's cache work hashes manifests and one model: seconds. A short limit keeps a
+        // worker crash during it from holding the sweep for the steps' 10 minutes.
+        cacheTimeout: TRIAL_CACHE_TIMEOUT,
       };
       trialUpdate(index, { state: 'running', startedAt: new Date().toISOString() });
       log.info('Trial started', { stepId: step.id, trial: index, matrix, child: asChildren });

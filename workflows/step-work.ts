@@ -32,6 +32,11 @@ export interface StepWorkRequest {
   taskQueuePrefix: string;
   /** `mlp run --refresh`: skip the lookup, record the new result. */
   refresh: boolean;
+  /**
+   * Start-to-close timeout of each cache activity (they do not heartbeat: a worker killed during
+   * one holds the step this long). @default '10 minutes'
+   */
+  cacheTimeout?: string;
   /** Called when a cache entry exists but cannot be served (the step runs instead). */
   onCacheMiss?: (reason: string) => void;
 }
@@ -52,7 +57,7 @@ export async function runStepWork(request: StepWorkRequest): Promise<StepWorkRes
       activityId: stepCacheActivityId(key, operation),
       summary: `${key} ${operation}`,
       taskQueue: taskQueueName('cpu', taskQueuePrefix),
-      startToCloseTimeout: '10 minutes',
+      startToCloseTimeout: request.cacheTimeout ?? '10 minutes',
       retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
     });
   let cacheMiss: string | undefined;

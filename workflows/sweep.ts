@@ -51,8 +51,8 @@ export interface TrialResult {
 export const SWEEP_FAILED_ERROR = 'SweepFailedError';
 
 /**
- * The trial records and the step's outputs: the selected trial's outputs plus `trials`, or only
- * `trials` without a `select`. A trial that succeeded without a finite select metric counts as
+ * The trial records and the step's outputs: the selected trial's outputs plus `trials` and
+ * `selectedTrial` (`{ index, matrix, metric }`), or only `trials` without a `select`. A trial that succeeded without a finite select metric counts as
  * failed. Throws a non-retryable SweepFailedError naming the failed trials when fewer than
  * `minSuccess` succeeded.
  */
@@ -87,5 +87,6 @@ export function fanIn(stepId: string, kind: Pick<StepKind, 'metrics'>, sweep: Re
     throw ApplicationFailure.create({ type: SWEEP_FAILED_ERROR, nonRetryable: true, message: `No trial of sweep "${stepId}" reported select metric "${sweep.select.metric}"` });
   }
   winner.selected = true;
-  return { outputs: { ...selected, trials }, trials };
+  const selectedTrial = { index: winner.index, matrix: winner.matrix, ...(winner.metric === undefined ? {} : { metric: winner.metric }) };
+  return { outputs: { ...selected, trials, selectedTrial }, trials };
 }

@@ -30,6 +30,9 @@ interface GraphInput {
 /** The output every sweep step has besides its selected trial's: one record per trial. */
 export const TRIALS_OUTPUT = 'trials';
 
+/** The output a sweep step with `select` has: the winner's `{ index, matrix, metric }` (its settings, for later steps). */
+export const SELECTED_TRIAL_OUTPUT = 'selectedTrial';
+
 const SWEEP_SETTINGS = ['exclude', 'maxParallel', 'select', 'minSuccess'] as const;
 
 /** Matrix shape rules of one step: settings without a matrix, an empty or oversized matrix, bad excludes. */
@@ -162,6 +165,16 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
       const target = spec.steps[targetIndex];
       const targetUses = target?.uses ?? '';
       if (target?.matrix !== undefined && reference.output === TRIALS_OUTPUT) continue;
+      if (target?.matrix !== undefined && target.select !== undefined && reference.output === SELECTED_TRIAL_OUTPUT) {
+        const [field, name, ...rest] = reference.field;
+        const names = Object.keys(target.matrix);
+        if (field !== undefined && !['index', 'matrix', 'metric'].includes(field)) {
+          issues.push({ path, message: `${reference.raw}: ${SELECTED_TRIAL_OUTPUT} has index, matrix and metric, not "${field}"` });
+        } else if (field === 'matrix' && name !== undefined && (!names.includes(name) || rest.length > 0)) {
+          issues.push({ path, message: `${reference.raw}: step "${reference.stepId}" has no matrix entry "${[name, ...rest].join('.')}" (matrix: ${names.join(', ')})` });
+        }
+        continue;
+      }
       if (target?.matrix !== undefined && target.select === undefined) {
         issues.push({
           path,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { findReferences, type Reference, type StepOutputReference, type ValuePath } from '../expressions.ts';
 import type { StepKind } from '../step-kind.ts';
-import { TRIALS_OUTPUT } from './graph-rules.ts';
+import { SELECTED_TRIAL_OUTPUT, TRIALS_OUTPUT } from './graph-rules.ts';
 import { formatPath, fromZodIssues, type SpecIssue } from './issues.ts';
 
 /**
@@ -141,6 +141,9 @@ function typeIssues(
     let actual: Set<string>;
     if (whole && reference.output === TRIALS_OUTPUT && sweepSteps.has(reference.stepId)) {
       actual = new Set([reference.field.length === 0 ? 'array' : 'any']);
+    } else if (whole && reference.output === SELECTED_TRIAL_OUTPUT && sweepSteps.has(reference.stepId)) {
+      // Matrix values are scalars of any type the matrix lists: each trial's inputs were checked already.
+      actual = new Set([reference.field.length === 0 ? 'object' : reference.field[0] === 'matrix' && reference.field.length === 1 ? 'object' : 'any']);
     } else if (whole) {
       const upstream = upstreamKinds.get(reference.stepId);
       if (upstream === undefined) continue;

@@ -284,7 +284,13 @@ describe('pipeline spec validation', () => {
           { type: 'dense', units: 2, activation: 'softmax' },
         ],
       });
-      assert.deepEqual(trainPartial?.with['optimizer'], { name: 'rmsprop', learningRate: 2e-5 });
+      // The seed's plan, done properly: a learning-rate sweep on the subset, the winner's rate for the full retrain.
+      assert.deepEqual(trainPartial?.with['optimizer'], { name: 'rmsprop', learningRate: '${{ matrix.learningRate }}' });
+      assert.deepEqual(trainPartial?.sweep?.trials.map((trial) => trial.matrix), [{ learningRate: 2e-5 }, { learningRate: 1e-4 }]);
+      assert.deepEqual(trainPartial?.sweep?.select, { metric: 'valAuc', goal: 'max' });
+      const trainFull = resolved.steps.find((step) => step.id === 'train-full');
+      assert.deepEqual(trainFull?.with['optimizer'], { name: 'rmsprop', learningRate: '${{ steps.train-partial.outputs.selectedTrial.matrix.learningRate }}' });
+      assert.equal(trainFull?.with['warmStartFrom'], '${{ steps.train-partial.outputs.model }}');
       assert.equal(trainPartial?.queue, 'gpu');
       const fractions = (id: string): unknown => resolved.steps.find((step) => step.id === id)?.with['fractions'];
       assert.deepEqual(fractions('subset-partial'), { train: 0.2, val: 0.05, test: 0.2 });
@@ -315,7 +321,9 @@ describe('pipeline spec validation', () => {
     it('demo.yaml validates and runs on the cpu queue only', async () => {
       const { resolved } = await loadPipelineFile('pipelines/demo.yaml');
       assert.deepEqual(new Set(resolved.steps.map((step) => step.queue)), new Set(['cpu']));
-      assert.equal(resolved.steps.find((step) => step.id === 'train')?.with['epochs'], 3);
+      const train = resolved.steps.find((step) => step.id === 'train');
+      assert.equal(train?.with['epochs'], 3);
+      assert.equal(train?.sweep?.trials.length, 2, 'a small sweep keeps the demo fast');
     });
 
     it('plan of pneumonia-vgg19.yaml orders steps in levels and lists cache-key inputs', async () => {
