@@ -126,27 +126,30 @@ describe('sweeps on the local stack: a 6-trial train sweep, a SIGKILLed worker, 
   }
 
   /**
-   * Trials of `train` a worker holds right now, whether a cache activity is in flight, and trials
-   * whose own activity completed.
+   * From one description of the run: trials of `train` a worker holds and has heartbeated from
+   * (it is training), and whether a cache activity is in flight (those do not heartbeat, so one
+   * held by a killed worker waits out its 1-minute timeout).
    */
-  async function trialStates(handle: WorkflowHandle): Promise<{ running: number; bookkeeping: boolean; completed: number }> {
-    const pending = ((await handle.describe()).raw.pendingActivities ?? []).map((activity) => ({ ref: parseStepActivityId(activity.activityId ?? ''), state: activity.state }));
-    const running = pending.filter(({ ref, state }) => ref?.trial !== undefined && ref.operation === undefined && state === STARTED).length;
+  async function trialStates(handle: WorkflowHandle): Promise<{ training: number; bookkeeping: boolean; pending: string }> {
+    const pending = ((await handle.describe()).raw.pendingActivities ?? []).map((activity) => ({
+      ref: parseStepActivityId(activity.activityId ?? ''),
+      id: activity.activityId,
+      state: activity.state,
+      heartbeat: activity.lastHeartbeatTime !== null && activity.lastHeartbeatTime !== undefined,
+    }));
+    const training = pending.filter(({ ref, state, heartbeat }) => ref?.trial !== undefined && ref.operation === undefined && state === STARTED && heartbeat).length;
     const bookkeeping = pending.some(({ ref }) => ref?.operation !== undefined);
-    const completed = [...trialActivities(await handle.fetchHistory()).values()].filter((trial) => trial.closedAt !== undefined).length;
-    return { running, bookkeeping, completed };
+    return { training, bookkeeping, pending: JSON.stringify(pending.map(({ id, state }) => [id, state])) };
   }
 
   it('runs the trials up to maxParallel at once, finishes after the worker is SIGKILLed mid-sweep with each of the 6 trials run once, and selects the trial an uninterrupted run selects; a rerun takes every trial from the cache', async () => {
     const started = Date.now();
     const killed = await start('killed');
-    // Mid-sweep: a trial finished while others are held by the worker. Preferably not during a
-    // cache activity: those do not heartbeat, so one killed holds its trial for a minute.
-    await waitUntil('a finished trial while others run', async () => {
-      const { running, bookkeeping, completed } = await trialStates(killed.handle);
-      return completed >= 1 && running >= 1 && !bookkeeping ? true : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 100 });
-    const pendingAtKill = JSON.stringify(((await killed.handle.describe()).raw.pendingActivities ?? []).map((activity) => [activity.activityId, activity.state, activity.attempt]));
+    // Mid-sweep: trials training in parallel, no cache bookkeeping in flight; kill at once.
+    const { pending: pendingAtKill } = await waitUntil('trials training', async () => {
+      const states = await trialStates(killed.handle);
+      return states.training >= 2 && !states.bookkeeping ? states : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 50 });
     const killedAt = Date.now();
     cli.worker.kill('SIGKILL');
     await cli.worker.exited;
