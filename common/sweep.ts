@@ -94,9 +94,13 @@ export function metricValue(kind: Pick<StepKind, 'metrics'>, outputs: Readonly<R
   return typeof current === 'number' && Number.isFinite(current) ? current : undefined;
 }
 
-export type TrialStatus = 'succeeded' | 'cached' | 'failed' | 'cancelled';
+export type TrialStatus = 'succeeded' | 'failed' | 'cancelled';
 
-/** One trial as the step's `trials` output lists it. */
+/**
+ * One trial as the step's `trials` output lists it. Whether it came from the cache is left out
+ * on purpose (`mlp show` says so: state `cached`): outputs feed the cache keys of later steps,
+ * and a re-run whose trials were all cached must hand them the same list.
+ */
 export interface TrialRecord {
   index: number;
   matrix: TrialMatrix;
@@ -105,8 +109,7 @@ export interface TrialRecord {
   metric?: number;
   /** The winner of the `select` rule. */
   selected: boolean;
-  /** Served from the step cache (a finished trial of an earlier run with the same inputs). */
-  cached: boolean;
+  /** The trial's step-cache key: equal across runs with the same inputs and code. */
   cacheKey?: string;
   error?: string;
 }

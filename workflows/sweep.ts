@@ -59,15 +59,15 @@ export const SWEEP_FAILED_ERROR = 'SweepFailedError';
 export function fanIn(stepId: string, kind: Pick<StepKind, 'metrics'>, sweep: ResolvedSweep, results: readonly TrialResult[]): { outputs: StepOutputs; trials: TrialRecord[] } {
   const trials: TrialRecord[] = sweep.trials.map(({ index, matrix }) => {
     const result = results[index] ?? { cached: false, error: 'never ran' };
-    const base = { index, matrix, selected: false, cached: result.cached, ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }) };
+    const base = { index, matrix, selected: false, ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }) };
     if (result.outputs === undefined) return { ...base, status: result.cancelled === true ? 'cancelled' : 'failed', error: result.error ?? 'no outputs' };
-    const status = result.cached ? 'cached' : 'succeeded';
+    const status = 'succeeded';
     if (sweep.select === undefined) return { ...base, status };
     const metric = metricValue(kind, result.outputs, sweep.select.metric);
     if (metric === undefined) return { ...base, status: 'failed', error: `reported no number for select metric "${sweep.select.metric}"` };
     return { ...base, status, metric };
   });
-  const succeeded = trials.filter((trial) => trial.status === 'succeeded' || trial.status === 'cached');
+  const succeeded = trials.filter((trial) => trial.status === 'succeeded');
   if (succeeded.length < sweep.minSuccess) {
     const failed = trials.filter((trial) => trial.error !== undefined);
     const reasons = failed.slice(0, 5).map((trial) => `#${trial.index} (${formatTrialMatrix(trial.matrix)}): ${trial.error ?? ''}`);
@@ -87,6 +87,6 @@ export function fanIn(stepId: string, kind: Pick<StepKind, 'metrics'>, sweep: Re
     throw ApplicationFailure.create({ type: SWEEP_FAILED_ERROR, nonRetryable: true, message: `No trial of sweep "${stepId}" reported select metric "${sweep.select.metric}"` });
   }
   winner.selected = true;
-  const selectedTrial = { index: winner.index, matrix: winner.matrix, ...(winner.metric === undefined ? {} : { metric: winner.metric }) };
+  const selectedTrial = { index: winner.index, matrix: winner.matrix, ...(winner.metric === undefined ? {} : { metric: winner.metric }), select: sweep.select };
   return { outputs: { ...selected, trials, selectedTrial }, trials };
 }

@@ -23,7 +23,7 @@ const trialsSchema = z.array(
     status: z.string(),
     metric: z.number().optional(),
     selected: z.boolean(),
-    cached: z.boolean(),
+    cacheKey: z.string(),
   }),
 );
 const runOutputs = z.object({
@@ -192,9 +192,12 @@ describe('sweeps on the local stack: a 6-trial train sweep, a SIGKILLed worker, 
     assert.ok(peakConcurrency([...killedTrials.values()]) <= 3);
     measured.peakConcurrency = String(peak);
 
-    // The same sweep again: every trial is a cache hit of the finished ones, and the same winner.
-    const again = runOutputs.parse(await (await start('cached')).handle.result());
-    assert.deepEqual(again.train.trials.map((trial) => trial.status), Array(6).fill('cached'));
-    assert.deepEqual(winner(again)?.matrix, winner(uninterrupted)?.matrix);
+    // The same sweep again: every trial is a cache hit of the finished ones, and the same outputs.
+    const cached = await start('cached');
+    const again = runOutputs.parse(await cached.handle.result());
+    assert.deepEqual(again.train, uninterrupted.train, 'the same outputs, trial list included: steps after it hit their cache too');
+    const shown = await cli.mlp('show', cached.workflowId, '--json');
+    const view = z.object({ steps: z.array(z.looseObject({ id: z.string(), trials: z.array(z.looseObject({ index: z.number(), state: z.string() })).optional() })) }).parse(JSON.parse(shown.stdout));
+    assert.deepEqual(view.steps.find((step) => step.id === 'train')?.trials?.map((trial) => trial.state), Array(6).fill('cached'));
   });
 });

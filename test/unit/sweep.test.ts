@@ -75,12 +75,14 @@ describe('sweeps: expansion, selection and fan-in', () => {
     assert.deepEqual(
       trials.map(({ index, status, metric, selected }) => ({ index, status, metric, selected })),
       [
-        { index: 0, status: 'cached', metric: 0.2, selected: false },
+        { index: 0, status: 'succeeded', metric: 0.2, selected: false },
         { index: 1, status: 'succeeded', metric: 0.7, selected: true },
         { index: 2, status: 'succeeded', metric: 0.7, selected: false },
       ],
     );
     assert.deepEqual(outputs['trials'], trials);
+    assert.deepEqual(outputs['selectedTrial'], { index: 1, matrix: { lr: 1 }, metric: 0.7, select: { metric: 'value', goal: 'max' } });
+    assert.ok(trials.every((trial) => !('cached' in trial)), 'a cached trial is listed as a fresh one: later cache keys stay the same');
   });
 
   it('fails the step when any trial failed, by default, naming the trial; succeeds with minSuccess trials', () => {
