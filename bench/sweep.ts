@@ -4,9 +4,10 @@
  * sequential runs of the train step cost, their download and subset from the cache), on the real
  * dev server, S3 server and an `mlp worker` process pair, wasm engine. Each configuration runs
  * with the train step refreshed, so no trial comes from the cache. Prints JSON.
- *   npx tsx bench/sweep.ts [--order parallel,sequential]
+ *   npx tsx bench/sweep.ts [--order parallel,sequential] [--workers 3]
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -17,12 +18,14 @@ import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import { startCliWorker } from '../test/helpers/cli-worker.ts';
 import { startTestServers } from '../test/helpers/servers.ts';
 
-const { values } = parseArgs({ options: { order: { type: 'string', default: 'parallel,sequential' } } });
+const { values } = parseArgs({ options: { order: { type: 'string', default: 'parallel,sequential' }, workers: { type: 'string', default: '1' } } });
+const workerCount = Math.max(1, Number(values.workers));
 const order = (values.order ?? '').split(',').filter((name) => name === 'parallel' || name === 'sequential');
 
 const servers = await startTestServers({ bucketPrefix: 'bench-sweep' });
 const prefix = `bench-sweep-${randomUUID().slice(0, 8)}`;
-const cli = startCliWorker(servers, { prefix, env: { MLP_ENGINE: 'wasm' } });
+// Several `mlp worker` process pairs on one queue: trials spread over their event loops.
+const workers = Array.from({ length: workerCount }, (_, index) => startCliWorker(servers, { prefix: prefix, env: { MLP_ENGINE: 'wasm', MLP_SCRATCH_DIR: join(servers.dir, `scratch-${index}`) } }));
 const connection = await Connection.connect({ address: servers.temporalAddress });
 try {
   const client = new Client({ connection, namespace: servers.namespace });
@@ -49,15 +52,17 @@ try {
     JSON.stringify({
       bench: 'sweep',
       trials: 6,
+      workerProcesses: workerCount,
+      cpus: availableParallelism(),
       warmUpSeconds: warmUp,
       parallelSeconds: seconds['parallel'],
       sequentialSeconds: seconds['sequential'],
       speedup: seconds['parallel'] && seconds['sequential'] ? Number((seconds['sequential'] / seconds['parallel']).toFixed(2)) : undefined,
-      note: 'parallel: maxParallel 3 in one worker process; sequential: maxParallel 1 (6 runs one after another, download and subset cached)',
+      note: `parallel: maxParallel 3 over ${workerCount} worker process pair(s); sequential: maxParallel 1 (6 runs one after another, download and subset cached)`,
     }),
   );
 } finally {
   await connection.close();
-  await cli.stop();
+  for (const worker of workers) await worker.stop();
   await servers.stop();
 }
