@@ -97,9 +97,10 @@ export function metricValue(kind: Pick<StepKind, 'metrics'>, outputs: Readonly<R
 export type TrialStatus = 'succeeded' | 'failed' | 'cancelled';
 
 /**
- * One trial as the step's `trials` output lists it. Whether it came from the cache is left out
- * on purpose (`mlp show` says so: state `cached`): outputs feed the cache keys of later steps,
- * and a re-run whose trials were all cached must hand them the same list.
+ * One trial as the step's `trials` output lists it: what it ran with and what it gave, nothing
+ * about how it ran. Whether it came from the cache, and its cache key, are left out on purpose
+ * (`mlp show` lists both): outputs feed the cache keys of later steps and `mlp reproduce`
+ * compares them, so a run from the cache, or with the cache off, must give the same list.
  */
 export interface TrialRecord {
   index: number;
@@ -109,8 +110,6 @@ export interface TrialRecord {
   metric?: number;
   /** The winner of the `select` rule. */
   selected: boolean;
-  /** The trial's step-cache key: equal across runs with the same inputs and code. */
-  cacheKey?: string;
   error?: string;
 }
 

@@ -59,7 +59,7 @@ export const SWEEP_FAILED_ERROR = 'SweepFailedError';
 export function fanIn(stepId: string, kind: Pick<StepKind, 'metrics'>, sweep: ResolvedSweep, results: readonly TrialResult[]): { outputs: StepOutputs; trials: TrialRecord[] } {
   const trials: TrialRecord[] = sweep.trials.map(({ index, matrix }) => {
     const result = results[index] ?? { cached: false, error: 'never ran' };
-    const base = { index, matrix, selected: false, ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }) };
+    const base = { index, matrix, selected: false };
     if (result.outputs === undefined) return { ...base, status: result.cancelled === true ? 'cancelled' : 'failed', error: result.error ?? 'no outputs' };
     const status = 'succeeded';
     if (sweep.select === undefined) return { ...base, status };

@@ -23,7 +23,6 @@ const trialsSchema = z.array(
     status: z.string(),
     metric: z.number().optional(),
     selected: z.boolean(),
-    cacheKey: z.string(),
   }),
 );
 const runOutputs = z.object({

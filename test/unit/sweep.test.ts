@@ -69,7 +69,7 @@ describe('sweeps: expansion, selection and fan-in', () => {
   });
 
   it("fans in: the selected trial's outputs plus every trial's record", () => {
-    const results: TrialResult[] = [0.2, 0.7, 0.7].map((value, index) => ({ outputs: { value, key: `k${index}` }, cached: index === 0 }));
+    const results: TrialResult[] = [0.2, 0.7, 0.7].map((value, index) => ({ outputs: { value, key: `k${index}` }, cached: index === 0, cacheKey: `c${index}` }));
     const { outputs, trials } = fanIn('sweep', {}, sweepOf(3, { select: { metric: 'value', goal: 'max' } }), results);
     assert.equal(outputs['key'], 'k1', 'tie between #1 and #2: the lowest index wins');
     assert.deepEqual(
@@ -82,7 +82,7 @@ describe('sweeps: expansion, selection and fan-in', () => {
     );
     assert.deepEqual(outputs['trials'], trials);
     assert.deepEqual(outputs['selectedTrial'], { index: 1, matrix: { lr: 1 }, metric: 0.7, select: { metric: 'value', goal: 'max' } });
-    assert.ok(trials.every((trial) => !('cached' in trial)), 'a cached trial is listed as a fresh one: later cache keys stay the same');
+    assert.ok(trials.every((trial) => !('cached' in trial) && !('cacheKey' in trial)), 'a cached trial is listed as a fresh one: later cache keys stay the same');
   });
 
   it('fails the step when any trial failed, by default, naming the trial; succeeds with minSuccess trials', () => {
