@@ -3,6 +3,7 @@ import type { ScheduleSpec } from '../common/pipeline-spec/index.ts';
 import type { ResolvedPipeline, RetrySpec } from '../common/resolved-pipeline.ts';
 import { findStepKind } from '../common/step-kinds/index.ts';
 import { findReferences } from '../common/expressions.ts';
+import { formatTrialMatrix, SWEEP_CHILD_WORKFLOW_THRESHOLD, type ResolvedSweep } from '../common/sweep.ts';
 
 /** What `mlp plan` shows: the resolved DAG in execution order with each step's settings. */
 export interface PipelinePlan {
@@ -28,6 +29,8 @@ export interface PlannedStep {
   cacheOffReason?: string;
   /** Static part of the cache key; artifact inputs are replaced by their content hash at run time. */
   cacheKey?: { kind: string; version: string; inputs: Record<string, unknown>; artifactInputs: string[]; resolvedAtRunTime: string[] };
+  /** A sweep: every trial's settings, how many run at once, the selection rule. */
+  sweep?: ResolvedSweep & { childWorkflows: boolean };
 }
 
 export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec): PipelinePlan {
@@ -39,7 +42,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
     const step = byId.get(id);
     if (step === undefined) return [];
     const kind = findStepKind(step.uses);
-    const runTime = [...new Set(findReferences(step.with).map(({ reference }) => reference.raw))];
+    const runTime = [...new Set(findReferences(step.with).filter(({ reference }) => reference.kind !== 'matrix').map(({ reference }) => reference.raw))];
     return [
       {
         id,
@@ -52,6 +55,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
         retry: step.retry,
         cache: step.cache,
         ...(step.cacheOffReason === undefined ? {} : { cacheOffReason: step.cacheOffReason }),
+        ...(step.sweep === undefined ? {} : { sweep: { ...step.sweep, childWorkflows: step.sweep.trials.length > SWEEP_CHILD_WORKFLOW_THRESHOLD } }),
         ...(step.cache && kind !== undefined
           ? {
               cacheKey: {
@@ -88,6 +92,14 @@ export function formatPlan(plan: PipelinePlan): string {
     const retry = `${step.retry.maximumAttempts} attempts, ${step.retry.initialInterval} x${step.retry.backoffCoefficient}`;
     lines.push(`  ${step.id} (${step.uses}) queue=${step.queue} timeout=${step.timeout} retry=${retry} cache=${step.cache ? 'on' : `off${step.cacheOffReason ? ` (${step.cacheOffReason})` : ''}`}`);
     lines.push(`    needs: ${step.needs.length > 0 ? step.needs.join(', ') : '-'}`);
+    if (step.sweep) {
+      const { sweep } = step;
+      const select = sweep.select ? `select ${sweep.select.goal} ${sweep.select.metric} (ties: lowest trial)` : 'no select (outputs.trials only)';
+      lines.push(
+        `    sweep: ${sweep.trials.length} trials, ${sweep.maxParallel} at once, ${select}, needs ${sweep.minSuccess} to succeed${sweep.childWorkflows ? ', each trial a child workflow' : ''}`,
+      );
+      for (const trial of sweep.trials) lines.push(`      #${trial.index}: ${formatTrialMatrix(trial.matrix)}`);
+    }
     if (step.cacheKey) {
       const key = step.cacheKey;
       lines.push(`    cache key: ${key.kind}@${key.version} + inputs ${JSON.stringify(key.inputs)}`);

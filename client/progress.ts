@@ -40,7 +40,8 @@ function finishedAttempts(history: History): Map<string, number> {
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
     const activity = scheduled?.activityId ? parseStepActivityId(scheduled.activityId) : undefined;
-    if (activity !== undefined && activity.operation === undefined) stepByScheduledEvent.set(String(event.eventId), activity.stepId);
+    // A sweep's trials have attempts of their own; the step's attempt is its own activity's.
+    if (activity !== undefined && activity.operation === undefined && activity.trial === undefined) stepByScheduledEvent.set(String(event.eventId), activity.stepId);
     const started = event.activityTaskStartedEventAttributes;
     if (started?.attempt) {
       const stepId = stepByScheduledEvent.get(String(started.scheduledEventId));
@@ -56,7 +57,7 @@ async function runningActivities(handle: WorkflowHandle): Promise<Map<string, Ac
   const live = new Map<string, ActivityLiveInfo>();
   for (const pending of description.raw.pendingActivities ?? []) {
     const activity = pending.activityId ? parseStepActivityId(pending.activityId) : undefined;
-    if (activity === undefined || activity.operation !== undefined) continue;
+    if (activity === undefined || activity.operation !== undefined || activity.trial !== undefined) continue;
     const payload = pending.heartbeatDetails?.payloads?.[0];
     const heartbeatSeconds = pending.lastHeartbeatTime?.seconds;
     live.set(activity.stepId, {

@@ -1,3 +1,5 @@
+import type { TrialProgress } from '../common/pipeline-progress.ts';
+import { formatTrialMatrix } from '../common/sweep.ts';
 import type { StepProgressView } from './progress.ts';
 import type { RunView } from './run-view.ts';
 
@@ -28,6 +30,21 @@ function stepLine(step: StepProgressView, width: number): string {
   return `  ${parts.join('  ')}`.trimEnd();
 }
 
+/** One line per trial of a sweep step: settings, state, time, select metric; the winner marked. */
+export function trialLines(trials: readonly TrialProgress[], indent = '    '): string[] {
+  const settings = trials.map((trial) => formatTrialMatrix(trial.matrix));
+  const width = Math.max(...settings.map((text) => text.length), 0);
+  return trials.map((trial, at) => {
+    const parts = [`#${trial.index}`.padEnd(4), (settings[at] ?? '').padEnd(width), trial.state.padEnd(9)];
+    const took = formatDuration(trial.startedAt, trial.endedAt);
+    if (took) parts.push(took);
+    if (trial.metric !== undefined) parts.push(`metric ${Number(trial.metric.toFixed(6))}`);
+    if (trial.selected === true) parts.push('<- selected');
+    if (trial.error !== undefined) parts.push(`— ${trial.error}`);
+    return `${indent}${parts.join('  ')}`.trimEnd();
+  });
+}
+
 function metricsText(metrics: unknown): string {
   if (typeof metrics !== 'object' || metrics === null) return JSON.stringify(metrics);
   return Object.entries(metrics)
@@ -45,7 +62,7 @@ export function formatRunView(view: RunView, url: string): string {
   ];
   if (view.rerunOf) lines.push(`  rerun of ${view.rerunOf.run} from ${view.rerunOf.from}`);
   if (view.note) lines.push(`  note: ${view.note}`);
-  lines.push('steps:', ...view.steps.map((step) => stepLine(step, width)));
+  lines.push('steps:', ...view.steps.flatMap((step) => [stepLine(step, width), ...trialLines(step.trials ?? [])]));
   const metrics = Object.entries(view.metrics);
   if (metrics.length > 0) lines.push('metrics:', ...metrics.map(([step, value]) => `  ${step}: ${metricsText(value)}`));
   if (view.artifacts.length > 0) lines.push('artifacts:', ...view.artifacts.map((ref) => `  ${ref.step}.${ref.output}  ${ref.key}`));

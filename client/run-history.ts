@@ -2,7 +2,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineError } from '../common/errors.ts';
-import type { RunState, StepState } from '../common/pipeline-progress.ts';
+import type { RunState, StepState, TrialProgress } from '../common/pipeline-progress.ts';
+import type { TrialMatrix } from '../common/sweep.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { RunPipelineOptions } from '../common/run-options.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
@@ -81,7 +82,18 @@ interface StepEvents {
   cacheMiss?: string;
   outputs?: StepOutputs;
   error?: string;
+  /** A sweep's trials, by index, as far as the history tells. */
+  trials?: Map<number, TrialProgress>;
 }
+
+/** `<workflowId>/<stepId>#<n>`: the child workflow of trial n of a large sweep. */
+function childTrial(workflowId: string, childId: string | null | undefined): StepActivityRef | undefined {
+  if (!childId?.startsWith(`${workflowId}/`)) return undefined;
+  const ref = parseStepActivityId(childId.slice(workflowId.length + 1));
+  return ref?.trial === undefined || ref.operation !== undefined ? undefined : ref;
+}
+
+const childResultSchema = z.object({ outputs: z.record(z.string(), z.unknown()), cached: z.boolean(), cacheKey: z.string().optional() });
 
 function failureText(failure: { message?: string | null; cause?: unknown; applicationFailureInfo?: { type?: string | null } | null } | null | undefined): string {
   // The activity's own error is the innermost cause; Temporal wraps it in "activity failed".
@@ -94,6 +106,37 @@ function failureText(failure: { message?: string | null; cause?: unknown; applic
     current = typeof cause === 'object' && cause !== null ? cause : undefined;
   }
   return text;
+}
+
+const trialRecordsSchema = z.array(z.object({ index: z.number(), metric: z.number().optional(), selected: z.boolean() }));
+const sweepSchema = z.object({ trials: z.array(z.object({ index: z.number(), matrix: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) })) });
+
+/** Trial index → matrix values of a recorded sweep step (empty for other steps). */
+function sweepTrials(step: { sweep?: unknown }): Map<number, TrialMatrix> {
+  const parsed = sweepSchema.safeParse(step.sweep);
+  return new Map(parsed.success ? parsed.data.trials.map((trial) => [trial.index, trial.matrix]) : []);
+}
+
+/** A trial's own activity or cache bookkeeping closing. */
+function trialEvent(trial: TrialProgress, activity: StepActivityRef, event: HistoryEvent, time: string | undefined): void {
+  const completed = event.activityTaskCompletedEventAttributes;
+  if (activity.operation === 'cache-key' && completed) {
+    const key = cacheKeySchema.safeParse(firstPayload(completed.result));
+    if (key.success) trial.cacheKey = key.data;
+  } else if (activity.operation === 'cache-lookup' && completed) {
+    const verified = verifiedLookupSchema.safeParse(firstPayload(completed.result));
+    if (verified.success && verified.data.status === 'hit') Object.assign(trial, { state: 'cached', endedAt: time });
+  } else if (activity.operation === undefined) {
+    trial.endedAt = time;
+    if (completed) trial.state = 'succeeded';
+    else if (event.activityTaskCanceledEventAttributes) trial.state = 'cancelled';
+    else {
+      trial.state = 'failed';
+      trial.error = event.activityTaskFailedEventAttributes
+        ? failureText(event.activityTaskFailedEventAttributes.failure)
+        : `timed out: ${failureText(event.activityTaskTimedOutEventAttributes?.failure)}`;
+    }
+  }
 }
 
 /** The run state a workflow-closing event ends in; terminated and timed out count as failed. */
@@ -120,6 +163,18 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
   const events = history.events ?? [];
   const steps = new Map<string, StepEvents>(spec.steps.map((step) => [step.id, { cached: false }]));
   const activityByEvent = new Map<string, StepActivityRef>();
+  const childByEvent = new Map<string, StepActivityRef>();
+  const matrixOf = new Map(spec.steps.map((step) => [step.id, sweepTrials(step)]));
+  const trialOf = (step: StepEvents, index: number, time: string | undefined): TrialProgress => {
+    step.trials ??= new Map();
+    let trial = step.trials.get(index);
+    if (trial === undefined) {
+      const stepId = [...steps.entries()].find(([, candidate]) => candidate === step)?.[0] ?? '';
+      trial = { index, matrix: matrixOf.get(stepId)?.get(index) ?? {}, state: 'pending', ...(time === undefined ? {} : { startedAt: time }) };
+      step.trials.set(index, trial);
+    }
+    return trial;
+  };
   let state: RunState = 'running';
   let endedAt: string | undefined;
   let result: unknown;
@@ -133,7 +188,45 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       if (activity === undefined || step === undefined) continue;
       activityByEvent.set(String(event.eventId), activity);
       step.firstScheduledAt ??= time;
-      if (activity.operation === undefined) step.state = 'running';
+      if (activity.operation === undefined || activity.trial !== undefined) step.state = 'running';
+      if (activity.trial !== undefined) trialOf(step, activity.trial, time);
+      if (activity.trial !== undefined && activity.operation === undefined) Object.assign(trialOf(step, activity.trial, time), { state: 'running' });
+      continue;
+    }
+    const childStart = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (childStart) {
+      const ref = childTrial(workflowId, childStart.workflowId);
+      const step = ref === undefined ? undefined : steps.get(ref.stepId);
+      if (ref?.trial === undefined || step === undefined) continue;
+      childByEvent.set(String(event.eventId), ref);
+      step.firstScheduledAt ??= time;
+      step.state = 'running';
+      Object.assign(trialOf(step, ref.trial, time), { state: 'running' });
+      continue;
+    }
+    const childEnd =
+      event.childWorkflowExecutionCompletedEventAttributes ??
+      event.childWorkflowExecutionFailedEventAttributes ??
+      event.childWorkflowExecutionCanceledEventAttributes ??
+      event.childWorkflowExecutionTimedOutEventAttributes ??
+      event.childWorkflowExecutionTerminatedEventAttributes;
+    if (childEnd?.initiatedEventId) {
+      const ref = childByEvent.get(String(childEnd.initiatedEventId));
+      const step = ref === undefined ? undefined : steps.get(ref.stepId);
+      if (ref?.trial === undefined || step === undefined) continue;
+      const trial = trialOf(step, ref.trial, time);
+      trial.endedAt = time;
+      const completed = event.childWorkflowExecutionCompletedEventAttributes;
+      const result = completed ? childResultSchema.safeParse(firstPayload(completed.result)) : undefined;
+      if (result?.success === true) {
+        trial.state = result.data.cached ? 'cached' : 'succeeded';
+        if (result.data.cacheKey !== undefined) trial.cacheKey = result.data.cacheKey;
+      } else if (event.childWorkflowExecutionCanceledEventAttributes) {
+        trial.state = 'cancelled';
+      } else {
+        trial.state = 'failed';
+        trial.error = failureText(event.childWorkflowExecutionFailedEventAttributes?.failure);
+      }
       continue;
     }
     const closing =
@@ -148,10 +241,14 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       if (activity === undefined || step === undefined) continue;
       const started = event.activityTaskStartedEventAttributes;
       if (started) {
-        if (activity.operation === undefined && started.attempt) step.attempt = started.attempt;
+        if (activity.operation === undefined && activity.trial === undefined && started.attempt) step.attempt = started.attempt;
         continue;
       }
       const completed = event.activityTaskCompletedEventAttributes;
+      if (activity.trial !== undefined) {
+        trialEvent(trialOf(step, activity.trial, time), activity, event, time);
+        continue;
+      }
       if (activity.operation === 'reuse-check' && completed) {
         const check = reuseCheckSchema.safeParse(firstPayload(completed.result));
         const data = check.success ? check.data : undefined;
@@ -208,6 +305,22 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
 
   // A completed run's result holds every step's outputs, cache hits included.
   const outputsByStep = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(result);
+  // A sweep step has no activity of its own: it ended when the run did, with its trials' records in its outputs.
+  for (const step of spec.steps) {
+    const seen = steps.get(step.id);
+    if (seen?.trials === undefined) continue;
+    const recorded = trialRecordsSchema.safeParse(outputsByStep.success ? outputsByStep.data[step.id]?.['trials'] : undefined);
+    for (const record of recorded.success ? recorded.data : []) {
+      const trial = seen.trials.get(record.index);
+      if (trial === undefined) continue;
+      if (record.metric !== undefined) trial.metric = record.metric;
+      if (record.selected) trial.selected = true;
+    }
+    if (seen.state === 'running' && state !== 'running') {
+      seen.state = outputsByStep.success && outputsByStep.data[step.id] !== undefined ? 'succeeded' : [...seen.trials.values()].some((trial) => trial.state === 'failed') ? 'failed' : 'cancelled';
+      seen.endedAt ??= endedAt;
+    }
+  }
   const views: StepProgressView[] = spec.steps.map((step) => {
     const seen = steps.get(step.id) ?? { cached: false };
     const outputs = seen.outputs ?? (outputsByStep.success ? outputsByStep.data[step.id] : undefined);
@@ -227,6 +340,7 @@ export function progressFromHistory(history: History, workflowId: string): Pipel
       ...(outputs === undefined ? {} : { outputs }),
       ...(seen.error === undefined ? {} : { error: seen.error }),
       ...(seen.attempt === undefined ? {} : { attempt: seen.attempt }),
+      ...(seen.trials === undefined ? {} : { trials: [...seen.trials.values()].sort((a, b) => a.index - b.index) }),
     };
   });
   const failedStep = views.find((step) => step.state === 'failed')?.id;

@@ -5,6 +5,8 @@ import { describeRunFailure, formatRunFailure, type RunFailure } from './failure
 import { followHistory } from './history-follower.ts';
 import { info } from './output.ts';
 import { stepBar } from './progress-bars.ts';
+import { trialActivityId } from '../common/step-activity-ids.ts';
+import { formatTrialMatrix } from '../common/sweep.ts';
 import { loadRunView, type RunView } from './run-view.ts';
 
 /**
@@ -92,6 +94,17 @@ export function lineRenderer(): WatchRenderer {
         if (states.get(step.id) === step.state) continue;
         states.set(step.id, step.state);
         info(`${step.id}: ${step.state}${step.state === 'running' || step.state === 'pending' ? '' : ` (${stepBar(step).detail})`}`);
+      }
+      // A sweep's trials: one line per trial state change, with its settings and metric.
+      for (const step of view.steps) {
+        for (const trial of step.trials ?? []) {
+          const id = trialActivityId(step.id, trial.index);
+          const state = `${trial.state}${trial.selected === true ? ' selected' : ''}`;
+          if (states.get(id) === state || trial.state === 'pending') continue;
+          states.set(id, state);
+          const metric = trial.metric === undefined ? '' : ` metric ${Number(trial.metric.toFixed(6))}`;
+          info(`${id}: ${trial.state} (${formatTrialMatrix(trial.matrix)})${metric}${trial.selected === true ? ' <- selected' : ''}${trial.error ? ` — ${trial.error}` : ''}`);
+        }
       }
     },
     end(view, failure) {

@@ -5,7 +5,9 @@ import { PipelineSpecError } from './errors.ts';
  *
  * - `${{ params.<name> }}`: substituted by the client before the run starts;
  * - `${{ steps.<id>.outputs.<name>[.<field>…] }}`: substituted by the workflow just before the
- *   step runs, from the recorded outputs of an upstream step.
+ *   step runs, from the recorded outputs of an upstream step;
+ * - `${{ matrix.<name> }}`: only in the `with:` of a step with a `matrix` (a sweep), substituted
+ *   by the workflow with one trial's value of that matrix entry.
  *
  * A string that is exactly one expression becomes the referenced value with its type (a number
  * stays a number, an object stays an object); expressions inside a longer string are
@@ -28,7 +30,13 @@ export interface StepOutputReference {
   raw: string;
 }
 
-export type Reference = ParamReference | StepOutputReference;
+export interface MatrixReference {
+  kind: 'matrix';
+  name: string;
+  raw: string;
+}
+
+export type Reference = ParamReference | StepOutputReference | MatrixReference;
 
 /** One piece of a template string: literal text or an expression. */
 export type TemplatePart = string | Reference;
@@ -44,6 +52,7 @@ export interface FoundReference {
 const EXPRESSION = /\$\{\{(.*?)\}\}/g;
 const NAME = '[A-Za-z_][A-Za-z0-9_-]*';
 const PARAM_BODY = new RegExp(`^params\\.(${NAME})$`);
+const MATRIX_BODY = new RegExp(`^matrix\\.(${NAME})$`);
 const STEP_OUTPUT_BODY = new RegExp(`^steps\\.(${NAME})\\.outputs\\.(${NAME})((?:\\.${NAME})*)$`);
 
 /** Parses the inside of `${{ … }}`; throws PipelineSpecError for anything but the two forms. */
@@ -51,13 +60,15 @@ export function parseExpression(raw: string, body: string): Reference {
   const text = body.trim();
   const param = PARAM_BODY.exec(text);
   if (param?.[1] !== undefined) return { kind: 'param', name: param[1], raw };
+  const matrix = MATRIX_BODY.exec(text);
+  if (matrix?.[1] !== undefined) return { kind: 'matrix', name: matrix[1], raw };
   const step = STEP_OUTPUT_BODY.exec(text);
   if (step?.[1] !== undefined && step[2] !== undefined) {
     const field = (step[3] ?? '').split('.').filter((part) => part !== '');
     return { kind: 'step-output', stepId: step[1], output: step[2], field, raw };
   }
   throw new PipelineSpecError(
-    `Invalid expression ${raw}: expected \${{ params.<name> }} or \${{ steps.<id>.outputs.<name> }}`,
+    `Invalid expression ${raw}: expected \${{ params.<name> }}, \${{ steps.<id>.outputs.<name> }} or \${{ matrix.<name> }}`,
   );
 }
 
@@ -150,15 +161,21 @@ export function resolveParams(value: unknown, params: Readonly<Record<string, un
 /**
  * Replaces `${{ steps.<id>.outputs.<name> }}` with recorded outputs, at run time in the
  * workflow. Throws PipelineSpecError naming the reference when the step, output or field is
- * missing, or when a `params` reference was left unresolved by the client.
+ * missing, or when a `params` reference was left unresolved by the client; `${{ matrix.* }}`
+ * is an error too unless `keepMatrix` (a sweep's inputs before the trials are made).
  */
 export function resolveStepOutputs(
   value: unknown,
   outputsByStepId: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>,
+  options: { keepMatrix?: boolean } = {},
 ): unknown {
   return substitute(value, (reference) => {
     if (reference.kind === 'param') {
       throw new PipelineSpecError(`Cannot resolve ${reference.raw}: params are resolved by the client before the run`);
+    }
+    if (reference.kind === 'matrix' && options.keepMatrix === true) return undefined;
+    if (reference.kind === 'matrix') {
+      throw new PipelineSpecError(`Cannot resolve ${reference.raw}: matrix values are substituted per trial of a sweep step`);
     }
     const outputs = Object.hasOwn(outputsByStepId, reference.stepId) ? outputsByStepId[reference.stepId] : undefined;
     if (outputs === undefined) {
@@ -177,5 +194,20 @@ export function resolveStepOutputs(
       current = current[field];
     }
     return { value: current };
+  });
+}
+
+/**
+ * Replaces `${{ matrix.<name> }}` with one trial's values (a whole-string reference keeps the
+ * value's type); other references stay as written. Throws PipelineSpecError for a name the
+ * trial has no value for.
+ */
+export function resolveMatrix(value: unknown, matrix: Readonly<Record<string, unknown>>): unknown {
+  return substitute(value, (reference) => {
+    if (reference.kind !== 'matrix') return undefined;
+    if (!Object.hasOwn(matrix, reference.name)) {
+      throw new PipelineSpecError(`Cannot resolve ${reference.raw}: the matrix has no entry "${reference.name}"`);
+    }
+    return { value: matrix[reference.name] };
   });
 }

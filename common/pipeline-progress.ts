@@ -12,6 +12,22 @@ export type StepState = (typeof STEP_STATES)[number];
 export const RUN_STATES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
+/** One trial of a sweep step (a step with a `matrix`). */
+export interface TrialProgress {
+  index: number;
+  /** The trial's matrix values. */
+  matrix: Record<string, string | number | boolean>;
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  /** The `select` metric the trial reported. */
+  metric?: number;
+  /** Won the `select` rule: the step's outputs are this trial's. */
+  selected?: boolean;
+  cacheKey?: string;
+  error?: string;
+}
+
 export interface StepProgress {
   id: string;
   uses: string;
@@ -30,6 +46,8 @@ export interface StepProgress {
   cacheMiss?: string;
   outputs?: StepOutputs;
   error?: string;
+  /** A sweep's trials, in index order. */
+  trials?: TrialProgress[];
 }
 
 export interface PipelineProgress {

@@ -1,3 +1,4 @@
+import type { ResolvedSweep } from './sweep.ts';
 import type { QueueKind } from './task-queues.ts';
 
 /**
@@ -36,6 +37,11 @@ export interface ResolvedStep {
   cache: boolean;
   /** Why `cache` is off although the pipeline asked for it (e.g. a download without a pinned hash). */
   cacheOffReason?: string;
+  /**
+   * Present on a step with a `matrix`: the expanded trials (`with` may hold `${{ matrix.* }}`,
+   * substituted per trial), how many run at once, and the rule that picks the outputs.
+   */
+  sweep?: ResolvedSweep;
 }
 
 export interface ResolvedPipeline {

@@ -65,3 +65,8 @@ export function stepActivity(activities: StepActivities, uses: StepKindName): St
 export function stepRunPrefix(workflowId: string, stepId: string): string {
   return `runs/${workflowId}/${stepId}/`;
 }
+
+/** Object-key prefix of one trial of a sweep step: `runs/<workflowId>/<stepId>/trials/<index>/`. */
+export function trialRunPrefix(workflowId: string, stepId: string, index: number): string {
+  return `${stepRunPrefix(workflowId, stepId)}trials/${index}/`;
+}

@@ -45,4 +45,9 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
    * checks that a re-run produced the same results.
    */
   volatileOutputs?: readonly string[];
+  /**
+   * Numeric metrics the kind reports by name inside one output record (train: `valAuc` in
+   * `finalMetrics`): what a sweep's `select: { metric }` may name besides numeric outputs.
+   */
+  metrics?: { output: string; names: readonly string[] };
 }

@@ -5,3 +5,4 @@ export * from './run-pipeline.ts';
 export * from './models.ts';
 export * from './storage-gc.ts';
 export * from './cache-explain.ts';
+export * from './run-sweep-trial.ts';

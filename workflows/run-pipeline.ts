@@ -1,11 +1,10 @@
 import {
   type ActivityOptions,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  executeChild,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,23 +13,27 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StepCacheActivities } from '../activities/step-cache.ts';
-import type { CacheKeyParts } from '../common/cache-key.ts';
 import type { StepReuseActivities } from '../activities/step-reuse.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
-import { resolveStepOutputs } from '../common/expressions.ts';
-import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
+import { resolveMatrix, resolveStepOutputs } from '../common/expressions.ts';
+import type { PipelineProgress, RunState, StepProgress, TrialProgress } from '../common/pipeline-progress.ts';
 import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
 import { compileRunPipelineOptions, type RunPipelineOptions } from '../common/run-options.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
-import { isStepKindName, stepActivity, stepRunPrefix, type StepActivities, type StepOutputs } from '../common/step-activities.ts';
-import { stepCacheActivityId, type StepCacheOperation } from '../common/step-activity-ids.ts';
+import { isStepKindName, stepRunPrefix, trialRunPrefix, type StepContext, type StepOutputs } from '../common/step-activities.ts';
+import { stepCacheActivityId } from '../common/step-activity-ids.ts';
+import { findStepKind, type StepKindName } from '../common/step-kinds/index.ts';
+import { formatTrialMatrix, SWEEP_CHILD_WORKFLOW_THRESHOLD, trialId, type ResolvedSweep } from '../common/sweep.ts';
 import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder, withDownstream } from './dag.ts';
+import { errorMessage, specFailure } from './failures.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { pipelineProgressQuery } from './queries.ts';
 import { renderCurrentDetails } from './details.ts';
+import { runSweepTrial } from './run-sweep-trial.ts';
 import { stepActivityOptions } from './step-options.ts';
+import { runStepWork, type StepWorkRequest, type StepWorkResult } from './step-work.ts';
+import { fanIn, runPool, type TrialResult } from './sweep.ts';
 
 interface StepResult {
   /** The step's `with:` after references were resolved. */
@@ -46,22 +49,8 @@ interface StepResult {
   cacheMiss?: string;
 }
 
-/**
- * Cache keys computed with their parts (code fingerprint and engine included) and hits served only
- * after their artifacts were verified: new activities, so histories recorded before keep replaying
- * the old path.
- */
-const VERIFIED_CACHE_PATCH = 'verified-code-aware-cache';
-
-function errorMessage(error: unknown): string {
-  if (error instanceof ActivityFailure && error.cause !== undefined) return errorMessage(error.cause);
-  if (error instanceof ApplicationFailure && error.type) return `${error.type}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
-
-function specFailure(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ message, type: 'PipelineSpecError', nonRetryable: true });
-}
+/** Start-to-close timeout of a sweep trial's cache activities. */
+const TRIAL_CACHE_TIMEOUT = '1 minute';
 
 /**
  * Runs a resolved pipeline as a DAG: each step starts as soon as its `needs` succeeded, as one
@@ -114,17 +103,6 @@ export async function runPipeline(
     throw error;
   }
 
-  // Cache bookkeeping runs on the cpu queue; ids like `train/cache-key` keep the UI readable and
-  // leave the bare step id to the step's own activity (common/step-activity-ids.ts).
-  const cache = (stepId: string, operation: StepCacheOperation): StepCacheActivities =>
-    proxyActivities<StepCacheActivities>({
-      activityId: stepCacheActivityId(stepId, operation),
-      summary: `${stepId} ${operation}`,
-      taskQueue: taskQueueName('cpu', taskQueuePrefix),
-      startToCloseTimeout: '10 minutes',
-      retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-    });
-
   // `mlp rerun`: an earlier run's outputs, verified on the cpu queue (id `train/reuse-check`).
   const reuseCheck = (stepId: string): StepReuseActivities =>
     proxyActivities<StepReuseActivities>({
@@ -171,7 +149,8 @@ export async function runPipeline(
     let inputs: Record<string, unknown>;
     let activityOptions: ActivityOptions;
     try {
-      const resolved = resolveStepOutputs(step.with, outputs);
+      // A sweep's `${{ matrix.* }}` stay until each trial's inputs are made.
+      const resolved = resolveStepOutputs(step.with, outputs, { keepMatrix: step.sweep !== undefined });
       if (typeof resolved !== 'object' || resolved === null || Array.isArray(resolved)) {
         throw new Error('inputs are not an object');
       }
@@ -198,60 +177,113 @@ export async function runPipeline(
       update(step.id, { reuseMiss });
       log.warn('Step not reused, running it again', { stepId: step.id, from: reuse.run, reason: check.reason });
     }
-    let missed: { reuseMiss?: string; cacheMiss?: string } = reuseMiss === undefined ? {} : { reuseMiss };
-    let cacheKey: string | undefined;
-    let cacheKeyParts: CacheKeyParts | undefined;
-    if (step.cache && patched(VERIFIED_CACHE_PATCH)) {
-      ({ key: cacheKey, parts: cacheKeyParts } = await cache(step.id, 'cache-key').computeCacheKeyParts({ uses: step.uses, inputs }));
-      // A refreshed step still computes its key: its new result replaces the entry.
-      if (refreshed.has(step.id)) log.info('Step cache skipped: refresh requested', { stepId: step.id, cacheKey });
-      const found = refreshed.has(step.id) ? ({ status: 'miss' } as const) : await cache(step.id, 'cache-lookup').lookupVerifiedCache(cacheKey);
-      if (found.status === 'hit') {
-        log.info('Step cache hit', { stepId: step.id, cacheKey, from: found.entry.workflowId });
-        return { inputs, outputs: found.entry.outputs, cached: true, cacheKey, ...missed };
-      }
-      if (found.status === 'stale') {
-        const cacheMiss = `cache entry of run ${found.from} not used: ${found.reason}`;
-        update(step.id, { cacheMiss });
-        missed = { ...missed, cacheMiss };
-        log.warn('Step cache entry unusable, running the step again', { stepId: step.id, cacheKey, from: found.from, reason: found.reason });
-      }
-    } else if (step.cache) {
-      // Histories recorded before keys had parts and hits were verified replay this path.
-      cacheKey = await cache(step.id, 'cache-key').computeCacheKey({ uses: step.uses, inputs });
-      const hit = refreshed.has(step.id) ? null : await cache(step.id, 'cache-lookup').lookupCache(cacheKey);
-      if (refreshed.has(step.id)) log.info('Step cache skipped: refresh requested', { stepId: step.id, cacheKey });
-      if (hit !== null) {
-        log.info('Step cache hit', { stepId: step.id, cacheKey, from: hit.workflowId });
-        return { inputs, outputs: hit.outputs, cached: true, cacheKey, ...missed };
-      }
+    const missed = reuseMiss === undefined ? {} : { reuseMiss };
+    if (step.sweep !== undefined) {
+      const swept = await runSweepStep(step, step.uses, step.sweep, inputs, activityOptions);
+      return { inputs, outputs: swept, cached: false, ...missed };
     }
-    log.info('Step started', { stepId: step.id, uses: step.uses, queue: step.queue });
-    const activity = stepActivity(proxyActivities<StepActivities>(activityOptions), step.uses);
-    const result = await activity(inputs, {
-      pipeline: spec.name,
-      workflowId,
-      stepId: step.id,
-      runPrefix: stepRunPrefix(workflowId, step.id),
-      specHash: spec.specHash,
+    const work = await runStepWork({
+      step: { ...step, uses: step.uses },
+      inputs,
+      key: step.id,
+      activityOptions,
+      context: { pipeline: spec.name, workflowId, stepId: step.id, runPrefix: stepRunPrefix(workflowId, step.id), specHash: spec.specHash },
+      taskQueuePrefix,
+      refresh: refreshed.has(step.id),
+      onCacheMiss: (cacheMiss) => update(step.id, { cacheMiss }),
     });
-    if (cacheKey !== undefined) {
-      // Best effort: the step's work is done; a cache that cannot be written only costs a rerun.
+    return { inputs, ...work, ...missed };
+  };
+
+  /**
+   * A sweep: every trial through the cache and the step's activity (or, past the threshold, as a
+   * `runSweepTrial` child workflow each), at most `maxParallel` at once, then the fan-in. A failed
+   * trial does not stop the others; the policy is applied once all settled.
+   */
+  const runSweepStep = async (
+    step: ResolvedStep,
+    uses: StepKindName,
+    sweep: ResolvedSweep,
+    template: Record<string, unknown>,
+    activityOptions: ActivityOptions,
+  ): Promise<StepOutputs> => {
+    const kind = findStepKind(uses);
+    if (kind === undefined) throw specFailure(`Unknown step kind "${uses}" in step "${step.id}"`);
+    const trials: TrialProgress[] = sweep.trials.map(({ index, matrix }) => ({ index, matrix, state: 'pending' }));
+    update(step.id, { trials });
+    const asChildren = sweep.trials.length > SWEEP_CHILD_WORKFLOW_THRESHOLD;
+    let cancellation: unknown;
+    const trialUpdate = (index: number, change: Partial<TrialProgress>): void => {
+      const trial = trials[index];
+      if (trial !== undefined) Object.assign(trial, change);
+      update(step.id, {});
+    };
+    const runTrial = async ({ index, matrix }: ResolvedSweep['trials'][number]): Promise<TrialResult> => {
+      const id = trialId(step.id, index);
+      let inputs: Record<string, unknown>;
       try {
-        await cache(step.id, 'cache-record').recordCache({
-          key: cacheKey,
-          uses: step.uses,
-          outputs: result,
-          workflowId,
-          stepId: step.id,
-          ...(cacheKeyParts === undefined ? {} : { parts: cacheKeyParts }),
-        });
+        const resolved = resolveMatrix(template, matrix);
+        if (typeof resolved !== 'object' || resolved === null || Array.isArray(resolved)) throw new Error('inputs are not an object');
+        inputs = Object.fromEntries(Object.entries(resolved));
       } catch (error) {
-        if (isCancellation(error)) throw error;
-        log.warn('Step cache not recorded', { stepId: step.id, cacheKey, error: errorMessage(error) });
+        throw specFailure(`Cannot prepare trial ${id}: ${errorMessage(error)}`);
       }
+      const summary = `${id} ${formatTrialMatrix(matrix)} (${uses})`;
+      const context: StepContext = {
+        pipeline: spec.name,
+        workflowId,
+        stepId: step.id,
+        runPrefix: trialRunPrefix(workflowId, step.id, index),
+        specHash: spec.specHash,
+      };
+      const request: StepWorkRequest = {
+        step: { id: step.id, uses, queue: step.queue, cache: step.cache },
+        inputs,
+        key: id,
+        activityOptions: { ...activityOptions, activityId: id, summary },
+        context,
+        taskQueuePrefix,
+        refresh: refreshed.has(step.id),
+        // A trial's cache work hashes manifests and one model: seconds. A short limit keeps a
+        // worker crash during it from holding the sweep for the steps' 10 minutes.
+        cacheTimeout: TRIAL_CACHE_TIMEOUT,
+      };
+      trialUpdate(index, { state: 'running', startedAt: new Date().toISOString() });
+      log.info('Trial started', { stepId: step.id, trial: index, matrix, child: asChildren });
+      try {
+        const work: StepWorkResult = asChildren
+          ? await executeChild(runSweepTrial, {
+              args: [request],
+              workflowId: `${workflowId}/${id}`,
+              staticSummary: summary,
+              staticDetails: `Trial ${index} of sweep step \`${step.id}\` in pipeline run \`${workflowId}\`: ${formatTrialMatrix(matrix)}`,
+            })
+          : await runStepWork({ ...request, onCacheMiss: (cacheMiss) => trialUpdate(index, { error: cacheMiss }) });
+        trialUpdate(index, {
+          state: work.cached ? 'cached' : 'succeeded',
+          endedAt: new Date().toISOString(),
+          ...(work.cacheKey === undefined ? {} : { cacheKey: work.cacheKey }),
+        });
+        return { outputs: work.outputs, cached: work.cached, ...(work.cacheKey === undefined ? {} : { cacheKey: work.cacheKey }) };
+      } catch (error) {
+        const cancelled = isCancellation(error);
+        if (cancelled) cancellation ??= error;
+        trialUpdate(index, { state: cancelled ? 'cancelled' : 'failed', endedAt: new Date().toISOString(), ...(cancelled ? {} : { error: errorMessage(error) }) });
+        log.warn('Trial failed', { stepId: step.id, trial: index, error: errorMessage(error) });
+        return { cached: false, error: errorMessage(error), cancelled };
+      }
+    };
+    const settled = await runPool(sweep.trials, sweep.maxParallel, runTrial);
+    const results = settled.map((result): TrialResult => (result.ok ? result.value : { cached: false, error: errorMessage(result.error) }));
+    // The step was cancelled (a sibling failed): the run reports that, not a sweep failure.
+    if (cancellation !== undefined && CancellationScope.current().consideredCancelled) throw cancellation;
+    const { outputs: swept, trials: records } = fanIn(step.id, kind, sweep, results);
+    for (const record of records) {
+      trialUpdate(record.index, { selected: record.selected, ...(record.metric === undefined ? {} : { metric: record.metric }), ...(record.error === undefined ? {} : { error: record.error }) });
     }
-    return { inputs, outputs: result, cached: false, ...(cacheKey === undefined ? {} : { cacheKey }), ...missed };
+    const winner = records.find((record) => record.selected);
+    if (winner !== undefined) log.info('Sweep trial selected', { stepId: step.id, trial: winner.index, metric: winner.metric, matrix: winner.matrix });
+    return swept;
   };
 
   // Steps run in their own scope so the first failure can cancel the siblings still running.

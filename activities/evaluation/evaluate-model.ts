@@ -11,6 +11,7 @@ import { trainingCurvesPng } from './plots/training-curves.ts';
 import { createBatchPredictor } from './batch-predictor.ts';
 import { predictSplit, type ImagePrediction } from './predict.ts';
 import { renderReport } from './report.ts';
+import { sweepPlot, sweepReportSection } from './sweep-report.ts';
 import { scoreBinary, splitScores } from './scoring.ts';
 import { resolveThreshold } from './threshold.ts';
 import { checkSameClasses, ensureInferenceBackend, loadTrainedModel } from './trained-model.ts';
@@ -144,6 +145,11 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       test: test.map(record),
       ...(validation ? { validation: validation.map(record) } : {}),
     });
+    // A model chosen by a sweep: a section saying which trial won and why, and its plot.
+    const sweepPlotKey = `${context.runPrefix}plots/sweep-trials.png`;
+    if (input.sweep) await store.put(sweepPlotKey, await sweepPlot(input.sweep), 'image/png');
+    const plots = input.sweep ? { ...keys.plots, sweep: sweepPlotKey } : keys.plots;
+    const sweepSection = input.sweep ? `\n${sweepReportSection(input.sweep, sweepPlotKey.slice(context.runPrefix.length))}` : '';
     const relativePlots = Object.fromEntries(Object.entries(keys.plots).map(([name, key]) => [name, key.slice(context.runPrefix.length)]));
     await store.put(
       keys.report,
@@ -159,7 +165,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
         scorecard,
         plots: relativePlots,
         backend,
-      }),
+      }) + sweepSection,
       'text/markdown; charset=utf-8',
     );
     // metrics.json last: its presence means every other artifact of the evaluation is stored.
@@ -181,7 +187,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       featureEngine: predictor.engine,
       featureDevice: predictor.device,
       featureEngineSkipped: predictor.skipped,
-      artifacts: { report: keys.report, predictions: keys.predictions, plots: keys.plots },
+      artifacts: { report: keys.report, predictions: keys.predictions, plots },
     });
     return {
       metrics: scorecard.headline,
@@ -191,7 +197,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
       metricsKey: keys.metrics,
       predictions: keys.predictions,
       report: keys.report,
-      plots: keys.plots,
+      plots,
     };
   } finally {
     await predictor.close();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { findReferences, type FoundReference, type ValuePath } from '../expressions.ts';
 import { SELF_DESCRIBING, type SpecIssue } from './issues.ts';
 import { findStepKind, STEP_KIND_NAMES } from '../step-kinds/index.ts';
+import { expandMatrix, matrixSize, MAX_SWEEP_TRIALS, type MatrixValue } from '../sweep.ts';
 
 /**
  * Cross-field rules of a pipeline, run by zod once the structure is valid: known step kinds,
@@ -9,11 +10,84 @@ import { findStepKind, STEP_KIND_NAMES } from '../step-kinds/index.ts';
  * steps the referencing step (transitively) needs, and outputs those steps' kinds declare.
  */
 
-interface GraphInput {
-  params: Record<string, unknown>;
-  steps: { id: string; uses: string; needs: string[]; with: Record<string, unknown> }[];
+interface GraphStep {
+  id: string;
+  uses: string;
+  needs: string[];
+  with: Record<string, unknown>;
+  matrix?: Record<string, unknown[]> | undefined;
+  exclude?: Record<string, unknown>[] | undefined;
+  maxParallel?: number | undefined;
+  select?: unknown;
+  minSuccess?: number | undefined;
 }
 
+interface GraphInput {
+  params: Record<string, unknown>;
+  steps: GraphStep[];
+}
+
+/** The output every sweep step has besides its selected trial's: one record per trial. */
+export const TRIALS_OUTPUT = 'trials';
+
+/** The output a sweep step with `select` has: the winner's `{ index, matrix, metric }` (its settings, for later steps). */
+export const SELECTED_TRIAL_OUTPUT = 'selectedTrial';
+
+const SWEEP_SETTINGS = ['exclude', 'maxParallel', 'select', 'minSuccess'] as const;
+
+/** Matrix shape rules of one step: settings without a matrix, an empty or oversized matrix, bad excludes. */
+function sweepIssues(step: GraphStep, index: number): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const at = (key: string): ValuePath => ['steps', index, key];
+  if (step.matrix === undefined) {
+    for (const key of SWEEP_SETTINGS) {
+      if (step[key] !== undefined) issues.push({ path: at(key), atKey: true, message: `${key} needs a matrix on step "${step.id}" (it configures a sweep)` });
+    }
+    return issues;
+  }
+  const names = Object.keys(step.matrix);
+  if (names.length === 0) {
+    issues.push({ path: at('matrix'), message: `step "${step.id}": the matrix is empty: expected at least one entry with a list of values` });
+    return issues;
+  }
+  // An empty list is the schema's complaint (at the list); the expansion would only echo it.
+  if (Object.values(step.matrix).some((values) => values.length === 0)) return issues;
+  const size = matrixSize(step.matrix);
+  if (size > MAX_SWEEP_TRIALS) {
+    issues.push({ path: at('matrix'), message: `step "${step.id}": the matrix expands to ${size} trials: at most ${MAX_SWEEP_TRIALS} per step` });
+    return issues;
+  }
+  (step.exclude ?? []).forEach((rule, ruleIndex) => {
+    for (const [name, value] of Object.entries(rule)) {
+      const values = step.matrix?.[name];
+      if (values === undefined) {
+        issues.push({ path: ['steps', index, 'exclude', ruleIndex, name], atKey: true, message: `exclude names unknown matrix entry "${name}" (matrix: ${names.join(', ')})` });
+      } else if (!values.includes(value)) {
+        issues.push({ path: ['steps', index, 'exclude', ruleIndex, name], message: `exclude: ${JSON.stringify(value)} is not a value of matrix entry "${name}" (${values.map((item) => JSON.stringify(item)).join(', ')})` });
+      }
+    }
+  });
+  if (issues.length > 0) return issues;
+  const trials = expandMatrix(sweepMatrix(step.matrix), sweepExclude(step.exclude)).length;
+  if (trials === 0) issues.push({ path: at('exclude'), message: `step "${step.id}": exclude leaves no trial of the matrix` });
+  else if (step.minSuccess !== undefined && step.minSuccess > trials) {
+    issues.push({ path: at('minSuccess'), message: `step "${step.id}": minSuccess ${step.minSuccess} exceeds the ${trials} trials of the matrix` });
+  }
+  return issues;
+}
+
+function isMatrixValue(value: unknown): value is MatrixValue {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/** The matrix with only scalar values (the schema admits nothing else). */
+export function sweepMatrix(matrix: Readonly<Record<string, readonly unknown[]>>): Record<string, MatrixValue[]> {
+  return Object.fromEntries(Object.entries(matrix).map(([name, values]) => [name, values.filter(isMatrixValue)]));
+}
+
+export function sweepExclude(exclude: readonly Readonly<Record<string, unknown>>[] | undefined): Record<string, MatrixValue>[] {
+  return (exclude ?? []).map((rule) => Object.fromEntries(Object.entries(rule).filter((entry): entry is [string, MatrixValue] => isMatrixValue(entry[1]))));
+}
 
 
 export function checkPipelineGraph(spec: GraphInput, ctx: z.RefinementCtx): void {
@@ -35,6 +109,8 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
     if (first === undefined) indexById.set(step.id, index);
     else issues.push({ path: ['steps', index, 'id'], message: `duplicate step id "${step.id}" (first used by steps[${first}])` });
   });
+
+  spec.steps.forEach((step, index) => issues.push(...sweepIssues(step, index)));
 
   spec.steps.forEach((step, index) => {
     step.needs.forEach((need, needIndex) => {
@@ -65,6 +141,15 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
         }
         continue;
       }
+      if (reference.kind === 'matrix') {
+        const names = Object.keys(step.matrix ?? {});
+        if (step.matrix === undefined) {
+          issues.push({ path, message: `${reference.raw}: step "${step.id}" has no matrix (matrix values exist only in the with: of a step with a matrix)` });
+        } else if (!names.includes(reference.name)) {
+          issues.push({ path, message: `${reference.raw} refers to unknown matrix entry "${reference.name}" (matrix: ${names.join(', ')})` });
+        }
+        continue;
+      }
       const targetIndex = indexById.get(reference.stepId);
       if (targetIndex === undefined) {
         issues.push({ path, message: `${reference.raw} refers to unknown step "${reference.stepId}"` });
@@ -77,7 +162,26 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
         });
         continue;
       }
-      const targetUses = spec.steps[targetIndex]?.uses ?? '';
+      const target = spec.steps[targetIndex];
+      const targetUses = target?.uses ?? '';
+      if (target?.matrix !== undefined && reference.output === TRIALS_OUTPUT) continue;
+      if (target?.matrix !== undefined && target.select !== undefined && reference.output === SELECTED_TRIAL_OUTPUT) {
+        const [field, name, ...rest] = reference.field;
+        const names = Object.keys(target.matrix);
+        if (field !== undefined && !['index', 'matrix', 'metric'].includes(field)) {
+          issues.push({ path, message: `${reference.raw}: ${SELECTED_TRIAL_OUTPUT} has index, matrix and metric, not "${field}"` });
+        } else if (field === 'matrix' && name !== undefined && (!names.includes(name) || rest.length > 0)) {
+          issues.push({ path, message: `${reference.raw}: step "${reference.stepId}" has no matrix entry "${[name, ...rest].join('.')}" (matrix: ${names.join(', ')})` });
+        }
+        continue;
+      }
+      if (target?.matrix !== undefined && target.select === undefined) {
+        issues.push({
+          path,
+          message: `${reference.raw}: step "${reference.stepId}" is a sweep (matrix) without select, so it has no single "${reference.output}": add select: { metric, goal } to it, or use outputs.${TRIALS_OUTPUT}`,
+        });
+        continue;
+      }
       const kind = findStepKind(targetUses);
       const outputs = kind === undefined ? undefined : outputNames(kind.output);
       if (outputs !== undefined && !outputs.includes(reference.output)) {

@@ -5,3 +5,4 @@ export * from './input-check.ts';
 export * from './resolve.ts';
 export * from './plan.ts';
 export * from './json-schema.ts';
+export * from './sweep-check.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { findReferences, type Reference, type StepOutputReference, type ValuePath } from '../expressions.ts';
 import type { StepKind } from '../step-kind.ts';
+import { SELECTED_TRIAL_OUTPUT, TRIALS_OUTPUT } from './graph-rules.ts';
 import { formatPath, fromZodIssues, type SpecIssue } from './issues.ts';
 
 /**
@@ -16,7 +17,7 @@ type JsonSchema = Record<string, unknown>;
 
 const jsonSchemaCache = new WeakMap<z.ZodType, JsonSchema>();
 
-function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const cached = jsonSchemaCache.get(schema);
   if (cached !== undefined) return cached;
   const json: JsonSchema = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
@@ -34,7 +35,7 @@ function alternatives(node: JsonSchema): JsonSchema[] {
 }
 
 /** Sub-schemas that may describe the value at `path`; empty when nothing can be there. */
-function schemasAt(node: JsonSchema, path: ValuePath): JsonSchema[] {
+export function schemasAt(node: JsonSchema, path: ValuePath): JsonSchema[] {
   if (path.length === 0) return [node];
   const [head, ...rest] = path;
   return alternatives(node).flatMap((option) => {
@@ -48,7 +49,7 @@ function schemasAt(node: JsonSchema, path: ValuePath): JsonSchema[] {
 }
 
 /** JSON types a schema allows; `any` when it does not say. */
-function typesOf(schemas: JsonSchema[]): Set<string> {
+export function typesOf(schemas: JsonSchema[]): Set<string> {
   const types = new Set<string>();
   for (const option of schemas.flatMap(alternatives)) {
     const type = option['type'];
@@ -89,13 +90,14 @@ export function checkStepInput(
   input: Record<string, unknown>,
   upstreamKinds: ReadonlyMap<string, StepKind>,
   at: ValuePath,
+  sweepSteps: ReadonlySet<string> = new Set(),
 ): InputCheckResult {
   const references = findReferences(input).filter(
     (found): found is { path: ValuePath; reference: StepOutputReference } => found.reference.kind === 'step-output',
   );
   const parsed = kind.input.safeParse(input);
   if (parsed.success && isRecord(parsed.data)) {
-    return { value: parsed.data, issues: typeIssues(kind, input, references, upstreamKinds, at) };
+    return { value: parsed.data, issues: typeIssues(kind, input, references, upstreamKinds, at, sweepSteps) };
   }
   const schemaIssues = parsed.success
     ? []
@@ -105,7 +107,7 @@ export function checkStepInput(
       );
   return {
     value: applyFieldDefaults(kind.input, input),
-    issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at)],
+    issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at, sweepSteps)],
   };
 }
 
@@ -127,6 +129,7 @@ function typeIssues(
   references: { path: ValuePath; reference: Reference }[],
   upstreamKinds: ReadonlyMap<string, StepKind>,
   at: ValuePath,
+  sweepSteps: ReadonlySet<string>,
 ): SpecIssue[] {
   const inputSchema = jsonSchemaOf(kind.input, 'input');
   const issues: SpecIssue[] = [];
@@ -136,7 +139,12 @@ function typeIssues(
     if (expected.size === 0) continue;
     const whole = valueAt(input, path) === reference.raw;
     let actual: Set<string>;
-    if (whole) {
+    if (whole && reference.output === TRIALS_OUTPUT && sweepSteps.has(reference.stepId)) {
+      actual = new Set([reference.field.length === 0 ? 'array' : 'any']);
+    } else if (whole && reference.output === SELECTED_TRIAL_OUTPUT && sweepSteps.has(reference.stepId)) {
+      // Matrix values are scalars of any type the matrix lists: each trial's inputs were checked already.
+      actual = new Set([reference.field.length === 0 ? 'object' : reference.field[0] === 'matrix' && reference.field.length === 1 ? 'object' : 'any']);
+    } else if (whole) {
       const upstream = upstreamKinds.get(reference.stepId);
       if (upstream === undefined) continue;
       const outputSchemas = schemasAt(jsonSchemaOf(upstream.output, 'output'), [reference.output, ...reference.field]);

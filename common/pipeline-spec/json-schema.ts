@@ -15,7 +15,7 @@ type Json = Record<string, unknown>;
 const EXPRESSION_SCHEMA: Json = {
   type: 'string',
   pattern: '^\\s*\\$\\{\\{.*\\}\\}\\s*$',
-  description: '${{ params.<name> }} or ${{ steps.<id>.outputs.<name> }}',
+  description: '${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }} or ${{ matrix.<name> }}',
 };
 
 function isJson(value: unknown): value is Json {

@@ -4,6 +4,7 @@ import type { ResolvedPipeline, ResolvedStep, RetrySpec } from '../resolved-pipe
 import type { StepKind } from '../step-kind.ts';
 import { findStepKind } from '../step-kinds/index.ts';
 import { checkStepInput } from './input-check.ts';
+import { checkSweepStep } from './sweep-check.ts';
 import type { SpecIssue } from './issues.ts';
 import type { ParamSpec, PipelineSpec } from './schema.ts';
 
@@ -111,13 +112,16 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     if (kind !== undefined) kindsById.set(step.id, kind);
   }
   const issues: SpecIssue[] = [];
+  const sweepSteps = new Set(spec.steps.filter((step) => step.matrix !== undefined).map((step) => step.id));
   const steps = spec.steps.map((step, index): ResolvedStep => {
     const kind = kindsById.get(step.id);
     if (kind === undefined) throw new PipelineSpecError(`unknown step kind "${step.uses}"`);
     const withParams = resolveParams(step.with, params);
     if (!isRecord(withParams)) throw new PipelineSpecError(`Cannot resolve params of step "${step.id}"`);
-    const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with']);
-    issues.push(...checked.issues);
+    // A sweep's `with` still holds `${{ matrix.* }}`: each trial's substituted inputs are checked instead.
+    const sweep = step.matrix === undefined ? undefined : checkSweepStep(kind, step, withParams, kindsById, ['steps', index], sweepSteps);
+    const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with'], sweepSteps);
+    issues.push(...(sweep === undefined ? checked.issues : sweep.issues));
     const heartbeatTimeout = step.heartbeatTimeout ?? spec.defaults.heartbeatTimeout;
     const cacheRequested = step.cache ?? spec.defaults.cache ?? false;
     const cacheOffReason = cacheRequested ? kind.uncacheableReason?.(checked.value) : undefined;
@@ -135,6 +139,7 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
       ...(heartbeatTimeout === undefined ? {} : { heartbeatTimeout }),
       cache: cacheRequested && cacheOffReason === undefined,
       ...(cacheOffReason === undefined ? {} : { cacheOffReason }),
+      ...(sweep === undefined ? {} : { sweep: sweep.sweep }),
     };
   });
   const pipeline: UnhashedPipeline = {

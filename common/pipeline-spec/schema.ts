@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SWEEP_TRIALS } from '../sweep.ts';
 import { QUEUE_KINDS } from '../task-queues.ts';
 import { checkPipelineGraph } from './graph-rules.ts';
 
@@ -66,6 +67,31 @@ export const scheduleSchema = z
   })
   .describe('Run the pipeline on a schedule (Temporal Schedule)');
 
+const matrixValueSchema = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
+
+export const sweepShape = {
+  matrix: z
+    .record(
+      z.string().regex(IDENTIFIER, 'expected a matrix entry name of letters, digits, _ and -'),
+      z.array(matrixValueSchema).min(1, 'expected at least one value'),
+    )
+    .optional()
+    .describe(`Sweep: run the step once per combination of these values (at most ${MAX_SWEEP_TRIALS}), used in with: as \${{ matrix.<name> }}`),
+  exclude: z
+    .array(z.record(z.string(), matrixValueSchema))
+    .optional()
+    .describe('Sweep: combinations to leave out; an entry drops every trial having all its values'),
+  maxParallel: z.number().int().min(1).optional().describe('Sweep: trials running at once (default: all)'),
+  select: z
+    .strictObject({
+      metric: z.string().min(1).describe('A numeric output, a path into the outputs (metrics.auc) or a metric the kind reports (train: valAuc)'),
+      goal: z.enum(['max', 'min']),
+    })
+    .optional()
+    .describe("Sweep: the trial whose outputs become the step's outputs; ties go to the lowest trial index"),
+  minSuccess: z.number().int().min(1).optional().describe('Sweep: trials that must succeed (default: all)'),
+};
+
 /** Fields every step has, whatever its kind (shared by the validation and the editor schema). */
 export const stepCommonShape = {
   id: z.string().regex(IDENTIFIER, 'expected letters, digits, _ and -, starting with a letter or _'),
@@ -76,6 +102,7 @@ export const stepCommonShape = {
   timeout: durationSchema.optional(),
   heartbeatTimeout: durationSchema.optional(),
   cache: z.boolean().optional().describe('Reuse recorded outputs when kind, version and input contents are unchanged'),
+  ...sweepShape,
 };
 
 export const stepSchema = z.strictObject({

@@ -2,6 +2,31 @@ import { z } from 'zod';
 import type { StepKind } from '../step-kind.ts';
 import { objectKeySchema } from './fields.ts';
 
+const matrixValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const sweepSchema = z.strictObject({
+  trials: z
+    .array(
+      z.object({
+        index: z.number().int().min(0),
+        matrix: z.record(z.string(), matrixValue),
+        status: z.string(),
+        metric: z.number().optional(),
+        selected: z.boolean(),
+        error: z.string().optional(),
+      }),
+    )
+    .min(1),
+  selectedTrial: z
+    .object({
+      index: z.number().int().min(0),
+      matrix: z.record(z.string(), matrixValue),
+      metric: z.number().optional(),
+      select: z.object({ metric: z.string(), goal: z.enum(['max', 'min']) }).optional(),
+    })
+    .optional(),
+});
+
 const input = z
   .strictObject({
     model: objectKeySchema.describe('Key of the model.json a train step wrote (its folder works too)'),
@@ -20,6 +45,9 @@ const input = z
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
     batchSize: z.number().int().min(1).default(32),
+    sweep: sweepSchema
+      .optional()
+      .describe("The sweep that chose the model (a train step's outputs.trials and outputs.selectedTrial): the report says which trial won and why, beside a PNG of the metric per trial"),
   })
   .superRefine((value, ctx) => {
     if (value.threshold === 'auto' && value.valManifest === undefined) {
@@ -50,7 +78,7 @@ const output = z.object({
   metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
   predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image)'),
   report: objectKeySchema.describe('Key of report.md'),
-  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples'),
+  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples (and sweep, with a sweep input)'),
 });
 
 /** Scores the model on the un-augmented test split: metrics, plots and a markdown report. */

@@ -126,6 +126,8 @@ export const trainStep = {
   artifactOutputs: ['model', 'history'],
   // Backends round differently: a model trained on wasm is not the one tfjs-node-gpu would give.
   resultsDependOnEngine: true,
+  // The last epoch's log; validation metrics only when the step has a validation split.
+  metrics: { output: 'finalMetrics', names: ['loss', 'accuracy', 'valLoss', 'valAccuracy', 'valAuc'] },
   defaultQueue: 'gpu',
 } as const satisfies StepKind<typeof input, typeof output>;
 

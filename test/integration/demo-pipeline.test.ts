@@ -182,10 +182,11 @@ describe('the demo pipeline end to end: mlp run --wait, list, show, reproduce an
       maxBuffer: 64 * 1024 * 1024,
     });
     assert.ok(!history.includes(secret), 'the workflow history holds the secret');
-    // Steps pass object keys, never data, so the history stays small: 100 kB of compact JSON
-    // leaves room for more steps, while one leaked image or weights tensor would exceed it.
+    // Steps pass object keys, never data, so the history stays small: 125 kB of compact JSON
+    // (the train step's 2-trial sweep holds each trial's inputs, cache bookkeeping and outputs:
+    // 112 kB measured) leaves room for more steps, while one leaked image or weights tensor would exceed it.
     const compact = JSON.stringify(JSON.parse(history)).length;
     console.log(`      demo run history: ${compact} bytes of compact JSON (${history.length} as exported, indented)`);
-    assert.ok(compact < 100_000, `the demo run's history is ${compact} bytes`);
+    assert.ok(compact < 125_000, `the demo run's history is ${compact} bytes`);
   });
 });

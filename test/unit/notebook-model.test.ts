@@ -13,7 +13,9 @@ describe('the notebook pipeline (pipelines/pneumonia-vgg19.yaml)', () => {
     assert.ok(train);
     const spec = ModelSchema.parse(train.with['model']);
     assert.equal(spec.weights, 'keras:vgg19');
-    assert.deepEqual(train.with['optimizer'], { name: 'rmsprop', learningRate: 2e-5 });
+    // The notebook's RMSprop 2e-5 is the first trial of the learning-rate sweep (the tie winner).
+    assert.deepEqual(train.with['optimizer'], { name: 'rmsprop', learningRate: '${{ matrix.learningRate }}' });
+    assert.deepEqual(train.sweep?.trials[0]?.matrix, { learningRate: 2e-5 });
     assert.equal(train.with['loss'], 'categoricalCrossentropy');
 
     // Keras' ImageNet VGG19 file is not reachable offline: same architecture, random init.

@@ -64,7 +64,7 @@ const invalid: InvalidCase[] = [
     title: 'a malformed expression, at its string',
     file: 'bad-expression.yaml',
     expected: [
-      'bad-expression.yaml:7:14: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }} or ${{ steps.<id>.outputs.<name> }}',
+      'bad-expression.yaml:7:14: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }} or ${{ matrix.<name> }}',
     ],
   },
   {
@@ -98,6 +98,60 @@ const invalid: InvalidCase[] = [
     title: 'a YAML syntax error',
     file: 'yaml-syntax.yaml',
     expected: ['yaml-syntax.yaml:8:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+  },
+  {
+    title: 'a sweep with an empty matrix, or a matrix entry without values',
+    file: 'sweep-empty-matrix.yaml',
+    expected: [
+      'sweep-empty-matrix.yaml:6:13: step "nothing": the matrix is empty: expected at least one entry with a list of values',
+      'sweep-empty-matrix.yaml:12:14: steps[1].matrix.score: expected at least one value',
+    ],
+  },
+  {
+    title: 'a matrix larger than the limit, stating the limit',
+    file: 'sweep-too-large.yaml',
+    expected: ['sweep-too-large.yaml:7:7: step "sweep": the matrix expands to 125 trials: at most 64 per step'],
+  },
+  {
+    title: 'an unknown ${{ matrix.x }} name, and ${{ matrix.x }} in a step without a matrix',
+    file: 'sweep-unknown-matrix.yaml',
+    expected: [
+      'sweep-unknown-matrix.yaml:9:14: ${{ matrix.scroe }} refers to unknown matrix entry "scroe" (matrix: score)',
+      'sweep-unknown-matrix.yaml:13:14: ${{ matrix.score }}: step "plain" has no matrix (matrix values exist only in the with: of a step with a matrix)',
+    ],
+  },
+  {
+    title: 'a select metric the step kind does not output as a number',
+    file: 'sweep-bad-select.yaml',
+    expected: [
+      'sweep-bad-select.yaml:8:23: select.metric "accuracy": noop outputs no number "accuracy" (numeric outputs: value)',
+      'sweep-bad-select.yaml:15:23: select.metric "classes": download output "classes" is not a number (numeric outputs: skipped)',
+    ],
+  },
+  {
+    title: "a sweep's outputs used downstream without select",
+    file: 'sweep-unselected-outputs.yaml',
+    expected: [
+      'sweep-unselected-outputs.yaml:14:14: ${{ steps.sweep.outputs.value }}: step "sweep" is a sweep (matrix) without select, so it has no single "value": add select: { metric, goal } to it, or use outputs.trials',
+    ],
+  },
+  {
+    title: 'excludes naming unknown entries or values, and sweep settings on a step without a matrix',
+    file: 'sweep-settings.yaml',
+    expected: [
+      'sweep-settings.yaml:9:18: exclude: 40 is not a value of matrix entry "delay" (10, 20, 30)',
+      'sweep-settings.yaml:10:18: exclude names unknown matrix entry "speed" (matrix: delay)',
+      'sweep-settings.yaml:16:13: select needs a matrix on step "plain" (it configures a sweep)',
+      'sweep-settings.yaml:17:18: maxParallel needs a matrix on step "plain" (it configures a sweep)',
+    ],
+  },
+  {
+    title: "every trial's inputs checked against the kind (naming a trial that breaks it) and a train metric that does not exist",
+    file: 'sweep-trial-input.yaml',
+    expected: [
+      'sweep-trial-input.yaml:11:16: steps[0].with.sleepMs: Invalid input: expected number, received string (in trial #2: delay=slow value=1 and 3 more)',
+      'sweep-trial-input.yaml:16:23: select.metric "valAcu": train outputs no number "valAcu" (numeric outputs: epochs, secondsPerEpoch, imagesPerSecond, resumedFromEpoch, seed, trainImages, valImages, featureSeconds, featuresReused, featuresComputed; metrics: loss, accuracy, valLoss, valAccuracy, valAuc)',
+    ],
   },
   {
     title: 'a --set value of the wrong type and an unknown --set name, at the params',
@@ -168,6 +222,27 @@ describe('pipeline spec validation', () => {
       assert.deepEqual(executionLevels(resolved.steps), [['start'], ['left', 'right'], ['join']]);
     });
 
+    it('a sweep: the matrix expanded in order (first entry slowest), excludes dropped, trials and settings for the workflow', async () => {
+      const { resolved } = await loadPipelineFile(`${FIXTURES}/sweep.yaml`);
+      const [sweep, after, report] = resolved.steps;
+      assert.deepEqual(sweep?.sweep, {
+        trials: [
+          { index: 0, matrix: { score: 0.5, delayMs: 0 } },
+          { index: 1, matrix: { score: 0.5, delayMs: 10 } },
+          { index: 2, matrix: { score: 0.9, delayMs: 0 } },
+          { index: 3, matrix: { score: 0.9, delayMs: 10 } },
+          { index: 4, matrix: { score: 0.7, delayMs: 0 } },
+        ],
+        maxParallel: 2,
+        select: { metric: 'value', goal: 'max' },
+        minSuccess: 5,
+      });
+      assert.deepEqual(sweep?.with, { value: '${{ matrix.score }}', sleepMs: '${{ matrix.delayMs }}' });
+      assert.deepEqual(after?.with, { value: '${{ steps.sweep.outputs.value }}', sleepMs: 0 });
+      assert.equal(after?.sweep, undefined);
+      assert.deepEqual(report?.with, { value: '${{ steps.sweep.outputs.trials }}', sleepMs: 0 });
+    });
+
     it('gives the same spec hash for the same request and another for another --set', async () => {
       const text = await readFile(`${FIXTURES}/diamond.yaml`, 'utf8');
       const a = loadPipelineText(text, 'a.yaml').resolved.specHash;
@@ -209,7 +284,13 @@ describe('pipeline spec validation', () => {
           { type: 'dense', units: 2, activation: 'softmax' },
         ],
       });
-      assert.deepEqual(trainPartial?.with['optimizer'], { name: 'rmsprop', learningRate: 2e-5 });
+      // The seed's plan, done properly: a learning-rate sweep on the subset, the winner's rate for the full retrain.
+      assert.deepEqual(trainPartial?.with['optimizer'], { name: 'rmsprop', learningRate: '${{ matrix.learningRate }}' });
+      assert.deepEqual(trainPartial?.sweep?.trials.map((trial) => trial.matrix), [{ learningRate: 2e-5 }, { learningRate: 1e-4 }]);
+      assert.deepEqual(trainPartial?.sweep?.select, { metric: 'valAuc', goal: 'max' });
+      const trainFull = resolved.steps.find((step) => step.id === 'train-full');
+      assert.deepEqual(trainFull?.with['optimizer'], { name: 'rmsprop', learningRate: '${{ steps.train-partial.outputs.selectedTrial.matrix.learningRate }}' });
+      assert.equal(trainFull?.with['warmStartFrom'], '${{ steps.train-partial.outputs.model }}');
       assert.equal(trainPartial?.queue, 'gpu');
       const fractions = (id: string): unknown => resolved.steps.find((step) => step.id === id)?.with['fractions'];
       assert.deepEqual(fractions('subset-partial'), { train: 0.2, val: 0.05, test: 0.2 });
@@ -240,7 +321,9 @@ describe('pipeline spec validation', () => {
     it('demo.yaml validates and runs on the cpu queue only', async () => {
       const { resolved } = await loadPipelineFile('pipelines/demo.yaml');
       assert.deepEqual(new Set(resolved.steps.map((step) => step.queue)), new Set(['cpu']));
-      assert.equal(resolved.steps.find((step) => step.id === 'train')?.with['epochs'], 3);
+      const train = resolved.steps.find((step) => step.id === 'train');
+      assert.equal(train?.with['epochs'], 3);
+      assert.equal(train?.sweep?.trials.length, 2, 'a small sweep keeps the demo fast');
     });
 
     it('plan of pneumonia-vgg19.yaml orders steps in levels and lists cache-key inputs', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseStepActivityId, STEP_CACHE_OPERATIONS, stepActivityId, stepCacheActivityId } from '../../common/step-activity-ids.ts';
+import { parseStepActivityId, STEP_CACHE_OPERATIONS, stepActivityId, stepCacheActivityId, trialActivityId } from '../../common/step-activity-ids.ts';
 import { historyFromProtoJson } from '../helpers/history-json.ts';
 
 describe('step activity ids (one codec for the workflow and the client)', () => {
@@ -9,6 +9,15 @@ describe('step activity ids (one codec for the workflow and the client)', () => 
     for (const operation of STEP_CACHE_OPERATIONS) {
       assert.deepEqual(parseStepActivityId(stepCacheActivityId('train_2', operation)), { stepId: 'train_2', operation });
     }
+  });
+
+  it('reads back the step and trial of a sweep trial and of its cache operations', () => {
+    assert.deepEqual(parseStepActivityId(trialActivityId('train-partial', 3)), { stepId: 'train-partial', trial: 3 });
+    assert.deepEqual(parseStepActivityId(stepCacheActivityId(trialActivityId('train-partial', 12), 'cache-lookup')), {
+      stepId: 'train-partial',
+      trial: 12,
+      operation: 'cache-lookup',
+    });
   });
 
   it('names no step for ids it does not write', () => {
