@@ -7,7 +7,7 @@
  * Targets on 2 cores: MobileNet ≥ 300 img/s, VGG19 300 px ≥ 5 img/s (ONNX Runtime).
  *
  * Usage: npm run bench:features -- [--models mobilenet,vgg19-224,vgg19-300] [--engines tfjs,onnxruntime]
- *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--arena]
+ *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--no-arena]
  *   [--provider cpu|cuda|webgpu] [--mobilenet <dir with model.json>]
  * `--provider` picks ONNX Runtime's execution provider (default: CPU; on a GPU machine `cuda` after
  * `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, or the experimental `webgpu`);
@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     'tfjs-workers': { type: 'string', default: String(availableParallelism()) },
     threads: { type: 'string' },
     spinning: { type: 'boolean' },
-    arena: { type: 'boolean', default: false },
+    'no-arena': { type: 'boolean', default: false },
     provider: { type: 'string' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224') },
   },
@@ -95,7 +95,7 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
     trainingEngine,
     workers: Number(args['tfjs-workers']),
     ...(provider ? { provider } : {}),
-    ortSettings: { ...(threads !== undefined ? { threads } : {}), ...(args.spinning !== undefined ? { spinning: args.spinning } : {}), arena: args.arena },
+    ortSettings: { ...(threads !== undefined ? { threads } : {}), ...(args.spinning !== undefined ? { spinning: args.spinning } : {}), ...(args['no-arena'] ? { arena: false } : {}) },
   });
   const x = tf.randomUniform([batch, spec.inputSize, spec.inputSize, 3], -1, 1, 'float32', 1);
   const extractor = await engine.start();

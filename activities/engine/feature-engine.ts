@@ -98,7 +98,7 @@ async function ortSettingsNow(provider: OrtProvider, fixed: FeatureEngineOptions
     provider,
     threads: fixed?.threads ?? load?.free ?? 1,
     spinning: fixed?.spinning ?? !(load?.shared ?? true),
-    arena: fixed?.arena ?? false,
+    arena: fixed?.arena ?? true,
   };
 }
 

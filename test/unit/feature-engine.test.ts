@@ -116,7 +116,7 @@ describe('frozen-backbone features through ONNX Runtime', function () {
       const tfjs = await selectFeatureEngine({ ...optionsFor(built.backbone), passes, preference: 'tfjs' });
       assert.equal(ort.engine, 'onnxruntime');
       assert.deepEqual(ort.skipped, []);
-      assert.equal(ort.device, 'onnxruntime cpu, 1 thread, no spinning, no arena');
+      assert.equal(ort.device, 'onnxruntime cpu, 1 thread, no spinning, arena');
       assert.equal(tfjs.engine, 'tfjs');
       assert.deepEqual(tfjs.skipped, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
       // tfjs features keep the identity they had before ONNX Runtime: caches of earlier runs stay valid.
