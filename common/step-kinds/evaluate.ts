@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { StepKind } from '../step-kind.ts';
-import { objectKeySchema } from './fields.ts';
+import { appliedCalibrationSchema, objectKeySchema, plattParametersSchema } from './fields.ts';
 
 /** Criteria a threshold can be chosen by on the validation split. */
 export const THRESHOLD_CRITERIA = ['youden', 'f1', 'balanced-accuracy', 'sensitivity'] as const;
@@ -31,14 +31,8 @@ const thresholdSchema = z
   .default(0.5)
   .describe("Probability cut-off for the positive class, 'auto' (= { criterion: youden }), or { criterion, min?, tolerance? } chosen on validation");
 
-const plattSchema = z.strictObject({
-  method: z.literal('platt'),
-  a: z.number().positive().describe('Slope on the logit of the model probability'),
-  b: z.number().describe('Intercept'),
-});
-
 const calibrationSchema = z
-  .union([z.enum(['platt', 'none']), plattSchema], {
+  .union([z.enum(['platt', 'none']), plattParametersSchema], {
     error: () => "expected 'platt', 'none', or { method: platt, a, b } (parameters from an earlier evaluation)",
   })
   .optional()
@@ -102,9 +96,7 @@ const output = z.object({
     .object({ low: z.number(), high: z.number() })
     .optional()
     .describe('Thresholds t with low < t ≤ high were equally good on validation; `threshold` is the middle'),
-  calibration: z
-    .union([z.object({ method: z.literal('none') }), plattSchema])
-    .describe('Calibration applied before the threshold: give it to a later evaluate step or read it from the registered metrics.json'),
+  calibration: appliedCalibrationSchema.describe('Calibration applied before the threshold: give it to a later evaluate step or read it from the registered metrics.json'),
   calibrationMetrics: z
     .object({
       bins: z.number().int(),
