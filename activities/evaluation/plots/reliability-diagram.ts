@@ -35,11 +35,12 @@ export async function reliabilityDiagramPng(series: readonly ReliabilitySeries[]
     }
   });
   body.push(
-    ...legend(p.x(0.32), p.y(0.26), [
+    // Below the axes: the curves can pass anywhere in the square.
+    ...legend(70, 530, [
       ...series.map((s, i) => ({ label: `${s.label}: ECE ${s.summary.ece.toFixed(4)}, Brier ${s.summary.brier.toFixed(4)}`, color: COLORS[i % COLORS.length] ?? '#000' })),
       { label: 'perfectly calibrated', color: '#999', dashed: true },
     ]),
   );
-  body.push(text(280, p.y(0) + 56, subtitle, { anchor: 'middle', size: 11, fill: '#555' }));
-  return renderPng(svgDocument(560, 560, body));
+  body.push(text(280, 530 + (series.length + 1) * 18 + 30, subtitle, { anchor: 'middle', size: 11, fill: '#555' }));
+  return renderPng(svgDocument(560, 530 + (series.length + 1) * 18 + 44, body));
 }
