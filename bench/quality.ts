@@ -10,7 +10,10 @@
  *
  * Usage: npm run bench:quality -- [--data <dir with NORMAL/ and PNEUMONIA/>] [--test-dir <dir>]
  *   [--limit N] [--epochs 3] [--seed 42] [--val-fraction 0.1] [--trainable '<json>']
- *   [--learning-rate 0.001] [--mobilenet <dir with model.json>]
+ *   [--learning-rate 0.001] [--mobilenet <dir with model.json>] [--holdout 0.1]
+ *
+ * --holdout F carves a seeded, stratified test split of share F from the data first (when no
+ * --test-dir is given): a held-out check on this machine's data alone.
  */
 import { availableParallelism } from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: join(repoRoot, '..', 'shared', 'data', 'chest-xray-224', 'train') },
     'test-dir': { type: 'string' },
+    holdout: { type: 'string' },
     limit: { type: 'string' },
     epochs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
@@ -119,6 +123,8 @@ async function main(): Promise<void> {
 
   let all = await listFolder(args.data);
   if (args.limit !== undefined) all = stratified(all, Math.min(1, Number(args.limit) / all.length), 'limit').picked;
+  const holdout = args['test-dir'] === undefined && args.holdout !== undefined ? stratified(all, Number(args.holdout), 'holdout') : undefined;
+  if (holdout) all = holdout.rest;
   const { picked: valFiles, rest: trainFiles } = stratified(all, Number(args['val-fraction']), 'validation');
   const loadStarted = performance.now();
   const [trainPixels, valPixels] = [await loadPixels(trainFiles), await loadPixels(valFiles)];
@@ -186,8 +192,9 @@ async function main(): Promise<void> {
   };
   const validation = scored(valLabels, valRaw, valCalibrated);
   let test: ReturnType<typeof scored> | undefined;
-  if (args['test-dir']) {
-    const testPixels = await loadPixels(await listFolder(args['test-dir']));
+  const testFiles = args['test-dir'] ? await listFolder(args['test-dir']) : holdout?.picked;
+  if (testFiles) {
+    const testPixels = await loadPixels(testFiles);
     const testRaw = await predict(testPixels);
     test = scored(Array.from(testPixels.labels), testRaw, testRaw.map((p) => calibrate(calibration, p)));
   }
@@ -200,6 +207,7 @@ async function main(): Promise<void> {
         benchmark: 'quality',
         data: args.data,
         testDir: args['test-dir'] ?? null,
+        holdout: holdout ? Number(args.holdout) : null,
         engine: engine.engine,
         cores: availableParallelism(),
         model: { backbone: 'mobilenet_v1_0.75_224', trainable: spec.trainable, head: 'gap-dense64-softmax', epochs: result.history.length, learningRate: Number(args['learning-rate']) },
