@@ -1,5 +1,5 @@
 import type { EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
-import type { CalibrationSummary } from './calibration.ts';
+import { invertPlatt, type CalibrationSummary } from './calibration.ts';
 import type { Scorecard } from './scoring.ts';
 import type { ThresholdChoice } from './threshold.ts';
 
@@ -46,6 +46,15 @@ export function describeThreshold(threshold: ThresholdChoice): string {
   );
 }
 
+/** The calibrated threshold (and interval) on the model's own probability, where they differ. */
+function onModelScale(context: ReportContext): string {
+  const { calibration, threshold } = context;
+  if (calibration.method !== 'platt') return '';
+  const raw = (p: number) => f(invertPlatt(calibration, p));
+  const interval = threshold.method === 'fixed' ? '' : `, equally good interval (${raw(threshold.interval.low)}, ${raw(threshold.interval.high)}]`;
+  return ` On the model's own probability: ${raw(threshold.value)}${interval}.`;
+}
+
 function calibrationLines(context: ReportContext): string[] {
   const { calibration, calibrationSummaries: splits } = context;
   const bins = splits.test.raw.bins;
@@ -80,7 +89,7 @@ export function renderReport(context: ReportContext): string {
     '',
     `Run \`${context.workflowId}\`, model \`${context.model}\`, test split \`${context.testManifest}\` (${s.size} images, not augmented), tfjs backend \`${context.backend}\`.`,
     '',
-    `Positive class: **${positiveClass}**. Decision threshold: **${describeThreshold(context.threshold)}**. An image is predicted ${positiveClass} when P(${positiveClass}) ≥ the threshold.`,
+    `Positive class: **${positiveClass}**. Decision threshold: **${describeThreshold(context.threshold)}**. An image is predicted ${positiveClass} when ${context.calibration.method === 'platt' ? 'the calibrated ' : ''}P(${positiveClass}) ≥ the threshold.${onModelScale(context)}`,
     '',
     '## Headline',
     '',
