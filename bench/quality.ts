@@ -12,11 +12,13 @@
  *   [--limit N] [--epochs 3] [--seed 42] [--val-fraction 0.1] [--trainable '<json>']
  *   [--learning-rate 0.001] [--mobilenet <dir with model.json>] [--holdout 0.1]
  *
+ * --scores-out FILE writes the validation and test labels and P(PNEUMONIA) as JSON, for offline
+ * comparisons of calibration methods and threshold rules without retraining.
  * --holdout F carves a seeded, stratified test split of share F from the data first (when no
  * --test-dir is given): a held-out check on this machine's data alone.
  */
 import { availableParallelism } from 'node:os';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: join(repoRoot, '..', 'shared', 'data', 'chest-xray-224', 'train') },
     'test-dir': { type: 'string' },
     holdout: { type: 'string' },
+    'scores-out': { type: 'string' },
     limit: { type: 'string' },
     epochs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
@@ -192,13 +195,18 @@ async function main(): Promise<void> {
   };
   const validation = scored(valLabels, valRaw, valCalibrated);
   let test: ReturnType<typeof scored> | undefined;
+  let testScores: { labels: number[]; scores: number[] } | undefined;
   const testFiles = args['test-dir'] ? await listFolder(args['test-dir']) : holdout?.picked;
   if (testFiles) {
     const testPixels = await loadPixels(testFiles);
     const testRaw = await predict(testPixels);
     test = scored(Array.from(testPixels.labels), testRaw, testRaw.map((p) => calibrate(calibration, p)));
+    testScores = { labels: Array.from(testPixels.labels), scores: testRaw };
   }
   const predictSeconds = (performance.now() - predictStarted) / 1000;
+  if (args['scores-out']) {
+    await writeFile(args['scores-out'], JSON.stringify({ validation: { labels: valLabels, scores: valRaw }, ...(testScores ? { test: testScores } : {}) }));
+  }
   built.model.dispose();
 
   console.log(
