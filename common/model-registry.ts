@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { appliedCalibrationSchema } from './step-kinds/fields.ts';
 
 /**
  * The model registry's object layout and the results of the registry workflows (shared by the
@@ -62,6 +63,9 @@ export const VersionRecordSchema = z.object({
   model: z.string(),
   files: z.array(z.string()),
   classes: z.array(z.string()).optional(),
+  /** How to turn the model's probability into a decision: calibrate, then compare with the threshold. */
+  threshold: z.number().optional(),
+  calibration: appliedCalibrationSchema.optional(),
   metrics: z.record(z.string(), z.number()),
   metricsKey: z.string().optional(),
   report: z.string().optional(),

@@ -48,13 +48,17 @@ export function splitScores(split: SplitScores['split'], predictions: readonly I
   };
 }
 
-/** Scores a binary classifier's test predictions at a threshold chosen beforehand. */
-export function scoreBinary(test: SplitScores, classes: readonly string[], positiveIndex: number, threshold: ThresholdChoice): Scorecard {
+/**
+ * Scores a binary classifier's test predictions at a threshold chosen beforehand. The threshold
+ * applies to `decisionScores` (the calibrated probabilities, when calibrated; else the model's
+ * own); ROC, AUCs and log loss are of the model's own probabilities.
+ */
+export function scoreBinary(test: SplitScores, classes: readonly string[], positiveIndex: number, threshold: ThresholdChoice, decisionScores: readonly number[] = test.scores): Scorecard {
   const positives = test.labels.filter((l) => l === 1).length;
   if (positives === 0 || positives === test.labels.length) {
     throw new EvaluationError(`Score test split failed: it needs both classes for ROC AUC, but has ${positives} of ${test.labels.length} images in '${classes[positiveIndex]}'`);
   }
-  const predictedPositive = predictAtThreshold(test.scores, threshold.value);
+  const predictedPositive = predictAtThreshold(decisionScores, threshold.value);
   // Class-index labels for the report: with two classes the negative class is the other index.
   const negativeIndex = positiveIndex === 0 ? 1 : 0;
   const toClass = (binary: number) => (binary === 1 ? positiveIndex : negativeIndex);

@@ -64,6 +64,8 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
       model: `${prefix}model`,
       files,
       ...(input.classes ? { classes: input.classes } : {}),
+      ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
+      ...(input.calibration ? { calibration: input.calibration } : {}),
       metrics: input.metrics,
       ...(metricsKey ? { metricsKey } : {}),
       ...(report ? { report } : {}),

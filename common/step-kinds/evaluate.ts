@@ -1,6 +1,49 @@
 import { z } from 'zod';
 import type { StepKind } from '../step-kind.ts';
-import { objectKeySchema } from './fields.ts';
+import { appliedCalibrationSchema, objectKeySchema, plattParametersSchema } from './fields.ts';
+
+/** Criteria a threshold can be chosen by on the validation split. */
+export const THRESHOLD_CRITERIA = ['youden', 'f1', 'balanced-accuracy', 'sensitivity'] as const;
+
+const probability = z.number().min(0).max(1);
+
+const thresholdRuleSchema = z
+  .strictObject({
+    criterion: z.enum(THRESHOLD_CRITERIA).describe("youden: sensitivity + specificity − 1; f1: F1 of the positive class; balanced-accuracy; sensitivity: the most specific threshold whose sensitivity is at least `min`"),
+    min: probability.optional().describe('Least sensitivity accepted (required for criterion: sensitivity)'),
+    tolerance: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("How far below the best criterion value a threshold still counts as equally good; default: what one more validation mistake would cost"),
+  })
+  .superRefine((value, ctx) => {
+    if (value.criterion === 'sensitivity' && value.min === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: 'criterion: sensitivity needs min (the least sensitivity accepted, e.g. 0.95)' });
+    }
+  })
+  .describe('A threshold chosen on validation: the middle of the interval of thresholds equally good by the criterion');
+
+const thresholdSchema = z
+  .union([probability, z.literal('auto'), thresholdRuleSchema], {
+    error: () => "expected a probability in [0, 1], 'auto', or { criterion: youden | f1 | balanced-accuracy | sensitivity, min?, tolerance? }",
+  })
+  .default(0.5)
+  .describe("Probability cut-off for the positive class, 'auto' (= { criterion: youden }), or { criterion, min?, tolerance? } chosen on validation");
+
+const calibrationSchema = z
+  .union([z.enum(['platt', 'none']), plattParametersSchema], {
+    error: () => "expected 'platt', 'none', or { method: platt, a, b } (parameters from an earlier evaluation)",
+  })
+  .optional()
+  .describe(
+    "Probability calibration: 'platt' fits σ(a·logit(p) + b) on validation; 'none'; or fixed { method: platt, a, b }. Default: platt when the threshold is chosen on validation, none for a fixed number",
+  );
+
+export type ThresholdSetting = z.infer<typeof thresholdSchema>;
+export type ThresholdRule = z.infer<typeof thresholdRuleSchema>;
+export type ThresholdCriterion = (typeof THRESHOLD_CRITERIA)[number];
+export type CalibrationSetting = z.infer<typeof calibrationSchema>;
 
 const matrixValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -36,11 +79,9 @@ const input = z
       .min(2)
       .optional()
       .describe("Classes the model predicts, in label order (usually ${{ steps.train.outputs.classes }}); default: model.json userDefinedMetadata.classes. Must equal the manifests' classes"),
-    valManifest: objectKeySchema.optional().describe("Needed for threshold: auto (chosen on validation, never on test)"),
-    threshold: z
-      .union([z.number().min(0).max(1), z.literal('auto')])
-      .default(0.5)
-      .describe("Probability cut-off for the positive class, or 'auto' (Youden's J on validation)"),
+    valManifest: objectKeySchema.optional().describe('Needed for a threshold chosen on validation and for calibration: platt (never fitted on test)'),
+    threshold: thresholdSchema,
+    calibration: calibrationSchema,
     positiveClass: z.string().min(1).default('PNEUMONIA'),
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
@@ -50,8 +91,12 @@ const input = z
       .describe("The sweep that chose the model (a train step's outputs.trials and outputs.selectedTrial): the report says which trial won and why, beside a PNG of the metric per trial"),
   })
   .superRefine((value, ctx) => {
-    if (value.threshold === 'auto' && value.valManifest === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: 'threshold: auto needs valManifest' });
+    if (value.valManifest !== undefined) return;
+    if (typeof value.threshold !== 'number') {
+      const named = value.threshold === 'auto' ? 'auto' : `{ criterion: ${value.threshold.criterion} }`;
+      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: `threshold: ${named} needs valManifest (the threshold is chosen on validation)` });
+    } else if (value.calibration === 'platt') {
+      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: 'calibration: platt needs valManifest (fitted on validation)' });
     }
   })
   .describe('evaluate inputs');
@@ -73,19 +118,33 @@ const metricsSchema = z
 const output = z.object({
   metrics: metricsSchema,
   threshold: z.number().min(0).max(1),
-  thresholdMethod: z.enum(['fixed', 'youden']).describe("fixed: from the pipeline; youden: Youden's J on the validation split"),
+  thresholdMethod: z.enum(['fixed', ...THRESHOLD_CRITERIA]).describe('fixed: from the pipeline; else the criterion it was chosen by on the validation split'),
+  thresholdScale: z.enum(['raw', 'calibrated']).describe('Whether `threshold` applies to the calibrated probability or the model output'),
+  thresholdInterval: z
+    .object({ low: z.number(), high: z.number() })
+    .optional()
+    .describe('Thresholds t with low < t ≤ high were equally good on validation; `threshold` is the middle'),
+  calibration: appliedCalibrationSchema.describe('Calibration applied before the threshold: give it to a later evaluate step or read it from the registered metrics.json'),
+  calibrationMetrics: z
+    .object({
+      bins: z.number().int(),
+      test: z.object({ ece: z.number(), brier: z.number() }),
+      validation: z.object({ ece: z.number(), brier: z.number() }).optional(),
+    })
+    .describe('Expected calibration error (equal-width bins) and Brier score of the probabilities the threshold applies to'),
   testSize: z.number().int().min(0),
   metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
   predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image)'),
   report: objectKeySchema.describe('Key of report.md'),
-  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples (and sweep, with a sweep input)'),
+  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples, reliability (and sweep, with a sweep input)'),
 });
 
 /** Scores the model on the un-augmented test split: metrics, plots and a markdown report. */
 export const evaluateStep = {
   uses: 'evaluate',
   activity: 'evaluateModel',
-  version: '1',
+  // 2: calibration, and auto takes the middle of the equally good thresholds (was the highest).
+  version: '2',
   description: 'Evaluates a model on the test split: metrics, confusion matrix, ROC/PR AUC, plots, report',
   input,
   output,

@@ -22,3 +22,13 @@ export const countsSchema = z.record(z.string(), z.record(z.string(), z.number()
 
 /** A fraction in [0, 1]. */
 export const fractionSchema = z.number().min(0).max(1);
+
+/** Platt scaling parameters: calibrated P = σ(a·logit(P) + b), fitted by an evaluate step on validation. */
+export const plattParametersSchema = z.strictObject({
+  method: z.literal('platt'),
+  a: z.number().positive().describe('Slope on the logit of the model probability'),
+  b: z.number().describe('Intercept'),
+});
+
+/** The calibration an evaluate step applied before its threshold (its `calibration` output). */
+export const appliedCalibrationSchema = z.union([z.strictObject({ method: z.literal('none') }), plattParametersSchema]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { StepKind } from '../step-kind.ts';
-import { objectKeySchema, sha256Schema } from './fields.ts';
+import { appliedCalibrationSchema, objectKeySchema, sha256Schema } from './fields.ts';
 
 const input = z
   .strictObject({
@@ -15,6 +15,10 @@ const input = z
     datasetHash: sha256Schema.optional().describe('Lineage: sha256 of the dataset manifest (download step)'),
     manifestHash: sha256Schema.optional().describe('Lineage: sha256 of the subset record naming the split manifests'),
     classes: z.array(z.string().min(1)).min(2).optional().describe('Classes the model predicts, in label order'),
+    threshold: z.number().min(0).max(1).optional().describe('Decision threshold, usually ${{ steps.evaluate.outputs.threshold }}; recorded with the version'),
+    calibration: appliedCalibrationSchema
+      .optional()
+      .describe('Calibration the threshold applies after, usually ${{ steps.evaluate.outputs.calibration }}; recorded with the version'),
     engine: z.string().min(1).optional().describe('Lineage: training engine, e.g. ${{ steps.train.outputs.engine }}'),
     seed: z.number().int().min(0).optional().describe('Lineage: training seed'),
     promote: z

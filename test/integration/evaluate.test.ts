@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { evaluate } from '../../activities/evaluation/evaluate-model.ts';
 import { predictSplit } from '../../activities/evaluation/predict.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
-import { youdenThreshold } from '../../activities/evaluation/threshold.ts';
+import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt } from '../../activities/evaluation/calibration.ts';
+import { chooseThreshold } from '../../activities/evaluation/threshold.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -18,15 +19,34 @@ import { trainTinyClassifier, writeSplit } from '../helpers/evaluation-fixtures.
 
 const PredictionsSchema = z.object({
   threshold: z.number(),
-  test: z.array(z.object({ class: z.string(), probability: z.number(), predicted: z.string() })),
-  validation: z.array(z.object({ class: z.string(), probability: z.number() })).optional(),
+  thresholdScale: z.enum(['raw', 'calibrated']),
+  calibration: z.union([z.object({ method: z.literal('none') }), z.object({ method: z.literal('platt'), a: z.number(), b: z.number() })]),
+  test: z.array(z.object({ class: z.string(), probability: z.number(), calibratedProbability: z.number().optional(), predicted: z.string() })),
+  validation: z.array(z.object({ class: z.string(), probability: z.number(), calibratedProbability: z.number().optional() })).optional(),
 });
 const MetricsSchema = z.object({
   testSize: z.number(),
   confusionMatrix: z.array(z.array(z.number())),
-  threshold: z.object({ method: z.string(), value: z.number(), split: z.string().optional(), validationSize: z.number().optional() }),
+  threshold: z.object({
+    method: z.string(),
+    value: z.number(),
+    split: z.string().optional(),
+    validationSize: z.number().optional(),
+    interval: z.object({ low: z.number(), high: z.number() }).optional(),
+  }),
   headline: z.object({ auc: z.number(), accuracy: z.number() }),
+  calibration: z.object({
+    method: z.string(),
+    splits: z.object({
+      test: z.object({ raw: z.object({ ece: z.number(), brier: z.number() }), calibrated: z.object({ ece: z.number(), brier: z.number() }).optional() }),
+      validation: z.object({ raw: z.object({ ece: z.number(), brier: z.number() }), calibrated: z.object({ ece: z.number(), brier: z.number() }) }).optional(),
+    }),
+  }),
 });
+
+function close(actual: number, expected: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= 1e-12, `${what}: expected ${expected}, got ${actual}`);
+}
 
 function context(workflowId: string, stepId = 'evaluate'): StepContext {
   return { pipeline: 'eval-test', workflowId, stepId, runPrefix: `runs/${workflowId}/${stepId}/` };
@@ -60,16 +80,18 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     return evaluateStep.input.parse({ model, testManifest: test.key, valManifest: val.key, classes: ['NORMAL', 'PNEUMONIA'], histories: [history], sampleImages: 8, ...overrides });
   }
 
-  it('writes four PNG plots, a report and metrics whose confusion counts sum to the test size', async () => {
+  it('writes five PNG plots, a report and metrics whose confusion counts sum to the test size', async () => {
     const ctx = context('wf-eval-fixed');
     const output = await evaluate(store, input({ threshold: 0.6 }), ctx);
     assert.deepEqual(evaluateStep.output.parse(output), output);
     assert.equal(output.testSize, 50);
     assert.equal(output.threshold, 0.6);
     assert.equal(output.thresholdMethod, 'fixed');
+    assert.equal(output.thresholdScale, 'raw', 'a fixed number is a cut-off on the model output unless calibration is asked for');
+    assert.deepEqual(output.calibration, { method: 'none' });
     assert.ok(output.metrics.auc > 0.8, `tiny model separates the classes: AUC ${output.metrics.auc}`);
 
-    assert.deepEqual(Object.keys(output.plots).sort(), ['confusion', 'curves', 'roc', 'samples']);
+    assert.deepEqual(Object.keys(output.plots).sort(), ['confusion', 'curves', 'reliability', 'roc', 'samples']);
     for (const [name, key] of Object.entries(output.plots)) {
       assert.ok(key.startsWith(ctx.runPrefix), key);
       const png = await store.get(key);
@@ -93,22 +115,52 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     const report = (await store.get(output.report)).toString('utf8');
     assert.match(report, /\| class \| precision \| recall \| f1-score \| support \|/);
     assert.match(report, /\| NORMAL \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 25 \|/);
-    assert.match(report, /0\.6000, fixed in the pipeline/);
+    assert.match(report, /0\.6000 on the probability, fixed in the pipeline/);
+    assert.match(report, /!\[Reliability diagram\]\(plots\/reliability-diagram\.png\)/);
+    // Test calibration is reported from the test labels (not used for any choice).
+    const testLabels = predictions.test.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0));
+    const testProbabilities = predictions.test.map((p) => p.probability);
+    close(metrics.calibration.splits.test.raw.ece, expectedCalibrationError(testLabels, testProbabilities), 'test ECE');
+    close(output.calibrationMetrics.test.brier, brierScore(testLabels, testProbabilities), 'test Brier');
+    assert.equal(output.calibrationMetrics.validation, undefined);
     assert.match(report, /!\[ROC curve\]\(plots\/roc-curve\.png\)/);
     assert.match(report, new RegExp(`ROC AUC \\| ${output.metrics.auc.toFixed(4)}`));
   });
 
-  it("chooses an auto threshold by Youden's J on validation predictions only: changing the test labels leaves it unchanged", async () => {
+  it('calibrates on validation and chooses an auto threshold there, in the middle of the equally good interval: changing the test labels leaves both unchanged', async () => {
     const first = await evaluate(store, input({ threshold: 'auto' }), context('wf-eval-auto'));
+    assert.deepEqual(evaluateStep.output.parse(first), first);
     assert.equal(first.thresholdMethod, 'youden');
+    assert.equal(first.thresholdScale, 'calibrated');
     const predictions = PredictionsSchema.parse(await store.getJson(first.predictions));
     const validation = predictions.validation ?? [];
     assert.equal(validation.length, 30);
-    const expected = youdenThreshold({ split: 'val', labels: validation.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0)), scores: validation.map((p) => p.probability) });
+    const labels = validation.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0));
+    // Platt parameters are the ones fitted on the validation probabilities, and travel in every artifact.
+    const expectedPlatt = fitPlatt(labels, validation.map((p) => p.probability));
+    assert.deepEqual(first.calibration, { method: 'platt', ...expectedPlatt });
+    assert.deepEqual(predictions.calibration, first.calibration);
+    for (const p of [...validation, ...predictions.test]) close(p.calibratedProbability ?? NaN, applyPlatt(expectedPlatt, p.probability), 'calibrated probability');
+    const calibrated = validation.map((p) => p.calibratedProbability ?? NaN);
+    const expected = chooseThreshold({ split: 'val', labels, scores: calibrated }, { criterion: 'youden' }, 'calibrated');
     assert.equal(first.threshold, expected.value);
+    assert.deepEqual(first.thresholdInterval, expected.interval);
+    assert.equal(first.threshold, (expected.interval.low + expected.interval.high) / 2);
+    for (const p of predictions.test) assert.equal(p.predicted, (p.calibratedProbability ?? NaN) >= first.threshold ? 'PNEUMONIA' : 'NORMAL');
     const metrics = MetricsSchema.parse(await store.getJson(first.metricsKey));
     assert.equal(metrics.threshold.split, 'val');
     assert.equal(metrics.threshold.validationSize, 30);
+    assert.deepEqual(metrics.threshold.interval, expected.interval);
+    close(metrics.calibration.splits.validation?.calibrated.ece ?? NaN, expectedCalibrationError(labels, calibrated), 'validation ECE');
+    close(first.calibrationMetrics.validation?.brier ?? NaN, brierScore(labels, calibrated), 'validation Brier');
+    const report = (await store.get(first.report)).toString('utf8');
+    assert.match(report, /## Calibration/);
+    assert.match(report, new RegExp(`every threshold in \\(${expected.interval.low.toFixed(4)}, ${expected.interval.high.toFixed(4)}\\]`));
+
+    // Parameters handed to a later evaluation are applied as given, without validation data.
+    const reused = await evaluate(store, input({ threshold: first.threshold, calibration: first.calibration, valManifest: undefined }), context('wf-eval-auto', 'evaluate-reused'));
+    assert.equal(reused.thresholdScale, 'calibrated');
+    assert.deepEqual(reused.metrics, first.metrics);
 
     // Same images, every test label flipped: the metrics change, the threshold cannot.
     const flipped = { ...test.manifest, images: test.manifest.images.map((image) => ({ ...image, label: 1 - image.label, class: image.label === 1 ? 'NORMAL' : 'PNEUMONIA' })) };
@@ -116,13 +168,14 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     await store.put(flippedKey, manifestText(flipped));
     const second = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey }), context('wf-eval-auto', 'evaluate-flipped'));
     assert.equal(second.threshold, first.threshold);
+    assert.deepEqual(second.calibration, first.calibration);
     assert.ok(Math.abs(second.metrics.auc - (1 - first.metrics.auc)) < 1e-9, 'flipped labels invert the AUC');
   });
 
   it('refuses to choose the threshold on the test manifest passed as valManifest', async () => {
     await assert.rejects(evaluate(store, input({ threshold: 'auto', valManifest: test.key }), context('wf-eval-leak')), (error: unknown) => {
       assert.ok(error instanceof EvaluationError);
-      assert.match(error.message, /Youden's J must be computed on the validation split, not 'test'/);
+      assert.match(error.message, /must be computed on the validation split, not 'test'/);
       return true;
     });
   });

@@ -63,13 +63,18 @@ describe('model registry on the real S3 server and Temporal dev server', functio
 
   it('publishes versions 1 and 2 with the model files and lineage, and moves latest to 2', async () => {
     const first = await publish(store, input('twice', 0.9), options('run-a'));
-    const second = await publish(store, input('twice', 0.91), options('run-b'));
+    const calibration = { method: 'platt', a: 0.96, b: -1.34 } as const;
+    const second = await publish(store, { ...input('twice', 0.91), threshold: 0.787, calibration }, options('run-b'));
     assert.deepEqual([first.version, second.version], [1, 2]);
     assert.equal(second.prefix, 'models/twice/2/');
     assert.deepEqual((await store.list('models/twice/2/model/')).sort(), ['models/twice/2/model/model.json', 'models/twice/2/model/weights.bin']);
     const record = VersionRecordSchema.parse(await store.getJson(registryKeys.record('twice', 2)));
     assert.deepEqual(record.lineage, { ...options('run-b').lineage });
     assert.deepEqual(record.metrics, { auc: 0.91, accuracy: 0.9 });
+    // The decision rule travels with the version: calibrate, then compare with the threshold.
+    assert.deepEqual([record.threshold, record.calibration], [0.787, calibration]);
+    const firstRecord = VersionRecordSchema.parse(await store.getJson(registryKeys.record('twice', 1)));
+    assert.deepEqual([firstRecord.threshold, firstRecord.calibration], [undefined, undefined]);
     assert.equal((await readAlias(store, 'twice', 'latest'))?.version, 2);
     assert.equal(await readAlias(store, 'twice', 'production'), undefined, 'no gate: registered, not promoted');
     assert.match(second.reason, /no promote gate/);

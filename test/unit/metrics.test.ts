@@ -14,7 +14,7 @@ import {
   sensitivitySpecificity,
   type ClassificationReport,
 } from '../../activities/evaluation/metrics.ts';
-import { resolveThreshold, youdenThreshold } from '../../activities/evaluation/threshold.ts';
+import { chooseThreshold, resolveThreshold, youdenThreshold } from '../../activities/evaluation/threshold.ts';
 
 const scoresSchema = z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() });
 const reportSchema = z.object({
@@ -114,10 +114,10 @@ describe('metrics on hand-computed examples', () => {
 });
 
 describe('threshold choice', () => {
-  it("picks the highest threshold that maximizes Youden's J on the validation split", () => {
+  it("the argmax reference picks the highest threshold that maximizes Youden's J on the validation split", () => {
     // J = 0.25, 0.5, 0.5, 0.5 at 0.9, 0.8, 0.6, 0.4: the first maximum wins, as argmax does.
     const choice = youdenThreshold({ split: 'val', labels: handLabels, scores: handScores });
-    assert.deepEqual(choice, { value: 0.8, method: 'youden', split: 'val', validationSize: 8, youdenJ: 0.5, tpr: 0.5, fpr: 0 });
+    assert.deepEqual(choice, { value: 0.8, youdenJ: 0.5, tpr: 0.5, fpr: 0 });
   });
 
   it('refuses scores from the test or train split', () => {
@@ -137,7 +137,10 @@ describe('threshold choice', () => {
     };
     assert.deepEqual(await resolveThreshold(0.6, validation), { value: 0.6, method: 'fixed' });
     assert.equal(reads, 0);
-    assert.equal((await resolveThreshold('auto', validation)).value, 0.8);
+    // J is within one image (1/4) of its best 0.5 from 0.9 down to 0.2: thresholds in (0.1, 0.9], middle 0.5.
+    const auto = await resolveThreshold('auto', validation);
+    assert.equal(auto.method, 'youden');
+    assert.equal(auto.value, 0.5);
     assert.equal(reads, 1);
   });
 });
@@ -162,6 +165,10 @@ describe(`metrics against scikit-learn ${fixtures.sklearnVersion} (test/fixtures
       }
       const youden = youdenThreshold({ split: 'val', labels, scores });
       assert.equal(youden.value, expected.youden.threshold);
+      // The interval auto reports holds sklearn's argmax threshold and its J is the best.
+      const auto = chooseThreshold({ split: 'val', labels, scores }, { criterion: 'youden', tolerance: 0 }, 'raw');
+      close(auto.best, expected.youden.j, 'best J');
+      assert.ok(auto.interval.low < expected.youden.threshold && expected.youden.threshold <= auto.interval.high, `${expected.youden.threshold} in (${auto.interval.low}, ${auto.interval.high}]`);
       close(youden.youdenJ, expected.youden.j, 'J');
     });
   }
