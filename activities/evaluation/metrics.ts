@@ -108,7 +108,7 @@ function binary(labels: readonly number[], scores: readonly number[], what: stri
  * Cumulative true and false positives at each distinct score, highest first: tied scores form
  * one step, which is how sklearn handles ties (a diagonal segment of the ROC curve).
  */
-function thresholdSteps(labels: readonly number[], scores: readonly number[]): Array<{ threshold: number; tp: number; fp: number }> {
+export function thresholdSteps(labels: readonly number[], scores: readonly number[]): Array<{ threshold: number; tp: number; fp: number }> {
   const order = scores.map((_, i) => i).sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0));
   const steps: Array<{ threshold: number; tp: number; fp: number }> = [];
   let tp = 0;

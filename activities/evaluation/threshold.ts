@@ -1,7 +1,7 @@
 import type { DatasetSplit } from '../../common/dataset-manifest.ts';
 import { EvaluationError } from '../../common/errors.ts';
 import type { ThresholdCriterion, ThresholdRule, ThresholdSetting } from '../../common/step-kinds/evaluate.ts';
-import { rocCurve } from './metrics.ts';
+import { rocCurve, thresholdSteps } from './metrics.ts';
 
 /** Binary labels (1 = positive class) and positive-class probabilities of one split. */
 export interface SplitScores {
@@ -142,22 +142,11 @@ export function chooseThreshold(validation: SplitScores, rule: ThresholdRule, sc
     throw new EvaluationError(`Choose threshold failed on the validation split: it needs both classes, but has ${positives} positives and ${negatives} negatives`);
   }
   const minSensitivity = rule.min;
-  // Distinct scores, highest first, with cumulative counts: operating points 1..m; point 0 predicts nothing positive.
-  const order = scores.map((_, i) => i).sort((x, y) => (scores[y] ?? 0) - (scores[x] ?? 0));
-  const distinct: number[] = [];
-  const points: Counts[] = [{ tp: 0, fp: 0, positives, negatives }];
-  let tp = 0;
-  let fp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k] ?? 0;
-    if (labels[i] === 1) tp++;
-    else fp++;
-    const next = order[k + 1];
-    if (next === undefined || scores[next] !== scores[i]) {
-      distinct.push(scores[i] ?? 0);
-      points.push({ tp, fp, positives, negatives });
-    }
-  }
+  // Distinct scores, highest first, with cumulative counts (the ROC curve's steps): operating
+  // points 1..m; point 0 predicts nothing positive.
+  const steps = thresholdSteps(labels, scores);
+  const distinct = steps.map((step) => step.threshold);
+  const points: Counts[] = [{ tp: 0, fp: 0, positives, negatives }, ...steps.map(({ tp, fp }) => ({ tp, fp, positives, negatives }))];
   const feasible = points.map((p) => minSensitivity === undefined || p.tp / positives >= minSensitivity - EPSILON);
   const values = points.map((p) => criterionValue(rule.criterion, p));
   let bestIndex = -1;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRandom, type Random } from '../../common/prng.ts';
+import { createRandom } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
+import { difference, randomValues, type Grads } from '../helpers/gradient-check.ts';
 
 interface ConvCase {
   batch: number;
@@ -13,38 +14,19 @@ interface ConvCase {
   pad: 'same' | 'valid';
 }
 
-interface Grads {
-  dx: Float32Array;
-  dw: Float32Array;
-}
-
-function values(random: Random, count: number): Float32Array {
-  return Float32Array.from({ length: count }, () => random() * 2 - 1);
-}
 
 /** Gradients of sum(conv2d(x, w) * r) with respect to x and w, on the active backend. */
 async function convGrads(c: ConvCase, seed: number): Promise<Grads> {
   const random = createRandom('conv-grads', seed);
   const [h, w] = c.size;
-  const x = tf.tensor4d(values(random, c.batch * h * w * c.inChannels), [c.batch, h, w, c.inChannels]);
-  const filter = tf.tensor4d(values(random, c.kernel * c.kernel * c.inChannels * c.outChannels), [c.kernel, c.kernel, c.inChannels, c.outChannels]);
+  const x = tf.tensor4d(randomValues(random, c.batch * h * w * c.inChannels), [c.batch, h, w, c.inChannels]);
+  const filter = tf.tensor4d(randomValues(random, c.kernel * c.kernel * c.inChannels * c.outChannels), [c.kernel, c.kernel, c.inChannels, c.outChannels]);
   const outShape = tf.tidy(() => tf.conv2d(x, filter, c.stride, c.pad).shape);
-  const r = tf.tensor(values(random, outShape.reduce((a, b) => a * b, 1)), outShape);
+  const r = tf.tensor(randomValues(random, outShape.reduce((a, b) => a * b, 1)), outShape);
   const [dx, dw] = tf.grads((xs: tf.Tensor, ws: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, ws as tf.Tensor4D, c.stride, c.pad), r)))([x, filter]);
   const result = { dx: Float32Array.from(await dx!.data()), dw: Float32Array.from(await dw!.data()) };
   tf.dispose([x, filter, r, dx!, dw!]);
   return result;
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let maxDiff = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((actual[i] ?? NaN) - (expected[i] ?? NaN)));
-    maxAbs = Math.max(maxAbs, Math.abs(expected[i] ?? 0));
-  }
-  return maxDiff / Math.max(maxAbs, 1e-12);
 }
 
 function randomCases(count: number): ConvCase[] {
@@ -81,8 +63,10 @@ describe('wasm conv-gradient kernels', () => {
       const before = tf.memory().numTensors;
       const actual = await convGrads(c, index);
       assert.equal(tf.memory().numTensors, before, 'kernels leak no tensors');
-      assert.ok(relativeError(actual.dx, expected.dx) < 1e-5, `input gradient off by ${relativeError(actual.dx, expected.dx)}`);
-      assert.ok(relativeError(actual.dw, expected.dw) < 1e-5, `filter gradient off by ${relativeError(actual.dw, expected.dw)}`);
+      const dx = difference(actual.dx, expected.dx);
+      const dw = difference(actual.dw, expected.dw);
+      assert.ok(dx.relative < 1e-5, `input gradient off by ${dx.relative} relative (${dx.maxAbs} absolute)`);
+      assert.ok(dw.relative < 1e-5, `filter gradient off by ${dw.relative} relative (${dw.maxAbs} absolute)`);
     });
   }
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRandom, type Random } from '../../common/prng.ts';
+import { createRandom } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
+import { difference, randomValues, type Grads } from '../helpers/gradient-check.ts';
 
 interface DepthwiseCase {
   batch: number;
@@ -13,46 +14,21 @@ interface DepthwiseCase {
   pad: 'same' | 'valid';
 }
 
-interface Grads {
-  dx: Float32Array;
-  dw: Float32Array;
-}
-
-function values(random: Random, count: number): Float32Array {
-  return Float32Array.from({ length: count }, () => random() * 2 - 1);
-}
 
 /** Gradients of sum(depthwiseConv2d(x, w) * r) with respect to x and w, on the active backend. */
 async function depthwiseGrads(c: DepthwiseCase, seed: number): Promise<Grads> {
   const random = createRandom('depthwise-grads', seed);
   const [h, w] = c.size;
   const [kh, kw] = c.kernel;
-  const x = tf.tensor4d(values(random, c.batch * h * w * c.channels), [c.batch, h, w, c.channels]);
-  const filter = tf.tensor4d(values(random, kh * kw * c.channels * c.multiplier), [kh, kw, c.channels, c.multiplier]);
+  const x = tf.tensor4d(randomValues(random, c.batch * h * w * c.channels), [c.batch, h, w, c.channels]);
+  const filter = tf.tensor4d(randomValues(random, kh * kw * c.channels * c.multiplier), [kh, kw, c.channels, c.multiplier]);
   const outShape = tf.tidy(() => tf.depthwiseConv2d(x, filter, c.stride, c.pad).shape);
-  const r = tf.tensor(values(random, outShape.reduce((a, b) => a * b, 1)), outShape);
+  const r = tf.tensor(randomValues(random, outShape.reduce((a, b) => a * b, 1)), outShape);
   const loss = (xs: tf.Tensor, ws: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(xs as tf.Tensor4D, ws as tf.Tensor4D, c.stride, c.pad), r));
   const [dx, dw] = tf.grads(loss)([x, filter]);
   const result = { dx: Float32Array.from(await dx!.data()), dw: Float32Array.from(await dw!.data()) };
   tf.dispose([x, filter, r, dx!, dw!]);
   return result;
-}
-
-interface Difference {
-  maxAbs: number;
-  /** Largest difference over the largest magnitude of the expected values. */
-  relative: number;
-}
-
-function difference(actual: Float32Array, expected: Float32Array): Difference {
-  assert.equal(actual.length, expected.length);
-  let maxAbs = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs((actual[i] ?? NaN) - (expected[i] ?? NaN)));
-    scale = Math.max(scale, Math.abs(expected[i] ?? 0));
-  }
-  return { maxAbs, relative: maxAbs / Math.max(scale, 1e-12) };
 }
 
 /**
