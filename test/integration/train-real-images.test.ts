@@ -23,6 +23,17 @@ interface Example {
 }
 
 /** Decodes grayscale JPEGs batch by batch into MobileNet's input ([-1, 1], 3 channels). */
+/**
+ * `perClass` shuffled images of each class (seeded), and `split(from, to)`: the examples at
+ * positions [from, to) of every class, shuffled together.
+ */
+async function sampleImages(random: () => number, perClass: number): Promise<(from: number, to: number) => Example[]> {
+  const byClass = await Promise.all(
+    CLASSES.map(async (name, label) => shuffled((await readdir(join(DATA, name))).sort(), random).slice(0, perClass).map((file) => ({ file: join(DATA, name, file), label }))),
+  );
+  return (from, to) => shuffled(byClass.flatMap((examples) => examples.slice(from, to)), random);
+}
+
 function imageSource(examples: Example[], batchSize: number): BatchSource {
   return {
     size: examples.length,
@@ -54,10 +65,7 @@ describe('training on real chest X-rays', function () {
     const engine = await selectEngine('wasm', { strict: true });
     assert.equal(engine.capabilities.depthwiseConvGrad, true);
     const random = createRandom(12, 'fine-tune');
-    const perClass = await Promise.all(
-      CLASSES.map(async (name, label) => shuffled((await readdir(join(DATA, name))).sort(), random).slice(0, 6).map((file) => ({ file: join(DATA, name, file), label }))),
-    );
-    const split = (from: number, to: number) => shuffled(perClass.flatMap((examples) => examples.slice(from, to)), random);
+    const split = await sampleImages(random, 6);
     const built = await buildModel(
       ModelSchema.parse({
         backbone: 'mobilenet_v1',
@@ -147,10 +155,7 @@ describe('training on real chest X-rays', function () {
   it('trains a head on frozen MobileNet v1 features to a validation AUC of at least 0.85 (300 images, fixed seed)', async () => {
     await selectEngine('wasm', { strict: true });
     const random = createRandom(11, 'real-images');
-    const perClass = await Promise.all(
-      CLASSES.map(async (name, label) => shuffled((await readdir(join(DATA, name))).sort(), random).slice(0, 150).map((file) => ({ file: join(DATA, name, file), label }))),
-    );
-    const split = (from: number, to: number) => shuffled(perClass.flatMap((examples) => examples.slice(from, to)), random);
+    const split = await sampleImages(random, 150);
     const built = await buildModel(
       ModelSchema.parse({
         backbone: 'mobilenet_v1',
