@@ -9,7 +9,7 @@
  * evaluation area functions directly; no Temporal, no object storage.
  *
  * Usage: npm run bench:quality -- [--data <dir with NORMAL/ and PNEUMONIA/>] [--test-dir <dir>]
- *   [--limit N] [--epochs 3] [--seed 42] [--val-fraction 0.1] [--trainable '<json>']
+ *   [--limit N] [--epochs 3] [--seed 42] [--val-fraction 0.1] [--trainable '<json>'] [--feature-engine auto|onnxruntime|tfjs]
  *   [--learning-rate 0.001] [--mobilenet <dir with model.json>] [--holdout 0.1]
  *
  * --scores-out FILE writes the validation and test labels and P(PNEUMONIA) as JSON, for offline
@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
 import { createRandom, shuffled } from '../common/prng.ts';
-import { ModelSchema } from '../common/model-spec.ts';
+import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEnginePreference } from '../common/model-spec.ts';
 import { preprocessImage } from '../activities/data/preprocess.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
 import { calibrate, fitCalibration } from '../activities/evaluation/evaluate-model.ts';
@@ -49,11 +49,19 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '42' },
     'val-fraction': { type: 'string', default: '0.1' },
     trainable: { type: 'string', default: 'false' },
+    'feature-engine': { type: 'string', default: 'auto' },
     'learning-rate': { type: 'string', default: '0.001' },
     batch: { type: 'string', default: '32' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224', 'model.json') },
   },
 });
+
+/** `--feature-engine`: what computes a frozen backbone's features (the train step's `featureEngine`). */
+function featureEnginePreference(value: string): FeatureEnginePreference {
+  const preference = FEATURE_ENGINE_PREFERENCES.find((name) => name === value);
+  if (!preference) throw new Error(`--feature-engine must be one of ${FEATURE_ENGINE_PREFERENCES.join(', ')}, got ${value}`);
+  return preference;
+}
 
 const CLASSES = ['NORMAL', 'PNEUMONIA'] as const;
 const POSITIVE = 1;
@@ -143,6 +151,7 @@ async function main(): Promise<void> {
     validation: pixelSource(valPixels, { ...common, shuffle: false }),
     engineName: engine.engine,
     featureWorkers: availableParallelism(),
+    featureEngine: featureEnginePreference(args['feature-engine']),
   });
   const trainSeconds = (performance.now() - trainStarted) / 1000;
 
@@ -217,6 +226,7 @@ async function main(): Promise<void> {
         testDir: args['test-dir'] ?? null,
         holdout: holdout ? Number(args.holdout) : null,
         engine: engine.engine,
+        featureEngine: result.featureEngine,
         cores: availableParallelism(),
         model: { backbone: 'mobilenet_v1_0.75_224', trainable: spec.trainable, head: 'gap-dense64-softmax', epochs: result.history.length, learningRate: Number(args['learning-rate']) },
         seed,
