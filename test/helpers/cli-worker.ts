@@ -57,7 +57,7 @@ export function startCliWorker(servers: TestServers, options: { prefix: string; 
     async mlp(...args) {
       let result: CliResult;
       try {
-        const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
+        const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connection], { maxBuffer: 32 * 1024 * 1024 });
         result = { code: 0, stdout, stderr };
       } catch (error) {
         result = z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);

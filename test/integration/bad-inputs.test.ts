@@ -221,7 +221,7 @@ describe('bad inputs end to end: data, models and configuration', function () {
     it('an unreachable Temporal address: mlp run says so within seconds, exit code 1', async () => {
       const port = await freePort();
       const started = Date.now();
-      const result = await exec('npx', ['tsx', 'client/bin.ts', 'run', 'test/fixtures/pipelines/diamond.yaml', '--address', `127.0.0.1:${port}`]).then(
+      const result = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', 'run', 'test/fixtures/pipelines/diamond.yaml', '--address', `127.0.0.1:${port}`]).then(
         () => assert.fail('mlp run succeeded'),
         (error: unknown) => z.object({ code: z.number(), stderr: z.string() }).parse(error),
       );

@@ -57,7 +57,7 @@ describe('mlp run --refresh and mlp cache explain on the real Temporal dev serve
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', workers.taskQueuePrefix];
     try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection]);
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connection]);
       return { code: 0, stdout, stderr };
     } catch (error) {
       return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);

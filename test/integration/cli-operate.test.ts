@@ -87,7 +87,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   /** Runs the CLI as a user would; resolves with its exit code and output instead of throwing. */
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connectionArgs()], {
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connectionArgs()], {
         env: { ...process.env, MLP_TEMPORAL_UI_URL: 'http://ui.test:8233' },
       });
       return { code: 0, stdout, stderr };
@@ -230,7 +230,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
     const workflowId = `sleepy-chain-${randomUUID().slice(0, 8)}`;
     gate.hold(workflowId);
     const handle = await start(CHAIN, ['sleepMs=5'], undefined, workflowId);
-    const child = spawn('npx', ['tsx', 'client/bin.ts', 'watch', handle.workflowId, '--json', '--interval', '300', ...connectionArgs()], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'client/bin.ts', 'watch', handle.workflowId, '--json', '--interval', '300', ...connectionArgs()], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -47,7 +47,7 @@ describe('mlp run on the real Temporal dev server and S3 server', function () {
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', workers.taskQueuePrefix];
     try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection], {
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connection], {
         env: { ...process.env, MLP_TEMPORAL_UI_URL: 'http://ui.test:8233' },
       });
       return { code: 0, stdout, stderr };

@@ -321,7 +321,7 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
     // The CLI runs with the secret in its environment, as on a machine that also runs a worker.
     const connectionFlags = ['--address', servers.temporalAddress, '--task-queue-prefix', prefix];
     for (const args of [['list', '--json'], ['show', tinyRunId, '--json'], ['show', tinyRunId]]) {
-      const cli = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connectionFlags], { env: { ...process.env, S3_SECRET_ACCESS_KEY: secret } });
+      const cli = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connectionFlags], { env: { ...process.env, S3_SECRET_ACCESS_KEY: secret } });
       assert.ok(cli.stdout.length > 0);
       assert.ok(!`${cli.stdout}${cli.stderr}`.includes(secret), `mlp ${args.join(' ')} printed the secret`);
     }

@@ -151,7 +151,7 @@ describe('model registry on the real S3 server and Temporal dev server', functio
     const mlp = async (...args: string[]) => {
       const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', workers.taskQueuePrefix];
       try {
-        const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', 'models', ...args, ...connection]);
+        const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', 'models', ...args, ...connection]);
         return { code: 0, stdout, stderr };
       } catch (error) {
         return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);

@@ -72,7 +72,7 @@ describe('mlp rerun on the real Temporal dev server and S3 server', function () 
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', workers.taskQueuePrefix];
     try {
-      const { stdout, stderr } = await exec('npx', ['tsx', 'client/bin.ts', ...args, ...connection]);
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connection]);
       return { code: 0, stdout, stderr };
     } catch (error) {
       return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);

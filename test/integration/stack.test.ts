@@ -38,7 +38,7 @@ describe('local stack (mlp stack up | status | down)', function () {
   /** Runs the real CLI; returns parsed `--json` stdout and the exit code. */
   async function mlp(...args: string[]): Promise<{ json: unknown; code: number; stderr: string }> {
     try {
-      const { stdout, stderr } = await run('npx', ['tsx', 'client/bin.ts', 'stack', ...args, ...flags, '--json'], { cwd: PROJECT_ROOT, timeout: 150_000 });
+      const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'client/bin.ts', 'stack', ...args, ...flags, '--json'], { cwd: PROJECT_ROOT, timeout: 150_000 });
       return { json: JSON.parse(stdout), code: 0, stderr };
     } catch (error) {
       const failed = z.object({ stdout: z.string(), stderr: z.string(), code: z.number() }).parse(error);

@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function mlp(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const base = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' };
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'client/bin.ts', ...args], { cwd: ROOT, env: { ...base, ...env } }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args], { cwd: ROOT, env: { ...base, ...env } }, (error, stdout, stderr) => {
       done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
     });
   });
