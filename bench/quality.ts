@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
 import { createRandom, shuffled } from '../common/prng.ts';
-import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEnginePreference } from '../common/model-spec.ts';
+import { backboneLearningRateScale, FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEnginePreference } from '../common/model-spec.ts';
 import { preprocessImage } from '../activities/data/preprocess.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
 import { calibrate, fitCalibration } from '../activities/evaluation/evaluate-model.ts';
@@ -146,7 +146,15 @@ async function main(): Promise<void> {
   const trainStarted = performance.now();
   const result = await fitModel({
     built,
-    settings: { optimizer: { name: 'adam', learningRate: Number(args['learning-rate']) }, loss: 'categoricalCrossentropy', epochs: Number(args.epochs), batchSize, seed },
+    settings: {
+      optimizer: { name: 'adam', learningRate: Number(args['learning-rate']) },
+      loss: 'categoricalCrossentropy',
+      epochs: Number(args.epochs),
+      batchSize,
+      seed,
+      // The backbone's own rate, as the train step sets it from model.trainable.learningRateScale.
+      backboneLearningRateScale: backboneLearningRateScale(spec.trainable),
+    },
     train: pixelSource(trainPixels, common),
     validation: pixelSource(valPixels, { ...common, shuffle: false }),
     engineName: engine.engine,
