@@ -7,7 +7,7 @@
  * Targets on 2 cores: MobileNet ≥ 300 img/s, VGG19 300 px ≥ 5 img/s (ONNX Runtime).
  *
  * Usage: npm run bench:features -- [--models mobilenet,vgg19-224,vgg19-300] [--engines tfjs,onnxruntime]
- *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--no-arena]
+ *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--no-arena] [--images-per-run N]
  *   [--provider cpu|cuda|webgpu] [--mobilenet <dir with model.json>]
  * `--provider` picks ONNX Runtime's execution provider (default: CPU; on a GPU machine `cuda` after
  * `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, or the experimental `webgpu`);
@@ -20,11 +20,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-node';
 import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEngineName, type ModelSpec } from '../common/model-spec.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
 import { selectFeatureEngine } from '../activities/engine/feature-engine.ts';
-import { ORT_PROVIDERS, type OrtProvider } from '../activities/onnx/ort-session-options.ts';
-import { buildModel } from '../activities/training/model-builder.ts';
+import { buildBackboneGraph } from '../activities/onnx/backbone-graph.ts';
+import { ORT_PROVIDERS, ortSessionOptions, type OrtProvider, type OrtSettings } from '../activities/onnx/ort-session-options.ts';
+import { overlapped } from '../activities/engine/overlapped.ts';
+import type { PoolingKind } from '../activities/engine/feature-pool.ts';
+import { buildModel, type BuiltModel } from '../activities/training/model-builder.ts';
 import { createModelPasses } from '../activities/training/model-passes.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +43,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     spinning: { type: 'boolean' },
     'no-arena': { type: 'boolean', default: false },
+    'images-per-run': { type: 'string' },
     provider: { type: 'string' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224') },
   },
@@ -80,6 +85,37 @@ function specOf(key: ModelKey): ModelSpec {
   });
 }
 
+/**
+ * The ceiling on this machine: the same graph and session settings run by a bare
+ * `InferenceSession` in this thread (no worker, no copies), in the engine's runs. The gap between
+ * it and the engine's figure is what the engine itself costs.
+ */
+async function bareSession(built: BuiltModel, pooling: PoolingKind[], x: tf.Tensor, batches: number, settings: OrtSettings | undefined): Promise<number | undefined> {
+  if (!settings) return undefined;
+  const graph = buildBackboneGraph(built.backbone, pooling);
+  const session = await ort.InferenceSession.create(graph.model, ortSessionOptions(settings));
+  try {
+    const [images = 0, ...example] = x.shape;
+    const step = settings.imagesPerRun ?? images;
+    const values = await x.data();
+    const perImage = example.reduce((a, b) => a * b, 1);
+    const inputs: ort.Tensor[] = [];
+    for (let first = 0; first < images; first += step) {
+      const count = Math.min(step, images - first);
+      inputs.push(new ort.Tensor('float32', values.slice(first * perImage, (first + count) * perImage), [count, ...example]));
+    }
+    const once = async () => {
+      for (const input of inputs) await session.run({ [graph.inputName]: input });
+    };
+    await once();
+    const started = performance.now();
+    for (let i = 0; i < batches; i++) await once();
+    return round((images * batches) / ((performance.now() - started) / 1000), 2);
+  } finally {
+    await session.release();
+  }
+}
+
 async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEngine: string) {
   const spec = specOf(key);
   const batch = Number(spec.backbone === 'vgg19' ? args['vgg-batch'] : args['mobilenet-batch']);
@@ -95,22 +131,31 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
     trainingEngine,
     workers: Number(args['tfjs-workers']),
     ...(provider ? { provider } : {}),
-    ortSettings: { ...(threads !== undefined ? { threads } : {}), ...(args.spinning !== undefined ? { spinning: args.spinning } : {}), ...(args['no-arena'] ? { arena: false } : {}) },
+    ortSettings: { ...(threads !== undefined ? { threads } : {}), ...(args.spinning !== undefined ? { spinning: args.spinning } : {}), ...(args['no-arena'] ? { arena: false } : {}), ...(args['images-per-run'] !== undefined ? { imagesPerRun: Number(args['images-per-run']) } : {}) },
   });
   const x = tf.randomUniform([batch, spec.inputSize, spec.inputSize, 3], -1, 1, 'float32', 1);
   const extractor = await engine.start();
   try {
-    const timed = async () => {
-      const started = performance.now();
-      const features = await extractor.extract(x);
-      await features.data();
-      features.dispose();
-      return (performance.now() - started) / 1000;
-    };
     // Warm-up: wasm compiles and allocates, ONNX Runtime plans memory, on first use.
-    const warmupSeconds = await timed();
-    let seconds = 0;
-    for (let i = 0; i < batches; i++) seconds += await timed();
+    let started = performance.now();
+    (await extractor.extract(x)).dispose();
+    const warmupSeconds = (performance.now() - started) / 1000;
+    // Timed as the train step's feature stage runs it (activities/training/feature-stage.ts): a
+    // stream of batches, the next one handed over while the previous one is computed.
+    started = performance.now();
+    await overlapped(
+      Array.from({ length: batches }, (_, i) => i),
+      {
+        start: () => extractor.extract(x),
+        finish: async (_, features) => {
+          await features.data();
+          features.dispose();
+        },
+        discard: (_, features) => features.dispose(),
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const session = engine.engine === 'onnxruntime' ? await bareSession(built, passes.poolingKinds, x, batches, engine.ortSettings) : undefined;
     return {
       model: key,
       inputSize: spec.inputSize,
@@ -121,6 +166,7 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
       batches,
       warmupSeconds: round(warmupSeconds, 2),
       imagesPerSecond: round((batch * batches) / seconds, 2),
+      ...(session === undefined ? {} : { bareSessionImagesPerSecond: session }),
     };
   } finally {
     await extractor.close();

@@ -6,7 +6,7 @@ import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '.
 import { measureCoreLoad } from '../onnx/free-cores.ts';
 import { startOrtExtractor } from '../onnx/ort-extractor.ts';
 import { providerAvailability } from '../onnx/ort-providers.ts';
-import { describeOrtSettings, type OrtProvider, type OrtSettings } from '../onnx/ort-session-options.ts';
+import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from '../onnx/ort-session-options.ts';
 import { createFeaturePool, type PoolingKind } from './feature-pool.ts';
 
 /**
@@ -34,6 +34,8 @@ export interface FeatureEngine {
   /** Where it runs: the tfjs engine and its threads, or the ONNX Runtime provider and session settings. */
   device: string;
   skipped: SkippedFeatureEngine[];
+  /** ONNX Runtime only: the session settings chosen for it (`device` says them in words). */
+  ortSettings?: OrtSettings;
   /** How the features are computed besides the backbone's weights: part of their identity in the feature cache. */
   identity: Record<string, unknown>;
   /** Starts the extractor (worker threads, a session): called on the first batch that needs computing. */
@@ -99,6 +101,7 @@ async function ortSettingsNow(provider: OrtProvider, fixed: FeatureEngineOptions
     threads: fixed?.threads ?? load?.free ?? 1,
     spinning: fixed?.spinning ?? !(load?.shared ?? true),
     arena: fixed?.arena ?? true,
+    ...(provider === 'cpu' ? { imagesPerRun: fixed?.imagesPerRun ?? CPU_IMAGES_PER_RUN } : fixed?.imagesPerRun !== undefined ? { imagesPerRun: fixed.imagesPerRun } : {}),
   };
 }
 
@@ -136,6 +139,7 @@ async function ortFeatureEngine(options: FeatureEngineOptions, provider: OrtProv
       engine: 'onnxruntime',
       device: describeOrtSettings(settings),
       skipped,
+      ortSettings: settings,
       // Threads, spinning and the arena change the speed, not the bits; the provider changes the bits.
       identity: { engine: 'onnxruntime', provider, pooling: options.passes.poolingKinds, version: ORT_FEATURES_VERSION },
       async start() {

@@ -19,7 +19,10 @@ export interface OrtGraph {
 
 export interface OrtExtractor {
   readonly settings: OrtSettings;
-  /** Features of one batch: `data` is NHWC float32 of `shape`; the buffer is copied, not taken. */
+  /**
+   * Features of one batch: `data` is NHWC float32 of `shape`; the buffer is copied, not taken.
+   * The session computes it in runs of `settings.imagesPerRun` images, with the same bits.
+   */
   run(data: Float32Array, shape: readonly number[]): Promise<{ data: Float32Array; shape: number[] }>;
   /** `run` on a tensor's values, as a tensor of the active tfjs backend. */
   extract(x: tf.Tensor): Promise<tf.Tensor>;
@@ -92,7 +95,7 @@ export async function startOrtExtractor(graph: OrtGraph, settings: OrtSettings):
     throw error;
   }
 
-  const run = (data: Float32Array, shape: readonly number[]) =>
+  const runOnce = (data: Float32Array<ArrayBuffer>, shape: number[]) =>
     new Promise<{ data: Float32Array; shape: number[] }>((resolve, reject) => {
       if (failure) {
         reject(failure);
@@ -100,9 +103,34 @@ export async function startOrtExtractor(graph: OrtGraph, settings: OrtSettings):
       }
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      const copy = new Float32Array(data);
-      worker.postMessage({ type: 'run', id, data: copy, shape: [...shape] }, [copy.buffer]);
+      worker.postMessage({ type: 'run', id, data, shape }, [data.buffer]);
     });
+
+  // Every part of the batch is posted before the first result is awaited: the worker computes
+  // part k while this thread copies part k+1, and it never waits between parts.
+  const run = async (data: Float32Array, shape: readonly number[]) => {
+    const [images = 0, ...example] = shape;
+    const perImage = example.reduce((a, b) => a * b, 1);
+    const step = Math.max(1, settings.imagesPerRun ?? images);
+    const parts: Promise<{ data: Float32Array; shape: number[] }>[] = [];
+    // An empty batch still makes one run: the session says what an empty batch gives.
+    for (let first = 0; first === 0 || first < images; first += step) {
+      const count = Math.min(step, images - first);
+      // A copy owned by the message: the caller's buffer stays theirs.
+      parts.push(runOnce(data.slice(first * perImage, (first + count) * perImage), [count, ...example]));
+    }
+    const results = await Promise.all(parts);
+    const [only] = results;
+    if (results.length === 1 && only) return only;
+    const outShape = [images, ...(only?.shape.slice(1) ?? [])];
+    const joined = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+    let offset = 0;
+    for (const part of results) {
+      joined.set(part.data, offset);
+      offset += part.data.length;
+    }
+    return { data: joined, shape: outShape };
+  };
 
   return {
     settings,

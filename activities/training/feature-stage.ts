@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { FeatureEngine, FeatureExtractor } from '../engine/feature-engine.ts';
-import { tensorSource, type BatchSource } from './batch-source.ts';
+import { overlapped } from '../engine/overlapped.ts';
+import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
 import type { FeatureCache } from './feature-cache.ts';
 
 /**
@@ -120,39 +121,53 @@ async function extractFeatures(
   const stored = persisted && keys ? await persisted.cache.get(keys) : [];
   const writes: Promise<void>[] = [];
   let offset = 0;
+  // A batch's place in the pass and whether its rows came from the cache, fixed when it starts.
+  interface Started {
+    features: tf.Tensor;
+    offset: number;
+    computed: boolean;
+  }
   try {
-    for await (const batch of source.batches(view, seed)) {
-      const n = batch.x.shape[0] ?? 0;
-      const rows = stored.slice(offset, offset + n);
-      const first = rows[0];
-      if (persisted && first && rows.length === n && rows.every((row) => row !== undefined)) {
-        const values = new Float32Array(n * first.values.length);
-        rows.forEach((row, i) => values.set(row.values, i * first.values.length));
-        xs.push(tf.tensor(values, [n, ...first.shape], 'float32'));
-        counts.reused += n;
-      } else {
-        const features = await extract(batch.x);
-        xs.push(features);
-        counts.computed += n;
-        if (persisted && keys) {
-          // Reading the rows back also lets the event loop run (heartbeats) between batches.
-          const data = await features.data();
-          const width = data.length / Math.max(n, 1);
-          const shape = features.shape.slice(1);
-          const entries = [];
-          for (let i = 0; i < n; i++) {
-            const key = keys[offset + i];
-            if (key !== undefined && stored[offset + i] === undefined) entries.push({ key, row: { shape, values: Float32Array.from(data.subarray(i * width, (i + 1) * width)) } });
-          }
-          writes.push(persisted.cache.put(entries));
-        } else {
-          await features.data();
+    await overlapped<Batch, Started>(source.batches(view, seed), {
+      async start(batch) {
+        const n = batch.x.shape[0] ?? 0;
+        const at = offset;
+        offset += n;
+        const rows = stored.slice(at, at + n);
+        const first = rows[0];
+        if (persisted && first && rows.length === n && rows.every((row) => row !== undefined)) {
+          const values = new Float32Array(n * first.values.length);
+          rows.forEach((row, i) => values.set(row.values, i * first.values.length));
+          return { features: tf.tensor(values, [n, ...first.shape], 'float32'), offset: at, computed: false };
         }
-      }
-      ys.push(batch.y);
-      batch.x.dispose();
-      offset += n;
-    }
+        return { features: await extract(batch.x), offset: at, computed: true };
+      },
+      async finish(batch, { features, offset: at, computed }) {
+        const n = batch.x.shape[0] ?? 0;
+        xs.push(features);
+        ys.push(batch.y);
+        batch.x.dispose();
+        if (!computed) {
+          counts.reused += n;
+          return;
+        }
+        counts.computed += n;
+        // Reading the rows back also lets the event loop run (heartbeats) between batches.
+        const data = await features.data();
+        if (!persisted || !keys) return;
+        const width = data.length / Math.max(n, 1);
+        const shape = features.shape.slice(1);
+        const entries = [];
+        for (let i = 0; i < n; i++) {
+          const key = keys[at + i];
+          if (key !== undefined && stored[at + i] === undefined) entries.push({ key, row: { shape, values: Float32Array.from(data.subarray(i * width, (i + 1) * width)) } });
+        }
+        writes.push(persisted.cache.put(entries));
+      },
+      discard(batch, { features }) {
+        tf.dispose([features, batch.x, batch.y]);
+      },
+    });
     await Promise.all(writes);
     return { x: tf.concat(xs), y: tf.concat(ys) };
   } finally {

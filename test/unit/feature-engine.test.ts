@@ -92,6 +92,30 @@ describe('frozen-backbone features through ONNX Runtime', function () {
     }
   });
 
+  it('gives the same bits whether a batch runs whole or in runs of a few images (so the cache can ignore the split)', async () => {
+    const backbone = heavyBackbone();
+    const graph = buildBackboneGraph(backbone, ['globalAveragePooling']);
+    const whole = await startOrtExtractor(graph, { provider: 'cpu', threads: 1, spinning: false, arena: true });
+    const split = await startOrtExtractor(graph, { provider: 'cpu', threads: 1, spinning: false, arena: true, imagesPerRun: 3 });
+    // 11 images: three runs of 3 and a last run of 2.
+    const x = tf.randomUniform([11, 64, 64, 3], 0, 1, 'float32', 5);
+    try {
+      const values = await x.data();
+      if (!(values instanceof Float32Array)) throw new Error('float32 images expected');
+      const a = await whole.run(values, x.shape);
+      const b = await split.run(values, x.shape);
+      assert.deepEqual(b.shape, [11, 32]);
+      assert.deepEqual(b.shape, a.shape);
+      assert.deepEqual(Buffer.from(b.data.buffer), Buffer.from(a.data.buffer));
+      // The caller's buffer is copied, not taken.
+      assert.equal(values.length, 11 * 64 * 64 * 3);
+    } finally {
+      await Promise.all([whole.close(), split.close()]);
+      x.dispose();
+      backbone.dispose();
+    }
+  });
+
   it('rejects batches after the extractor is closed, naming the worker', async () => {
     const built = tinyModel(3, { trainableBackbone: false, spec: tinySpec() });
     const extractor = await startOrtExtractor(buildBackboneGraph(built.backbone, ['flatten']), { provider: 'cpu', threads: 1, spinning: false, arena: false });
@@ -116,7 +140,7 @@ describe('frozen-backbone features through ONNX Runtime', function () {
       const tfjs = await selectFeatureEngine({ ...optionsFor(built.backbone), passes, preference: 'tfjs' });
       assert.equal(ort.engine, 'onnxruntime');
       assert.deepEqual(ort.skipped, []);
-      assert.equal(ort.device, 'onnxruntime cpu, 1 thread, no spinning, arena');
+      assert.equal(ort.device, 'onnxruntime cpu, 1 thread, no spinning, arena, runs of 4 images');
       assert.equal(tfjs.engine, 'tfjs');
       assert.deepEqual(tfjs.skipped, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
       // tfjs features keep the identity they had before ONNX Runtime: caches of earlier runs stay valid.
