@@ -5,7 +5,7 @@ import type { FeatureEngineName, FeatureEnginePreference } from '../../common/mo
 import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '../onnx/backbone-graph.ts';
 import { measureCoreLoad } from '../onnx/free-cores.ts';
 import { startOrtExtractor } from '../onnx/ort-extractor.ts';
-import { providerAvailability } from '../onnx/ort-providers.ts';
+import { ortVersion, providerAvailability } from '../onnx/ort-providers.ts';
 import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from '../onnx/ort-session-options.ts';
 import { createFeaturePool, type PoolingKind } from './feature-pool.ts';
 
@@ -64,13 +64,6 @@ export interface FeatureEngineOptions {
 
 /** Training engines that run the backbone on a GPU: ORT on CPU would be slower there. */
 const GPU_TRAINING_ENGINES = new Set(['webgpu', 'tfjs-node-gpu']);
-
-/**
- * Version of how ONNX Runtime features are made (graph conversion, session settings that change
- * the bits). Bump it when the graph builder changes what a converted backbone computes: cached
- * features of the old conversion are then not read.
- */
-const ORT_FEATURES_VERSION = 1;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -140,8 +133,11 @@ async function ortFeatureEngine(options: FeatureEngineOptions, provider: OrtProv
       device: describeOrtSettings(settings),
       skipped,
       ortSettings: settings,
-      // Threads, spinning and the arena change the speed, not the bits; the provider changes the bits.
-      identity: { engine: 'onnxruntime', provider, pooling: options.passes.poolingKinds, version: ORT_FEATURES_VERSION },
+      // By content, not by a version someone must remember to bump: what the graph computes (the
+      // weights as converted, every operator the converter wrote; not the layer names), the runtime that runs
+      // it, and the provider (CUDA rounds differently from CPU). Threads, spinning, the arena
+      // and runs per batch change the speed, not the bits (test/unit/feature-engine.test.ts).
+      identity: { engine: 'onnxruntime', provider, runtime: await ortVersion(), graphSha256: graph.contentSha256 },
       async start() {
         const extractor = started ?? (await startOrtExtractor(graph, settings));
         started = undefined;

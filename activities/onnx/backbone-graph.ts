@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { PoolingKind } from '../engine/feature-pool.ts';
 import { GraphWriter } from './graph-writer.ts';
@@ -18,6 +19,11 @@ export interface BackboneGraph {
   inputShape: [number | null, number, number, number];
   /** Without the batch dimension. */
   outputShape: number[];
+  /**
+   * SHA-256 of what the graph computes (its operators and weights, names left out): two loads of
+   * one backbone agree, and any change to a weight or to the conversion changes it.
+   */
+  contentSha256: string;
 }
 
 /** True when each layer's only input is the previous layer's output (as `foldedInference` requires too). */
@@ -79,10 +85,9 @@ export function buildBackboneGraph(backbone: tfl.LayersModel, pooling: readonly 
   const features = outputTensor.shape.slice(1).map((dim) => dim ?? 0);
   const outputShape = pooledShape(features, pooling);
   const batchDim = batch ?? 'batch';
-  const model = writer.encode(
-    backbone.name,
-    { name: inputName, elemType: DataType.FLOAT, shape: [batchDim, height, width, channels] },
-    { name: value.name, elemType: DataType.FLOAT, shape: [batchDim, ...outputShape] },
-  );
-  return { model, inputName, outputName: value.name, inputShape: [batch, height, width, channels], outputShape };
+  const input = { name: inputName, elemType: DataType.FLOAT, shape: [batchDim, height, width, channels] };
+  const output = { name: value.name, elemType: DataType.FLOAT, shape: [batchDim, ...outputShape] };
+  const model = writer.encode(backbone.name, input, output);
+  const contentSha256 = createHash('sha256').update(writer.encodeAnonymous(input, output)).digest('hex');
+  return { model, inputName, outputName: value.name, inputShape: [batch, height, width, channels], outputShape, contentSha256 };
 }

@@ -89,4 +89,27 @@ export class GraphWriter {
       graph: { name: graphName, node: this.#nodes, initializer: this.#initializers, input: [input], output: [output] },
     });
   }
+
+  /**
+   * The same model with every name replaced by its order of creation (`v0`, `v1`, …): what the
+   * graph computes, without the layer names it was labelled with. tfjs numbers unnamed layers
+   * per process (conv2d_7), so the labelled bytes of one backbone differ between loads; these
+   * do not, and they change whenever a weight or an operator does.
+   */
+  encodeAnonymous(input: OnnxValueInfo, output: OnnxValueInfo): Uint8Array {
+    const ids = new Map([...this.#names].map((name, i) => [name, `v${i}`]));
+    const id = (name: string) => ids.get(name) ?? name;
+    return encodeModel({
+      irVersion: IR_VERSION,
+      opsetVersion: OPSET_VERSION,
+      producerName: 'temporal-ml-pipelines',
+      graph: {
+        name: 'backbone',
+        node: this.#nodes.map((node) => ({ ...node, name: id(node.name), input: node.input.map(id), output: node.output.map(id) })),
+        initializer: this.#initializers.map((tensor) => ({ ...tensor, name: id(tensor.name) })),
+        input: [{ ...input, name: id(input.name) }],
+        output: [{ ...output, name: id(output.name) }],
+      },
+    });
+  }
 }

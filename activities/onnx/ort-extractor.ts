@@ -95,7 +95,8 @@ export async function startOrtExtractor(graph: OrtGraph, settings: OrtSettings):
     throw error;
   }
 
-  const runOnce = (data: Float32Array<ArrayBuffer>, shape: number[]) =>
+  /** Hands `data` (its buffer transferred, unusable here afterwards) to the worker. */
+  const runTaken = (data: Float32Array<ArrayBuffer>, shape: readonly number[]) =>
     new Promise<{ data: Float32Array; shape: number[] }>((resolve, reject) => {
       if (failure) {
         reject(failure);
@@ -103,42 +104,19 @@ export async function startOrtExtractor(graph: OrtGraph, settings: OrtSettings):
       }
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'run', id, data, shape }, [data.buffer]);
+      worker.postMessage({ type: 'run', id, data, shape: [...shape] }, [data.buffer]);
     });
-
-  // Every part of the batch is posted before the first result is awaited: the worker computes
-  // part k while this thread copies part k+1, and it never waits between parts.
-  const run = async (data: Float32Array, shape: readonly number[]) => {
-    const [images = 0, ...example] = shape;
-    const perImage = example.reduce((a, b) => a * b, 1);
-    const step = Math.max(1, settings.imagesPerRun ?? images);
-    const parts: Promise<{ data: Float32Array; shape: number[] }>[] = [];
-    // An empty batch still makes one run: the session says what an empty batch gives.
-    for (let first = 0; first === 0 || first < images; first += step) {
-      const count = Math.min(step, images - first);
-      // A copy owned by the message: the caller's buffer stays theirs.
-      parts.push(runOnce(data.slice(first * perImage, (first + count) * perImage), [count, ...example]));
-    }
-    const results = await Promise.all(parts);
-    const [only] = results;
-    if (results.length === 1 && only) return only;
-    const outShape = [images, ...(only?.shape.slice(1) ?? [])];
-    const joined = new Float32Array(outShape.reduce((a, b) => a * b, 1));
-    let offset = 0;
-    for (const part of results) {
-      joined.set(part.data, offset);
-      offset += part.data.length;
-    }
-    return { data: joined, shape: outShape };
-  };
 
   return {
     settings,
-    run,
+    run: (data, shape) => runTaken(data.slice(), shape),
     async extract(x: tf.Tensor): Promise<tf.Tensor> {
       const values = await x.data();
       if (!(values instanceof Float32Array)) throw new OrtSessionError(`ONNX Runtime batch failed: the images are ${x.dtype}, not float32`);
-      const result = await run(values, x.shape);
+      // wasm and the GPU backends read a tensor into a new array, which can be handed over as
+      // it is; tfjs' cpu backend returns the tensor's own storage, which must be copied.
+      const fresh = tf.getBackend() !== 'cpu' && values.byteOffset === 0 && values.byteLength === values.buffer.byteLength && values.buffer instanceof ArrayBuffer;
+      const result = await runTaken(fresh ? (values as Float32Array<ArrayBuffer>) : values.slice(), x.shape);
       return tf.tensor(result.data, result.shape, 'float32');
     },
     async close(): Promise<void> {

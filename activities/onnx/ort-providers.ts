@@ -25,6 +25,12 @@ export async function loadOrtBackends(): Promise<{ name: string; bundled: boolea
   return ort.listSupportedBackends();
 }
 
+/** The runtime's version (`1.30.0`): another version may round differently, so cached features name it. */
+export async function ortVersion(): Promise<string> {
+  const ort = await import('onnxruntime-node');
+  return ort.env.versions.node ?? ort.env.versions.common;
+}
+
 /**
  * Whether `provider` can run here. Only the files are checked for CUDA: whether the driver,
  * CUDA 12 and cuDNN 9 load shows when a session is created (and falls back to CPU then).

@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
-import { ortSessionOptions, OrtSettingsSchema } from './ort-session-options.ts';
+import { ortSessionOptions, OrtSettingsSchema, type OrtSettings } from './ort-session-options.ts';
 
 const InitSchema = z.object({
   type: z.literal('init'),
@@ -26,11 +26,13 @@ const CloseSchema = z.object({ type: z.literal('close') });
 const MessageSchema = z.discriminatedUnion('type', [InitSchema, RunSchema, CloseSchema]);
 
 let session: { session: ort.InferenceSession; inputName: string; outputName: string } | undefined;
+let settings: OrtSettings | undefined;
 
 async function handle(message: z.infer<typeof MessageSchema>): Promise<void> {
   if (message.type === 'init') {
     const created = await ort.InferenceSession.create(message.model, ortSessionOptions(message.settings));
     session = { session: created, inputName: message.inputName, outputName: message.outputName };
+    settings = message.settings;
     parentPort?.postMessage({ type: 'ready' });
     return;
   }
@@ -42,18 +44,37 @@ async function handle(message: z.infer<typeof MessageSchema>): Promise<void> {
     return;
   }
   if (!session) throw new Error('the worker got a batch before its session');
-  const input = new ort.Tensor('float32', message.data, message.shape);
-  const outputs = await session.session.run({ [session.inputName]: input });
-  input.dispose();
-  const output = outputs[session.outputName];
-  if (!output || output.type !== 'float32' || !(output.data instanceof Float32Array)) {
-    throw new Error(`the session gave no float32 output '${session.outputName}'`);
+  const { data, shape } = message;
+  const [images = 0, ...example] = shape;
+  const perImage = example.reduce((a, b) => a * b, 1);
+  // Runs of `imagesPerRun` images, each on a view of the batch (no copy); outputs are copied
+  // out, since an output tensor's buffer belongs to the runtime.
+  const step = Math.max(1, settings?.imagesPerRun ?? images);
+  const parts: Float32Array<ArrayBuffer>[] = [];
+  let outShape: number[] = [];
+  // An empty batch still makes one run: the session says what an empty batch gives.
+  for (let first = 0; first === 0 || first < images; first += step) {
+    const count = Math.min(step, images - first);
+    const input = new ort.Tensor('float32', data.subarray(first * perImage, (first + count) * perImage), [count, ...example]);
+    const outputs = await session.session.run({ [session.inputName]: input });
+    input.dispose();
+    const output = outputs[session.outputName];
+    if (!output || output.type !== 'float32' || !(output.data instanceof Float32Array)) {
+      throw new Error(`the session gave no float32 output '${session.outputName}'`);
+    }
+    parts.push(new Float32Array(output.data));
+    outShape = [images, ...output.dims.slice(1).map(Number)];
+    output.dispose();
   }
-  // A copy owned by this message: the output tensor's buffer belongs to the runtime.
-  const data = new Float32Array(output.data);
-  const shape = output.dims.map(Number);
-  output.dispose();
-  parentPort?.postMessage({ type: 'result', id: message.id, data, shape }, [data.buffer]);
+  const joined = parts.length === 1 && parts[0] ? parts[0] : new Float32Array(parts.reduce((n, part) => n + part.length, 0));
+  if (joined !== parts[0]) {
+    let offset = 0;
+    for (const part of parts) {
+      joined.set(part, offset);
+      offset += part.length;
+    }
+  }
+  parentPort?.postMessage({ type: 'result', id: message.id, data: joined, shape: outShape }, [joined.buffer]);
 }
 
 parentPort?.on('message', (raw: unknown) => {

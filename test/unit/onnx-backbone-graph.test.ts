@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { modelPreprocessing, ModelSchema, type ModelSpec } from '../../common/model-spec.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
@@ -116,5 +117,39 @@ describe('buildBackboneGraph parity with the tfjs engine on real X-rays', () => 
     assert.deepEqual(graph.outputShape, [1 * 1 * 512]);
     assert.ok(scale > 1e-2, `features are not trivially small (max ${scale})`);
     assert.ok(difference <= tolerance(scale), `max abs difference ${difference} (features up to ${scale})`);
+  });
+});
+
+describe('buildBackboneGraph content hash (the ONNX Runtime feature cache key)', () => {
+  before(async () => {
+    await selectEngine('wasm', { strict: true });
+  });
+
+  /** Two conv layers with tfjs' generated names; `bump` changes one kernel value. */
+  function backbone(bump = 0): tfl.LayersModel {
+    const input = tfl.input({ shape: [8, 8, 3] });
+    const conv1 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) });
+    const conv2 = tfl.layers.conv2d({ filters: 2, kernelSize: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) });
+    const model = tfl.model({ inputs: input, outputs: conv2.apply(conv1.apply(input)) as tfl.SymbolicTensor });
+    if (bump !== 0) {
+      const [kernel, bias] = conv1.getWeights();
+      if (!kernel || !bias) throw new Error('conv1 has a kernel and a bias');
+      const values = kernel.dataSync().slice();
+      values[0] = (values[0] ?? 0) + bump;
+      conv1.setWeights([tf.tensor(values, kernel.shape), bias]);
+    }
+    return model;
+  }
+
+  it('is the same for two loads of one backbone (whose layer names differ) and changes with a weight or the pooling', () => {
+    const a = backbone();
+    const b = backbone();
+    assert.notEqual(a.layers[1]?.name, b.layers[1]?.name, 'tfjs numbers unnamed layers per load');
+    const hashA = buildBackboneGraph(a, ['globalAveragePooling']).contentSha256;
+    assert.equal(buildBackboneGraph(b, ['globalAveragePooling']).contentSha256, hashA);
+    assert.notEqual(buildBackboneGraph(a, ['flatten']).contentSha256, hashA);
+    const bumped = backbone(1e-3);
+    assert.notEqual(buildBackboneGraph(bumped, ['globalAveragePooling']).contentSha256, hashA);
+    for (const model of [a, b, bumped]) model.dispose();
   });
 });
