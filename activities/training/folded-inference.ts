@@ -13,7 +13,8 @@ import { z } from 'zod';
 const ConvConfigSchema = z.object({
   strides: z.union([z.number(), z.array(z.number())]),
   padding: z.enum(['same', 'valid']),
-  dilation_rate: z.union([z.number(), z.array(z.number())]).optional(),
+  // tfjs' getConfig() spells it dilationRate (Keras JSON's dilation_rate is converted on load).
+  dilationRate: z.union([z.number(), z.array(z.number())]).optional(),
   activation: z.string().optional(),
 });
 const BatchNormConfigSchema = z.object({ epsilon: z.number(), center: z.boolean(), scale: z.boolean() });
@@ -120,7 +121,7 @@ export function foldedInference(model: tfl.LayersModel): FoldedInference {
       const { filter, bias } = foldWeights(layer, next);
       owned.push(filter, bias);
       const strides = pair(config.strides);
-      const dilations = pair(config.dilation_rate);
+      const dilations = pair(config.dilationRate);
       steps.push(
         kind === 'Conv2D'
           ? (x) => tf.fused.conv2d({ x, filter, strides, pad: config.padding, dilations, bias, activation })

@@ -58,6 +58,24 @@ describe('foldedInference', () => {
     model.dispose();
   });
 
+  it('keeps a dilated convolution dilated when folding its batch-norm', async () => {
+    const input = tfl.input({ shape: [11, 11, 2] });
+    const conv = tfl.layers.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: 'same', kernelInitializer: tfl.initializers.glorotUniform({ seed: 4 }) });
+    const norm = tfl.layers.batchNormalization({});
+    const model = tfl.model({ inputs: input, outputs: norm.apply(conv.apply(input)) as tfl.SymbolicTensor });
+    norm.setWeights([0, 1, 2, 3].map((k) => tf.randomUniform([3], k === 3 ? 0.5 : -1, k === 3 ? 2 : 1, 'float32', 20 + k)));
+    const folded = foldedInference(model);
+    const x = tf.randomUniform([2, 11, 11, 2], -1, 1, 'float32', 6);
+    const expected = model.predict(x) as tf.Tensor;
+    const actual = tf.tidy(() => folded.run(x));
+    assert.equal(folded.folded, 1);
+    // Folded as an undilated 3×3 conv, the output differs by about its own size.
+    assert.ok((await maxRelativeDifference(expected, actual)) < 1e-5);
+    folded.dispose();
+    tf.dispose([x, expected, actual]);
+    model.dispose();
+  });
+
   it('gives MobileNet v1 features within 1e-4 of the unfolded model, folding all 27 blocks', async function () {
     this.timeout(30_000);
     const built = await buildModel(
