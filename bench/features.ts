@@ -7,12 +7,12 @@
  * Targets on 2 cores: MobileNet ≥ 300 img/s, VGG19 300 px ≥ 5 img/s (ONNX Runtime).
  *
  * Usage: npm run bench:features -- [--models mobilenet,vgg19-224,vgg19-300] [--engines tfjs,onnxruntime]
- *   [--batches 2] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--no-arena] [--images-per-run N]
+ *   [--batches 5] [--mobilenet-batch 32] [--vgg-batch 4] [--tfjs-workers N] [--threads N] [--spinning] [--no-arena] [--images-per-run N]
  *   [--provider cpu|cuda|webgpu] [--mobilenet <dir with model.json>]
  * `--provider` picks ONNX Runtime's execution provider (default: CPU; on a GPU machine `cuda` after
  * `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, or the experimental `webgpu`);
  * a provider that fails to start falls back to CPU, and the result's `skipped` says why.
- * The default run is short (2 timed batches after one warm-up batch per cell); raise --batches
+ * The default run is short (5 timed batches after one warm-up batch per cell); raise --batches
  * and --vgg-batch for steadier figures.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
   options: {
     models: { type: 'string', default: 'mobilenet,vgg19-224,vgg19-300' },
     engines: { type: 'string', default: 'tfjs,onnxruntime' },
-    batches: { type: 'string', default: '2' },
+    batches: { type: 'string', default: '5' },
     'mobilenet-batch': { type: 'string', default: '32' },
     'vgg-batch': { type: 'string', default: '4' },
     'tfjs-workers': { type: 'string', default: String(availableParallelism()) },
@@ -83,6 +83,25 @@ function specOf(key: ModelKey): ModelSpec {
     inputSize: model.inputSize,
     head: [{ type: model.head }, { type: 'dense', units: 2, activation: 'softmax' }],
   });
+}
+
+/**
+ * Multiply-adds per image of the backbone's convolutions (the rest is noise next to them): the
+ * bench turns images/s into GFLOP/s, so a figure can be set against the cores' float32 peak.
+ */
+function convMultiplyAdds(built: BuiltModel): number {
+  let total = 0;
+  for (const layer of built.backbone.layers) {
+    const kind = layer.getClassName();
+    if (kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') continue;
+    const kernel = layer.getWeights()[0];
+    const out = layer.outputShape;
+    if (!kernel || !Array.isArray(out) || Array.isArray(out[0])) continue;
+    const [, h = 0, w = 0] = out as number[];
+    // Conv2D kernel [kh, kw, in, out]; depthwise [kh, kw, in, multiplier]: both are h·w·(kernel size) per image.
+    total += h * w * kernel.shape.reduce((a, b) => a * b, 1);
+  }
+  return total;
 }
 
 /**
@@ -156,6 +175,8 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
     );
     const seconds = (performance.now() - started) / 1000;
     const session = engine.engine === 'onnxruntime' ? await bareSession(built, passes.poolingKinds, x, batches, engine.ortSettings) : undefined;
+    const imagesPerSecond = (batch * batches) / seconds;
+    const multiplyAdds = convMultiplyAdds(built);
     return {
       model: key,
       inputSize: spec.inputSize,
@@ -165,8 +186,10 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
       batch,
       batches,
       warmupSeconds: round(warmupSeconds, 2),
-      imagesPerSecond: round((batch * batches) / seconds, 2),
+      imagesPerSecond: round(imagesPerSecond, 2),
       ...(session === undefined ? {} : { bareSessionImagesPerSecond: session }),
+      gigaMultiplyAddsPerImage: round(multiplyAdds / 1e9, 2),
+      gflopsPerSecond: round((2 * multiplyAdds * imagesPerSecond) / 1e9, 1),
     };
   } finally {
     await extractor.close();
