@@ -73,20 +73,21 @@ export async function createBatchPredictor(model: tfl.LayersModel, preference: F
     await engine.release();
     return wholeModel(model, engine.skipped);
   }
-  let extractor: FeatureExtractor | undefined;
+  // The start promise, shared: two batches predicted at once must not start two sessions.
+  let extractor: Promise<FeatureExtractor> | undefined;
   return {
     engine: engine.engine,
     device: engine.device,
     skipped: engine.skipped,
     async predict(x) {
-      extractor ??= await engine.start();
-      const features = await extractor.extract(x);
+      extractor ??= engine.start();
+      const features = await (await extractor).extract(x);
       const y = tf.tidy(() => rest.reduce((h, layer) => applyLayer(layer, h), features));
       if (y !== features) features.dispose();
       return y;
     },
     async close() {
-      await extractor?.close();
+      await extractor?.then((started) => started.close(), () => {});
       await engine.release();
     },
   };

@@ -60,11 +60,13 @@ export async function computeFeatureStage(options: FeatureStageOptions): Promise
   const started = performance.now();
   const counts: FeatureCounts = { reused: 0, computed: 0 };
   const owned: tf.Tensor[] = [];
-  // Started on the first batch that needs computing: a run that reads every feature from the cache spawns no workers.
-  let extractor: FeatureExtractor | undefined;
+  // Started on the first batch that needs computing: a run that reads every feature from the
+  // cache spawns no workers. The promise is kept, not its result: batches overlap, and a second
+  // batch arriving while the first one's start is still under way must not start another.
+  let extractor: Promise<FeatureExtractor> | undefined;
   const extract = async (x: tf.Tensor): Promise<tf.Tensor> => {
-    extractor ??= await engine.start();
-    return extractor.extract(x);
+    extractor ??= engine.start();
+    return (await extractor).extract(x);
   };
   const backboneHash = featureCache ? await backboneIdentity(options.backbone, engine.identity) : undefined;
   const persisted = (source: BatchSource, view: number): PersistedPass | undefined =>
@@ -88,7 +90,8 @@ export async function computeFeatureStage(options: FeatureStageOptions): Promise
     tf.dispose(owned);
     throw error;
   } finally {
-    await extractor?.close();
+    // A start that failed has nothing to close; its error is the one already thrown.
+    await extractor?.then((started) => started.close(), () => {});
     await engine.release();
   }
   return {
