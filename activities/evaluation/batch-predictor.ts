@@ -1,3 +1,4 @@
+import { EngineCapabilityError } from '../../common/errors.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { FeatureEngineName, FeatureEnginePreference } from '../../common/model-spec.ts';
@@ -55,7 +56,11 @@ function applyLayer(layer: tfl.layers.Layer, x: tf.Tensor): tf.Tensor {
 export async function createBatchPredictor(model: tfl.LayersModel, preference: FeatureEnginePreference = 'auto'): Promise<BatchPredictor> {
   if (preference === 'tfjs') return wholeModel(model, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
   const split = splitClassifier(model);
-  if (!split) return wholeModel(model, [{ engine: 'onnxruntime', reason: "the model has no 'head' layer (not a classifier saved by a train step) to split its backbone at" }]);
+  if (!split) {
+    const reason = "the model has no 'head' layer (not a classifier saved by a train step) to split its backbone at";
+    if (preference === 'onnxruntime') throw new EngineCapabilityError(`Select feature engine failed: featureEngine is onnxruntime but ${reason}`);
+    return wholeModel(model, [{ engine: 'onnxruntime', reason }]);
+  }
   const { backbone, head } = split;
   // The head's leading weightless layers run with the backbone, as in training (model-passes.ts).
   const poolingCount = head.layers.findIndex((layer) => !['Flatten', 'GlobalAveragePooling2D'].includes(layer.getClassName()));

@@ -110,7 +110,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
   const backend = await ensureInferenceBackend();
   const trained = await loadTrainedModel(store, input.model, input.classes);
   // The backbone through ONNX Runtime when it converts (features within 1e-4 of tfjs), the head in tfjs.
-  const predictor = await createBatchPredictor(trained.model).catch((error: unknown) => {
+  const predictor = await createBatchPredictor(trained.model, input.featureEngine ?? 'auto').catch((error: unknown) => {
     trained.model.dispose();
     throw error;
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FEATURE_ENGINE_PREFERENCES } from '../model-spec.ts';
 import type { StepKind } from '../step-kind.ts';
 import { appliedCalibrationSchema, objectKeySchema, plattParametersSchema } from './fields.ts';
 
@@ -86,6 +87,13 @@ const input = z
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
     batchSize: z.number().int().min(1).default(32),
+    // No default: evaluate steps written before this field keep their cache keys.
+    featureEngine: z
+      .enum(FEATURE_ENGINE_PREFERENCES)
+      .optional()
+      .describe(
+        "What runs the model's frozen backbone (the head runs in tfjs): onnxruntime, tfjs (the whole model in tfjs), or auto (default): ONNX Runtime when the backbone converts and the runtime loads; metrics.json says which ran and why",
+      ),
     sweep: sweepSchema
       .optional()
       .describe("The sweep that chose the model (a train step's outputs.trials and outputs.selectedTrial): the report says which trial won and why, beside a PNG of the metric per trial"),

@@ -222,4 +222,19 @@ describe('frozen-backbone features through ONNX Runtime', function () {
       built.model.dispose();
     }
   });
+
+  it("evaluates with the feature engine the step asks for: tfjs runs the whole model; onnxruntime fails, naming why, where it cannot split", async () => {
+    const built = tinyModel(7, { trainableBackbone: false, spec: tinySpec() });
+    const other = tfl.sequential({ layers: [tfl.layers.globalAveragePooling2d({ inputShape: [8, 8, 3] }), tfl.layers.dense({ units: 2, activation: 'softmax' })] });
+    const tfjs = await createBatchPredictor(built.model, 'tfjs');
+    try {
+      assert.equal(tfjs.engine, 'tfjs');
+      assert.deepEqual(tfjs.skipped, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
+      await assert.rejects(createBatchPredictor(other, 'onnxruntime'), (error: unknown) => error instanceof EngineCapabilityError && /featureEngine is onnxruntime but the model has no 'head' layer/.test(error.message));
+    } finally {
+      await tfjs.close();
+      other.dispose();
+      built.model.dispose();
+    }
+  });
 });
