@@ -77,11 +77,15 @@ async function handle(message: z.infer<typeof MessageSchema>): Promise<void> {
   parentPort?.postMessage({ type: 'result', id: message.id, data: joined, shape: outShape }, [joined.buffer]);
 }
 
+// One message at a time, in order: `session.run()` awaits, and a batch that started during that
+// await would interleave its runs with the previous batch's (measured: batches then finish no
+// sooner, each later). Queued batches start the moment the one before them ends.
+let queue: Promise<void> = Promise.resolve();
 parentPort?.on('message', (raw: unknown) => {
   const parsed = MessageSchema.safeParse(raw);
   const id = parsed.success && parsed.data.type === 'run' ? parsed.data.id : undefined;
-  const work = parsed.success ? handle(parsed.data) : Promise.reject(new Error(`unexpected message: ${parsed.error.message}`));
-  work.catch((error: unknown) => {
+  const work = queue.then(() => (parsed.success ? handle(parsed.data) : Promise.reject(new Error(`unexpected message: ${parsed.error.message}`))));
+  queue = work.catch((error: unknown) => {
     parentPort?.postMessage({ type: 'error', ...(id !== undefined ? { id } : {}), message: error instanceof Error ? error.message : String(error) });
   });
 });
