@@ -11,7 +11,7 @@ import { createFeaturePool, type PoolingKind } from './feature-pool.ts';
 
 /**
  * Which engine computes a frozen backbone's features (the head always trains in tfjs). ONNX
- * Runtime runs the same backbone 7-10x faster on CPU than tfjs wasm (bench/features.ts), so
+ * Runtime runs the same backbone 4-6x faster on 2 CPU cores than tfjs wasm (bench/features.ts), so
  * `auto` picks it whenever the backbone converts to an ONNX graph and the runtime loads; every
  * engine passed over is reported with the reason, as `selectEngine` does for training engines.
  */
