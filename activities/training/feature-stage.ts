@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { FeatureEngine, FeatureExtractor } from '../engine/feature-engine.ts';
 import { overlapped } from '../engine/overlapped.ts';
+import { KeyedTurns } from './keyed-turns.ts';
 import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
 import type { FeatureCache } from './feature-cache.ts';
 
@@ -47,6 +48,9 @@ interface PersistedPass {
   backboneHash: string;
   keys: string[];
 }
+
+/** Passes being computed in this process, by identity (see `extractFeatures`). */
+const passTurns = new KeyedTurns();
 
 /** Counts of feature vectors: read from the persistent cache, or computed. */
 interface FeatureCounts {
@@ -118,9 +122,26 @@ async function extractFeatures(
   persisted: PersistedPass | undefined,
   counts: FeatureCounts,
 ): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
+  const keys = persisted?.keys.map((key) => `${persisted.backboneHash}/${key}`);
+  if (!persisted || !keys) return extractPass(extract, source, seed, view, undefined, undefined, counts);
+  // The pass's identity: its backbone and its examples, in order. A concurrent trial computing
+  // the same pass holds the turn; this one then reads what that one stored.
+  const pass = createHash('sha256').update(keys.join('\n')).digest('hex');
+  return passTurns.run(pass, () => extractPass(extract, source, seed, view, persisted, keys, counts));
+}
+
+/** One pass, as `extractFeatures` describes, once it holds the pass's turn. */
+async function extractPass(
+  extract: (x: tf.Tensor) => Promise<tf.Tensor>,
+  source: BatchSource,
+  seed: number,
+  view: number,
+  persisted: PersistedPass | undefined,
+  keys: string[] | undefined,
+  counts: FeatureCounts,
+): Promise<{ x: tf.Tensor; y: tf.Tensor }> {
   const xs: tf.Tensor[] = [];
   const ys: tf.Tensor[] = [];
-  const keys = persisted?.keys.map((key) => `${persisted.backboneHash}/${key}`);
   const stored = persisted && keys ? await persisted.cache.get(keys) : [];
   const writes: Promise<void>[] = [];
   let offset = 0;

@@ -97,6 +97,15 @@ describe('feature cache', () => {
       assert.deepEqual(second.history.map((e) => e.loss), first.history.map((e) => e.loss));
     });
 
+    it('computes each feature once when two trainings on the same backbone and data run at once (sweep trials), to the same weights', async () => {
+      const cache = new MemoryFeatureCache();
+      const [a, b] = await Promise.all([train({ featureCache: cache }), train({ featureCache: cache })]);
+      // Whichever ran first computed all 96; the other waited for its turn and read them.
+      assert.deepEqual([a.featuresComputed + b.featuresComputed, a.featuresReused + b.featuresReused], [96, 96]);
+      assert.equal(cache.rows.size, 96);
+      assert.equal(a.trainableWeightsSha256, b.trainableWeightsSha256);
+    });
+
     it('stores exactly the features the frozen backbone computes for each example, under the backbone hash and the example key', async () => {
       const cache = new MemoryFeatureCache();
       await train({ featureCache: cache });
