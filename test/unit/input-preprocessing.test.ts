@@ -182,3 +182,22 @@ describe('input preprocessing', () => {
     });
   });
 });
+
+describe('gray training batches on the wasm engine', () => {
+  before(async () => {
+    await selectEngine('wasm', { strict: true });
+  });
+
+  // Features cached before gray batches were built in plain arithmetic were computed from
+  // preprocessBatch's tensors under the same example keys: the values must not have moved.
+  for (const mode of PREPROCESSING_MODES) {
+    it(`${mode}: every gray value gives the bits preprocessBatch gives on wasm`, async () => {
+      const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const batched = tf.tidy(() => preprocessBatch(tf.tensor4d(every, [1, 1, 256, 1], 'int32'), mode));
+      const expected = Float32Array.from(await batched.data());
+      batched.dispose();
+      const actual = await trainingInput(every, mode);
+      assert.deepEqual(Buffer.from(actual.buffer), Buffer.from(expected.buffer));
+    });
+  }
+});
