@@ -31,10 +31,14 @@ export interface FeatureExtractor {
 
 export interface FeatureEngine {
   engine: FeatureEngineName;
-  /** Where it runs: the tfjs engine and its threads, or the ONNX Runtime provider and session settings. */
+  /**
+   * Where it runs: the tfjs engine and its threads, or the ONNX Runtime provider and session
+   * settings. ONNX Runtime on CPU settles its threads when `start` runs (the cores free then), so
+   * read it after the features are computed to record what ran.
+   */
   device: string;
   skipped: SkippedFeatureEngine[];
-  /** ONNX Runtime only: the session settings chosen for it (`device` says them in words). */
+  /** ONNX Runtime only: the session settings (`device` says them in words; settled by `start` as `device` is). */
   ortSettings?: OrtSettings;
   /** How the features are computed besides the backbone's weights: part of their identity in the feature cache. */
   identity: Record<string, unknown>;
@@ -127,8 +131,7 @@ async function ortFeatureEngine(options: FeatureEngineOptions, provider: OrtProv
       return { reason: message(error), cause: 'runtime' };
     }
   }
-  return {
-    engine: {
+  const engine: FeatureEngine = {
       engine: 'onnxruntime',
       device: describeOrtSettings(settings),
       skipped,
@@ -139,16 +142,24 @@ async function ortFeatureEngine(options: FeatureEngineOptions, provider: OrtProv
       // and runs per batch change the speed, not the bits (test/unit/feature-engine.test.ts).
       identity: { engine: 'onnxruntime', provider, runtime: await ortVersion(), graphSha256: graph.contentSha256 },
       async start() {
-        const extractor = started ?? (await startOrtExtractor(graph, settings));
-        started = undefined;
-        return extractor;
+        if (started) {
+          const extractor = started;
+          started = undefined;
+          return extractor;
+        }
+        // The cores free now, not at selection: concurrent sweep trials select together (each
+        // then sees the other busy), but one computes while the other waits for its features.
+        const now = await ortSettingsNow(provider, options.ortSettings);
+        engine.ortSettings = now;
+        engine.device = describeOrtSettings(now);
+        return startOrtExtractor(graph, now);
       },
       async release() {
         await started?.close();
         started = undefined;
       },
-    },
   };
+  return { engine };
 }
 
 /**
