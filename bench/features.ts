@@ -25,7 +25,7 @@ import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEngineName, type M
 import { selectEngine } from '../activities/engine/engine.ts';
 import { selectFeatureEngine } from '../activities/engine/feature-engine.ts';
 import { buildBackboneGraph } from '../activities/onnx/backbone-graph.ts';
-import { ORT_PROVIDERS, ortSessionOptions, type OrtProvider, type OrtSettings } from '../activities/onnx/ort-session-options.ts';
+import { imageRuns, ORT_PROVIDERS, ortSessionOptions, type OrtProvider, type OrtSettings } from '../activities/onnx/ort-session-options.ts';
 import { overlapped } from '../activities/engine/overlapped.ts';
 import type { PoolingKind } from '../activities/engine/feature-pool.ts';
 import { buildModel, type BuiltModel } from '../activities/training/model-builder.ts';
@@ -115,14 +115,11 @@ async function bareSession(built: BuiltModel, pooling: PoolingKind[], x: tf.Tens
   const session = await ort.InferenceSession.create(graph.model, ortSessionOptions(settings));
   try {
     const [images = 0, ...example] = x.shape;
-    const step = settings.imagesPerRun ?? images;
     const values = await x.data();
     const perImage = example.reduce((a, b) => a * b, 1);
-    const inputs: ort.Tensor[] = [];
-    for (let first = 0; first < images; first += step) {
-      const count = Math.min(step, images - first);
-      inputs.push(new ort.Tensor('float32', values.slice(first * perImage, (first + count) * perImage), [count, ...example]));
-    }
+    const inputs = imageRuns(images, settings.imagesPerRun).map(
+      ({ first, count }) => new ort.Tensor('float32', values.slice(first * perImage, (first + count) * perImage), [count, ...example]),
+    );
     const once = async () => {
       for (const input of inputs) await session.run({ [graph.inputName]: input });
     };

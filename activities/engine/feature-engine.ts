@@ -66,6 +66,27 @@ export interface FeatureEngineOptions {
   ortSettings?: Partial<Omit<OrtSettings, 'provider'>>;
 }
 
+/**
+ * An extractor of `engine` that starts on the first batch (a pass read wholly from the cache
+ * starts no worker or session) and, on `close`, closes what started and releases the engine.
+ * The start promise is shared, not its result: a second batch arriving while the first one's
+ * start is under way must not start a second extractor (it leaked a worker thread).
+ */
+export function startOnFirstUse(engine: FeatureEngine): FeatureExtractor {
+  let started: Promise<FeatureExtractor> | undefined;
+  return {
+    async extract(x) {
+      started ??= engine.start();
+      return (await started).extract(x);
+    },
+    async close() {
+      // A start that failed has nothing to close; its error went to the batch that asked for it.
+      await started?.then((extractor) => extractor.close(), () => {});
+      await engine.release();
+    },
+  };
+}
+
 /** Training engines that run the backbone on a GPU: ORT on CPU would be slower there. */
 const GPU_TRAINING_ENGINES = new Set(['webgpu', 'tfjs-node-gpu']);
 
@@ -132,32 +153,32 @@ async function ortFeatureEngine(options: FeatureEngineOptions, provider: OrtProv
     }
   }
   const engine: FeatureEngine = {
-      engine: 'onnxruntime',
-      device: describeOrtSettings(settings),
-      skipped,
-      ortSettings: settings,
-      // By content, not by a version someone must remember to bump: what the graph computes (the
-      // weights as converted, every operator the converter wrote; not the layer names), the runtime that runs
-      // it, and the provider (CUDA rounds differently from CPU). Threads, spinning, the arena
-      // and runs per batch change the speed, not the bits (test/unit/feature-engine.test.ts).
-      identity: { engine: 'onnxruntime', provider, runtime: await ortVersion(), graphSha256: graph.contentSha256 },
-      async start() {
-        if (started) {
-          const extractor = started;
-          started = undefined;
-          return extractor;
-        }
-        // The cores free now, not at selection: concurrent sweep trials select together (each
-        // then sees the other busy), but one computes while the other waits for its features.
-        const now = await ortSettingsNow(provider, options.ortSettings);
-        engine.ortSettings = now;
-        engine.device = describeOrtSettings(now);
-        return startOrtExtractor(graph, now);
-      },
-      async release() {
-        await started?.close();
+    engine: 'onnxruntime',
+    device: describeOrtSettings(settings),
+    skipped,
+    ortSettings: settings,
+    // By content, not by a version someone must remember to bump: what the graph computes (the
+    // weights as converted, every operator the converter wrote; not the layer names), the runtime that runs
+    // it, and the provider (CUDA rounds differently from CPU). Threads, spinning, the arena
+    // and runs per batch change the speed, not the bits (test/unit/feature-engine.test.ts).
+    identity: { engine: 'onnxruntime', provider, runtime: await ortVersion(), graphSha256: graph.contentSha256 },
+    async start() {
+      if (started) {
+        const extractor = started;
         started = undefined;
-      },
+        return extractor;
+      }
+      // The cores free now, not at selection: concurrent sweep trials select together (each
+      // then sees the other busy), but one computes while the other waits for its features.
+      const now = await ortSettingsNow(provider, options.ortSettings);
+      engine.ortSettings = now;
+      engine.device = describeOrtSettings(now);
+      return startOrtExtractor(graph, now);
+    },
+    async release() {
+      await started?.close();
+      started = undefined;
+    },
   };
   return { engine };
 }

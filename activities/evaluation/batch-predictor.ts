@@ -1,8 +1,8 @@
-import { EngineCapabilityError } from '../../common/errors.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { EngineCapabilityError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference } from '../../common/model-spec.ts';
-import { selectFeatureEngine, type FeatureExtractor, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
+import { selectFeatureEngine, startOnFirstUse, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
 import type { PoolingKind } from '../engine/feature-pool.ts';
 
 /**
@@ -78,22 +78,17 @@ export async function createBatchPredictor(model: tfl.LayersModel, preference: F
     await engine.release();
     return wholeModel(model, engine.skipped);
   }
-  // The start promise, shared: two batches predicted at once must not start two sessions.
-  let extractor: Promise<FeatureExtractor> | undefined;
+  const extractor = startOnFirstUse(engine);
   return {
     engine: engine.engine,
     device: engine.device,
     skipped: engine.skipped,
     async predict(x) {
-      extractor ??= engine.start();
-      const features = await (await extractor).extract(x);
+      const features = await extractor.extract(x);
       const y = tf.tidy(() => rest.reduce((h, layer) => applyLayer(layer, h), features));
       if (y !== features) features.dispose();
       return y;
     },
-    async close() {
-      await extractor?.then((started) => started.close(), () => {});
-      await engine.release();
-    },
+    close: () => extractor.close(),
   };
 }

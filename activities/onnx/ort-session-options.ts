@@ -55,6 +55,17 @@ export function ortSessionOptions(settings: OrtSettings): InferenceSession.Sessi
 /** Images per run on the CPU provider (see `imagesPerRun`); GPU providers take whole batches. */
 export const CPU_IMAGES_PER_RUN = 4;
 
+/**
+ * How a batch of `images` is split into session runs of `imagesPerRun` (absent: one run). An
+ * empty batch still makes one run, so the session says what an empty batch gives.
+ */
+export function imageRuns(images: number, imagesPerRun: number | undefined): { first: number; count: number }[] {
+  const step = Math.max(1, imagesPerRun ?? images);
+  const runs = [];
+  for (let first = 0; first === 0 || first < images; first += step) runs.push({ first, count: Math.min(step, images - first) });
+  return runs;
+}
+
 /** One line for logs and step outputs: `onnxruntime cpu, 2 threads, no spinning, no arena, runs of 4 images`. */
 export function describeOrtSettings(settings: OrtSettings): string {
   return [

@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
-import { ortSessionOptions, OrtSettingsSchema, type OrtSettings } from './ort-session-options.ts';
+import { imageRuns, ortSessionOptions, OrtSettingsSchema, type OrtSettings } from './ort-session-options.ts';
 
 const InitSchema = z.object({
   type: z.literal('init'),
@@ -49,12 +49,9 @@ async function handle(message: z.infer<typeof MessageSchema>): Promise<void> {
   const perImage = example.reduce((a, b) => a * b, 1);
   // Runs of `imagesPerRun` images, each on a view of the batch (no copy); outputs are copied
   // out, since an output tensor's buffer belongs to the runtime.
-  const step = Math.max(1, settings?.imagesPerRun ?? images);
   const parts: Float32Array<ArrayBuffer>[] = [];
   let outShape: number[] = [];
-  // An empty batch still makes one run: the session says what an empty batch gives.
-  for (let first = 0; first === 0 || first < images; first += step) {
-    const count = Math.min(step, images - first);
+  for (const { first, count } of imageRuns(images, settings?.imagesPerRun)) {
     const input = new ort.Tensor('float32', data.subarray(first * perImage, (first + count) * perImage), [count, ...example]);
     const outputs = await session.session.run({ [session.inputName]: input });
     input.dispose();

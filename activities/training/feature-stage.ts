@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { FeatureEngine, FeatureExtractor } from '../engine/feature-engine.ts';
+import { startOnFirstUse, type FeatureEngine } from '../engine/feature-engine.ts';
 import { overlapped } from '../engine/overlapped.ts';
 import { KeyedTurns } from './keyed-turns.ts';
 import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
@@ -64,14 +64,9 @@ export async function computeFeatureStage(options: FeatureStageOptions): Promise
   const started = performance.now();
   const counts: FeatureCounts = { reused: 0, computed: 0 };
   const owned: tf.Tensor[] = [];
-  // Started on the first batch that needs computing: a run that reads every feature from the
-  // cache spawns no workers. The promise is kept, not its result: batches overlap, and a second
-  // batch arriving while the first one's start is still under way must not start another.
-  let extractor: Promise<FeatureExtractor> | undefined;
-  const extract = async (x: tf.Tensor): Promise<tf.Tensor> => {
-    extractor ??= engine.start();
-    return (await extractor).extract(x);
-  };
+  // Started on the first batch that needs computing: a run that reads every feature from the cache spawns no workers.
+  const extractor = startOnFirstUse(engine);
+  const extract = (x: tf.Tensor): Promise<tf.Tensor> => extractor.extract(x);
   const backboneHash = featureCache ? await backboneIdentity(options.backbone, engine.identity) : undefined;
   const persisted = (source: BatchSource, view: number): PersistedPass | undefined =>
     featureCache && backboneHash && source.exampleKeys ? { cache: featureCache, backboneHash, keys: source.exampleKeys(view, seed) } : undefined;
@@ -94,9 +89,7 @@ export async function computeFeatureStage(options: FeatureStageOptions): Promise
     tf.dispose(owned);
     throw error;
   } finally {
-    // A start that failed has nothing to close; its error is the one already thrown.
-    await extractor?.then((started) => started.close(), () => {});
-    await engine.release();
+    await extractor.close();
   }
   return {
     train,
