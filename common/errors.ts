@@ -123,6 +123,21 @@ export class ModelRegistryError extends PipelineError {
   override name = 'ModelRegistryError';
 }
 
+/** Thrown when a `run` step's code cannot be packaged, staged or unpacked (missing folder, too large, a path escaping it). */
+export class RunCodeError extends PipelineSpecError {
+  override name = 'RunCodeError';
+}
+
+/** Thrown when a `run` step's Python environment cannot be built (pip failed: its last lines are in the message). */
+export class PythonEnvironmentError extends PipelineError {
+  override name = 'PythonEnvironmentError';
+}
+
+/** Thrown when a `run` step's command broke the step's contract: a declared output missing, an output escaping its folder, metrics that are not a JSON object of numbers, a command that does not exist. */
+export class RunContractError extends PipelineError {
+  override name = 'RunContractError';
+}
+
 /** Thrown (as the failure type of a `runPipeline` run) when one of its steps failed; names the step. */
 export class StepFailedError extends PipelineError {
   override name = 'StepFailedError';
@@ -148,4 +163,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'EngineCapabilityError',
   'EvaluationError',
   'ModelRegistryError',
+  'RunCodeError',
+  'PythonEnvironmentError',
+  'RunContractError',
 ];
