@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { LAUNCHED_WITH_IPC_ENV } from '../common/worker-launcher.ts';
 import { codeVersion } from './code-version.ts';
 import { PROJECT_ROOT } from './servers/binaries.ts';
 
@@ -48,6 +49,7 @@ export function spawnWorkerProcess(options: WorkerProcessOptions): ChildProcess 
         ...process.env,
         ...options.env,
         ...(options.role ? { MLP_WORKER_ROLE: options.role } : {}),
+        [LAUNCHED_WITH_IPC_ENV]: '1',
       },
       stdio: fd === undefined ? ['inherit', 'inherit', 'inherit', 'ipc'] : ['ignore', fd, fd, 'ipc'],
       detached: true,

@@ -1,87 +1,13 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { NativeConnection, Runtime } from '@temporalio/worker';
-import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
-import { ObjectStore } from '../activities/index.ts';
-import { describeTemporalSecurity } from '../common/index.ts';
-import { stepCodeFingerprints } from '../activities/step-cache.ts';
-import { parseWorkerConfig } from './config.ts';
-import { createLogger, temporalLoggerFor } from './logger.ts';
-import { stopOnShutdownRequest } from './shutdown.ts';
-import { createWorkers, runWorkers } from './workers.ts';
+import { exitIfLauncherGoesWhileStarting } from './launcher-watch.ts';
 
 /**
- * Worker process: `npm run worker` (locally, after `mlp stack up`, use `mlp worker`, which fills
- * in the stack's address and credentials). Configuration comes only from the environment, see
- * worker/config.ts and the README.
+ * Worker process entry: `npm run worker`, the container's command, and what `mlp worker` and
+ * `mlp demo` spawn. It watches its launcher before anything slow happens (see
+ * launcher-watch.ts), then loads and starts the workers (run-worker.ts).
  */
-async function main(): Promise<void> {
-  const config = parseWorkerConfig(process.env);
-  const logger = createLogger(config.logLevel);
-  // Shutdown signals are handled in worker/shutdown.ts: graceful, logged, and SIGHUP included.
-  Runtime.install({ logger: temporalLoggerFor(logger), shutdownSignals: [] });
-  const runsActivities = config.role !== 'workflows';
-
-  // One tfjs backend per process: chosen once here, reported, and used by every train step.
-  const engine = runsActivities ? await selectEngine(config.engine, { strict: config.engineStrict }) : undefined;
-  if (engine) logger.info({ engine: engineInfo(engine) }, 'Training engine selected');
-  // The step cache keys each step on the code that computes it: fingerprinted once, here, and reported.
-  const codeFingerprints = runsActivities ? await stepCodeFingerprints() : undefined;
-  if (codeFingerprints) logger.info({ codeFingerprints }, 'Step code fingerprinted');
-
-  const store = new ObjectStore(config.storage);
-  if (runsActivities) await store.ensureBucket();
-  const connection = await NativeConnection.connect({ address: config.temporal.address, ...config.temporal.security });
-  const workers = await createWorkers({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueuePrefix: config.temporal.taskQueuePrefix,
-    queues: config.queues,
-    role: config.role,
-    shutdownGraceMs: config.shutdownGraceMs,
-    ...(config.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: config.maxConcurrentActivities } : {}),
-    deps: {
-      store,
-      scratchDir: config.scratchDir,
-      ...(engine ? { engine: async () => engine } : {}),
-      ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
-      ...(codeFingerprints ? { codeFingerprints } : {}),
-    },
-  });
-  stopOnShutdownRequest(workers, logger, config.shutdownGraceMs);
-  logger.info(
-    {
-      role: config.role,
-      queues: config.queues,
-      namespace: config.temporal.namespace,
-      address: config.temporal.address,
-      // Whether TLS and which credential: never the key or a certificate.
-      ...describeTemporalSecurity(config.temporal.security),
-      taskQueuePrefix: config.temporal.taskQueuePrefix,
-      bucket: config.storage.bucket,
-      ...(engine ? { engine: engine.engine } : {}),
-      pid: process.pid,
-    },
-    'Worker started',
-  );
-  // How long this process's JS thread was held at a time while serving (a training batch, a
-  // workflow task): reported when the worker stops, so `npm run bench:event-loop` and operators
-  // can check it against the heartbeat timeout.
-  const eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
-  eventLoopDelay.enable();
-  try {
-    await runWorkers(workers);
-  } finally {
-    await connection.close();
-  }
-  eventLoopDelay.disable();
-  const ms = (nanoseconds: number): number => Math.round(nanoseconds / 1e6);
-  logger.info(
-    { role: config.role, eventLoopDelayMs: { p50: ms(eventLoopDelay.percentile(50)), p99: ms(eventLoopDelay.percentile(99)), max: ms(eventLoopDelay.max) } },
-    'Worker stopped',
-  );
-}
-
-main().catch((error: unknown) => {
+const handOver = exitIfLauncherGoesWhileStarting();
+const { runWorkerProcess } = await import('./run-worker.ts');
+runWorkerProcess(handOver).catch((error: unknown) => {
   process.stderr.write(`worker failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
   process.exit(1);
 });

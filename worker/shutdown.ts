@@ -1,5 +1,6 @@
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { launchedWithIpc } from './launcher-watch.ts';
 
 /** Signals that ask a worker process to stop: what supervisors, terminals and `mlp worker` send. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -37,5 +38,8 @@ export function stopOnShutdownRequest(workers: readonly Worker[], logger: Logger
     // The channel only watches the launcher; it must not keep this process alive by itself.
     process.channel.unref();
     process.once('disconnect', () => stop('launcher exited'));
+  } else if (launchedWithIpc()) {
+    // The launcher left between the starting phase's watch and here.
+    stop('launcher exited');
   }
 }

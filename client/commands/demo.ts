@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -7,7 +6,8 @@ import { installServers } from '../servers/install.ts';
 import { parseStackConfig, stackPaths } from '../stack/config.ts';
 import { stackConnection, stackWorkerEnv } from '../stack/connection.ts';
 import { stackUp } from '../stack/stack.ts';
-import { FORWARDED_SIGNALS, startWorkerGroup } from '../worker-group.ts';
+import { startWorkerGroup } from '../worker-group.ts';
+import { handleDemoInterrupts } from '../demo-interrupt.ts';
 import { parseClientConfig, workflowUiUrl } from '../config.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
@@ -36,6 +36,9 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const loaded = await loadOrReport(flags.pipeline, flags);
       if (loaded === undefined) return;
+      // From here on a stop request (Ctrl-C, `timeout`, a supervisor) ends the demo cleanly,
+      // whatever phase it is in; the demo's own workers stop with it.
+      const interrupt = handleDemoInterrupts();
 
       info('1/4 servers: checking the Temporal dev server and S3 server builds');
       await installServers({ onEvent: (event) => event.type === 'tick' && info(`    still building ${event.tool}… ${event.elapsedS}s`) });
@@ -49,13 +52,8 @@ export function register(program: Command): void {
       info(`3/4 worker: starting a cpu+gpu worker (log: ${workerLog})`);
       const worker = startWorkerGroup({ env: { ...stackWorkerEnv(connection), MLP_WORKER_QUEUES: 'cpu,gpu' }, logFile: workerLog });
       const workerExited = worker.exited;
-      // Interrupted: the workers shut down gracefully first, then the demo exits with their code.
-      for (const signal of FORWARDED_SIGNALS) {
-        process.on(signal, () => {
-          worker.kill(signal);
-          void workerExited.then(() => process.exit(128 + constants.signals[signal]));
-        });
-      }
+      interrupt.stopping(worker);
+      info(`    worker pids ${worker.processes.map((child) => child.pid).join(', ')} (they stop when the demo stops)`);
 
       const clientConfig = parseClientConfig({ address: connection.temporalAddress, uiUrl: connection.uiUrl });
       const temporal = await Connection.connect({ address: clientConfig.address });
@@ -65,6 +63,7 @@ export function register(program: Command): void {
         const runKey = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
         const run = await submitPipeline(client, loaded.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
         const url = workflowUiUrl(clientConfig, run.workflowId, run.runId);
+        interrupt.submitted(run.workflowId);
         info(`4/4 run: ${run.workflowId}\n    Temporal UI: ${url}`);
 
         const finished = Promise.race([
