@@ -1,5 +1,5 @@
 import { evaluateStep } from '../../common/step-kinds/evaluate.ts';
-import { evaluate } from '../evaluation/evaluate-model.ts';
+import { evaluate } from '../evaluation/evaluate.ts';
 import { defineStep } from './define-step.ts';
 
 /** The `evaluate` step: scores the model on the test split, writes metrics, plots and a report (activities/evaluation/). */
