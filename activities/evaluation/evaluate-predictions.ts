@@ -35,7 +35,6 @@ export async function evaluatePredictions(
   hooks: EvaluationHooks = {},
 ): Promise<EvaluateOutput> {
   let classes: string[] | undefined;
-  // The first file read settles the classes when the step does not name them.
   const scored = async (key: string, split: ScoredSplit['split'], phase: 'validation' | 'test'): Promise<ScoredSplit> => {
     const rows = await readRows(store, key);
     classes ??= predictionClasses(rows, key, input.positiveClass, input.classes);
@@ -43,11 +42,11 @@ export async function evaluatePredictions(
     await hooks.onProgress?.({ phase, done: rows.length, total: rows.length });
     return scoredSplitOf(rows, split, input.positiveClass);
   };
-  // Validation first when needed; the classes must be known before writeEvaluation starts, so
-  // the first file is read here and its scored split handed over when asked for.
+  // The first file read settles the classes, so it is read before writeEvaluation starts:
+  // validation when it is needed (it always comes before test), else test.
   const valKey = source.valPredictions;
-  const first = needsValidation(input) && valKey !== undefined ? { key: valKey, split: await scored(valKey, 'val', 'validation') } : undefined;
-  const test = first === undefined ? await scored(source.predictions, 'test', 'test') : undefined;
+  const validationSplit = needsValidation(input) && valKey !== undefined ? await scored(valKey, 'val', 'validation') : undefined;
+  const testSplit = validationSplit === undefined ? await scored(source.predictions, 'test', 'test') : undefined;
   if (classes === undefined) throw new Error('Evaluate predictions failed: no file was read');
   return writeEvaluation(
     store,
@@ -56,9 +55,9 @@ export async function evaluatePredictions(
     {
       classes,
       positiveIndex: classes.indexOf(input.positiveClass),
-      validation: valKey === undefined ? undefined : async () => first?.split ?? scored(valKey, 'val', 'validation'),
+      validation: valKey === undefined ? undefined : async () => validationSplit ?? scored(valKey, 'val', 'validation'),
       validationField: 'valPredictions',
-      test: async () => test ?? scored(source.predictions, 'test', 'test'),
+      test: async () => testSplit ?? scored(source.predictions, 'test', 'test'),
       unit: { one: 'row', many: 'rows' },
       subject: (size) =>
         `predictions \`${source.predictions}\` (${size} rows)${valKey === undefined ? '' : `, validation predictions \`${valKey}\``}: scores made outside this step, evaluated as given`,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { EvaluationError } from '../../common/errors.ts';
 import { createRandom } from '../../common/prng.ts';
 import { evaluateStep } from '../../common/step-kinds/evaluate.ts';
+import { publishStep } from '../../common/step-kinds/publish.ts';
 import { checkLabels, parsePredictionsCsv, predictionClasses } from '../../activities/evaluation/predictions-csv.ts';
 import { scoredSplitOf } from '../../activities/evaluation/evaluate-predictions.ts';
 import { averagePrecision, logLoss, rocAuc } from '../../activities/evaluation/metrics.ts';
@@ -152,5 +153,16 @@ describe('evaluate inputs: a model or predictions', () => {
     assert.deepEqual(issues({ predictions: 'p.csv', threshold: 'auto' }), ['valPredictions: threshold: auto needs valPredictions (the threshold is chosen on validation)']);
     assert.deepEqual(issues({ predictions: 'p.csv', threshold: 0.5, calibration: 'platt' }), ['valPredictions: calibration: platt needs valPredictions (fitted on validation)']);
     assert.deepEqual(issues({ model: 'm', testManifest: 't', threshold: 'auto' }), ['valManifest: threshold: auto needs valManifest (the threshold is chosen on validation)']);
+  });
+});
+
+describe('steps written before predictions and publish formats', () => {
+  // The cache key hashes the parsed `with` (defaults applied): a new field with a default would
+  // change the key of every existing step, and rerun it.
+  it('parse to the same inputs, so their cache keys stay', () => {
+    const evaluate = evaluateStep.input.parse({ model: 'm/model.json', testManifest: 't.json', valManifest: 'v.json', threshold: 'auto' });
+    assert.deepEqual(['predictions', 'valPredictions'].filter((field) => field in evaluate), []);
+    const publish = publishStep.input.parse({ name: 'm', model: 'm/model.json', metrics: { auc: 0.9 } });
+    assert.deepEqual(['format', 'code'].filter((field) => field in publish), []);
   });
 });
