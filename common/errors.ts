@@ -113,7 +113,7 @@ export class ServerStartError extends PipelineError {
   override name = 'ServerStartError';
 }
 
-/** Thrown when a model cannot be evaluated as asked (its classes differ from the manifest's, a split lacks a class, a threshold chosen off validation). */
+/** Thrown when a model or its predictions cannot be evaluated as asked (its classes differ from the manifest's, a split lacks a class, a threshold chosen off validation, a bad row in a predictions CSV). */
 export class EvaluationError extends PipelineError {
   override name = 'EvaluationError';
 }
