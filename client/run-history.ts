@@ -154,7 +154,7 @@ export function finishedAttempts(history: History): Map<string, number> {
 }
 
 /**
- * Replays a run's history through the progress reducer (common/pipeline-progress-reducer.ts):
+ * Folds a run's history through the progress reducer (common/pipeline-progress-reducer.ts):
  * each history event becomes the progress events it stands for. Activities are matched to steps
  * and trials by activity id (common/step-activity-ids.ts), a large sweep's trials by child
  * workflow id. The history cannot tell a few things the workflow knew; they are inferred:
@@ -165,7 +165,7 @@ export function finishedAttempts(history: History): Map<string, number> {
  *   winner come from the run's result;
  * - when the run closed, a step or trial whose own work never started was cancelled.
  */
-function replayProgress({ spec, options }: RecordedStart, events: readonly HistoryEvent[], workflowId: string): PipelineProgress {
+function rebuildProgress({ spec, options }: RecordedStart, events: readonly HistoryEvent[], workflowId: string): PipelineProgress {
   const startedAt = events[0] === undefined ? undefined : eventTime(events[0]);
   let progress = startPipelineProgress({ pipeline: spec.name, specHash: spec.specHash, steps: spec.steps, at: startedAt ?? '' });
   const apply = (event: PipelineProgressEvent): void => {
@@ -246,8 +246,10 @@ function replayProgress({ spec, options }: RecordedStart, events: readonly Histo
     // A completed run's result holds every step's outputs, a sweep's trial records included.
     const outputsByStep = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(completed ? firstPayload(completed.result) : undefined);
     const outputsOf = (stepId: string): StepOutputs | undefined => (outputsByStep.success ? outputsByStep.data[stepId] : undefined);
+    // The steps as the run closed: a snapshot, while the events below replace `progress`.
     for (const step of progress.steps) {
       if (step.trials !== undefined) {
+        // Only the winner is marked, as `mlp show` from history always did.
         const records = trialRecordsSchema.safeParse(outputsOf(step.id)?.['trials']);
         for (const record of records.success ? records.data : []) {
           apply({ type: 'trialRecorded', stepId: step.id, index: record.index, ...(record.selected ? { selected: true } : {}), ...(record.metric === undefined ? {} : { metric: record.metric }) });
@@ -258,8 +260,9 @@ function replayProgress({ spec, options }: RecordedStart, events: readonly Histo
         }
         if (step.state !== 'running') continue;
         const outputs = outputsOf(step.id);
+        const trialFailed = stepOf(step.id)?.trials?.some((trial) => trial.state === 'failed') === true;
         if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
-        else if (step.trials.some((trial) => trial.state === 'failed')) apply({ type: 'stepFailed', stepId: step.id, at });
+        else if (trialFailed) apply({ type: 'stepFailed', stepId: step.id, at });
         else apply({ type: 'stepCancelled', stepId: step.id, at });
       } else if ((step.state === 'pending' || step.state === 'running') && !ownWorkScheduled.has(step.id)) {
         apply({ type: 'stepCancelled', stepId: step.id });
@@ -313,7 +316,7 @@ function replayProgress({ spec, options }: RecordedStart, events: readonly Histo
  * step's final attempt (as `mlp show` merges it into a query's answer).
  */
 export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
-  const progress = replayProgress(recordedStart(history, workflowId), history.events ?? [], workflowId);
+  const progress = rebuildProgress(recordedStart(history, workflowId), history.events ?? [], workflowId);
   const attempts = finishedAttempts(history);
   return {
     workflowId,
