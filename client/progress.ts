@@ -2,7 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress, type StepProgress } from '../common/pipeline-progress.ts';
 import { parseStepActivityId } from '../common/step-activity-ids.ts';
-import type { History } from './run-history.ts';
+import { finishedAttempts, type History } from './run-history.ts';
 
 /**
  * A run's progress as the CLI shows it: the workflow's `pipelineProgress` query, plus what only
@@ -31,24 +31,6 @@ interface ActivityLiveInfo {
   heartbeat?: unknown;
   lastHeartbeatAt?: string;
   lastFailure?: string;
-}
-
-/** Attempt numbers of the steps' own finished activities by step id, from the history. */
-function finishedAttempts(history: History): Map<string, number> {
-  const stepByScheduledEvent = new Map<string, string>();
-  const attempts = new Map<string, number>();
-  for (const event of history.events ?? []) {
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    const activity = scheduled?.activityId ? parseStepActivityId(scheduled.activityId) : undefined;
-    // A sweep's trials have attempts of their own; the step's attempt is its own activity's.
-    if (activity !== undefined && activity.operation === undefined && activity.trial === undefined) stepByScheduledEvent.set(String(event.eventId), activity.stepId);
-    const started = event.activityTaskStartedEventAttributes;
-    if (started?.attempt) {
-      const stepId = stepByScheduledEvent.get(String(started.scheduledEventId));
-      if (stepId !== undefined) attempts.set(stepId, started.attempt);
-    }
-  }
-  return attempts;
 }
 
 /** Attempt, heartbeat details and last failure of each step's running activity, by step id. */

@@ -2,13 +2,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineError } from '../common/errors.ts';
-import type { RunState, StepState, TrialProgress } from '../common/pipeline-progress.ts';
-import type { TrialMatrix } from '../common/sweep.ts';
+import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
+import { reducePipelineProgress, startPipelineProgress, type PipelineProgressEvent } from '../common/pipeline-progress-reducer.ts';
+import { trialId, type TrialMatrix } from '../common/sweep.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import type { RunPipelineOptions } from '../common/run-options.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { parseStepActivityId, type StepActivityRef } from '../common/step-activity-ids.ts';
-import type { PipelineProgressView, StepProgressView } from './progress.ts';
+import type { PipelineProgressView } from './progress.ts';
 import { runPipelineArgsSchema } from './recorded-spec.ts';
 
 /**
@@ -70,22 +71,6 @@ const reuseCheckSchema = z.discriminatedUnion('reusable', [
   z.object({ reusable: z.literal(false), from: z.string(), reason: z.string() }),
 ]);
 
-interface StepEvents {
-  firstScheduledAt?: string;
-  endedAt?: string;
-  attempt?: number;
-  state?: StepState;
-  cached: boolean;
-  cacheKey?: string;
-  reusedFrom?: string;
-  reuseMiss?: string;
-  cacheMiss?: string;
-  outputs?: StepOutputs;
-  error?: string;
-  /** A sweep's trials, by index, as far as the history tells. */
-  trials?: Map<number, TrialProgress>;
-}
-
 /** `<workflowId>/<stepId>#<n>`: the child workflow of trial n of a large sweep. */
 function childTrial(workflowId: string, childId: string | null | undefined): StepActivityRef | undefined {
   if (!childId?.startsWith(`${workflowId}/`)) return undefined;
@@ -117,30 +102,8 @@ function sweepTrials(step: { sweep?: unknown }): Map<number, TrialMatrix> {
   return new Map(parsed.success ? parsed.data.trials.map((trial) => [trial.index, trial.matrix]) : []);
 }
 
-/** A trial's own activity or cache bookkeeping closing. */
-function trialEvent(trial: TrialProgress, activity: StepActivityRef, event: HistoryEvent, time: string | undefined): void {
-  const completed = event.activityTaskCompletedEventAttributes;
-  if (activity.operation === 'cache-key' && completed) {
-    const key = cacheKeySchema.safeParse(firstPayload(completed.result));
-    if (key.success) trial.cacheKey = key.data;
-  } else if (activity.operation === 'cache-lookup' && completed) {
-    const verified = verifiedLookupSchema.safeParse(firstPayload(completed.result));
-    if (verified.success && verified.data.status === 'hit') Object.assign(trial, { state: 'cached', endedAt: time });
-  } else if (activity.operation === undefined) {
-    trial.endedAt = time;
-    if (completed) trial.state = 'succeeded';
-    else if (event.activityTaskCanceledEventAttributes) trial.state = 'cancelled';
-    else {
-      trial.state = 'failed';
-      trial.error = event.activityTaskFailedEventAttributes
-        ? failureText(event.activityTaskFailedEventAttributes.failure)
-        : `timed out: ${failureText(event.activityTaskTimedOutEventAttributes?.failure)}`;
-    }
-  }
-}
-
 /** The run state a workflow-closing event ends in; terminated and timed out count as failed. */
-function closedRunState(event: HistoryEvent): RunState | undefined {
+function closedRunState(event: HistoryEvent): Exclude<RunState, 'running'> | undefined {
   if (event.workflowExecutionCompletedEventAttributes) return 'succeeded';
   if (event.workflowExecutionCanceledEventAttributes) return 'cancelled';
   if (
@@ -153,206 +116,214 @@ function closedRunState(event: HistoryEvent): RunState | undefined {
   return undefined;
 }
 
+/** Why an activity attempt closed without a result: its failure, or its timeout. */
+function activityFailure(event: HistoryEvent): string {
+  return event.activityTaskFailedEventAttributes
+    ? failureText(event.activityTaskFailedEventAttributes.failure)
+    : `timed out: ${failureText(event.activityTaskTimedOutEventAttributes?.failure)}`;
+}
+
+/** What a `cache-lookup` activity returned: the entry's outputs on a hit, the reason on a stale entry. */
+function cacheLookup(result: unknown): { hit?: StepOutputs; staleReason?: string } {
+  const verified = verifiedLookupSchema.safeParse(result);
+  if (!verified.success) {
+    const legacy = cacheHitSchema.safeParse(result);
+    return legacy.success && legacy.data !== null ? { hit: legacy.data.outputs } : {};
+  }
+  if (verified.data.status === 'hit') return { hit: verified.data.entry.outputs };
+  if (verified.data.status === 'stale') return { staleReason: `cache entry of run ${verified.data.from} not used: ${verified.data.reason}` };
+  return {};
+}
+
+/** Attempt numbers of the steps' own finished activities by step id (the workflow cannot see attempts). */
+export function finishedAttempts(history: History): Map<string, number> {
+  const stepByScheduledEvent = new Map<string, string>();
+  const attempts = new Map<string, number>();
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    const activity = scheduled?.activityId ? parseStepActivityId(scheduled.activityId) : undefined;
+    // A sweep's trials have attempts of their own; the step's attempt is its own activity's.
+    if (activity !== undefined && activity.operation === undefined && activity.trial === undefined) stepByScheduledEvent.set(String(event.eventId), activity.stepId);
+    const started = event.activityTaskStartedEventAttributes;
+    if (started?.attempt) {
+      const stepId = stepByScheduledEvent.get(String(started.scheduledEventId));
+      if (stepId !== undefined) attempts.set(stepId, started.attempt);
+    }
+  }
+  return attempts;
+}
+
 /**
- * The run's progress rebuilt from its history, in the shape of the progress query. Activities
- * are matched to steps by activity id (common/step-activity-ids.ts): the step's own activity or
- * its cache bookkeeping (a non-null `cache-lookup` result is a hit).
+ * Folds a run's history through the progress reducer (common/pipeline-progress-reducer.ts):
+ * each history event becomes the progress events it stands for. Activities are matched to steps
+ * and trials by activity id (common/step-activity-ids.ts), a large sweep's trials by child
+ * workflow id. The history cannot tell a few things the workflow knew; they are inferred:
+ * - a step or trial starts with its first activity or child workflow;
+ * - a step `mlp rerun` meant to reuse that starts without a reuse check saw an upstream step
+ *   run again (the workflow decides that without an activity);
+ * - a sweep step has no activity of its own: it ends with the run, its trials' metrics and the
+ *   winner come from the run's result;
+ * - when the run closed, a step or trial whose own work never started was cancelled.
  */
-export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
-  const { spec, options } = recordedStart(history, workflowId);
-  const events = history.events ?? [];
-  const steps = new Map<string, StepEvents>(spec.steps.map((step) => [step.id, { cached: false }]));
+function rebuildProgress({ spec, options }: RecordedStart, events: readonly HistoryEvent[], workflowId: string): PipelineProgress {
+  const startedAt = events[0] === undefined ? undefined : eventTime(events[0]);
+  let progress = startPipelineProgress({ pipeline: spec.name, specHash: spec.specHash, steps: spec.steps, at: startedAt ?? '' });
+  const apply = (event: PipelineProgressEvent): void => {
+    progress = reducePipelineProgress(progress, event);
+  };
+  const stepOf = (stepId: string): StepProgress | undefined => progress.steps.find((step) => step.id === stepId);
+  const specSteps = new Map(spec.steps.map((step) => [step.id, step]));
+  const matrixOf = new Map(spec.steps.map((step) => [step.id, sweepTrials(step)]));
   const activityByEvent = new Map<string, StepActivityRef>();
   const childByEvent = new Map<string, StepActivityRef>();
-  const matrixOf = new Map(spec.steps.map((step) => [step.id, sweepTrials(step)]));
-  const trialOf = (step: StepEvents, index: number, time: string | undefined): TrialProgress => {
-    step.trials ??= new Map();
-    let trial = step.trials.get(index);
-    if (trial === undefined) {
-      const stepId = [...steps.entries()].find(([, candidate]) => candidate === step)?.[0] ?? '';
-      trial = { index, matrix: matrixOf.get(stepId)?.get(index) ?? {}, state: 'pending', ...(time === undefined ? {} : { startedAt: time }) };
-      step.trials.set(index, trial);
+  /** Steps and trials (`<step>#<n>`) started, and those whose own activity or child workflow was scheduled. */
+  const started = new Set<string>();
+  const ownWorkScheduled = new Set<string>();
+
+  const scheduled = (ref: StepActivityRef, at: string, ownWork: boolean): void => {
+    const { stepId, trial } = ref;
+    if (!started.has(stepId)) {
+      started.add(stepId);
+      apply({ type: 'stepStarted', stepId, at });
+      const upstream = ref.operation === 'reuse-check' ? undefined : specSteps.get(stepId)?.needs.find((need) => stepOf(need)?.state !== 'reused');
+      if (options.reuse?.steps[stepId] !== undefined && upstream !== undefined) apply({ type: 'reuseMiss', stepId, reason: `upstream step "${upstream}" ran again` });
     }
-    return trial;
+    const key = trial === undefined ? stepId : trialId(stepId, trial);
+    if (trial !== undefined && !started.has(key)) {
+      started.add(key);
+      apply({ type: 'trialStarted', stepId, index: trial, matrix: matrixOf.get(stepId)?.get(trial) ?? {}, at });
+    }
+    if (ownWork) ownWorkScheduled.add(key);
   };
-  let state: RunState = 'running';
-  let endedAt: string | undefined;
-  let result: unknown;
+
+  const activityClosed = (ref: StepActivityRef, event: HistoryEvent, at: string): void => {
+    const { stepId, trial } = ref;
+    const completed = event.activityTaskCompletedEventAttributes;
+    const result = completed ? firstPayload(completed.result) : undefined;
+    if (ref.operation === 'reuse-check') {
+      const check = reuseCheckSchema.safeParse(result);
+      if (check.data?.reusable === true) apply({ type: 'stepSucceeded', stepId, at, cached: false, outputs: check.data.outputs, reusedFrom: check.data.from });
+      else if (check.data?.reusable === false) apply({ type: 'reuseMiss', stepId, reason: check.data.reason });
+    } else if (ref.operation === 'cache-key') {
+      const key = cacheKeySchema.safeParse(result);
+      if (key.success) apply({ type: 'cacheKeyComputed', stepId, ...(trial === undefined ? {} : { trial }), cacheKey: key.data });
+    } else if (ref.operation === 'cache-lookup' && completed) {
+      const { hit, staleReason } = cacheLookup(result);
+      if (trial !== undefined) {
+        if (hit !== undefined) apply({ type: 'trialEnded', stepId, index: trial, state: 'cached', at });
+      } else if (hit !== undefined) {
+        apply({ type: 'stepSucceeded', stepId, at, cached: true, outputs: hit });
+      } else if (staleReason !== undefined) {
+        apply({ type: 'cacheMiss', stepId, reason: staleReason });
+      }
+    } else if (ref.operation === undefined && trial !== undefined) {
+      if (completed) apply({ type: 'trialEnded', stepId, index: trial, state: 'succeeded', at });
+      else if (event.activityTaskCanceledEventAttributes) apply({ type: 'trialEnded', stepId, index: trial, state: 'cancelled', at });
+      else apply({ type: 'trialEnded', stepId, index: trial, state: 'failed', at, error: activityFailure(event) });
+    } else if (ref.operation === undefined) {
+      const outputs = z.record(z.string(), z.unknown()).safeParse(result);
+      if (completed) apply({ type: 'stepSucceeded', stepId, at, cached: false, ...(outputs.success ? { outputs: outputs.data } : {}) });
+      else if (event.activityTaskCanceledEventAttributes) apply({ type: 'stepCancelled', stepId, at });
+      else apply({ type: 'stepFailed', stepId, at, error: activityFailure(event) });
+    }
+  };
+
+  const childClosed = (ref: StepActivityRef & { trial: number }, event: HistoryEvent, at: string): void => {
+    const completed = event.childWorkflowExecutionCompletedEventAttributes;
+    const result = completed ? childResultSchema.safeParse(firstPayload(completed.result)) : undefined;
+    const trial = { type: 'trialEnded', stepId: ref.stepId, index: ref.trial, at } as const;
+    if (result?.success === true) {
+      apply({ ...trial, state: result.data.cached ? 'cached' : 'succeeded', ...(result.data.cacheKey === undefined ? {} : { cacheKey: result.data.cacheKey }) });
+    } else if (event.childWorkflowExecutionCanceledEventAttributes) {
+      apply({ ...trial, state: 'cancelled' });
+    } else {
+      apply({ ...trial, state: 'failed', error: failureText(event.childWorkflowExecutionFailedEventAttributes?.failure) });
+    }
+  };
+
+  const runClosed = (state: Exclude<RunState, 'running'>, event: HistoryEvent, at: string): void => {
+    const completed = event.workflowExecutionCompletedEventAttributes;
+    // A completed run's result holds every step's outputs, a sweep's trial records included.
+    const outputsByStep = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(completed ? firstPayload(completed.result) : undefined);
+    const outputsOf = (stepId: string): StepOutputs | undefined => (outputsByStep.success ? outputsByStep.data[stepId] : undefined);
+    // The steps as the run closed: a snapshot, while the events below replace `progress`.
+    for (const step of progress.steps) {
+      if (step.trials !== undefined) {
+        // Only the winner is marked, as `mlp show` from history always did.
+        const records = trialRecordsSchema.safeParse(outputsOf(step.id)?.['trials']);
+        for (const record of records.success ? records.data : []) {
+          apply({ type: 'trialRecorded', stepId: step.id, index: record.index, ...(record.selected ? { selected: true } : {}), ...(record.metric === undefined ? {} : { metric: record.metric }) });
+        }
+        for (const trial of step.trials) {
+          const cutOff = (trial.state === 'pending' || trial.state === 'running') && !ownWorkScheduled.has(trialId(step.id, trial.index));
+          if (cutOff) apply({ type: 'trialEnded', stepId: step.id, index: trial.index, state: 'cancelled' });
+        }
+        if (step.state !== 'running') continue;
+        const outputs = outputsOf(step.id);
+        const trialFailed = stepOf(step.id)?.trials?.some((trial) => trial.state === 'failed') === true;
+        if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
+        else if (trialFailed) apply({ type: 'stepFailed', stepId: step.id, at });
+        else apply({ type: 'stepCancelled', stepId: step.id, at });
+      } else if ((step.state === 'pending' || step.state === 'running') && !ownWorkScheduled.has(step.id)) {
+        apply({ type: 'stepCancelled', stepId: step.id });
+      }
+    }
+    const failedStep = state === 'failed' ? progress.steps.find((step) => step.state === 'failed')?.id : undefined;
+    apply({ type: 'runEnded', state, at, ...(failedStep === undefined ? {} : { failedStep }) });
+  };
 
   for (const event of events) {
-    const time = eventTime(event);
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityId) {
-      const activity = parseStepActivityId(scheduled.activityId);
-      const step = activity === undefined ? undefined : steps.get(activity.stepId);
-      if (activity === undefined || step === undefined) continue;
-      activityByEvent.set(String(event.eventId), activity);
-      step.firstScheduledAt ??= time;
-      if (activity.operation === undefined || activity.trial !== undefined) step.state = 'running';
-      if (activity.trial !== undefined) trialOf(step, activity.trial, time);
-      if (activity.trial !== undefined && activity.operation === undefined) Object.assign(trialOf(step, activity.trial, time), { state: 'running' });
-      continue;
-    }
-    const childStart = event.startChildWorkflowExecutionInitiatedEventAttributes;
-    if (childStart) {
-      const ref = childTrial(workflowId, childStart.workflowId);
-      const step = ref === undefined ? undefined : steps.get(ref.stepId);
-      if (ref?.trial === undefined || step === undefined) continue;
-      childByEvent.set(String(event.eventId), ref);
-      step.firstScheduledAt ??= time;
-      step.state = 'running';
-      Object.assign(trialOf(step, ref.trial, time), { state: 'running' });
-      continue;
-    }
-    const childEnd =
+    const at = eventTime(event) ?? '';
+    const activityScheduled = event.activityTaskScheduledEventAttributes;
+    const childStarted = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    const activityClose =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    const childClose =
       event.childWorkflowExecutionCompletedEventAttributes ??
       event.childWorkflowExecutionFailedEventAttributes ??
       event.childWorkflowExecutionCanceledEventAttributes ??
       event.childWorkflowExecutionTimedOutEventAttributes ??
       event.childWorkflowExecutionTerminatedEventAttributes;
-    if (childEnd?.initiatedEventId) {
-      const ref = childByEvent.get(String(childEnd.initiatedEventId));
-      const step = ref === undefined ? undefined : steps.get(ref.stepId);
-      if (ref?.trial === undefined || step === undefined) continue;
-      const trial = trialOf(step, ref.trial, time);
-      trial.endedAt = time;
-      const completed = event.childWorkflowExecutionCompletedEventAttributes;
-      const result = completed ? childResultSchema.safeParse(firstPayload(completed.result)) : undefined;
-      if (result?.success === true) {
-        trial.state = result.data.cached ? 'cached' : 'succeeded';
-        if (result.data.cacheKey !== undefined) trial.cacheKey = result.data.cacheKey;
-      } else if (event.childWorkflowExecutionCanceledEventAttributes) {
-        trial.state = 'cancelled';
-      } else {
-        trial.state = 'failed';
-        trial.error = failureText(event.childWorkflowExecutionFailedEventAttributes?.failure);
-      }
-      continue;
+    const runState = closedRunState(event);
+    if (activityScheduled?.activityId) {
+      const ref = parseStepActivityId(activityScheduled.activityId);
+      if (ref === undefined || !specSteps.has(ref.stepId)) continue;
+      activityByEvent.set(String(event.eventId), ref);
+      scheduled(ref, at, ref.operation === undefined);
+    } else if (childStarted) {
+      const ref = childTrial(workflowId, childStarted.workflowId);
+      if (ref === undefined || !specSteps.has(ref.stepId)) continue;
+      childByEvent.set(String(event.eventId), ref);
+      scheduled(ref, at, true);
+    } else if (activityClose?.scheduledEventId) {
+      const ref = activityByEvent.get(String(activityClose.scheduledEventId));
+      if (ref !== undefined) activityClosed(ref, event, at);
+    } else if (childClose?.initiatedEventId) {
+      const ref = childByEvent.get(String(childClose.initiatedEventId));
+      if (ref?.trial !== undefined) childClosed({ ...ref, trial: ref.trial }, event, at);
+    } else if (runState !== undefined) {
+      runClosed(runState, event, at);
     }
-    const closing =
-      event.activityTaskStartedEventAttributes ??
-      event.activityTaskCompletedEventAttributes ??
-      event.activityTaskFailedEventAttributes ??
-      event.activityTaskTimedOutEventAttributes ??
-      event.activityTaskCanceledEventAttributes;
-    if (closing?.scheduledEventId) {
-      const activity = activityByEvent.get(String(closing.scheduledEventId));
-      const step = activity === undefined ? undefined : steps.get(activity.stepId);
-      if (activity === undefined || step === undefined) continue;
-      const started = event.activityTaskStartedEventAttributes;
-      if (started) {
-        if (activity.operation === undefined && activity.trial === undefined && started.attempt) step.attempt = started.attempt;
-        continue;
-      }
-      const completed = event.activityTaskCompletedEventAttributes;
-      if (activity.trial !== undefined) {
-        trialEvent(trialOf(step, activity.trial, time), activity, event, time);
-        continue;
-      }
-      if (activity.operation === 'reuse-check' && completed) {
-        const check = reuseCheckSchema.safeParse(firstPayload(completed.result));
-        const data = check.success ? check.data : undefined;
-        if (data?.reusable === true) {
-          Object.assign(step, { state: 'reused', reusedFrom: data.from, outputs: data.outputs, endedAt: time });
-        } else if (data?.reusable === false) {
-          step.reuseMiss = data.reason;
-        }
-      } else if (activity.operation === 'cache-key' && completed) {
-        const key = cacheKeySchema.safeParse(firstPayload(completed.result));
-        if (key.success) step.cacheKey = key.data;
-      } else if (activity.operation === 'cache-lookup' && completed) {
-        const result = firstPayload(completed.result);
-        const verified = verifiedLookupSchema.safeParse(result);
-        const hit = verified.success ? (verified.data.status === 'hit' ? verified.data.entry : null) : cacheHitSchema.safeParse(result).data;
-        if (hit !== null && hit !== undefined) {
-          Object.assign(step, { state: 'cached', cached: true, outputs: hit.outputs, endedAt: time });
-        }
-        if (verified.data?.status === 'stale') step.cacheMiss = `cache entry of run ${verified.data.from} not used: ${verified.data.reason}`;
-      } else if (activity.operation === undefined) {
-        step.endedAt = time;
-        if (completed) {
-          const outputs = z.record(z.string(), z.unknown()).safeParse(firstPayload(completed.result));
-          step.state = 'succeeded';
-          if (outputs.success) step.outputs = outputs.data;
-        } else if (event.activityTaskCanceledEventAttributes) {
-          step.state = 'cancelled';
-        } else {
-          step.state = 'failed';
-          step.error = event.activityTaskFailedEventAttributes
-            ? failureText(event.activityTaskFailedEventAttributes.failure)
-            : `timed out: ${failureText(event.activityTaskTimedOutEventAttributes?.failure)}`;
-        }
-      }
-      continue;
-    }
-    const closedState = closedRunState(event);
-    if (closedState !== undefined) {
-      state = closedState;
-      endedAt = time;
-    }
-    if (event.workflowExecutionCompletedEventAttributes) result = firstPayload(event.workflowExecutionCompletedEventAttributes.result);
   }
+  return progress;
+}
 
-  // A step meant for reuse that ran without a reuse check: the workflow saw an upstream step run
-  // again (it decides that without an activity, so the history holds no reason of its own).
-  const meantForReuse = options.reuse?.steps ?? {};
-  for (const step of spec.steps) {
-    const seen = steps.get(step.id);
-    if (meantForReuse[step.id] === undefined || seen === undefined || seen.state === 'reused' || seen.reuseMiss !== undefined) continue;
-    const upstream = step.needs.find((need) => steps.get(need)?.state !== 'reused');
-    if (upstream !== undefined && seen.state !== undefined) seen.reuseMiss = `upstream step "${upstream}" ran again`;
-  }
-
-  // A completed run's result holds every step's outputs, cache hits included.
-  const outputsByStep = z.record(z.string(), z.record(z.string(), z.unknown())).safeParse(result);
-  // A sweep step has no activity of its own: it ended when the run did, with its trials' records in its outputs.
-  for (const step of spec.steps) {
-    const seen = steps.get(step.id);
-    if (seen?.trials === undefined) continue;
-    const recorded = trialRecordsSchema.safeParse(outputsByStep.success ? outputsByStep.data[step.id]?.['trials'] : undefined);
-    for (const record of recorded.success ? recorded.data : []) {
-      const trial = seen.trials.get(record.index);
-      if (trial === undefined) continue;
-      if (record.metric !== undefined) trial.metric = record.metric;
-      if (record.selected) trial.selected = true;
-    }
-    if (seen.state === 'running' && state !== 'running') {
-      seen.state = outputsByStep.success && outputsByStep.data[step.id] !== undefined ? 'succeeded' : [...seen.trials.values()].some((trial) => trial.state === 'failed') ? 'failed' : 'cancelled';
-      seen.endedAt ??= endedAt;
-    }
-  }
-  const views: StepProgressView[] = spec.steps.map((step) => {
-    const seen = steps.get(step.id) ?? { cached: false };
-    const outputs = seen.outputs ?? (outputsByStep.success ? outputsByStep.data[step.id] : undefined);
-    const stepState: StepState = seen.state ?? (state === 'running' ? 'pending' : 'cancelled');
-    return {
-      id: step.id,
-      uses: step.uses,
-      queue: step.queue,
-      state: stepState,
-      cached: seen.cached,
-      ...(seen.firstScheduledAt === undefined ? {} : { startedAt: seen.firstScheduledAt }),
-      ...(seen.endedAt === undefined ? {} : { endedAt: seen.endedAt }),
-      ...(seen.cacheKey === undefined ? {} : { cacheKey: seen.cacheKey }),
-      ...(seen.reusedFrom === undefined ? {} : { reusedFrom: seen.reusedFrom }),
-      ...(seen.reuseMiss === undefined ? {} : { reuseMiss: seen.reuseMiss }),
-      ...(seen.cacheMiss === undefined ? {} : { cacheMiss: seen.cacheMiss }),
-      ...(outputs === undefined ? {} : { outputs }),
-      ...(seen.error === undefined ? {} : { error: seen.error }),
-      ...(seen.attempt === undefined ? {} : { attempt: seen.attempt }),
-      ...(seen.trials === undefined ? {} : { trials: [...seen.trials.values()].sort((a, b) => a.index - b.index) }),
-    };
-  });
-  const failedStep = views.find((step) => step.state === 'failed')?.id;
-  const startedAt = events[0] === undefined ? undefined : eventTime(events[0]);
+/**
+ * The run's progress rebuilt from its history, in the shape of the progress query, with each
+ * step's final attempt (as `mlp show` merges it into a query's answer).
+ */
+export function progressFromHistory(history: History, workflowId: string): PipelineProgressView {
+  const progress = rebuildProgress(recordedStart(history, workflowId), history.events ?? [], workflowId);
+  const attempts = finishedAttempts(history);
   return {
     workflowId,
-    pipeline: spec.name,
-    specHash: spec.specHash,
-    state,
-    startedAt: startedAt ?? '',
-    ...(endedAt === undefined ? {} : { endedAt }),
-    ...(state === 'failed' && failedStep !== undefined ? { failedStep } : {}),
-    steps: views,
+    ...progress,
+    steps: progress.steps.map((step) => {
+      const attempt = attempts.get(step.id);
+      return attempt === undefined ? step : { ...step, attempt };
+    }),
   };
 }

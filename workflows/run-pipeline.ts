@@ -6,8 +6,6 @@ import {
   isCancellation,
   log,
   proxyActivities,
-  setCurrentDetails,
-  setHandler,
   TemporalFailure,
   upsertMemo,
   upsertSearchAttributes,
@@ -16,7 +14,6 @@ import {
 import type { StepReuseActivities } from '../activities/step-reuse.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors.ts';
 import { resolveMatrix, resolveStepOutputs } from '../common/expressions.ts';
-import type { PipelineProgress, RunState, StepProgress, TrialProgress } from '../common/pipeline-progress.ts';
 import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
 import { compileRunPipelineOptions, type RunPipelineOptions } from '../common/run-options.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../common/search-attributes.ts';
@@ -28,8 +25,7 @@ import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder, withDownstream } from './dag.ts';
 import { errorMessage, specFailure } from './failures.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
-import { pipelineProgressQuery } from './queries.ts';
-import { renderCurrentDetails } from './details.ts';
+import { recordRunProgress } from './run-progress.ts';
 import { runSweepTrial } from './run-sweep-trial.ts';
 import { stepActivityOptions } from './step-options.ts';
 import { runStepWork, type StepWorkRequest, type StepWorkResult } from './step-work.ts';
@@ -43,10 +39,6 @@ interface StepResult {
   cacheKey?: string;
   /** The earlier run whose recorded outputs were reused (`mlp rerun`). */
   reusedFrom?: string;
-  /** Why outputs meant for reuse were not (the step ran instead). */
-  reuseMiss?: string;
-  /** Why the step's cache entry was not served (an artifact is missing or changed; the step ran instead). */
-  cacheMiss?: string;
 }
 
 /** Start-to-close timeout of a sweep trial's cache activities. */
@@ -55,7 +47,9 @@ const TRIAL_CACHE_TIMEOUT = '1 minute';
 /**
  * Runs a resolved pipeline as a DAG: each step starts as soon as its `needs` succeeded, as one
  * activity on its queue. The first failed step cancels the running ones and fails the run with
- * its id in the message. Returns every step's outputs by step id.
+ * its id in the message. Returns every step's outputs by step id. What happens is reported as
+ * progress events (common/pipeline-progress-reducer.ts); the recorder turns them into the query's
+ * answer, the UI's details and the status search attribute.
  */
 export async function runPipeline(
   spec: ResolvedPipeline,
@@ -65,32 +59,14 @@ export async function runPipeline(
   const { workflowId } = workflowInfo();
   const steps = new Map<string, ResolvedStep>(spec.steps.map((step) => [step.id, step]));
   const outputs: Record<string, StepOutputs> = {};
-
-  const progress: PipelineProgress = {
-    pipeline: spec.name,
-    specHash: spec.specHash,
-    state: 'running',
-    startedAt: new Date().toISOString(),
-    steps: spec.steps.map((step) => ({ id: step.id, uses: step.uses, queue: step.queue, state: 'pending', cached: false })),
-  };
-  const stepProgress = new Map(progress.steps.map((step) => [step.id, step]));
-  const update = (id: string, change: Partial<StepProgress>): void => {
-    const step = stepProgress.get(id);
-    if (step !== undefined) Object.assign(step, change);
-    setCurrentDetails(renderCurrentDetails(progress));
-  };
-  setHandler(pipelineProgressQuery, () => progress);
-
-  const setRunState = (state: RunState): void => {
-    progress.state = state;
-    if (state !== 'running') progress.endedAt = new Date().toISOString();
-    upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineStatus, value: state }]);
-    setCurrentDetails(renderCurrentDetails(progress));
-  };
+  /** Steps that took an earlier run's outputs (`mlp rerun`): their dependents may take theirs too. */
+  const reused = new Set<string>();
+  // Workflow time: deterministic, the same on every replay.
+  const now = (): string => new Date().toISOString();
 
   upsertMemo({ specHash: spec.specHash, pipeline: spec.name });
   upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name }]);
-  setRunState('running');
+  const progress = recordRunProgress({ pipeline: spec.name, specHash: spec.specHash, steps: spec.steps, at: now() });
 
   // Steps that skip the cache lookup (`mlp run --refresh`), with everything downstream of them.
   let refreshed: Set<string>;
@@ -98,7 +74,7 @@ export async function runPipeline(
     topologicalOrder(spec.steps);
     refreshed = withDownstream(spec.steps, refresh);
   } catch (error) {
-    setRunState('failed');
+    progress.record({ type: 'runEnded', state: 'failed', at: now() });
     if (error instanceof DagShapeError) throw specFailure(`Invalid pipeline "${spec.name}": ${error.message}`);
     throw error;
   }
@@ -116,30 +92,25 @@ export async function runPipeline(
   const runStep = async (id: string): Promise<StepOutputs> => {
     const step = steps.get(id);
     if (step === undefined) throw specFailure(`Unknown step "${id}"`);
-    update(id, { state: 'running', startedAt: new Date().toISOString() });
+    progress.record({ type: 'stepStarted', stepId: id, at: now() });
     try {
       const result = await executeStep(step);
       outputs[id] = result.outputs;
-      update(id, {
-        state: result.reusedFrom !== undefined ? 'reused' : result.cached ? 'cached' : 'succeeded',
+      if (result.reusedFrom !== undefined) reused.add(id);
+      progress.record({
+        type: 'stepSucceeded',
+        stepId: id,
+        at: now(),
         cached: result.cached,
         outputs: result.outputs,
-        endedAt: new Date().toISOString(),
         ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
         ...(result.reusedFrom === undefined ? {} : { reusedFrom: result.reusedFrom }),
-        ...(result.reuseMiss === undefined ? {} : { reuseMiss: result.reuseMiss }),
-        ...(result.cacheMiss === undefined ? {} : { cacheMiss: result.cacheMiss }),
       });
       const attributes = searchAttributesFromOutputs(step.uses, result.inputs, result.outputs);
       if (attributes.length > 0) upsertSearchAttributes(attributes);
       return result.outputs;
     } catch (error) {
-      const cancelled = isCancellation(error);
-      update(id, {
-        state: cancelled ? 'cancelled' : 'failed',
-        endedAt: new Date().toISOString(),
-        ...(cancelled ? {} : { error: errorMessage(error) }),
-      });
+      progress.record(isCancellation(error) ? { type: 'stepCancelled', stepId: id, at: now() } : { type: 'stepFailed', stepId: id, at: now(), error: errorMessage(error) });
       throw error;
     }
   };
@@ -159,28 +130,24 @@ export async function runPipeline(
     } catch (error) {
       throw specFailure(`Cannot prepare step "${step.id}": ${errorMessage(error)}`);
     }
-    let reuseMiss: string | undefined;
     const recorded = reuse?.steps[step.id];
     // Recorded outputs were computed from the recorded upstream outputs: once one of those ran
     // again (its artifact was gone), the step's inputs may differ, so it runs again too.
-    const ranAgain = step.needs.find((need) => stepProgress.get(need)?.state !== 'reused');
+    const ranAgain = step.needs.find((need) => !reused.has(need));
     if (reuse !== undefined && recorded !== undefined && ranAgain !== undefined) {
-      reuseMiss = `upstream step "${ranAgain}" ran again`;
-      update(step.id, { reuseMiss });
+      progress.record({ type: 'reuseMiss', stepId: step.id, reason: `upstream step "${ranAgain}" ran again` });
     } else if (reuse !== undefined && recorded !== undefined) {
       const check = await reuseCheck(step.id).verifyReusedOutputs({ stepId: step.id, uses: step.uses, from: reuse.run, outputs: recorded });
       if (check.reusable) {
         log.info('Step reused', { stepId: step.id, from: reuse.run });
         return { inputs, outputs: check.outputs, cached: false, reusedFrom: reuse.run };
       }
-      reuseMiss = check.reason;
-      update(step.id, { reuseMiss });
+      progress.record({ type: 'reuseMiss', stepId: step.id, reason: check.reason });
       log.warn('Step not reused, running it again', { stepId: step.id, from: reuse.run, reason: check.reason });
     }
-    const missed = reuseMiss === undefined ? {} : { reuseMiss };
     if (step.sweep !== undefined) {
       const swept = await runSweepStep(step, step.uses, step.sweep, inputs, activityOptions);
-      return { inputs, outputs: swept, cached: false, ...missed };
+      return { inputs, outputs: swept, cached: false };
     }
     const work = await runStepWork({
       step: { ...step, uses: step.uses },
@@ -190,9 +157,9 @@ export async function runPipeline(
       context: { pipeline: spec.name, workflowId, stepId: step.id, runPrefix: stepRunPrefix(workflowId, step.id), specHash: spec.specHash },
       taskQueuePrefix,
       refresh: refreshed.has(step.id),
-      onCacheMiss: (cacheMiss) => update(step.id, { cacheMiss }),
+      onCacheMiss: (reason) => progress.record({ type: 'cacheMiss', stepId: step.id, reason }),
     });
-    return { inputs, ...work, ...missed };
+    return { inputs, ...work };
   };
 
   /**
@@ -209,15 +176,9 @@ export async function runPipeline(
   ): Promise<StepOutputs> => {
     const kind = findStepKind(uses);
     if (kind === undefined) throw specFailure(`Unknown step kind "${uses}" in step "${step.id}"`);
-    const trials: TrialProgress[] = sweep.trials.map(({ index, matrix }) => ({ index, matrix, state: 'pending' }));
-    update(step.id, { trials });
+    progress.record({ type: 'trialsPlanned', stepId: step.id, trials: sweep.trials });
     const asChildren = sweep.trials.length > SWEEP_CHILD_WORKFLOW_THRESHOLD;
     let cancellation: unknown;
-    const trialUpdate = (index: number, change: Partial<TrialProgress>): void => {
-      const trial = trials[index];
-      if (trial !== undefined) Object.assign(trial, change);
-      update(step.id, {});
-    };
     const runTrial = async ({ index, matrix }: ResolvedSweep['trials'][number]): Promise<TrialResult> => {
       const id = trialId(step.id, index);
       let inputs: Record<string, unknown>;
@@ -248,7 +209,7 @@ export async function runPipeline(
         // worker crash during it from holding the sweep for the steps' 10 minutes.
         cacheTimeout: TRIAL_CACHE_TIMEOUT,
       };
-      trialUpdate(index, { state: 'running', startedAt: new Date().toISOString() });
+      progress.record({ type: 'trialStarted', stepId: step.id, index, matrix, at: now() });
       log.info('Trial started', { stepId: step.id, trial: index, matrix, child: asChildren });
       try {
         const work: StepWorkResult = asChildren
@@ -258,17 +219,20 @@ export async function runPipeline(
               staticSummary: summary,
               staticDetails: `Trial ${index} of sweep step \`${step.id}\` in pipeline run \`${workflowId}\`: ${formatTrialMatrix(matrix)}`,
             })
-          : await runStepWork({ ...request, onCacheMiss: (cacheMiss) => trialUpdate(index, { error: cacheMiss }) });
-        trialUpdate(index, {
+          : await runStepWork({ ...request, onCacheMiss: (reason) => progress.record({ type: 'cacheMiss', stepId: step.id, trial: index, reason }) });
+        progress.record({
+          type: 'trialEnded',
+          stepId: step.id,
+          index,
           state: work.cached ? 'cached' : 'succeeded',
-          endedAt: new Date().toISOString(),
+          at: now(),
           ...(work.cacheKey === undefined ? {} : { cacheKey: work.cacheKey }),
         });
         return { outputs: work.outputs, cached: work.cached, ...(work.cacheKey === undefined ? {} : { cacheKey: work.cacheKey }) };
       } catch (error) {
         const cancelled = isCancellation(error);
         if (cancelled) cancellation ??= error;
-        trialUpdate(index, { state: cancelled ? 'cancelled' : 'failed', endedAt: new Date().toISOString(), ...(cancelled ? {} : { error: errorMessage(error) }) });
+        progress.record({ type: 'trialEnded', stepId: step.id, index, state: cancelled ? 'cancelled' : 'failed', at: now(), ...(cancelled ? {} : { error: errorMessage(error) }) });
         log.warn('Trial failed', { stepId: step.id, trial: index, error: errorMessage(error) });
         return { cached: false, error: errorMessage(error), cancelled };
       }
@@ -279,7 +243,7 @@ export async function runPipeline(
     if (cancellation !== undefined && CancellationScope.current().consideredCancelled) throw cancellation;
     const { outputs: swept, trials: records } = fanIn(step.id, kind, sweep, results);
     for (const record of records) {
-      trialUpdate(record.index, { selected: record.selected, ...(record.metric === undefined ? {} : { metric: record.metric }), ...(record.error === undefined ? {} : { error: record.error }) });
+      progress.record({ type: 'trialRecorded', stepId: step.id, index: record.index, selected: record.selected, metric: record.metric, error: record.error });
     }
     const winner = records.find((record) => record.selected);
     if (winner !== undefined) log.info('Sweep trial selected', { stepId: step.id, trial: winner.index, metric: winner.metric, matrix: winner.matrix });
@@ -289,19 +253,18 @@ export async function runPipeline(
   // Steps run in their own scope so the first failure can cancel the siblings still running.
   const scope = new CancellationScope();
   const run = await scope.run(() => runDag(spec.steps, runStep, () => scope.cancel()));
-  for (const id of run.notStarted) update(id, { state: 'cancelled' });
+  for (const id of run.notStarted) progress.record({ type: 'stepCancelled', stepId: id });
 
   if (run.firstFailure === undefined) {
-    setRunState('succeeded');
+    progress.record({ type: 'runEnded', state: 'succeeded', at: now() });
     return outputs;
   }
   const { id, error } = run.firstFailure;
   if (isCancellation(error) && CancellationScope.current().consideredCancelled) {
-    setRunState('cancelled');
+    progress.record({ type: 'runEnded', state: 'cancelled', at: now() });
     throw error;
   }
-  progress.failedStep = id;
-  setRunState('failed');
+  progress.record({ type: 'runEnded', state: 'failed', at: now(), failedStep: id });
   throw ApplicationFailure.create({
     type: 'StepFailedError',
     message: `Step "${id}" failed: ${errorMessage(error)}`,

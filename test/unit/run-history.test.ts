@@ -7,6 +7,21 @@ function savedHistory(name: string): History {
   return historyFromProtoJson(JSON.parse(readFileSync(new URL(`../fixtures/histories/${name}.json`, import.meta.url), 'utf8')));
 }
 
+/** The history as far as the event scheduling `activityId` (a run read while it is open). */
+function historyUntilScheduled(history: History, activityId: string): History {
+  const events = history.events ?? [];
+  const at = events.findIndex((event) => event.activityTaskScheduledEventAttributes?.activityId === activityId);
+  assert.ok(at >= 0, `no activity ${activityId} in the history`);
+  return { ...history, events: events.slice(0, at + 1) };
+}
+
+/** The history with the run terminated after its last event (as `temporal workflow terminate` does). */
+function terminated(history: History): History {
+  const events = history.events ?? [];
+  const last = events.at(-1);
+  return { ...history, events: [...events, { eventTime: last?.eventTime ?? null, workflowExecutionTerminatedEventAttributes: { reason: 'test' } }] };
+}
+
 describe('run history (show without a worker, reproduce)', () => {
   it('reads the resolved spec and options a run was started with from its first event', () => {
     const start = recordedStart(savedHistory('pneumonia-shape'), 'wf');
@@ -63,5 +78,33 @@ describe('run history (show without a worker, reproduce)', () => {
     assert.equal(view.failedStep, 'train-full');
     assert.equal(view.steps[3]?.error, 'TrainingDivergedError: train-full failed on purpose (attempt 1)');
     assert.deepEqual(view.steps.slice(4).map((step) => step.state), ['cancelled', 'cancelled']);
+  });
+
+  it('shows a step as running from its first cache activity while the run is open, as the progress query does', () => {
+    const view = progressFromHistory(historyUntilScheduled(savedHistory('pneumonia-shape'), 'subset/cache-key'), 'wf');
+    assert.equal(view.state, 'running');
+    assert.equal(view.endedAt, undefined);
+    assert.deepEqual(view.steps.map((step) => step.state), ['succeeded', 'running', 'pending', 'pending', 'pending', 'pending']);
+    assert.equal(view.steps[1]?.startedAt, '2026-11-26T07:11:15.430Z', 'the time its cache-key activity was scheduled');
+  });
+
+  it('marks a step still computing its cache key as cancelled when the run is terminated, and names no failed step', () => {
+    const view = progressFromHistory(terminated(historyUntilScheduled(savedHistory('pneumonia-shape'), 'subset/cache-key')), 'wf');
+    assert.equal(view.state, 'failed');
+    assert.equal(view.failedStep, undefined);
+    assert.deepEqual(view.steps.map((step) => step.state), ['succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    assert.ok(view.steps[1]?.startedAt !== undefined && view.steps[1].endedAt === undefined, 'it started, and no event of its own ended it');
+  });
+
+  it('ends a sweep cut off by termination as cancelled: its finished trials keep their state, a trial still in its cache bookkeeping is cancelled', () => {
+    const view = progressFromHistory(terminated(historyUntilScheduled(savedHistory('sweep'), 'small#2/cache-key')), 'sweep-history-6d134cec');
+    const small = view.steps.find((step) => step.id === 'small');
+    assert.equal(small?.state, 'cancelled');
+    assert.ok(small?.endedAt !== undefined, 'a sweep step ends with the run');
+    assert.deepEqual(small?.trials?.map((trial) => [trial.index, trial.state, trial.selected]), [
+      [0, 'succeeded', undefined],
+      [1, 'succeeded', undefined],
+      [2, 'cancelled', undefined],
+    ], 'trial 3 never started: the history does not show it');
   });
 });
