@@ -21,7 +21,7 @@ import { version_cpu as cpuBackendVersion } from '@tensorflow/tfjs-backend-cpu';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { createRandom } from '../common/prng.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
-import { tensorSource } from '../activities/training/batch-source.ts';
+import { tensorSource } from '../activities/data/batch-source.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { fitModel } from '../activities/training/trainer.ts';
 

@@ -15,9 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
-import { createFeaturePool } from '../activities/engine/feature-pool.ts';
-import { tensorSource } from '../activities/training/batch-source.ts';
-import { foldedInference } from '../activities/training/folded-inference.ts';
+import { createFeaturePool } from '../activities/features/feature-pool.ts';
+import { tensorSource } from '../activities/data/batch-source.ts';
+import { foldedInference } from '../activities/model-io/folded-inference.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { fitModel } from '../activities/training/trainer.ts';
 

@@ -10,7 +10,7 @@ import { reliabilityDiagramPng } from './plots/reliability-diagram.ts';
 import { rocCurvePng } from './plots/roc-curve.ts';
 import { sampleGridPng } from './plots/sample-grid.ts';
 import { trainingCurvesPng } from './plots/training-curves.ts';
-import { createBatchPredictor } from './batch-predictor.ts';
+import { createBatchPredictor } from '../features/batch-predictor.ts';
 import { predictSplit, type ImagePrediction } from './predict.ts';
 import { renderReport } from './report.ts';
 import { sweepPlot, sweepReportSection } from './sweep-report.ts';

@@ -1,7 +1,7 @@
 import { ModelRegistryError } from '../../common/errors.ts';
 import type { PublishInput, PublishOutput } from '../../common/step-kinds/publish.ts';
 import type { ObjectStore } from '../object-store.ts';
-import { ModelJsonSchema } from '../training/layers-model-io.ts';
+import { ModelJsonSchema } from '../model-io/layers-model-io.ts';
 import { modelJsonKey } from '../evaluation/trained-model.ts';
 import { decidePromotion } from './promotion-gate.ts';
 import { registryKeys, type Lineage, type VersionRecord } from '../../common/model-registry.ts';

@@ -3,13 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PipelineSpecError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference, TrainSettings } from '../../common/model-spec.ts';
-import { selectFeatureEngine, type FeatureEngine, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
-import type { OrtProvider } from '../onnx/ort-session-options.ts';
-import type { BatchSource } from './batch-source.ts';
+import { selectFeatureEngine, type FeatureEngine, type SkippedFeatureEngine } from '../features/feature-engine.ts';
+import type { OrtProvider } from '../features/onnx/ort-session-options.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { captureCheckpoint, restoreCheckpoint } from './checkpoint-codec.ts';
 import type { CheckpointStore, EpochLog } from './checkpoint-store.ts';
-import type { FeatureCache } from './feature-cache.ts';
-import { computeFeatureStage, type FeatureStage } from './feature-stage.ts';
+import type { FeatureCache } from '../features/feature-cache.ts';
+import { computeFeatureStage, type FeatureStage } from '../features/feature-stage.ts';
 import { lossTargets } from './loss-targets.ts';
 import type { BuiltModel } from './model-builder.ts';
 import { createModelPasses } from './model-passes.ts';
@@ -65,7 +65,7 @@ export interface TrainOptions {
    */
   featureWorkers?: number;
   /**
-   * What computes the cached features (engine/feature-engine.ts): `auto` uses ONNX Runtime when
+   * What computes the cached features (features/feature-engine.ts): `auto` uses ONNX Runtime when
    * the backbone converts and the runtime loads, else the tfjs engine.
    * @default 'tfjs'
    */

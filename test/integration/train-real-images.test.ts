@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelSchema } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import type { Batch, BatchSource } from '../../activities/training/batch-source.ts';
+import type { Batch, BatchSource } from '../../activities/data/batch-source.ts';
 import { lossValue } from '../../activities/training/losses.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { checkpointName, MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';

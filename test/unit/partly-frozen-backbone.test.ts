@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema } from '../../common/model-spec.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { assembleModel, type BuiltModel } from '../../activities/training/model-builder.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';
 import { applyTrainable } from '../../activities/training/trainable-layers.ts';

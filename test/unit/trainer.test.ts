@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { TrainingDivergedError } from '../../common/errors.ts';
 import type { TrainSettings } from '../../common/model-spec.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';

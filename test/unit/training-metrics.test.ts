@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { PipelineSpecError } from '../../common/errors.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { resolveClassWeights } from '../../activities/training/class-weights.ts';
 import { lossValue, rocAuc } from '../../activities/training/losses.ts';
 import { assembleModel } from '../../activities/training/model-builder.ts';

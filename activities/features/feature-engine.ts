@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference } from '../../common/model-spec.ts';
-import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '../onnx/backbone-graph.ts';
-import { measureCoreLoad } from '../onnx/free-cores.ts';
-import { startOrtExtractor } from '../onnx/ort-extractor.ts';
-import { ortVersion, providerAvailability } from '../onnx/ort-providers.ts';
-import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from '../onnx/ort-session-options.ts';
-import { createFeaturePool, type PoolingKind } from './feature-pool.ts';
+import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from './onnx/backbone-graph.ts';
+import { measureCoreLoad } from './onnx/free-cores.ts';
+import { startOrtExtractor } from './onnx/ort-extractor.ts';
+import { ortVersion, providerAvailability } from './onnx/ort-providers.ts';
+import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from './onnx/ort-session-options.ts';
+import { createFeaturePool } from './feature-pool.ts';
+import type { PoolingKind } from './pooling.ts';
 
 /**
  * Which engine computes a frozen backbone's features (the head always trains in tfjs). ONNX

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { startOnFirstUse, type FeatureEngine } from '../engine/feature-engine.ts';
-import { overlapped } from '../engine/overlapped.ts';
+import { startOnFirstUse, type FeatureEngine } from './feature-engine.ts';
+import { overlapped } from './overlapped.ts';
 import { KeyedTurns } from './keyed-turns.ts';
-import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
+import { tensorSource, type Batch, type BatchSource } from '../data/batch-source.ts';
 import type { FeatureCache } from './feature-cache.ts';
 
 /**
  * The feature stage of training a head on a frozen backbone: the backbone runs once over the
  * training data (once per augmented view) and the validation data, not once per epoch, and
  * every epoch then trains on the features held in memory. Features come from the persistent
- * cache when stored, else from the selected feature engine (engine/feature-engine.ts: ONNX
+ * cache when stored, else from the selected feature engine (feature-engine.ts: ONNX
  * Runtime on a worker thread, or tfjs in this thread or on a pool of worker threads).
  */
 
