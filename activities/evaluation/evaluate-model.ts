@@ -27,7 +27,7 @@ export interface EvaluationProgress {
 
 export interface EvaluationHooks {
   onProgress?: (progress: EvaluationProgress) => void | Promise<void>;
-  /** Called once the engine that runs the model's backbone is chosen (logs). */
+  /** Called once the feature engine that runs the model's backbone is chosen (logs). */
   onFeatureEngine?: (engine: { engine: string; device: string; skipped: { engine: string; reason: string }[] }) => void;
 }
 
@@ -110,7 +110,7 @@ export async function evaluate(store: ObjectStore, input: EvaluateInput, context
   const backend = await ensureInferenceBackend();
   const trained = await loadTrainedModel(store, input.model, input.classes);
   // The backbone through ONNX Runtime when it converts (features within 1e-4 of tfjs), the head in tfjs.
-  const predictor = await createBatchPredictor(trained.model, input.featureEngine ?? 'auto').catch((error: unknown) => {
+  const predictor = await createBatchPredictor(trained.model, input.featureEngine).catch((error: unknown) => {
     trained.model.dispose();
     throw error;
   });

@@ -53,7 +53,7 @@ function applyLayer(layer: tfl.layers.Layer, x: tf.Tensor): tf.Tensor {
 }
 
 /** A predictor for `model`: its backbone through the feature engine `preference` selects, or the whole model in tfjs. */
-export async function createBatchPredictor(model: tfl.LayersModel, preference: FeatureEnginePreference = 'auto'): Promise<BatchPredictor> {
+export async function createBatchPredictor(model: tfl.LayersModel, preference: FeatureEnginePreference): Promise<BatchPredictor> {
   if (preference === 'tfjs') return wholeModel(model, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
   const split = splitClassifier(model);
   if (!split) {

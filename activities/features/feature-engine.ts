@@ -11,13 +11,13 @@ import { createFeaturePool } from './feature-pool.ts';
 import type { PoolingKind } from './pooling.ts';
 
 /**
- * Which engine computes a frozen backbone's features (the head always trains in tfjs). ONNX
+ * The feature engine: what computes a frozen backbone's features (the head always trains in tfjs). ONNX
  * Runtime runs the same backbone 4-6x faster on 2 CPU cores than tfjs wasm (bench/features.ts), so
  * `auto` picks it whenever the backbone converts to an ONNX graph and the runtime loads; every
  * engine passed over is reported with the reason, as `selectEngine` does for training engines.
  */
 
-/** An engine (or execution provider) that was not chosen, and why. */
+/** A feature engine (or execution provider) that was not chosen, and why. */
 export interface SkippedFeatureEngine {
   engine: string;
   reason: string;
@@ -69,7 +69,7 @@ export interface FeatureEngineOptions {
 
 /**
  * An extractor of `engine` that starts on the first batch (a pass read wholly from the cache
- * starts no worker or session) and, on `close`, closes what started and releases the engine.
+ * starts no worker or session) and, on `close`, closes what started and releases the feature engine.
  * The start promise is shared, not its result: a second batch arriving while the first one's
  * start is under way must not start a second extractor (it leaked a worker thread).
  */

@@ -65,11 +65,11 @@ export interface TrainOptions {
    */
   featureWorkers?: number;
   /**
-   * What computes the cached features (features/feature-engine.ts): `auto` uses ONNX Runtime when
-   * the backbone converts and the runtime loads, else the tfjs engine.
-   * @default 'tfjs'
+   * The feature engine: what computes the cached features (features/feature-engine.ts). `auto`
+   * uses ONNX Runtime when the backbone converts and the runtime loads, else the tfjs engine.
+   * No default here: the train kind's schema has the one default, the step passes it on.
    */
-  featureEngine?: FeatureEnginePreference;
+  featureEngine: FeatureEnginePreference;
   /** ONNX Runtime execution provider (see `FeatureEngineOptions.provider`). */
   featureProvider?: OrtProvider;
   /** Called once the feature engine is chosen, before any feature is computed (logs). */
@@ -179,10 +179,10 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
 
     if (cache && hasEpochsLeft(state, epochs)) {
       featureEngine = await selectFeatureEngine({
-        preference: options.featureEngine ?? 'tfjs',
+        preference: options.featureEngine,
         backbone: built.backbone,
         passes,
-        // The engine of the first attempt, kept by the checkpoint: a resume reads its features.
+        // The training engine of the first attempt, kept by the checkpoint: a resume reads its features.
         trainingEngine: state.engine,
         workers: options.featureWorkers ?? 1,
         ...(options.featureProvider ? { provider: options.featureProvider } : {}),

@@ -30,6 +30,7 @@ describe('training state in the real S3 server', function () {
   function options(epochs: number, prefix: string): TrainOptions {
     return {
       built: tinyModel(11, { trainableBackbone: true, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs, seed: 3 }),
       train: tensorSource(data.x, data.y, { batchSize: 16 }),
       checkpoints: new ObjectStoreCheckpointStore(store, prefix),

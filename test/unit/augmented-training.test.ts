@@ -46,6 +46,7 @@ describe('augmented training', () => {
     const common = { batchSize: 16, classes: 2, preprocessing: 'unit' as const };
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs }),
       train: pixelSource(train, { ...common, ...(augmentation ? { augmentation } : {}) }),
       validation: pixelSource(val, { ...common, shuffle: false }),

@@ -62,6 +62,7 @@ describe('feature cache', () => {
     function options(extra: Partial<TrainOptions> = {}): TrainOptions {
       return {
         built: tinyModel(3, { trainableBackbone: false, spec: tinySpec() }),
+        featureEngine: 'tfjs',
         settings: tinySettings({ epochs: 3 }),
         train: keyedSource(splits.data.x, splits.data.y, 'train', true),
         validation: keyedSource(splits.val.x, splits.val.y, 'val', false),

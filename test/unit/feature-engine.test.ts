@@ -203,8 +203,8 @@ describe('frozen-backbone features through ONNX Runtime', function () {
   it('evaluates a classifier saved by a train step with its backbone through ONNX Runtime and its head in tfjs, to the same probabilities', async () => {
     const built = tinyModel(6, { trainableBackbone: false, spec: tinySpec() });
     const other = tfl.sequential({ layers: [tfl.layers.globalAveragePooling2d({ inputShape: [8, 8, 3] }), tfl.layers.dense({ units: 2, activation: 'softmax' })] });
-    const predictor = await createBatchPredictor(built.model);
-    const whole = await createBatchPredictor(other);
+    const predictor = await createBatchPredictor(built.model, 'auto');
+    const whole = await createBatchPredictor(other, 'auto');
     const x = tf.randomUniform([5, 8, 8, 3], 0, 1, 'float32', 6);
     try {
       assert.equal(predictor.engine, 'onnxruntime');

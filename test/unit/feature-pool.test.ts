@@ -49,7 +49,7 @@ describe('feature extraction on worker threads', function () {
     const { x, y } = syntheticData(32, 4);
     const run = async (featureWorkers: number) => {
       const built = tinyModel(9, { trainableBackbone: false, spec: tinySpec() });
-      const result = await fitModel({ built, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }), featureWorkers });
+      const result = await fitModel({ featureEngine: 'tfjs', built, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }), featureWorkers });
       built.model.dispose();
       return result;
     };

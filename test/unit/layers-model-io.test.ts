@@ -47,7 +47,7 @@ describe('layers model files', () => {
     const { x, y } = syntheticData(32, 3);
     const dir = await mkdtemp(join(tmpdir(), 'mlp-warm-'));
     try {
-      await fitModel({ built: original, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      await fitModel({ featureEngine: 'tfjs', built: original, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
       const { modelJson, weights } = await serializeModel(original.model);
       await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
       await writeFile(join(dir, WEIGHTS_FILE), weights);
@@ -59,7 +59,7 @@ describe('layers model files', () => {
       assert.deepEqual(Array.from(await actual!.data()), Array.from(await expected!.data()));
       tf.dispose([expected!, actual!]);
 
-      const continued = await fitModel({ built: warm, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      const continued = await fitModel({ featureEngine: 'tfjs', built: warm, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
       assert.equal(continued.history.length, 2);
       await assert.rejects(
         loadBuiltModel(dir, { ...spec, head: [{ type: 'flatten' }, { type: 'dense', units: 3, activation: 'softmax' }] }, {}),

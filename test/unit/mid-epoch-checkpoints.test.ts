@@ -11,6 +11,7 @@ describe('checkpointEveryBatches', () => {
   function options(trainableBackbone: boolean, extra: Partial<TrainOptions> = {}): TrainOptions {
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs: 3 }),
       train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
       validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),

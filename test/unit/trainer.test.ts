@@ -14,6 +14,7 @@ describe('fitModel', () => {
     const { epochs = 4, optimizer, ...rest } = extra;
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs, ...(optimizer ? { optimizer } : {}) }),
       train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
       validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),

@@ -45,6 +45,7 @@ describe('training losses and metrics', () => {
     const built = assembleModel(frozen.backbone, sigmoid.head, 2);
     const result = await fitModel({
       built,
+      featureEngine: 'tfjs',
       settings: tinySettings({ loss: 'binaryCrossentropy', epochs: 5, classWeights: [1, 1.5] }),
       train: tensorSource(x, y, { batchSize: 16 }),
       validation: tensorSource(x, y, { batchSize: 16, shuffle: false }),
