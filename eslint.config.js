@@ -13,6 +13,53 @@ const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'child_pro
 /** @param {string[]} patterns @param {string} message */
 const forbid = (patterns, message) => ({ group: patterns, message });
 
+/**
+ * Floors inside activities/, bottom first (folders, or root files named one by one). A file may
+ * import its own floor and those below it, never one above: no folder imports a folder that
+ * imports it back. Storage is the ground; a step kind's file in steps/ composes the floors below;
+ * the root files on top (the activity list, the step cache) compose everything. A new folder
+ * takes its place here. Checked on resolved paths (import-x/no-restricted-paths), not on
+ * specifiers, because `../training/x.ts` and `../../training/x.ts` name the same floor from
+ * different depths.
+ */
+const ACTIVITY_FLOORS = [
+  ['object-store.ts', 'content-hash.ts'],
+  ['data'],
+  ['weights'],
+  ['engine'],
+  ['model-io'],
+  ['features'],
+  ['training'],
+  ['evaluation'],
+  ['deps.ts'],
+  ['registry'],
+  ['housekeeping'],
+  ['run'],
+  ['steps'],
+  ['index.ts', 'step-cache.ts', 'step-reuse.ts', 'storage-check.ts', 'code-fingerprint.ts'],
+].map((floor) => floor.map((name) => `activities/${name}`));
+
+/**
+ * Inside activities/features/: pooling.ts (the words every feature engine shares) at the bottom,
+ * then onnx/ (the ONNX graph and its session), then the selection, pool, stage and cache.
+ */
+const FEATURE_FLOORS = [['pooling.ts'], ['onnx']].map((floor) => floor.map((name) => `activities/features/${name}`));
+
+/** One zone per floor: nothing in it may import from a floor above it. */
+const floorZones = () => [
+  ...ACTIVITY_FLOORS.slice(0, -1).map((floor, index) => ({
+    target: floor,
+    from: ACTIVITY_FLOORS.slice(index + 1).flat(),
+    message: `activities/ floors (eslint.config.js ACTIVITY_FLOORS): ${floor.join(', ')} may not import a floor above it.`,
+  })),
+  ...FEATURE_FLOORS.map((floor, index) => ({
+    target: floor,
+    from: ['activities/features'],
+    except: FEATURE_FLOORS.slice(0, index + 1).flat().map((path) => `./${path.slice('activities/features/'.length)}`),
+    message: `activities/features/ floors (eslint.config.js FEATURE_FLOORS): ${floor.join(', ')} may not import the rest of features/.`,
+  })),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', '.data/', '.device/', 'pipelines/*.json'] },
   js.configs.recommended,
@@ -65,6 +112,10 @@ export default tseslint.config(
           'Activities depend on common/ and libraries; the worker wires them up.')],
       }],
     },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: { 'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: floorZones() }] },
   },
   {
     files: ['client/**/*.ts'],

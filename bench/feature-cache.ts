@@ -6,7 +6,7 @@
  *   npx tsx bench/feature-cache.ts [--rows 1000]
  */
 import { parseArgs } from 'node:util';
-import { ObjectStoreFeatureCache } from '../activities/training/feature-cache.ts';
+import { ObjectStoreFeatureCache } from '../activities/features/feature-cache.ts';
 import { ObjectStore } from '../activities/object-store.ts';
 import { startTestServers } from '../test/helpers/servers.ts';
 

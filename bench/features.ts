@@ -2,7 +2,7 @@
  * Frozen-backbone feature extraction, tfjs wasm vs ONNX Runtime CPU, in one run, printing one
  * JSON object: images/s of MobileNet v1 0.75 at 224 px (the pretrained model in ../shared/models)
  * and VGG19 notop at 224 and 300 px (random weights: the speed does not depend on them), each
- * through the feature engines the train step uses (activities/engine/feature-engine.ts): tfjs on
+ * through the feature engines the train step uses (activities/features/feature-engine.ts): tfjs on
  * the wasm engine with its worker threads, and ONNX Runtime on its worker thread.
  * Targets on 2 cores: MobileNet ≥ 300 img/s, VGG19 300 px ≥ 5 img/s (ONNX Runtime).
  *
@@ -23,11 +23,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEngineName, type ModelSpec } from '../common/model-spec.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
-import { selectFeatureEngine } from '../activities/engine/feature-engine.ts';
-import { buildBackboneGraph } from '../activities/onnx/backbone-graph.ts';
-import { imageRuns, ORT_PROVIDERS, ortSessionOptions, type OrtProvider, type OrtSettings } from '../activities/onnx/ort-session-options.ts';
-import { overlapped } from '../activities/engine/overlapped.ts';
-import type { PoolingKind } from '../activities/engine/feature-pool.ts';
+import { selectFeatureEngine } from '../activities/features/feature-engine.ts';
+import { buildBackboneGraph } from '../activities/features/onnx/backbone-graph.ts';
+import { imageRuns, ORT_PROVIDERS, ortSessionOptions, type OrtProvider, type OrtSettings } from '../activities/features/onnx/ort-session-options.ts';
+import { overlapped } from '../activities/features/overlapped.ts';
+import type { PoolingKind } from '../activities/features/pooling.ts';
 import { buildModel, type BuiltModel } from '../activities/training/model-builder.ts';
 import { createModelPasses } from '../activities/training/model-passes.ts';
 
@@ -156,7 +156,7 @@ async function measure(key: ModelKey, engineName: FeatureEngineName, trainingEng
     let started = performance.now();
     (await extractor.extract(x)).dispose();
     const warmupSeconds = (performance.now() - started) / 1000;
-    // Timed as the train step's feature stage runs it (activities/training/feature-stage.ts): a
+    // Timed as the train step's feature stage runs it (activities/features/feature-stage.ts): a
     // stream of batches, the next one handed over while the previous one is computed.
     started = performance.now();
     await overlapped(

@@ -21,7 +21,7 @@ import { version_cpu as cpuBackendVersion } from '@tensorflow/tfjs-backend-cpu';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { createRandom } from '../common/prng.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
-import { tensorSource } from '../activities/training/batch-source.ts';
+import { tensorSource } from '../activities/data/batch-source.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { fitModel } from '../activities/training/trainer.ts';
 
@@ -107,11 +107,11 @@ async function main(): Promise<void> {
 
   const built = await buildModel(spec, { seed: 1, capabilities: engine.capabilities, engineName: engine.engine });
   let started = performance.now();
-  const frozen = await fitModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
+  const frozen = await fitModel({ featureEngine: 'tfjs', built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
   const frozenSeconds = (performance.now() - started) / 1000;
 
   started = performance.now();
-  const cached = await fitModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
+  const cached = await fitModel({ featureEngine: 'tfjs', built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
   const cachedSeconds = (performance.now() - started) / 1000;
   built.model.dispose();
   tf.dispose([x, y]);

@@ -15,9 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema, type TrainSettings } from '../common/model-spec.ts';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
-import { createFeaturePool } from '../activities/engine/feature-pool.ts';
-import { tensorSource } from '../activities/training/batch-source.ts';
-import { foldedInference } from '../activities/training/folded-inference.ts';
+import { createFeaturePool } from '../activities/features/feature-pool.ts';
+import { tensorSource } from '../activities/data/batch-source.ts';
+import { foldedInference } from '../activities/model-io/folded-inference.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { fitModel } from '../activities/training/trainer.ts';
 
@@ -97,13 +97,13 @@ async function main(): Promise<void> {
   // 2 and 3. Training with the feature cache (features once, then head-only epochs) and without.
   const settings: TrainSettings = { optimizer: { name: 'rmsprop', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs, batchSize, seed: 1 };
   started = performance.now();
-  const cached = await fitModel({ built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
+  const cached = await fitModel({ featureEngine: 'tfjs', built, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: true });
   const cachedSeconds = (performance.now() - started) / 1000;
   built.model.dispose();
 
   const uncachedModel = await buildModel(spec, { seed: 1 });
   started = performance.now();
-  const uncached = await fitModel({ built: uncachedModel, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
+  const uncached = await fitModel({ featureEngine: 'tfjs', built: uncachedModel, settings, train: tensorSource(x, y, { batchSize }), cacheFeatures: false });
   const uncachedSeconds = (performance.now() - started) / 1000;
   uncachedModel.model.dispose();
 

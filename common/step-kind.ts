@@ -30,6 +30,13 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
    * served only when each still exists with the sha256 recorded with the entry.
    */
   artifactOutputs?: readonly string[];
+  /**
+   * Input fields whose schema default is applied when the step runs (the activity parses its
+   * `with:`) but not written into the resolved pipeline, where the client writes every other
+   * default. The cache key hashes the resolved `with:`, so a field given a default after steps of
+   * the kind were cached is listed here: a step that leaves it out keeps the key it had.
+   */
+  unrecordedDefaults?: readonly string[];
   /** Whether results differ by training engine (numerics of the backend): the engine is then part of the cache key. */
   resultsDependOnEngine?: boolean;
   defaultQueue: QueueKind;

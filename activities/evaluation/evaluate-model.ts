@@ -3,7 +3,7 @@ import { EvaluationError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import type { EvaluateInput, EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
 import type { ObjectStore } from '../object-store.ts';
-import { createBatchPredictor } from './batch-predictor.ts';
+import { createBatchPredictor } from '../features/batch-predictor.ts';
 import { sampleGridPng } from './plots/sample-grid.ts';
 import { predictSplit, type ImagePrediction } from './predict.ts';
 import { checkSameClasses, ensureInferenceBackend, loadTrainedModel } from './trained-model.ts';
@@ -63,7 +63,7 @@ export async function evaluateModel(
   const backend = await ensureInferenceBackend();
   const trained = await loadTrainedModel(store, source.model, input.classes);
   // The backbone through ONNX Runtime when it converts (features within 1e-4 of tfjs), the head in tfjs.
-  const predictor = await createBatchPredictor(trained.model, input.featureEngine ?? 'auto').catch((error: unknown) => {
+  const predictor = await createBatchPredictor(trained.model, input.featureEngine).catch((error: unknown) => {
     trained.model.dispose();
     throw error;
   });

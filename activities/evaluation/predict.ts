@@ -5,7 +5,7 @@ import { loadSplitPixels, type SplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { Preprocessing } from '../../common/model-spec.ts';
 import { preprocessGray } from '../training/input-preprocessing.ts';
-import type { BatchPredictor } from './batch-predictor.ts';
+import type { BatchPredictor } from '../features/batch-predictor.ts';
 import type { TrainedModel } from './trained-model.ts';
 
 /** The model's output for one image. */

@@ -6,7 +6,7 @@ import { PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec
 import { selectEngine } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { preprocessingOfMetadata } from '../training/input-preprocessing.ts';
-import { fetchLayersModelFiles, loadLayersModel } from '../training/layers-model-io.ts';
+import { fetchLayersModelFiles, loadLayersModel } from '../model-io/layers-model-io.ts';
 
 /**
  * A trained model as the evaluate step sees it: the layers model, its class names, and its

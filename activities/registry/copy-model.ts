@@ -3,7 +3,7 @@ import { ModelRegistryError } from '../../common/errors.ts';
 import type { ModelFormat } from '../../common/model-registry.ts';
 import { modelJsonKey } from '../evaluation/trained-model.ts';
 import { SHA256_METADATA_KEY, type ObjectStore } from '../object-store.ts';
-import { ModelJsonSchema } from '../training/layers-model-io.ts';
+import { ModelJsonSchema } from '../model-io/layers-model-io.ts';
 
 /** Objects copied at once from an artifact folder. */
 const COPY_CONCURRENCY = 4;

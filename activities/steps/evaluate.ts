@@ -6,6 +6,6 @@ import { defineStep } from './define-step.ts';
 export const createEvaluateActivity = defineStep(evaluateStep, ({ store }) => async ({ input, context, heartbeat, log }) =>
   evaluate(store, input, context, {
     onProgress: heartbeat,
-    onFeatureEngine: ({ engine, device, skipped }) => log.info('Backbone inference engine selected', { stepId: context.stepId, featureEngine: engine, featureDevice: device, skipped }),
+    onFeatureEngine: ({ engine, device, skipped }) => log.info('Feature engine selected', { stepId: context.stepId, featureEngine: engine, featureDevice: device, skipped }),
   }),
 );

@@ -9,7 +9,7 @@ import type { EngineCapabilities } from '../engine/engine.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { loadKerasWeights } from '../weights/load-keras-weights.ts';
 import { preprocessingOfMetadata } from './input-preprocessing.ts';
-import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from './layers-model-io.ts';
+import { fetchLayersModelFiles, loadLayersModel, type LayersModelFiles } from '../model-io/layers-model-io.ts';
 import { applyTrainable } from './trainable-layers.ts';
 import { applySymbolic, buildVgg19 } from './vgg19.ts';
 

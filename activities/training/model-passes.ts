@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import type { PoolingKind } from '../engine/feature-pool.ts';
-import { foldedInference } from './folded-inference.ts';
+import { poolingKindOf, type PoolingKind } from '../features/pooling.ts';
+import { foldedInference } from '../model-io/folded-inference.ts';
 import type { BuiltModel } from './model-builder.ts';
 import { partlyFrozenBackbone } from './partly-frozen-backbone.ts';
 
@@ -57,7 +57,7 @@ export function createModelPasses(built: BuiltModel, { cached, foldBatchNorm }: 
   // features: cached after them, every epoch skips them and the cache is smaller.
   const pooling = layers.findIndex((layer, i) => layer.weights.length > 0 || dropoutRates[i] !== undefined);
   const poolingCount = pooling === -1 ? layers.length : pooling;
-  const poolingKinds = layers.slice(0, poolingCount).map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
+  const poolingKinds = layers.slice(0, poolingCount).map(poolingKindOf);
   const folded = built.frozenBackbone && foldBatchNorm ? foldedInference(built.backbone) : undefined;
   const partly = built.frozenBackbone ? undefined : partlyFrozenBackbone(built.backbone, { foldBatchNorm });
 

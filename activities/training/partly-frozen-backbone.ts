@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { foldedInference, isChain, type FoldedInference } from './folded-inference.ts';
+import { foldedInference, isChain, type FoldedInference } from '../model-io/folded-inference.ts';
 
 /**
  * A backbone of which only a tail trains (`model.trainable: { lastN }` or `{ from }`), split at

@@ -5,7 +5,7 @@ import type { Preprocessing } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { augmentImage, type AugmentationParams } from './augmentation.ts';
 import type { SplitPixels } from '../data/split-reader.ts';
-import type { Batch, BatchSource } from './batch-source.ts';
+import type { Batch, BatchSource } from '../data/batch-source.ts';
 import { preprocessBatch, preprocessGray } from './input-preprocessing.ts';
 
 /** Images in memory as the split reader returns them: HWC uint8, one label index per image. */

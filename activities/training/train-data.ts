@@ -4,7 +4,7 @@ import type { ModelSpec } from '../../common/model-spec.ts';
 import { loadSplitManifest, loadSplitPixels } from '../data/split-reader.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { AugmentationParams } from './augmentation.ts';
-import type { BatchSource } from './batch-source.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { pixelSource } from './pixel-source.ts';
 
 /** A train step's data: its splits as batch sources, and what the outputs record about them. */

@@ -10,8 +10,8 @@ import type { ObjectStore } from '../object-store.ts';
 import { augments, type AugmentationParams } from './augmentation.ts';
 import { ObjectStoreCheckpointStore, checkpointPrefix, type CheckpointStore } from './checkpoint-store.ts';
 import { resolveClassWeights } from './class-weights.ts';
-import { ObjectStoreFeatureCache } from './feature-cache.ts';
-import { saveModelToStore } from './layers-model-io.ts';
+import { ObjectStoreFeatureCache } from '../features/feature-cache.ts';
+import { saveModelToStore } from '../model-io/layers-model-io.ts';
 import { buildModel, loadBuiltModel, type BuiltModel } from './model-builder.ts';
 import { loadTrainData } from './train-data.ts';
 import { trainHeartbeater, type TrainHeartbeat } from './train-heartbeat.ts';
@@ -34,7 +34,7 @@ export function trainStepKeys(context: Pick<StepContext, 'workflowId' | 'stepId'
   };
 }
 
-/** What the step activity needs besides its input: a store, an engine, somewhere to report to. */
+/** What the step activity needs besides its input: a store, a training engine, somewhere to report to. */
 export interface TrainStepDeps {
   store: ObjectStore;
   engine: TrainingEngine;
@@ -149,7 +149,7 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       featureWorkers: engine.engine === 'wasm' ? availableParallelism() : 1,
       featureEngine: input.featureEngine,
       onFeatureEngine: ({ engine: featureEngine, device, skipped }) => {
-        log.info('Frozen-backbone feature engine selected', { stepId: context.stepId, featureEngine, featureDevice: device, skipped });
+        log.info('Feature engine selected', { stepId: context.stepId, featureEngine, featureDevice: device, skipped });
       },
       // A frozen backbone's features are cached, so augmentation there is a fixed set of views.
       featureViews: augmentation ? (input.augmentation?.views ?? 1) : 1,

@@ -3,13 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PipelineSpecError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference, TrainSettings } from '../../common/model-spec.ts';
-import { selectFeatureEngine, type FeatureEngine, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
-import type { OrtProvider } from '../onnx/ort-session-options.ts';
-import type { BatchSource } from './batch-source.ts';
+import { selectFeatureEngine, type FeatureEngine, type SkippedFeatureEngine } from '../features/feature-engine.ts';
+import type { OrtProvider } from '../features/onnx/ort-session-options.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { captureCheckpoint, restoreCheckpoint } from './checkpoint-codec.ts';
 import type { CheckpointStore, EpochLog } from './checkpoint-store.ts';
-import type { FeatureCache } from './feature-cache.ts';
-import { computeFeatureStage, type FeatureStage } from './feature-stage.ts';
+import type { FeatureCache } from '../features/feature-cache.ts';
+import { computeFeatureStage, type FeatureStage } from '../features/feature-stage.ts';
 import { lossTargets } from './loss-targets.ts';
 import type { BuiltModel } from './model-builder.ts';
 import { createModelPasses } from './model-passes.ts';
@@ -65,11 +65,11 @@ export interface TrainOptions {
    */
   featureWorkers?: number;
   /**
-   * What computes the cached features (engine/feature-engine.ts): `auto` uses ONNX Runtime when
-   * the backbone converts and the runtime loads, else the tfjs engine.
-   * @default 'tfjs'
+   * The feature engine: what computes the cached features (features/feature-engine.ts). `auto`
+   * uses ONNX Runtime when the backbone converts and the runtime loads, else the tfjs engine.
+   * No default here: the train kind's schema has the one default, the step passes it on.
    */
-  featureEngine?: FeatureEnginePreference;
+  featureEngine: FeatureEnginePreference;
   /** ONNX Runtime execution provider (see `FeatureEngineOptions.provider`). */
   featureProvider?: OrtProvider;
   /** Called once the feature engine is chosen, before any feature is computed (logs). */
@@ -179,10 +179,10 @@ export async function fitModel(options: TrainOptions): Promise<TrainResult> {
 
     if (cache && hasEpochsLeft(state, epochs)) {
       featureEngine = await selectFeatureEngine({
-        preference: options.featureEngine ?? 'tfjs',
+        preference: options.featureEngine,
         backbone: built.backbone,
         passes,
-        // The engine of the first attempt, kept by the checkpoint: a resume reads its features.
+        // The training engine of the first attempt, kept by the checkpoint: a resume reads its features.
         trainingEngine: state.engine,
         workers: options.featureWorkers ?? 1,
         ...(options.featureProvider ? { provider: options.featureProvider } : {}),

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TrainingDivergedError } from '../../common/errors.ts';
 import type { EarlyStoppingSpec, TrainSettings } from '../../common/model-spec.ts';
-import type { Batch, BatchSource } from './batch-source.ts';
+import type { Batch, BatchSource } from '../data/batch-source.ts';
 import type { Checkpoint, CheckpointStore, EpochLog } from './checkpoint-store.ts';
 import { correctCount, type Targets } from './loss-targets.ts';
 import { lossValue } from './losses.ts';

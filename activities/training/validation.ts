@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainSettings } from '../../common/model-spec.ts';
-import type { BatchSource } from './batch-source.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { correctCount, type Targets } from './loss-targets.ts';
 import { lossValue, positiveScore, rocAuc } from './losses.ts';
 

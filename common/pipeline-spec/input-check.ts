@@ -97,7 +97,7 @@ export function checkStepInput(
   );
   const parsed = kind.input.safeParse(input);
   if (parsed.success && isRecord(parsed.data)) {
-    return { value: parsed.data, issues: typeIssues(kind, input, references, upstreamKinds, at, sweepSteps) };
+    return { value: withoutUnrecordedDefaults(kind, input, parsed.data), issues: typeIssues(kind, input, references, upstreamKinds, at, sweepSteps) };
   }
   const schemaIssues = parsed.success
     ? []
@@ -106,9 +106,16 @@ export function checkStepInput(
         at,
       );
   return {
-    value: applyFieldDefaults(kind.input, input),
+    value: withoutUnrecordedDefaults(kind, input, applyFieldDefaults(kind.input, input)),
     issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at, sweepSteps)],
   };
+}
+
+/** `value` less the defaults of the kind's `unrecordedDefaults` that `input` leaves out (they keep cache keys; the activity applies them). */
+function withoutUnrecordedDefaults(kind: StepKind, input: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
+  const unrecorded = (kind.unrecordedDefaults ?? []).filter((field) => !Object.hasOwn(input, field));
+  if (unrecorded.length === 0) return value;
+  return Object.fromEntries(Object.entries(value).filter(([field]) => !unrecorded.includes(field)));
 }
 
 /** Defaults of the top-level fields that hold no reference (the activity parses again anyway). */

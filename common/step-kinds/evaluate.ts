@@ -97,10 +97,10 @@ const input = z
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
     batchSize: z.number().int().min(1).default(32),
-    // No default: evaluate steps written before this field keep their cache keys.
+    // Its default is one of the kind's unrecordedDefaults: evaluate steps written before the field keep their cache keys.
     featureEngine: z
       .enum(FEATURE_ENGINE_PREFERENCES)
-      .optional()
+      .default('auto')
       .describe(
         "What runs the model's frozen backbone (the head runs in tfjs): onnxruntime, tfjs (the whole model in tfjs), or auto (default): ONNX Runtime when the backbone converts and the runtime loads; metrics.json says which ran and why",
       ),
@@ -183,6 +183,7 @@ export const evaluateStep = {
   output,
   artifactInputs: ['model', 'testManifest', 'valManifest', 'predictions', 'valPredictions', 'histories'],
   artifactOutputs: ['metricsKey', 'predictions', 'report', 'plots'],
+  unrecordedDefaults: ['featureEngine'],
   resultsDependOnEngine: true,
   defaultQueue: 'cpu',
 } as const satisfies StepKind<typeof input, typeof output>;

@@ -6,7 +6,7 @@ import { createRandom } from '../../common/prng.ts';
 import { encodeNpyUint8 } from '../../activities/data/npy.ts';
 import { loadSplitPixels } from '../../activities/data/split-reader.ts';
 import type { ObjectStore } from '../../activities/object-store.ts';
-import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
+import { saveModelToStore } from '../../activities/model-io/layers-model-io.ts';
 
 /**
  * A tiny image classifier and split manifests in a real bucket, for evaluate and publish tests:

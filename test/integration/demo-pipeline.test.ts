@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
+import { fetchLayersModelFiles } from '../../activities/model-io/layers-model-io.ts';
 import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';

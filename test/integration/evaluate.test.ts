@@ -13,7 +13,7 @@ import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt } from '../../activities/evaluation/calibration.ts';
 import { chooseThreshold } from '../../activities/evaluation/threshold.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
+import { WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 import { trainTinyClassifier, writeSplit } from '../helpers/evaluation-fixtures.ts';
 

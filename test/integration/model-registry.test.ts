@@ -10,7 +10,7 @@ import { publish, type PublishOptions } from '../../activities/registry/publish-
 import { createPublishActivity } from '../../activities/steps/publish.ts';
 import { AliasSchema, ModelDescriptionSchema, ModelSummarySchema, PromoteResultSchema, VersionRecordSchema, registryKeys } from '../../common/model-registry.ts';
 import { readAlias } from '../../activities/registry/registry.ts';
-import { saveModelToStore } from '../../activities/training/layers-model-io.ts';
+import { saveModelToStore } from '../../activities/model-io/layers-model-io.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { publishStep, type PublishInput } from '../../common/step-kinds/publish.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';

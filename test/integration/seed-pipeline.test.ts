@@ -8,7 +8,7 @@ import { writeSyntheticDataset, zipFolder } from '../../activities/data/syntheti
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { requestWebGpuAdapter } from '../../activities/engine/webgpu-adapter.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { fetchLayersModelFiles } from '../../activities/training/layers-model-io.ts';
+import { fetchLayersModelFiles } from '../../activities/model-io/layers-model-io.ts';
 import { readKerasWeights } from '../../activities/weights/keras-h5.ts';
 import { vgg19NotopFixture } from '../helpers/keras-h5-fixture.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelSchema } from '../../common/model-spec.ts';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import type { Batch, BatchSource } from '../../activities/training/batch-source.ts';
+import type { Batch, BatchSource } from '../../activities/data/batch-source.ts';
 import { lossValue } from '../../activities/training/losses.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';
@@ -83,6 +83,7 @@ describe('training on real chest X-rays', function () {
       const epochs = 2;
       const result = await fitModel({
         built,
+        featureEngine: 'tfjs',
         settings: { optimizer: { name: 'adam', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs, batchSize: 4, seed: 12 },
         train: imageSource(split(0, 4), 4),
         validation: imageSource(split(4, 6), 4),
@@ -167,6 +168,7 @@ describe('training on real chest X-rays', function () {
     );
     const result = await fitModel({
       built,
+      featureEngine: 'tfjs',
       settings: { optimizer: { name: 'adam', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', epochs: 8, batchSize: 32, seed: 11 },
       train: imageSource(split(0, 120), 32),
       validation: imageSource(split(120, 150), 32),

@@ -13,7 +13,7 @@ import { selectEngine, type TrainingEngine } from '../../activities/engine/engin
 import { createEvaluateActivity } from '../../activities/steps/evaluate.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { decodeFeatureRow } from '../../activities/training/feature-cache.ts';
+import { decodeFeatureRow } from '../../activities/features/feature-cache.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { createTrainActivity } from '../../activities/steps/train.ts';

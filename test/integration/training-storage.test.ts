@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { checkpointPrefix, ObjectStoreCheckpointStore } from '../../activities/training/checkpoint-store.ts';
-import { fetchLayersModelFiles, loadLayersModel, saveModelToStore } from '../../activities/training/layers-model-io.ts';
+import { fetchLayersModelFiles, loadLayersModel, saveModelToStore } from '../../activities/model-io/layers-model-io.ts';
 import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
@@ -30,6 +30,7 @@ describe('training state in the real S3 server', function () {
   function options(epochs: number, prefix: string): TrainOptions {
     return {
       built: tinyModel(11, { trainableBackbone: true, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs, seed: 3 }),
       train: tensorSource(data.x, data.y, { batchSize: 16 }),
       checkpoints: new ObjectStoreCheckpointStore(store, prefix),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import type { AugmentationParams } from '../../activities/training/augmentation.ts';
-import type { Batch } from '../../activities/training/batch-source.ts';
+import type { Batch } from '../../activities/data/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { pixelSource, type PixelSplit } from '../../activities/training/pixel-source.ts';
 import { fitModel, type TrainOptions } from '../../activities/training/trainer.ts';
@@ -46,6 +46,7 @@ describe('augmented training', () => {
     const common = { batchSize: 16, classes: 2, preprocessing: 'unit' as const };
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs }),
       train: pixelSource(train, { ...common, ...(augmentation ? { augmentation } : {}) }),
       validation: pixelSource(val, { ...common, shuffle: false }),

@@ -119,4 +119,13 @@ describe('code fingerprints of step kinds', () => {
     assert.ok(graphs.train?.files.includes('activities/training/train-step.ts'));
     assert.ok(graphs.train?.packages.some((name) => name.startsWith('@tensorflow/tfjs-core@')));
   });
+
+  it('follows the feature engine into its worker threads, so changed feature code misses the cache of train and evaluate', async () => {
+    const graphs = await fingerprintStepKinds(['train', 'evaluate'], PROJECT_ROOT);
+    // Reached only through `new URL('./…-entry.mjs', import.meta.url)` and the entry's import().
+    const threadCode = ['activities/features/feature-worker.ts', 'activities/features/onnx/ort-worker.ts', 'activities/model-io/folded-inference.ts'];
+    for (const uses of ['train', 'evaluate'] as const) {
+      for (const file of threadCode) assert.ok(graphs[uses]?.files.includes(file), `${uses} covers ${file}`);
+    }
+  });
 });

@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandom, shuffled } from '../../common/prng.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { tensorSource, type BatchSource } from '../../activities/training/batch-source.ts';
+import { tensorSource, type BatchSource } from '../../activities/data/batch-source.ts';
 import { pixelSource } from '../../activities/training/pixel-source.ts';
-import { decodeFeatureRow, encodeFeatureRow, MemoryFeatureCache } from '../../activities/training/feature-cache.ts';
+import { decodeFeatureRow, encodeFeatureRow, MemoryFeatureCache } from '../../activities/features/feature-cache.ts';
 import { fitModel, type TrainOptions } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
 
@@ -62,6 +62,7 @@ describe('feature cache', () => {
     function options(extra: Partial<TrainOptions> = {}): TrainOptions {
       return {
         built: tinyModel(3, { trainableBackbone: false, spec: tinySpec() }),
+        featureEngine: 'tfjs',
         settings: tinySettings({ epochs: 3 }),
         train: keyedSource(splits.data.x, splits.data.y, 'train', true),
         validation: keyedSource(splits.val.x, splits.val.y, 'val', false),

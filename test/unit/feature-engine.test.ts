@@ -3,13 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { selectFeatureEngine, type FeatureEngineOptions } from '../../activities/engine/feature-engine.ts';
-import { createBatchPredictor } from '../../activities/evaluation/batch-predictor.ts';
-import { buildBackboneGraph } from '../../activities/onnx/backbone-graph.ts';
-import { startOrtExtractor } from '../../activities/onnx/ort-extractor.ts';
-import { providerAvailability } from '../../activities/onnx/ort-providers.ts';
-import { ortSessionOptions } from '../../activities/onnx/ort-session-options.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { selectFeatureEngine, type FeatureEngineOptions } from '../../activities/features/feature-engine.ts';
+import { createBatchPredictor } from '../../activities/features/batch-predictor.ts';
+import { buildBackboneGraph } from '../../activities/features/onnx/backbone-graph.ts';
+import { startOrtExtractor } from '../../activities/features/onnx/ort-extractor.ts';
+import { providerAvailability } from '../../activities/features/onnx/ort-providers.ts';
+import { ortSessionOptions } from '../../activities/features/onnx/ort-session-options.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';
 import { fitModel } from '../../activities/training/trainer.ts';
 import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
@@ -203,8 +203,8 @@ describe('frozen-backbone features through ONNX Runtime', function () {
   it('evaluates a classifier saved by a train step with its backbone through ONNX Runtime and its head in tfjs, to the same probabilities', async () => {
     const built = tinyModel(6, { trainableBackbone: false, spec: tinySpec() });
     const other = tfl.sequential({ layers: [tfl.layers.globalAveragePooling2d({ inputShape: [8, 8, 3] }), tfl.layers.dense({ units: 2, activation: 'softmax' })] });
-    const predictor = await createBatchPredictor(built.model);
-    const whole = await createBatchPredictor(other);
+    const predictor = await createBatchPredictor(built.model, 'auto');
+    const whole = await createBatchPredictor(other, 'auto');
     const x = tf.randomUniform([5, 8, 8, 3], 0, 1, 'float32', 6);
     try {
       assert.equal(predictor.engine, 'onnxruntime');

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelSchema } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { createFeaturePool } from '../../activities/engine/feature-pool.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
-import { foldedInference } from '../../activities/training/folded-inference.ts';
+import { createFeaturePool } from '../../activities/features/feature-pool.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
+import { foldedInference } from '../../activities/model-io/folded-inference.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { fitModel } from '../../activities/training/trainer.ts';
 import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
@@ -49,7 +49,7 @@ describe('feature extraction on worker threads', function () {
     const { x, y } = syntheticData(32, 4);
     const run = async (featureWorkers: number) => {
       const built = tinyModel(9, { trainableBackbone: false, spec: tinySpec() });
-      const result = await fitModel({ built, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }), featureWorkers });
+      const result = await fitModel({ featureEngine: 'tfjs', built, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }), featureWorkers });
       built.model.dispose();
       return result;
     };

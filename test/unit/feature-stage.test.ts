@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import type { FeatureEngine } from '../../activities/engine/feature-engine.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
-import { computeFeatureStage } from '../../activities/training/feature-stage.ts';
+import type { FeatureEngine } from '../../activities/features/feature-engine.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
+import { computeFeatureStage } from '../../activities/features/feature-stage.ts';
 
 /** An engine whose features are the per-image sums, counting starts and closes; its start takes a few event-loop turns, as a worker thread's does. */
 function countingEngine() {

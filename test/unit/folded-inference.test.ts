@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { foldedInference } from '../../activities/training/folded-inference.ts';
+import { foldedInference } from '../../activities/model-io/folded-inference.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 

@@ -7,7 +7,7 @@ import { selectEngine } from '../../activities/engine/engine.ts';
 import { modelInput } from '../../activities/evaluation/predict.ts';
 import { recordedPreprocessing } from '../../activities/evaluation/trained-model.ts';
 import { preprocessBatch } from '../../activities/training/input-preprocessing.ts';
-import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
+import { serializeModel, WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { loadBuiltModel } from '../../activities/training/model-builder.ts';
 import { pixelSource } from '../../activities/training/pixel-source.ts';
 import { loadPipelineText } from '../../client/pipeline-file.ts';

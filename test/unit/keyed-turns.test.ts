@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KeyedTurns } from '../../activities/training/keyed-turns.ts';
+import { KeyedTurns } from '../../activities/features/keyed-turns.ts';
 
 describe('keyed turns (one pass of features computed at a time per identity)', () => {
   it('runs jobs with the same key one after another and jobs with other keys alongside', async () => {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { fetchLayersModelFiles, loadLayersModel, serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
+import { fetchLayersModelFiles, loadLayersModel, serializeModel, WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { PipelineSpecError } from '../../common/errors.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { loadBuiltModel } from '../../activities/training/model-builder.ts';
 import { fitModel } from '../../activities/training/trainer.ts';
 import { syntheticData, tinyModel, tinySettings, tinySpec } from '../helpers/tiny-model.ts';
@@ -47,7 +47,7 @@ describe('layers model files', () => {
     const { x, y } = syntheticData(32, 3);
     const dir = await mkdtemp(join(tmpdir(), 'mlp-warm-'));
     try {
-      await fitModel({ built: original, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      await fitModel({ featureEngine: 'tfjs', built: original, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
       const { modelJson, weights } = await serializeModel(original.model);
       await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
       await writeFile(join(dir, WEIGHTS_FILE), weights);
@@ -59,7 +59,7 @@ describe('layers model files', () => {
       assert.deepEqual(Array.from(await actual!.data()), Array.from(await expected!.data()));
       tf.dispose([expected!, actual!]);
 
-      const continued = await fitModel({ built: warm, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
+      const continued = await fitModel({ featureEngine: 'tfjs', built: warm, settings: tinySettings({ epochs: 2 }), train: tensorSource(x, y, { batchSize: 16 }) });
       assert.equal(continued.history.length, 2);
       await assert.rejects(
         loadBuiltModel(dir, { ...spec, head: [{ type: 'flatten' }, { type: 'dense', units: 3, activation: 'softmax' }] }, {}),

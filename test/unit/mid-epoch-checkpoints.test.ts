@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { checkpointName, MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
@@ -11,6 +11,7 @@ describe('checkpointEveryBatches', () => {
   function options(trainableBackbone: boolean, extra: Partial<TrainOptions> = {}): TrainOptions {
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs: 3 }),
       train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
       validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EngineCapabilityError, PipelineSpecError } from '../../common/errors.ts';
 import { ModelSchema, type ModelSpec } from '../../common/model-spec.ts';
 import { selectEngine, type TrainingEngine } from '../../activities/engine/engine.ts';
-import { serializeModel, WEIGHTS_FILE } from '../../activities/training/layers-model-io.ts';
+import { serializeModel, WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { buildVgg19 } from '../../activities/training/vgg19.ts';
 import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';

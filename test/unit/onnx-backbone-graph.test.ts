@@ -7,7 +7,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { modelPreprocessing, ModelSchema, type ModelSpec } from '../../common/model-spec.ts';
 import { preprocessImage } from '../../activities/data/preprocess.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { buildBackboneGraph, type BackboneGraph } from '../../activities/onnx/backbone-graph.ts';
+import { buildBackboneGraph, type BackboneGraph } from '../../activities/features/onnx/backbone-graph.ts';
 import { preprocessGray } from '../../activities/training/input-preprocessing.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';

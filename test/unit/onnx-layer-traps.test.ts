@@ -3,11 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { z } from 'zod';
-import type { PoolingKind } from '../../activities/engine/feature-pool.ts';
+import type { PoolingKind } from '../../activities/features/pooling.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '../../activities/onnx/backbone-graph.ts';
-import { decodeModel } from '../../activities/onnx/onnx-proto.ts';
-import { tfSamePadding } from '../../activities/onnx/tf-padding.ts';
+import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '../../activities/features/onnx/backbone-graph.ts';
+import { decodeModel } from '../../activities/features/onnx/onnx-proto.ts';
+import { tfSamePadding } from '../../activities/features/onnx/tf-padding.ts';
 import { applySymbolic } from '../../activities/training/vgg19.ts';
 
 /** The parts of a decoded ModelProto these tests look at. */

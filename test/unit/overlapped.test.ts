@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { overlapped } from '../../activities/engine/overlapped.ts';
+import { overlapped } from '../../activities/features/overlapped.ts';
 
 /** A promise settled from outside, to order events without timers. */
 function deferred<T>() {

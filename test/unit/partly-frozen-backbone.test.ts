@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ModelSchema } from '../../common/model-spec.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { assembleModel, type BuiltModel } from '../../activities/training/model-builder.ts';
 import { createModelPasses } from '../../activities/training/model-passes.ts';
 import { applyTrainable } from '../../activities/training/trainable-layers.ts';
@@ -66,6 +66,7 @@ describe('a partly frozen backbone (model.trainable: { from })', () => {
     const tensorsBefore = tf.memory().numTensors;
     const result = await fitModel({
       built,
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs: 3, optimizer: { name: 'adam', learningRate: 1e-2 } }),
       train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
       validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),
@@ -89,6 +90,7 @@ describe('a partly frozen backbone (model.trainable: { from })', () => {
       const y = tf.slice(splits.data.y, 0, 16);
       await fitModel({
         built,
+        featureEngine: 'tfjs',
         settings: tinySettings({ epochs: 1, optimizer: { name: 'adam', learningRate: 1e-2 }, backboneLearningRateScale }),
         train: tensorSource(x, y, { batchSize: 16 }),
         engineName: 'wasm',

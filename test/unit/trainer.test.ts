@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { TrainingDivergedError } from '../../common/errors.ts';
 import type { TrainSettings } from '../../common/model-spec.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { MemoryCheckpointStore } from '../../activities/training/checkpoint-store.ts';
 import { fitModel, type TrainOptions, type TrainProgress } from '../../activities/training/trainer.ts';
 import { tinyModel, tinySettings, tinySpec, useSyntheticSplits } from '../helpers/tiny-model.ts';
@@ -14,6 +14,7 @@ describe('fitModel', () => {
     const { epochs = 4, optimizer, ...rest } = extra;
     return {
       built: tinyModel(3, { trainableBackbone, spec: tinySpec() }),
+      featureEngine: 'tfjs',
       settings: tinySettings({ epochs, ...(optimizer ? { optimizer } : {}) }),
       train: tensorSource(splits.data.x, splits.data.y, { batchSize: 16 }),
       validation: tensorSource(splits.val.x, splits.val.y, { batchSize: 16, shuffle: false }),

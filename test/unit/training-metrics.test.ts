@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { PipelineSpecError } from '../../common/errors.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
-import { tensorSource } from '../../activities/training/batch-source.ts';
+import { tensorSource } from '../../activities/data/batch-source.ts';
 import { resolveClassWeights } from '../../activities/training/class-weights.ts';
 import { lossValue, rocAuc } from '../../activities/training/losses.ts';
 import { assembleModel } from '../../activities/training/model-builder.ts';
@@ -45,6 +45,7 @@ describe('training losses and metrics', () => {
     const built = assembleModel(frozen.backbone, sigmoid.head, 2);
     const result = await fitModel({
       built,
+      featureEngine: 'tfjs',
       settings: tinySettings({ loss: 'binaryCrossentropy', epochs: 5, classWeights: [1, 1.5] }),
       train: tensorSource(x, y, { batchSize: 16 }),
       validation: tensorSource(x, y, { batchSize: 16, shuffle: false }),

@@ -1,4 +1,4 @@
-import { PipelineError } from '../../common/errors.ts';
+import { PipelineError } from '../../../common/errors.ts';
 
 /**
  * Thrown by `buildBackboneGraph` when a layer, or a setting of one (dilation, channels-first,

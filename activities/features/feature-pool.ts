@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { serializeModel } from '../training/layers-model-io.ts';
+import { serializeModel } from '../model-io/layers-model-io.ts';
+import type { PoolingKind } from './pooling.ts';
 
 /**
  * Frozen-backbone feature extraction on several worker threads, each with its own wasm engine
@@ -11,8 +12,6 @@ import { serializeModel } from '../training/layers-model-io.ts';
  * the CPU engine uses more than one core. Each batch is split across the workers and the
  * results are put back in order, so features are identical to the single-threaded ones.
  */
-
-export type PoolingKind = 'flatten' | 'globalAveragePooling';
 
 export interface FeaturePool {
   readonly workers: number;

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { startOnFirstUse, type FeatureEngine } from '../engine/feature-engine.ts';
-import { overlapped } from '../engine/overlapped.ts';
+import { startOnFirstUse, type FeatureEngine } from './feature-engine.ts';
+import { overlapped } from './overlapped.ts';
 import { KeyedTurns } from './keyed-turns.ts';
-import { tensorSource, type Batch, type BatchSource } from './batch-source.ts';
+import { tensorSource, type Batch, type BatchSource } from '../data/batch-source.ts';
 import type { FeatureCache } from './feature-cache.ts';
 
 /**
  * The feature stage of training a head on a frozen backbone: the backbone runs once over the
  * training data (once per augmented view) and the validation data, not once per epoch, and
  * every epoch then trains on the features held in memory. Features come from the persistent
- * cache when stored, else from the selected feature engine (engine/feature-engine.ts: ONNX
+ * cache when stored, else from the selected feature engine (feature-engine.ts: ONNX
  * Runtime on a worker thread, or tfjs in this thread or on a pool of worker threads).
  */
 
@@ -196,13 +196,13 @@ async function extractPass(
 /**
  * Identity of the features a frozen backbone gives: its architecture (feature layer, input size)
  * and weight bytes, plus how they are computed (the feature engine's `identity`: folding,
- * pooling, engine; each changes the bits).
+ * pooling, training engine or ONNX Runtime; each changes the bits).
  *
  * ONNX Runtime and tfjs features do not share entries. They agree within 1e-4 (parity tests) but
  * not bit for bit, and the cache promises the bytes the backbone gave: a step's trained weights
  * (`weightsSha256`) are meant to be a function of its inputs and engines. Shared entries would
- * make them depend on which engine happened to fill the cache first. The cost is one
- * recomputation of features cached by the other engine, at ONNX Runtime's speed. ONNX Runtime's
+ * make them depend on which feature engine happened to fill the cache first. The cost is one
+ * recomputation of features cached by the other feature engine, at ONNX Runtime's speed. ONNX Runtime's
  * identity names its execution provider (CUDA rounds differently from CPU) but not the training
  * engine, so CPU and GPU workers running it on CPU share entries.
  */

@@ -2,21 +2,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference } from '../../common/model-spec.ts';
-import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from '../onnx/backbone-graph.ts';
-import { measureCoreLoad } from '../onnx/free-cores.ts';
-import { startOrtExtractor } from '../onnx/ort-extractor.ts';
-import { ortVersion, providerAvailability } from '../onnx/ort-providers.ts';
-import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from '../onnx/ort-session-options.ts';
-import { createFeaturePool, type PoolingKind } from './feature-pool.ts';
+import { buildBackboneGraph, UnsupportedLayerError, type BackboneGraph } from './onnx/backbone-graph.ts';
+import { measureCoreLoad } from './onnx/free-cores.ts';
+import { startOrtExtractor } from './onnx/ort-extractor.ts';
+import { ortVersion, providerAvailability } from './onnx/ort-providers.ts';
+import { CPU_IMAGES_PER_RUN, describeOrtSettings, type OrtProvider, type OrtSettings } from './onnx/ort-session-options.ts';
+import { createFeaturePool } from './feature-pool.ts';
+import type { PoolingKind } from './pooling.ts';
 
 /**
- * Which engine computes a frozen backbone's features (the head always trains in tfjs). ONNX
+ * The feature engine: what computes a frozen backbone's features (the head always trains in tfjs). ONNX
  * Runtime runs the same backbone 4-6x faster on 2 CPU cores than tfjs wasm (bench/features.ts), so
  * `auto` picks it whenever the backbone converts to an ONNX graph and the runtime loads; every
  * engine passed over is reported with the reason, as `selectEngine` does for training engines.
  */
 
-/** An engine (or execution provider) that was not chosen, and why. */
+/** A feature engine (or execution provider) that was not chosen, and why. */
 export interface SkippedFeatureEngine {
   engine: string;
   reason: string;
@@ -68,7 +69,7 @@ export interface FeatureEngineOptions {
 
 /**
  * An extractor of `engine` that starts on the first batch (a pass read wholly from the cache
- * starts no worker or session) and, on `close`, closes what started and releases the engine.
+ * starts no worker or session) and, on `close`, closes what started and releases the feature engine.
  * The start promise is shared, not its result: a second batch arriving while the first one's
  * start is under way must not start a second extractor (it leaked a worker thread).
  */

@@ -1,6 +1,6 @@
 /**
- * Keeps an engine on another thread busy across batches: the next batch is fetched (decoded,
- * augmented, copied) while the previous one is still being computed, instead of the engine
+ * Keeps a feature engine on another thread busy across batches: the next batch is fetched (decoded,
+ * augmented, copied) while the previous one is still being computed, instead of the feature engine
  * idling while this thread prepares the next input. Results are handled strictly in order.
  */
 

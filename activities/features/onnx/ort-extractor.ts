@@ -10,7 +10,7 @@ import type { OrtSettings } from './ort-session-options.ts';
  * NHWC as the tfjs backbone takes them; the session's own intra-op threads use the cores.
  */
 
-/** The part of a built backbone graph (activities/onnx/backbone-graph.ts) a session needs. */
+/** The part of a built backbone graph (onnx/backbone-graph.ts) a session needs. */
 export interface OrtGraph {
   model: Uint8Array;
   inputName: string;

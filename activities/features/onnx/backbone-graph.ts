@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { PoolingKind } from '../engine/feature-pool.ts';
+import type { PoolingKind } from '../pooling.ts';
 import { GraphWriter } from './graph-writer.ts';
 import { LayerConverter, type GraphValue } from './layer-converters.ts';
 import { DataType } from './onnx-proto.ts';

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { EngineCapabilityError } from '../../common/errors.ts';
 import type { FeatureEngineName, FeatureEnginePreference } from '../../common/model-spec.ts';
-import { selectFeatureEngine, startOnFirstUse, type SkippedFeatureEngine } from '../engine/feature-engine.ts';
-import type { PoolingKind } from '../engine/feature-pool.ts';
+import { selectFeatureEngine, startOnFirstUse, type SkippedFeatureEngine } from './feature-engine.ts';
+import { poolingKindOf } from './pooling.ts';
 
 /**
  * Class probabilities of image batches for evaluation: a classifier a train step saved runs its
@@ -53,7 +53,7 @@ function applyLayer(layer: tfl.layers.Layer, x: tf.Tensor): tf.Tensor {
 }
 
 /** A predictor for `model`: its backbone through the feature engine `preference` selects, or the whole model in tfjs. */
-export async function createBatchPredictor(model: tfl.LayersModel, preference: FeatureEnginePreference = 'auto'): Promise<BatchPredictor> {
+export async function createBatchPredictor(model: tfl.LayersModel, preference: FeatureEnginePreference): Promise<BatchPredictor> {
   if (preference === 'tfjs') return wholeModel(model, [{ engine: 'onnxruntime', reason: 'featureEngine: tfjs' }]);
   const split = splitClassifier(model);
   if (!split) {
@@ -62,10 +62,10 @@ export async function createBatchPredictor(model: tfl.LayersModel, preference: F
     return wholeModel(model, [{ engine: 'onnxruntime', reason }]);
   }
   const { backbone, head } = split;
-  // The head's leading weightless layers run with the backbone, as in training (model-passes.ts).
+  // The head's leading weightless layers run with the backbone, as in training (training/model-passes.ts).
   const poolingCount = head.layers.findIndex((layer) => !['Flatten', 'GlobalAveragePooling2D'].includes(layer.getClassName()));
   const pooling = head.layers.slice(0, poolingCount === -1 ? head.layers.length : poolingCount);
-  const poolingKinds = pooling.map((layer): PoolingKind => (layer.getClassName() === 'Flatten' ? 'flatten' : 'globalAveragePooling'));
+  const poolingKinds = pooling.map(poolingKindOf);
   const rest = head.layers.slice(pooling.length);
   const engine = await selectFeatureEngine({
     preference,

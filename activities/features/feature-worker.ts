@@ -5,9 +5,9 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { selectEngine } from './engine.ts';
-import { foldedInference, type FoldedInference } from '../training/folded-inference.ts';
-import { loadLayersModel, ModelJsonSchema } from '../training/layers-model-io.ts';
+import { selectEngine } from '../engine/engine.ts';
+import { foldedInference, type FoldedInference } from '../model-io/folded-inference.ts';
+import { loadLayersModel, ModelJsonSchema } from '../model-io/layers-model-io.ts';
 
 const InitSchema = z.object({
   type: z.literal('init'),
