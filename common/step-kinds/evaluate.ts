@@ -102,7 +102,7 @@ const input = z
       .enum(FEATURE_ENGINE_PREFERENCES)
       .default('auto')
       .describe(
-        "What runs the model's frozen backbone (the head runs in tfjs): onnxruntime, tfjs (the whole model in tfjs), or auto (default): ONNX Runtime when the backbone converts and the runtime loads; metrics.json says which ran and why",
+        "What runs the model's frozen backbone (the head runs in tfjs): onnxruntime, tfjs (the whole model in tfjs), or auto (default): ONNX Runtime when the backbone converts and the runtime loads; metrics.json says which ran and why. Ignored with predictions",
       ),
     sweep: sweepSchema
       .optional()
@@ -111,7 +111,9 @@ const input = z
   .superRefine((value, ctx) => {
     const fromPredictions = value.predictions !== undefined || value.valPredictions !== undefined;
     if (fromPredictions) {
-      for (const field of ['model', 'testManifest', 'valManifest', 'featureEngine'] as const) {
+      // featureEngine is not among them: it has a default (applied whatever the source), and with
+      // predictions there is no backbone for it to run, so it is ignored.
+      for (const field of ['model', 'testManifest', 'valManifest'] as const) {
         if (value[field] !== undefined) {
           ctx.addIssue({ code: 'custom', path: [field], message: `${field} goes with a model; predictions are scores made elsewhere: give model + testManifest or predictions, not both` });
         }

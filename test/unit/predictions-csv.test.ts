@@ -143,7 +143,6 @@ describe('evaluate inputs: a model or predictions', () => {
       'model: model goes with a model; predictions are scores made elsewhere: give model + testManifest or predictions, not both',
       'testManifest: testManifest goes with a model; predictions are scores made elsewhere: give model + testManifest or predictions, not both',
     ]);
-    assert.deepEqual(issues({ predictions: 'p.csv', featureEngine: 'tfjs' }).map((i) => i.split(':')[0]), ['featureEngine']);
     assert.deepEqual(issues({}), ['model: evaluate needs model + testManifest (a trained model and its test split) or predictions (a CSV of id,label,score)']);
     assert.deepEqual(issues({ model: 'm' }), ['testManifest: model needs testManifest (the split manifest of the test images)']);
     assert.deepEqual(issues({ valPredictions: 'v.csv', threshold: 0.5 }), ['predictions: valPredictions needs predictions (the test predictions CSV)']);
