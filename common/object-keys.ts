@@ -30,3 +30,8 @@ export function checkRunKey(runKey: string): void {
     );
   }
 }
+
+/** Where a `run` step's packaged code folder is stored once: `code/<sha256>.tar.gz`, the sha256 of the archive's bytes. */
+export function codeArchiveKey(sha256: string): string {
+  return `code/${sha256}.tar.gz`;
+}
