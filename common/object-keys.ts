@@ -30,3 +30,8 @@ export function checkRunKey(runKey: string): void {
     );
   }
 }
+
+/** Where the CLI stores a run step's packaged code, by the archive's sha256 (once: same code, same key). */
+export function codeArchiveKey(sha256: string): string {
+  return `code/${sha256}.tar.gz`;
+}
