@@ -32,6 +32,12 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
   artifactOutputs?: readonly string[];
   /** Whether results differ by training engine (numerics of the backend): the engine is then part of the cache key. */
   resultsDependOnEngine?: boolean;
+  /**
+   * The interpreter a step with these (resolved) inputs runs its user's code with, if any: its
+   * version (`python 3.12.3`) is then the cache key's `engine` part, as the training engine is
+   * for train steps.
+   */
+  interpreter?: (input: Record<string, unknown>) => 'python' | undefined;
   defaultQueue: QueueKind;
   /**
    * Why a step with these (resolved) inputs cannot be cached, or `undefined` when it can. A

@@ -100,6 +100,8 @@ export const runStep = {
   output,
   artifactInputs: ['inputs'],
   artifactOutputs: ['artifacts'],
+  // The Python version joins the cache key (its `engine` part) when `python:` is set.
+  interpreter: (input) => (input['python'] === undefined ? undefined : 'python'),
   // The user's metrics are named by the user: `select.metric` may name any of them.
   metrics: { output: 'metrics', names: [] },
   defaultQueue: 'cpu',
