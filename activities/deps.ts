@@ -9,6 +9,12 @@ export interface RunStepSettings {
   envsDir: string;
   /** Least time between two uploads of changed checkpoints while the command runs. */
   checkpointIntervalMs: number;
+  /** PATH of the user's commands (the worker's own, which finds python3, node, bash). */
+  commandPath: string;
+  /** LANG of the user's commands. */
+  lang: string;
+  /** The interpreter Python environments are made from. @default python3 */
+  basePython?: string;
 }
 
 /** What activities get from the worker: built once at start, never read from process.env. */
@@ -31,7 +37,7 @@ export interface ActivityDeps {
   codeFingerprints?: Readonly<Record<string, string>>;
   /**
    * The version of the Python that run steps with `python:` build their environments from (part
-   * of their cache key), e.g. `3.12.3`; asked once and remembered by the worker.
+   * of their cache key), e.g. `3.12.3`. @default asked from `run.basePython` once per process
    */
   pythonVersion?: () => Promise<string>;
   /** How `run` steps work here. @default folders under `<scratchDir>/run`, checkpoints every 30 s */

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CacheKeyPartsSchema, type CacheKeyParts } from '../common/cache-key.ts';
 import { canonicalJson } from '../common/canonical-json.ts';
-import { ArtifactNotFoundError, ConfigError, PipelineSpecError } from '../common/errors.ts';
+import { ArtifactNotFoundError, PipelineSpecError } from '../common/errors.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { findStepKind, STEP_KINDS } from '../common/step-kinds/index.ts';
 import { runArtifactSchema } from '../common/step-kinds/run.ts';
 import { fingerprintStepKinds } from './code-fingerprint.ts';
 import { artifactSha256, objectSha256, prefixSha256 } from './content-hash.ts';
 import type { ActivityDeps } from './deps.ts';
+import { basePythonVersion } from './run/python-env.ts';
 import { SHA256_METADATA_KEY, type ObjectStore } from './object-store.ts';
 
 /**
@@ -238,10 +239,20 @@ export function stepCodeFingerprints(): Promise<Record<string, string>> {
   return defaultFingerprints;
 }
 
-/** The Python version run steps with `python:` get on this worker, e.g. `3.12.3`. */
-async function pythonVersion(deps: ActivityDeps): Promise<string> {
-  if (deps.pythonVersion === undefined) throw new ConfigError('Cache key failed: this worker cannot tell which Python version run steps get (no pythonVersion in its deps)');
-  return deps.pythonVersion();
+const basePythonVersions = new Map<string, Promise<string>>();
+
+/** The Python version run steps with `python:` get on this worker, e.g. `3.12.3`: asked once per process. */
+function pythonVersion(deps: ActivityDeps): Promise<string> {
+  if (deps.pythonVersion !== undefined) return deps.pythonVersion();
+  const basePython = deps.run?.basePython ?? 'python3';
+  let version = basePythonVersions.get(basePython);
+  if (version === undefined) {
+    version = basePythonVersion(basePython);
+    // A failure (no Python yet) is not remembered: the next key asks again.
+    version.catch(() => basePythonVersions.delete(basePython));
+    basePythonVersions.set(basePython, version);
+  }
+  return version;
 }
 
 export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKindLookup = findStepKind) {

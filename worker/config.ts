@@ -105,6 +105,11 @@ export const workerEnvSchema = z.object({
    * runs (it is saved once more when the command exits). Tests set it lower.
    */
   MLP_RUN_CHECKPOINT_INTERVAL: durationVariable('30s'),
+  /** The Python run steps with `python:` build their environments from. */
+  MLP_RUN_PYTHON: z.string().min(1).default('python3'),
+  /** Passed on to run steps' commands (their only variables from the worker's environment). */
+  PATH: z.string().optional(),
+  LANG: z.string().optional(),
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
   MLP_CODE_VERSION: z.string().min(1).optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -158,9 +163,18 @@ function secret(env: WorkerEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY
   throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
 }
 
+const DEFAULT_COMMAND_PATH = '/usr/local/bin:/usr/bin:/bin';
+
 function runConfig(env: WorkerEnv): RunStepSettings {
   const runDir = env.MLP_RUN_DIR ?? join(tmpdir(), 'mlp-run');
-  return { runDir, envsDir: env.MLP_RUN_ENVS_DIR ?? join(runDir, 'envs'), checkpointIntervalMs: env.MLP_RUN_CHECKPOINT_INTERVAL };
+  return {
+    runDir,
+    envsDir: env.MLP_RUN_ENVS_DIR ?? join(runDir, 'envs'),
+    checkpointIntervalMs: env.MLP_RUN_CHECKPOINT_INTERVAL,
+    commandPath: env.PATH ?? DEFAULT_COMMAND_PATH,
+    lang: env.LANG ?? 'C.UTF-8',
+    basePython: env.MLP_RUN_PYTHON,
+  };
 }
 
 /** Parses the process environment; throws `ConfigError` naming every bad variable. */
