@@ -138,6 +138,16 @@ export class RunContractError extends PipelineError {
   override name = 'RunContractError';
 }
 
+/**
+ * Thrown when a `run` step's command exited with a code other than 0 or was ended by a signal;
+ * names the code or signal and quotes the log's last lines. Retried by the step's retry policy,
+ * except for the codes listed in `nonRetryableExitCodes` (those fail with this type, marked
+ * non-retryable).
+ */
+export class RunCommandError extends PipelineError {
+  override name = 'RunCommandError';
+}
+
 /** Thrown (as the failure type of a `runPipeline` run) when one of its steps failed; names the step. */
 export class StepFailedError extends PipelineError {
   override name = 'StepFailedError';

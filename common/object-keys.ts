@@ -30,3 +30,21 @@ export function checkRunKey(runKey: string): void {
     );
   }
 }
+
+/**
+ * The log of one attempt of a `run` step, streamed while it runs: `<runPrefix>logs/attempt-<n>.log`.
+ * `runPrefix` is the step's (`runs/<workflowId>/<stepId>/`) or a sweep trial's (`…/trials/<n>/`).
+ */
+export function stepLogKey(runPrefix: string, attempt: number): string {
+  return `${runPrefix}logs/attempt-${attempt}.log`;
+}
+
+/** Written when the attempt ended (a `StepLogStatus`, common/step-log.ts): its presence means the log is complete. */
+export function stepLogStatusKey(runPrefix: string, attempt: number): string {
+  return `${runPrefix}logs/attempt-${attempt}.json`;
+}
+
+/** Where a `run` step's packaged code folder is stored once: `code/<sha256>.tar.gz`, the sha256 of the archive's bytes. */
+export function codeArchiveKey(sha256: string): string {
+  return `code/${sha256}.tar.gz`;
+}

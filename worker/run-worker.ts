@@ -43,6 +43,7 @@ export async function runWorkerProcess(handOver: () => void): Promise<void> {
     deps: {
       store,
       scratchDir: config.scratchDir,
+      run: config.run,
       ...(engine ? { engine: async () => engine } : {}),
       ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
       ...(codeFingerprints ? { codeFingerprints } : {}),
