@@ -5,9 +5,11 @@ import { canonicalJson } from '../common/canonical-json.ts';
 import { ArtifactNotFoundError, PipelineSpecError } from '../common/errors.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { findStepKind, STEP_KINDS } from '../common/step-kinds/index.ts';
+import { runArtifactSchema } from '../common/step-kinds/run.ts';
 import { fingerprintStepKinds } from './code-fingerprint.ts';
-import { objectSha256 } from './content-hash.ts';
+import { artifactSha256, objectSha256, prefixSha256 } from './content-hash.ts';
 import type { ActivityDeps } from './deps.ts';
+import { basePythonVersion } from './run/python-env.ts';
 import { SHA256_METADATA_KEY, type ObjectStore } from './object-store.ts';
 
 /**
@@ -28,6 +30,8 @@ export interface CacheableKind {
   artifactOutputs?: readonly string[];
   /** Whether the engine is part of the key. @default false */
   resultsDependOnEngine?: boolean;
+  /** The interpreter whose version is the key's `engine` part for these inputs (a run step's Python). */
+  interpreter?: (input: Record<string, unknown>) => 'python' | undefined;
 }
 
 /** Finds a step kind by `uses`; the registry by default, test kinds in tests. */
@@ -43,7 +47,7 @@ export interface CacheKeyRequest {
 export interface CacheKeyEnvironment {
   /** Fingerprint of the code of the step's kind (activities/code-fingerprint.ts). */
   code: string;
-  /** The worker's training engine, for kinds whose results depend on it. */
+  /** The worker's training engine, for kinds whose results depend on it; the interpreter's version for user code. */
   engine: string | null;
 }
 
@@ -99,11 +103,25 @@ function requireKind(kinds: CacheableKindLookup, uses: string, operation: string
   return kind;
 }
 
+/**
+ * An artifact input with each object key replaced by `sha256:<content hash>`: a file's sha256, a
+ * folder's (key ending in `/`) listing hash. Lists stay lists and records (a run step's named
+ * `inputs`) stay records, so `mlp cache explain` can say which one changed.
+ */
 async function hashArtifact(store: ObjectStore, uses: string, field: string, value: unknown): Promise<unknown> {
-  if (typeof value === 'string') return `sha256:${await objectSha256(store, value)}`;
+  if (typeof value === 'string') return `sha256:${await artifactSha256(store, value)}`;
   if (Array.isArray(value)) return Promise.all(value.map((item) => hashArtifact(store, uses, field, item)));
   if (value === undefined) return undefined;
+  if (isPlainRecord(value)) {
+    const hashed: Record<string, unknown> = {};
+    for (const [name, item] of Object.entries(value)) hashed[name] = await hashArtifact(store, uses, `${field}.${name}`, item);
+    return hashed;
+  }
   throw new PipelineSpecError(`Cannot compute cache key of a ${uses} step: artifact input "${field}" is not an object key`);
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function sha256Hex(text: string): string {
@@ -134,24 +152,50 @@ export async function computeStepCacheKey(
     uses: request.uses,
     version: kind.version,
     code: environment.code,
-    engine: kind.resultsDependOnEngine === true ? environment.engine : null,
+    engine: kind.resultsDependOnEngine === true || kind.interpreter?.(request.inputs) !== undefined ? environment.engine : null,
     params: sha256Hex(canonicalJson(params)),
     inputs,
   };
   return { key: cacheKeyOf(parts), parts };
 }
 
-/** Object keys among an output value: a key, a list of keys or a record of keys (evaluate's `plots`). */
-function keysIn(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.flatMap(keysIn);
-  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(keysIn);
+/** An artifact an output names; `sha256` when the output itself records its content hash (a run step's artifacts). */
+export interface OutputArtifact {
+  field: string;
+  key: string;
+  sha256?: string;
+}
+
+/** Object keys among an output value: a key, a list of keys, a record of keys (evaluate's `plots`) or of RunArtifacts. */
+function artifactsIn(field: string, value: unknown): OutputArtifact[] {
+  if (typeof value === 'string') return [{ field, key: value }];
+  if (Array.isArray(value)) return value.flatMap((item) => artifactsIn(field, item));
+  const recorded = runArtifactSchema.safeParse(value);
+  if (recorded.success) return [{ field, key: recorded.data.key, sha256: recorded.data.sha256 }];
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap((item) => artifactsIn(field, item));
   return [];
 }
 
 /** The artifacts a kind's outputs name, with the output field naming each. */
-export function outputArtifacts(kind: CacheableKind, outputs: StepOutputs): { field: string; key: string }[] {
-  return (kind.artifactOutputs ?? []).flatMap((field) => keysIn(outputs[field]).map((key) => ({ field, key })));
+export function outputArtifacts(kind: CacheableKind, outputs: StepOutputs): OutputArtifact[] {
+  return (kind.artifactOutputs ?? []).flatMap((field) => artifactsIn(field, outputs[field]));
+}
+
+/**
+ * Why an artifact whose output records its sha256 cannot be served, or `undefined`: a file must
+ * hold those bytes, a folder (key ending in `/`) that listing of paths and file hashes.
+ */
+export async function changedSelfHashedArtifact(store: ObjectStore, artifact: OutputArtifact & { sha256: string }): Promise<string | undefined> {
+  const { field, key, sha256 } = artifact;
+  if (key.endsWith('/')) {
+    const listed = await prefixSha256(store, key);
+    if (listed.sha256 === sha256) return undefined;
+    if (listed.files === 0) return `output ${field}: folder ${key} is missing`;
+    return `output ${field}: folder ${key} changed since it was cached (listing sha256 ${listed.sha256.slice(0, 12)}…, recorded ${sha256.slice(0, 12)}…)`;
+  }
+  if ((await store.stat(key)) === undefined) return `output ${field}: artifact ${key} is missing`;
+  const actual = await objectSha256(store, key);
+  return actual === sha256 ? undefined : `output ${field}: artifact ${key} changed since it was cached (sha256 ${actual.slice(0, 12)}…, recorded ${sha256.slice(0, 12)}…)`;
 }
 
 async function recordArtifact(store: ObjectStore, key: string): Promise<RecordedArtifact> {
@@ -167,7 +211,13 @@ async function recordArtifact(store: ObjectStore, key: string): Promise<Recorded
  * Entries recorded before artifacts were hashed only need their artifacts to exist.
  */
 export async function staleArtifactReason(store: ObjectStore, kind: CacheableKind, entry: CacheEntry): Promise<string | undefined> {
-  for (const { field, key } of outputArtifacts(kind, entry.outputs)) {
+  for (const artifact of outputArtifacts(kind, entry.outputs)) {
+    const { field, key, sha256 } = artifact;
+    if (sha256 !== undefined) {
+      const reason = await changedSelfHashedArtifact(store, { ...artifact, sha256 });
+      if (reason !== undefined) return reason;
+      continue;
+    }
     const info = await store.stat(key);
     if (info === undefined) return `output ${field}: artifact ${key} is missing`;
     const recorded = entry.artifacts?.[key];
@@ -189,13 +239,31 @@ export function stepCodeFingerprints(): Promise<Record<string, string>> {
   return defaultFingerprints;
 }
 
+const basePythonVersions = new Map<string, Promise<string>>();
+
+/** The Python version run steps with `python:` get on this worker, e.g. `3.12.3`: asked once per process. */
+function pythonVersion(deps: ActivityDeps): Promise<string> {
+  if (deps.pythonVersion !== undefined) return deps.pythonVersion();
+  const basePython = deps.run?.basePython ?? 'python3';
+  let version = basePythonVersions.get(basePython);
+  if (version === undefined) {
+    version = basePythonVersion(basePython);
+    // A failure (no Python yet) is not remembered: the next key asks again.
+    version.catch(() => basePythonVersions.delete(basePython));
+    basePythonVersions.set(basePython, version);
+  }
+  return version;
+}
+
 export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKindLookup = findStepKind) {
   const { store } = deps;
 
-  const environmentFor = async (uses: string, kind: CacheableKind): Promise<CacheKeyEnvironment> => {
+  const environmentFor = async (request: CacheKeyRequest, kind: CacheableKind): Promise<CacheKeyEnvironment> => {
+    const { uses } = request;
     const fingerprints = deps.codeFingerprints ?? (await stepCodeFingerprints());
     const code = fingerprints[uses];
     if (code === undefined) throw new PipelineSpecError(`Cache key failed: no code fingerprint for step kind "${uses}" (activities/steps/${uses}.ts)`);
+    if (kind.interpreter?.(request.inputs) === 'python') return { code, engine: `python ${await pythonVersion(deps)}` };
     // Without an engine selected at worker start, the train step selects `auto` on first use.
     const engine = kind.resultsDependOnEngine === true ? (deps.engine ? (await deps.engine()).engine : 'auto') : null;
     return { code, engine };
@@ -217,7 +285,7 @@ export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKi
 
   const keyOf = async (request: CacheKeyRequest): Promise<CacheKey> => {
     const kind = requireKind(kinds, request.uses, 'Cache key');
-    return computeStepCacheKey(store, kind, request, await environmentFor(request.uses, kind));
+    return computeStepCacheKey(store, kind, request, await environmentFor(request, kind));
   };
 
   return {
@@ -250,7 +318,10 @@ export function createStepCacheActivities(deps: ActivityDeps, kinds: CacheableKi
     async recordCache(record: CacheRecord): Promise<CacheEntry> {
       const kind = requireKind(kinds, record.uses, 'Cache record');
       const artifacts: Record<string, RecordedArtifact> = {};
-      for (const { key } of outputArtifacts(kind, record.outputs)) artifacts[key] ??= await recordArtifact(store, key);
+      // Artifacts whose outputs carry their own sha256 (a run step's files and folders) need no second record.
+      for (const { key, sha256 } of outputArtifacts(kind, record.outputs)) {
+        if (sha256 === undefined) artifacts[key] ??= await recordArtifact(store, key);
+      }
       const entry: CacheEntry = { ...record, version: kind.version, recordedAt: new Date().toISOString(), artifacts };
       await store.putJson(cacheEntryKey(record.key), entry);
       return entry;

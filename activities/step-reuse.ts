@@ -3,7 +3,7 @@ import type { StepOutputs } from '../common/step-activities.ts';
 import { findStepKind } from '../common/step-kinds/index.ts';
 import type { ActivityDeps } from './deps.ts';
 import type { ObjectStore } from './object-store.ts';
-import { outputArtifacts, type CacheableKindLookup } from './step-cache.ts';
+import { changedSelfHashedArtifact, outputArtifacts, type CacheableKindLookup } from './step-cache.ts';
 
 /**
  * `mlp rerun` reuses an earlier run's step outputs instead of running the step again; before it
@@ -59,9 +59,15 @@ export function createStepReuseActivities({ store }: ActivityDeps, kinds: Cachea
     /** Whether the outputs can be reused: all their artifacts exist; otherwise which do not. */
     async verifyReusedOutputs(request: ReuseCheckRequest): Promise<ReuseCheck> {
       const kind = request.uses === undefined ? undefined : kinds(request.uses);
-      const declared = kind === undefined ? [] : outputArtifacts(kind, request.outputs).map(({ key }) => key);
-      const keys = [...new Set([...declared, ...artifactKeys(request.outputs)])];
+      const declared = kind === undefined ? [] : outputArtifacts(kind, request.outputs);
       const missing: string[] = [];
+      // Artifacts that carry their sha256 (a run step's files and folders) are checked against it.
+      for (const artifact of declared) {
+        if (artifact.sha256 === undefined) continue;
+        if ((await changedSelfHashedArtifact(store, { ...artifact, sha256: artifact.sha256 })) !== undefined) missing.push(artifact.key);
+      }
+      const selfHashed = new Set(declared.flatMap(({ key, sha256 }) => (sha256 === undefined ? [] : [key])));
+      const keys = [...new Set([...declared.map(({ key }) => key), ...artifactKeys(request.outputs)])].filter((key) => !selfHashed.has(key));
       for (const key of keys) {
         if (!(await artifactExists(store, key))) missing.push(key);
       }

@@ -28,7 +28,7 @@ import { createRandom, shuffled } from '../common/prng.ts';
 import { backboneLearningRateScale, FEATURE_ENGINE_PREFERENCES, ModelSchema, type FeatureEnginePreference } from '../common/model-spec.ts';
 import { preprocessImage } from '../activities/data/preprocess.ts';
 import { selectEngine } from '../activities/engine/engine.ts';
-import { calibrate, fitCalibration } from '../activities/evaluation/evaluate-model.ts';
+import { calibrate, fitCalibration } from '../activities/evaluation/write-evaluation.ts';
 import { calibrationSummary, invertPlatt } from '../activities/evaluation/calibration.ts';
 import { accuracy, predictAtThreshold, rocAuc, sensitivitySpecificity } from '../activities/evaluation/metrics.ts';
 import { AUTO_RULE, chooseThreshold, youdenThreshold } from '../activities/evaluation/threshold.ts';

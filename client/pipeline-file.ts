@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { canonicalJson } from '../common/canonical-json.ts';
 import { PipelineSpecError, PipelineValidationError, type PipelineProblem } from '../common/errors.ts';
@@ -12,12 +13,15 @@ import {
   type PipelineSpec,
   type SpecIssue,
 } from '../common/pipeline-spec/index.ts';
+import type { UnhashedPipeline } from '../common/pipeline-spec/resolve.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
+import { packageRunSteps, type RunCode } from './run-code.ts';
 
 /**
  * Loads a pipeline file: YAML → strict schema and graph rules → params and `--set` → step
- * inputs checked against their kinds → `ResolvedPipeline` with its spec hash. Every problem
- * is reported as `file:line:col: message`, at the offending node (or its nearest parent).
+ * inputs checked against their kinds → (from a file) run steps' code folders checked and
+ * packaged → `ResolvedPipeline` with its spec hash. Every problem is reported as
+ * `file:line:col: message`, at the offending node (or its nearest parent).
  */
 
 export interface LoadedPipeline {
@@ -25,6 +29,8 @@ export interface LoadedPipeline {
   spec: PipelineSpec;
   /** What the workflow runs. */
   resolved: ResolvedPipeline;
+  /** The packaged code of the run steps, to upload before the run is submitted (client/code-upload.ts). */
+  code: RunCode[];
 }
 
 /** sha256 of the canonical JSON of the resolved spec (without the hash itself). */
@@ -68,8 +74,24 @@ function isNode(value: unknown): value is Node {
   return typeof value === 'object' && value !== null && 'range' in value;
 }
 
-/** Validates and resolves pipeline text; `file` is the name used in messages. */
+/** A pipeline that passed every check that needs no file system, and how to report later problems in it. */
+interface ParsedPipeline {
+  spec: PipelineSpec;
+  pipeline: UnhashedPipeline;
+  /** The error for problems found afterwards, with their file positions. */
+  invalid: (issues: SpecIssue[]) => PipelineValidationError;
+}
+
+/**
+ * Validates and resolves pipeline text; `file` is the name used in messages. Pure: run steps
+ * keep their `code` folder as written (loadPipelineFile packages it).
+ */
 export function loadPipelineText(text: string, file: string, settings: readonly string[] = []): LoadedPipeline {
+  const { spec, pipeline } = parsePipelineText(text, file, settings);
+  return { spec, resolved: { ...pipeline, specHash: specHashOf(pipeline) }, code: [] };
+}
+
+function parsePipelineText(text: string, file: string, settings: readonly string[]): ParsedPipeline {
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const [syntaxError] = document.errors;
@@ -79,10 +101,10 @@ export function loadPipelineText(text: string, file: string, settings: readonly 
     throw new PipelineValidationError([{ file, line, col, message: `YAML: ${syntaxError.message.split('\n')[0] ?? ''}` }]);
   }
   const positions = new Positions(document, lines, file);
+  const invalid = (issues: SpecIssue[]): PipelineValidationError =>
+    new PipelineValidationError(issues.map((issue) => positions.problem(issue)).sort((a, b) => a.line - b.line || a.col - b.col));
   const fail = (issues: SpecIssue[]): never => {
-    throw new PipelineValidationError(
-      issues.map((issue) => positions.problem(issue)).sort((a, b) => a.line - b.line || a.col - b.col),
-    );
+    throw invalid(issues);
   };
 
   const overrides = parseSetOptions(settings);
@@ -96,7 +118,7 @@ export function loadPipelineText(text: string, file: string, settings: readonly 
   const spec = parsed.data;
   const { pipeline, issues } = resolvePipeline(spec, overrides);
   if (issues.length > 0) return fail(issues);
-  return { spec, resolved: { ...pipeline, specHash: specHashOf(pipeline) } };
+  return { spec, pipeline, invalid };
 }
 
 /**
@@ -178,7 +200,13 @@ function bytePosition(bytes: Buffer, offset: number): { line: number; col: numbe
   return { line, col: offset - (before.lastIndexOf(10) + 1) + 1 };
 }
 
-/** Reads and loads a pipeline file; messages use `path` as given. */
+/**
+ * Reads and loads a pipeline file; messages use `path` as given. Run steps' code folders
+ * (relative to the file) are checked and packaged: the resolved spec names each by its sha256.
+ */
 export async function loadPipelineFile(path: string, settings: readonly string[] = []): Promise<LoadedPipeline> {
-  return loadPipelineText(await readPipelineBytes(path), path, settings);
+  const { spec, pipeline, invalid } = parsePipelineText(await readPipelineBytes(path), path, settings);
+  const packaged = await packageRunSteps(pipeline, { baseDir: dirname(path) });
+  if (packaged.issues.length > 0) throw invalid(packaged.issues);
+  return { spec, resolved: { ...packaged.pipeline, specHash: specHashOf(packaged.pipeline) }, code: packaged.code };
 }

@@ -4,6 +4,9 @@ import type { ResolvedPipeline, RetrySpec } from '../common/resolved-pipeline.ts
 import { findStepKind } from '../common/step-kinds/index.ts';
 import { findReferences } from '../common/expressions.ts';
 import { formatTrialMatrix, SWEEP_CHILD_WORKFLOW_THRESHOLD, type ResolvedSweep } from '../common/sweep.ts';
+import { PACKAGED_CODE } from '../common/step-kinds/run.ts';
+import { formatCodeSize } from './code-package.ts';
+import type { RunCode } from './run-code.ts';
 
 /** What `mlp plan` shows: the resolved DAG in execution order with each step's settings. */
 export interface PipelinePlan {
@@ -31,9 +34,20 @@ export interface PlannedStep {
   cacheKey?: { kind: string; version: string; inputs: Record<string, unknown>; artifactInputs: string[]; resolvedAtRunTime: string[] };
   /** A sweep: every trial's settings, how many run at once, the selection rule. */
   sweep?: ResolvedSweep & { childWorkflows: boolean };
+  /** A run step's packaged code: its archive's sha256, and the folder it was packaged from (when packaged now). */
+  code?: { sha256: string; folder?: string; files?: number; bytes?: number };
 }
 
-export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec): PipelinePlan {
+/** The packaged code of a run step, from its resolved `with.code` and what packaging reported. */
+function plannedCode(code: unknown, packaged: readonly RunCode[]): PlannedStep['code'] {
+  const sha256 = typeof code === 'string' ? PACKAGED_CODE.exec(code)?.[1] : undefined;
+  if (sha256 === undefined) return undefined;
+  const found = packaged.find((entry) => entry.sha256 === sha256);
+  return found === undefined ? { sha256 } : { sha256, folder: found.folder, files: found.files, bytes: found.bytes };
+}
+
+/** `code` (from loadPipelineFile) adds where each run step's code was packaged from. */
+export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec, code: readonly RunCode[] = []): PipelinePlan {
   const levels = executionLevels(pipeline.steps);
   const levelOf = new Map(levels.flatMap((ids, level) => ids.map((id) => [id, level] as const)));
   const order = levels.flat();
@@ -42,6 +56,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
     const step = byId.get(id);
     if (step === undefined) return [];
     const kind = findStepKind(step.uses);
+    const packaged = plannedCode(step.with['code'], code);
     const runTime = [...new Set(findReferences(step.with).filter(({ reference }) => reference.kind !== 'matrix').map(({ reference }) => reference.raw))];
     return [
       {
@@ -56,6 +71,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
         cache: step.cache,
         ...(step.cacheOffReason === undefined ? {} : { cacheOffReason: step.cacheOffReason }),
         ...(step.sweep === undefined ? {} : { sweep: { ...step.sweep, childWorkflows: step.sweep.trials.length > SWEEP_CHILD_WORKFLOW_THRESHOLD } }),
+        ...(packaged === undefined ? {} : { code: packaged }),
         ...(step.cache && kind !== undefined
           ? {
               cacheKey: {
@@ -92,6 +108,11 @@ export function formatPlan(plan: PipelinePlan): string {
     const retry = `${step.retry.maximumAttempts} attempts, ${step.retry.initialInterval} x${step.retry.backoffCoefficient}`;
     lines.push(`  ${step.id} (${step.uses}) queue=${step.queue} timeout=${step.timeout} retry=${retry} cache=${step.cache ? 'on' : `off${step.cacheOffReason ? ` (${step.cacheOffReason})` : ''}`}`);
     lines.push(`    needs: ${step.needs.length > 0 ? step.needs.join(', ') : '-'}`);
+    if (step.code) {
+      const { sha256, folder, files, bytes } = step.code;
+      const from = folder === undefined ? '' : ` from ${folder}${files === undefined || bytes === undefined ? '' : ` (${files} files, ${formatCodeSize(bytes)})`}`;
+      lines.push(`    code: sha256:${sha256}${from}`);
+    }
     if (step.sweep) {
       const { sweep } = step;
       const select = sweep.select ? `select ${sweep.select.goal} ${sweep.select.metric} (ties: lowest trial)` : 'no select (outputs.trials only)';

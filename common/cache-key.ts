@@ -18,7 +18,10 @@ export interface CacheKeyParts {
    * versions of the npm packages among them), computed once when the worker starts.
    */
   code: string;
-  /** The training engine of the worker for kinds whose results differ by engine (train, evaluate); `null` otherwise. */
+  /**
+   * The training engine of the worker for kinds whose results differ by engine (train, evaluate),
+   * the interpreter's version for a run step with `python:` (`python 3.12.3`); `null` otherwise.
+   */
   engine: string | null;
   /** sha256 of the canonical JSON of the step's inputs other than artifacts (seed, epochs, model, …). */
   params: string;

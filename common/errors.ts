@@ -113,7 +113,7 @@ export class ServerStartError extends PipelineError {
   override name = 'ServerStartError';
 }
 
-/** Thrown when a model cannot be evaluated as asked (its classes differ from the manifest's, a split lacks a class, a threshold chosen off validation). */
+/** Thrown when a model or its predictions cannot be evaluated as asked (its classes differ from the manifest's, a split lacks a class, a threshold chosen off validation, a bad row in a predictions CSV). */
 export class EvaluationError extends PipelineError {
   override name = 'EvaluationError';
 }
@@ -136,6 +136,16 @@ export class PythonEnvironmentError extends PipelineError {
 /** Thrown when a `run` step's command broke the step's contract: a declared output missing, an output escaping its folder, metrics that are not a JSON object of numbers, a command that does not exist. */
 export class RunContractError extends PipelineError {
   override name = 'RunContractError';
+}
+
+/**
+ * Thrown when a `run` step's command exited with a code other than 0 or was ended by a signal;
+ * names the code or signal and quotes the log's last lines. Retried by the step's retry policy,
+ * except for the codes listed in `nonRetryableExitCodes` (those fail with this type, marked
+ * non-retryable).
+ */
+export class RunCommandError extends PipelineError {
+  override name = 'RunCommandError';
 }
 
 /** Thrown (as the failure type of a `runPipeline` run) when one of its steps failed; names the step. */

@@ -7,7 +7,8 @@ import { appliedCalibrationSchema } from './step-kinds/fields.ts';
  *
  * - `models/<name>/versions/<n>.claim`: written once with a conditional PUT (`If-None-Match: *`)
  *   to own version n; the S3 server lets exactly one writer create it.
- * - `models/<name>/<n>/model/…`: the model files (model.json + weight shards), copied from the run.
+ * - `models/<name>/<n>/model/…`: the model files, copied from the run: model.json + weight shards
+ *   (format tfjs), or the artifact folder (or single file) as it was (onnx, other).
  * - `models/<name>/<n>/metrics.json`, `report.md`: copies of the evaluation's, when given.
  * - `models/<name>/<n>/record.json`: metrics, lineage and the gate's decision. Written after the
  *   files, so a version with a record is complete; versions are never rewritten.
@@ -17,6 +18,14 @@ import { appliedCalibrationSchema } from './step-kinds/fields.ts';
 
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 export const ALIASES = ['latest', 'production'] as const;
+
+/**
+ * What a registered model's files are: `tfjs` (a TF.js layers model.json and its shards, what
+ * train writes), `onnx` (a folder or file holding an .onnx model), `other` (any artifact, e.g. a
+ * `run` step's model folder, copied as it is).
+ */
+export const MODEL_FORMATS = ['tfjs', 'onnx', 'other'] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
 export type AliasName = (typeof ALIASES)[number];
 
 export const registryKeys = {
@@ -44,7 +53,9 @@ export const LineageSchema = z.object({
   engine: z.string().optional(),
   seed: z.number().int().optional(),
   codeVersion: z.string().optional(),
-  /** Where the model files were copied from (the train step's model prefix). */
+  /** The user's code that made the model: a `run` step's packaged code, `sha256:<hex>`. */
+  code: z.string().optional(),
+  /** Where the model files were copied from (the train step's model key, or a run step's artifact). */
   sourceModel: z.string(),
 });
 export type Lineage = z.infer<typeof LineageSchema>;
@@ -61,6 +72,8 @@ export const VersionRecordSchema = z.object({
   createdAt: z.string(),
   /** Prefix of the copied model (`models/<name>/<n>/model`), loadable as `s3://<prefix>`. */
   model: z.string(),
+  /** What the files are; absent in versions registered before formats (all tfjs). */
+  format: z.enum(MODEL_FORMATS).optional(),
   files: z.array(z.string()),
   classes: z.array(z.string()).optional(),
   /** How to turn the model's probability into a decision: calibrate, then compare with the threshold. */

@@ -43,3 +43,8 @@ export function stepLogKey(runPrefix: string, attempt: number): string {
 export function stepLogStatusKey(runPrefix: string, attempt: number): string {
   return `${runPrefix}logs/attempt-${attempt}.json`;
 }
+
+/** Where a `run` step's packaged code folder is stored once: `code/<sha256>.tar.gz`, the sha256 of the archive's bytes. */
+export function codeArchiveKey(sha256: string): string {
+  return `code/${sha256}.tar.gz`;
+}

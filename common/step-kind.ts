@@ -21,6 +21,12 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
   /** Schema of the step's outputs (small: object keys, hashes, metrics; never data). */
   output: Output;
   /**
+   * Output names that depend on the step's `with` (run: the names declared under `outputs`, plus
+   * `metrics` and `artifacts`). References `steps.<id>.outputs.<name>` are checked against these
+   * instead of the output schema's keys. `input` is the step's `with` as written.
+   */
+  outputNamesOf?: (input: Readonly<Record<string, unknown>>) => readonly string[];
+  /**
    * Input fields holding object-store keys of artifacts. The cache key replaces each with the
    * artifact's content hash, so a changed file under the same name misses the cache.
    */
@@ -32,6 +38,12 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
   artifactOutputs?: readonly string[];
   /** Whether results differ by training engine (numerics of the backend): the engine is then part of the cache key. */
   resultsDependOnEngine?: boolean;
+  /**
+   * The interpreter a step with these (resolved) inputs runs its user's code with, if any: its
+   * version (`python 3.12.3`) is then the cache key's `engine` part, as the training engine is
+   * for train steps.
+   */
+  interpreter?: (input: Record<string, unknown>) => 'python' | undefined;
   defaultQueue: QueueKind;
   /**
    * Why a step with these (resolved) inputs cannot be cached, or `undefined` when it can. A
@@ -48,6 +60,8 @@ export interface StepKind<Input extends z.ZodType = z.ZodType, Output extends z.
   /**
    * Numeric metrics the kind reports by name inside one output record (train: `valAuc` in
    * `finalMetrics`): what a sweep's `select: { metric }` may name besides numeric outputs.
+   * Empty `names`: the step's own code names them (run), so any name is accepted, and a trial
+   * that did not report it has no metric.
    */
   metrics?: { output: string; names: readonly string[] };
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   ConfigError,
@@ -10,6 +12,7 @@ import {
   type StorageConfig,
   type TemporalSecurity,
 } from '../common/index.ts';
+import type { RunStepSettings } from '../activities/deps.ts';
 
 /** What a worker process runs; see MLP_WORKER_ROLE. */
 export const WORKER_ROLES = ['all', 'workflows', 'activities'] as const;
@@ -22,6 +25,18 @@ function durationMs(value: string): number | undefined {
   if (!match) return undefined;
   const unit = match[2] === 'ms' || match[2] === 's' || match[2] === 'm' || match[2] === 'h' ? match[2] : 'ms';
   return Number(match[1]) * DURATION_UNIT_MS[unit];
+}
+
+/** A ms-style duration variable (`30s`, `2m`, `500ms`, `0`), in milliseconds. */
+function durationVariable(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const ms = durationMs(value);
+      if (ms === undefined) context.addIssue({ code: 'custom', message: `expected a duration such as 30s or 2m, got "${value}"` });
+      return ms ?? 0;
+    });
 }
 
 /**
@@ -57,14 +72,7 @@ export const workerEnvSchema = z.object({
    * After SIGTERM/SIGINT/SIGHUP, how long running activities may take to finish before they are
    * cancelled (ms-style: `30s`, `2m`; `0` cancels at once). Keep below the supervisor's kill timeout.
    */
-  MLP_SHUTDOWN_GRACE_TIME: z
-    .string()
-    .default('30s')
-    .transform((value, context) => {
-      const ms = durationMs(value);
-      if (ms === undefined) context.addIssue({ code: 'custom', message: `expected a duration such as 30s or 2m, got "${value}"` });
-      return ms ?? 0;
-    }),
+  MLP_SHUTDOWN_GRACE_TIME: durationVariable('30s'),
   /** Training engine: `auto` picks the best one available on this machine. */
   MLP_ENGINE: z.enum(['auto', 'webgpu', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
   /**
@@ -84,6 +92,24 @@ export const workerEnvSchema = z.object({
     .optional(),
   /** Local scratch space for downloads and extraction. */
   MLP_SCRATCH_DIR: z.string().min(1).default('.data/scratch'),
+  /**
+   * Scratch space of `run` steps: the unpacked code of each sha256 (kept, shared by steps) and
+   * each attempt's folders (inputs, outputs, checkpoints, home, tmp; removed when it ends).
+   * @default <os.tmpdir()>/mlp-run
+   */
+  MLP_RUN_DIR: z.string().min(1).optional(),
+  /** Python virtual environments of `run` steps, one per (Python version, requirements). @default <MLP_RUN_DIR>/envs */
+  MLP_RUN_ENVS_DIR: z.string().min(1).optional(),
+  /**
+   * Least time between two uploads of a `run` step's changed $MLP_CHECKPOINTS while its command
+   * runs (it is saved once more when the command exits). Tests set it lower.
+   */
+  MLP_RUN_CHECKPOINT_INTERVAL: durationVariable('30s'),
+  /** The Python run steps with `python:` build their environments from. */
+  MLP_RUN_PYTHON: z.string().min(1).default('python3'),
+  /** Passed on to run steps' commands (their only variables from the worker's environment). */
+  PATH: z.string().optional(),
+  LANG: z.string().optional(),
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
   MLP_CODE_VERSION: z.string().min(1).optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -112,6 +138,8 @@ export interface WorkerConfig {
   /** Fail instead of falling back when `engine` cannot run here. */
   engineStrict: boolean;
   scratchDir: string;
+  /** Where `run` steps unpack code and keep their attempts' folders and Python environments. */
+  run: RunStepSettings;
   codeVersion?: string;
   logLevel: WorkerEnv['MLP_LOG_LEVEL'];
   storage: StorageConfig;
@@ -133,6 +161,20 @@ function secret(env: WorkerEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY
     }
   }
   throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
+}
+
+const DEFAULT_COMMAND_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function runConfig(env: WorkerEnv): RunStepSettings {
+  const runDir = env.MLP_RUN_DIR ?? join(tmpdir(), 'mlp-run');
+  return {
+    runDir,
+    envsDir: env.MLP_RUN_ENVS_DIR ?? join(runDir, 'envs'),
+    checkpointIntervalMs: env.MLP_RUN_CHECKPOINT_INTERVAL,
+    commandPath: env.PATH ?? DEFAULT_COMMAND_PATH,
+    lang: env.LANG ?? 'C.UTF-8',
+    basePython: env.MLP_RUN_PYTHON,
+  };
 }
 
 /** Parses the process environment; throws `ConfigError` naming every bad variable. */
@@ -157,6 +199,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     engineStrict: e.MLP_ENGINE_STRICT,
     ...(e.MLP_MAX_CONCURRENT_ACTIVITIES !== undefined ? { maxConcurrentActivities: e.MLP_MAX_CONCURRENT_ACTIVITIES } : {}),
     scratchDir: e.MLP_SCRATCH_DIR,
+    run: runConfig(e),
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
     logLevel: e.MLP_LOG_LEVEL,
     storage: {

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     deps: {
       store,
       scratchDir: config.scratchDir,
+      run: config.run,
       ...(engine ? { engine: async () => engine } : {}),
       ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
       ...(codeFingerprints ? { codeFingerprints } : {}),

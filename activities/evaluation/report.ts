@@ -14,8 +14,12 @@ export interface ReportContext {
   pipeline: string;
   workflowId: string;
   stepId: string;
-  model: string;
-  testManifest: string;
+  /** What was scored, after `Run <id>, `: the model and test split, or the predictions file. */
+  subject: string;
+  /** Paragraphs after the decision rule: what the evaluation left out, and why. */
+  notes: readonly string[];
+  /** What the examples are called: `{ one: 'image', many: 'images' }`, or rows of a predictions file. */
+  unit: ExampleUnit;
   classes: readonly string[];
   positiveClass: string;
   threshold: ThresholdChoice;
@@ -23,7 +27,12 @@ export interface ReportContext {
   calibrationSummaries: { test: SplitCalibration; validation?: SplitCalibration };
   scorecard: Scorecard;
   plots: Record<string, string>;
-  backend: string;
+}
+
+/** What one example of a split is called in the report, and several. */
+export interface ExampleUnit {
+  one: string;
+  many: string;
 }
 
 const f = (value: number): string => value.toFixed(4);
@@ -35,12 +44,12 @@ const CRITERION_NAMES: Record<Exclude<ThresholdChoice['method'], 'fixed'>, strin
   sensitivity: 'specificity at the sensitivity floor',
 };
 
-export function describeThreshold(threshold: ThresholdChoice): string {
+export function describeThreshold(threshold: ThresholdChoice, unit = 'images'): string {
   const scale = threshold.scale === 'calibrated' ? 'calibrated ' : '';
   if (threshold.method === 'fixed') return `${f(threshold.value)} on the ${scale}probability, fixed in the pipeline`;
   const floor = threshold.minSensitivity === undefined ? '' : ` with sensitivity ≥ ${f(threshold.minSensitivity)}`;
   return (
-    `${f(threshold.value)} on the ${scale}probability, chosen on the validation split (${threshold.validationSize} images) by ${CRITERION_NAMES[threshold.method]}${floor}: ` +
+    `${f(threshold.value)} on the ${scale}probability, chosen on the validation split (${threshold.validationSize} ${unit}) by ${CRITERION_NAMES[threshold.method]}${floor}: ` +
     `every threshold in (${f(threshold.interval.low)}, ${f(threshold.interval.high)}] scored within ${f(threshold.tolerance)} of the best ${f(threshold.best)}, and this is the middle of that interval ` +
     `(validation sensitivity ${f(threshold.tpr)}, false positive rate ${f(threshold.fpr)}); the test split played no part in it`
   );
@@ -69,7 +78,7 @@ function calibrationLines(context: ReportContext): string[] {
     '',
     `Expected calibration error over ${bins} equal-width bins of P(${context.positiveClass}) (Σ count/N · |fraction positive − mean predicted|); Brier score = mean (P − label)².`,
     '',
-    '| split | probabilities | images | ECE | Brier |',
+    `| split | probabilities | ${context.unit.many} | ECE | Brier |`,
     '|---|---|---|---|---|',
     ...(splits.validation ? rows('validation', splits.validation) : []),
     ...rows('test', splits.test),
@@ -87,10 +96,11 @@ export function renderReport(context: ReportContext): string {
   return [
     `# Evaluation: ${context.pipeline} / ${context.stepId}`,
     '',
-    `Run \`${context.workflowId}\`, model \`${context.model}\`, test split \`${context.testManifest}\` (${s.size} images, not augmented), tfjs backend \`${context.backend}\`.`,
+    `Run \`${context.workflowId}\`, ${context.subject}.`,
     '',
-    `Positive class: **${positiveClass}**. Decision threshold: **${describeThreshold(context.threshold)}**. An image is predicted ${positiveClass} when ${context.calibration.method === 'platt' ? 'the calibrated ' : ''}P(${positiveClass}) ≥ the threshold.${onModelScale(context)}`,
+    `Positive class: **${positiveClass}**. Decision threshold: **${describeThreshold(context.threshold, context.unit.many)}**. A test ${context.unit.one} is predicted ${positiveClass} when ${context.calibration.method === 'platt' ? 'the calibrated ' : ''}P(${positiveClass}) ≥ the threshold.${onModelScale(context)}`,
     '',
+    ...context.notes.flatMap((note) => [note, '']),
     '## Headline',
     '',
     '| metric | value |',

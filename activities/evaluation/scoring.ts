@@ -11,7 +11,6 @@ import {
   type ClassificationReport,
   type RocPoint,
 } from './metrics.ts';
-import type { ImagePrediction } from './predict.ts';
 import type { SplitScores, ThresholdChoice } from './threshold.ts';
 
 /** Headline metrics of the positive class: what the step outputs and the promotion gate reads. */
@@ -37,15 +36,6 @@ export interface Scorecard {
   roc: RocPoint[];
   /** ROC point of the chosen threshold. */
   operatingPoint: { threshold: number; fpr: number; tpr: number };
-}
-
-/** Binary labels (1 = positive class) and positive-class probabilities, tagged with their split. */
-export function splitScores(split: SplitScores['split'], predictions: readonly ImagePrediction[], positiveIndex: number): SplitScores {
-  return {
-    split,
-    labels: predictions.map((p) => (p.label === positiveIndex ? 1 : 0)),
-    scores: predictions.map((p) => p.probabilities[positiveIndex] ?? 0),
-  };
 }
 
 /**

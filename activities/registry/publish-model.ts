@@ -1,8 +1,6 @@
-import { ModelRegistryError } from '../../common/errors.ts';
 import type { PublishInput, PublishOutput } from '../../common/step-kinds/publish.ts';
 import type { ObjectStore } from '../object-store.ts';
-import { ModelJsonSchema } from '../training/layers-model-io.ts';
-import { modelJsonKey } from '../evaluation/trained-model.ts';
+import { copyModel } from './copy-model.ts';
 import { decidePromotion } from './promotion-gate.ts';
 import { registryKeys, type Lineage, type VersionRecord } from '../../common/model-registry.ts';
 import { claimVersion, readAlias, readVersion, writeAlias, writeVersion } from './registry.ts';
@@ -14,27 +12,9 @@ export interface PublishOptions {
   now?: () => Date;
 }
 
-/** Copies the model's files (model.json and the shards it lists) under the version; returns their keys. */
-async function copyModel(store: ObjectStore, source: string, target: string): Promise<string[]> {
-  const jsonKey = modelJsonKey(source);
-  const parsed = ModelJsonSchema.safeParse(await store.getJson(jsonKey));
-  if (!parsed.success) throw new ModelRegistryError(`Publish failed: ${jsonKey} is not a TF.js layers model.json`);
-  const sourcePrefix = jsonKey.slice(0, jsonKey.lastIndexOf('/') + 1);
-  const shards = parsed.data.weightsManifest.flatMap((group) => group.paths);
-  const written: string[] = [];
-  // Shards first: a reader that finds model.json finds its weights too.
-  for (const path of shards) {
-    await store.put(`${target}/${path}`, await store.get(`${sourcePrefix}${path}`));
-    written.push(`${target}/${path}`);
-  }
-  await store.put(`${target}/model.json`, await store.get(jsonKey), 'application/json');
-  written.push(`${target}/model.json`);
-  return written;
-}
-
 /**
- * The publish step: claims the next version, copies the model (and the evaluation's metrics and
- * report) under `models/<name>/<version>/`, writes the version record, moves `latest`, and moves
+ * The publish step: claims the next version, copies the model (a TF.js model, or any artifact
+ * as it is: copy-model.ts) and the evaluation's metrics and report under `models/<name>/<version>/`, writes the version record, moves `latest`, and moves
  * `production` only when the gate passes. A retry of the same step reuses its claimed version.
  */
 export async function publish(store: ObjectStore, input: PublishInput, options: PublishOptions): Promise<PublishOutput> {
@@ -43,7 +23,9 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
   const prefix = registryKeys.version(input.name, version);
   let record = await readVersion(store, input.name, version);
   if (!record) {
-    const files = await copyModel(store, input.model, `${prefix}model`);
+    // The default lives here, not in the schema: publish steps from before formats keep their cache keys.
+    const format = input.format ?? 'tfjs';
+    const files = await copyModel(store, input.model, `${prefix}model`, format);
     let metricsKey: string | undefined;
     if (input.metricsKey) {
       metricsKey = `${prefix}metrics.json`;
@@ -62,6 +44,7 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
       version,
       createdAt: now().toISOString(),
       model: `${prefix}model`,
+      format,
       files,
       ...(input.classes ? { classes: input.classes } : {}),
       ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),

@@ -1,8 +1,8 @@
 import { evaluateStep } from '../../common/step-kinds/evaluate.ts';
-import { evaluate } from '../evaluation/evaluate-model.ts';
+import { evaluate } from '../evaluation/evaluate.ts';
 import { defineStep } from './define-step.ts';
 
-/** The `evaluate` step: scores the model on the test split, writes metrics, plots and a report (activities/evaluation/). */
+/** The `evaluate` step: scores the model on the test split, or predictions CSVs, and writes metrics, plots and a report (activities/evaluation/). */
 export const createEvaluateActivity = defineStep(evaluateStep, ({ store }) => async ({ input, context, heartbeat, log }) =>
   evaluate(store, input, context, {
     onProgress: heartbeat,

@@ -4,6 +4,7 @@ import { createDownloadActivity } from './download.ts';
 import { createEvaluateActivity } from './evaluate.ts';
 import { createNoopActivity } from './noop.ts';
 import { createPublishActivity } from './publish.ts';
+import { createRunActivity } from './run.ts';
 import { createSubsetActivity } from './subset.ts';
 import { createTrainActivity } from './train.ts';
 
@@ -19,5 +20,6 @@ export function createStepActivities(deps: ActivityDeps) {
     ...createTrainActivity(deps),
     ...createEvaluateActivity(deps),
     ...createPublishActivity(deps),
+    ...createRunActivity(deps),
   } satisfies StepActivities;
 }

@@ -16,6 +16,7 @@ export const createPublishActivity = defineStep(publishStep, ({ store, codeVersi
     ...(input.manifestHash ? { manifestHash: input.manifestHash } : {}),
     ...(input.engine ? { engine: input.engine } : {}),
     ...(input.seed !== undefined ? { seed: input.seed } : {}),
+    ...(input.code ? { code: input.code } : {}),
     ...(codeVersion ? { codeVersion } : {}),
     sourceModel: input.model,
   };

@@ -11,6 +11,7 @@ import { FORWARDED_SIGNALS, startWorkerGroup } from '../worker-group.ts';
 import { parseClientConfig, workflowUiUrl } from '../config.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { submitPipeline } from '../pipeline-submit.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
 import { followRun } from '../demo.ts';
 import { summarizeRun } from '../run-summary.ts';
 import { info, printResult } from '../output.ts';
@@ -63,6 +64,8 @@ export function register(program: Command): void {
         const client = new Client({ connection: temporal, namespace: clientConfig.namespace });
         // A fresh run key per demo run: a second demo shows the step cache at work.
         const runKey = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
+        const codeLine = formatCodeUpload(await uploadPipelineCode(loaded, () => s3CodeArchiveStore(connection.storage)), loaded.code);
+        if (codeLine !== undefined) info(`    ${codeLine}`);
         const run = await submitPipeline(client, loaded.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
         const url = workflowUiUrl(clientConfig, run.workflowId, run.runId);
         info(`4/4 run: ${run.workflowId}\n    Temporal UI: ${url}`);

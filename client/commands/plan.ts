@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .action(async (file: string, flags: PipelineFileFlags) => {
       const loaded = await loadOrReport(file, flags);
       if (loaded === undefined) return;
-      const plan = planPipeline(loaded.resolved, loaded.spec.schedule);
+      const plan = planPipeline(loaded.resolved, loaded.spec.schedule, loaded.code);
       printResult(flags, plan, () => formatPlan(plan));
     });
 }

@@ -6,10 +6,12 @@ import { checkRunKey } from '../../common/object-keys.ts';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
 import { info, printResult } from '../output.ts';
 import { pipelineStartOptions } from '../pipeline-start.ts';
 import { paramSettings, planRerun, rerunStart } from '../rerun.ts';
 import { progressFromHistory, recordedStart } from '../run-history.ts';
+import { loadClientStorage } from '../storage-connection.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface RerunFlags extends PipelineFileFlags, ConnectionFlags {
@@ -66,6 +68,9 @@ export function register(program: Command): void {
           if (loaded.resolved.name !== recorded.name) {
             throw new PipelineSpecError(`mlp rerun: ${flags.file} is pipeline "${loaded.resolved.name}", but ${workflowId} ran "${recorded.name}"`);
           }
+          // The file's code may have changed since the recorded run: store it before the new run starts.
+          const codeLine = formatCodeUpload(await uploadPipelineCode(loaded, () => s3CodeArchiveStore(loadClientStorage(flags))), loaded.code);
+          if (codeLine !== undefined && !flags.json) info(codeLine);
           spec = loaded.resolved;
         }
         const plan = planRerun(recorded, spec, { workflowId, state: before.state, steps: before.steps }, start);

@@ -2,9 +2,11 @@ import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { workflowUiUrl, type ClientConfig } from '../config.ts';
 import { connectTemporal, loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
 import { describeRunFailure, formatRunFailure } from '../failure.ts';
 import { info, printResult } from '../output.ts';
 import { checkRefreshedSteps, submitPipeline } from '../pipeline-submit.ts';
+import { loadClientStorage } from '../storage-connection.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface RunFlags extends PipelineFileFlags, ConnectionFlags {
@@ -31,6 +33,10 @@ export function register(program: Command): void {
       if (loaded === undefined) return;
       const spec = loaded.resolved;
       checkRefreshedSteps(spec, flags.refresh);
+      // Before submitting: a worker may start a run step as soon as the run exists.
+      const code = await uploadPipelineCode(loaded, () => s3CodeArchiveStore(loadClientStorage(flags)));
+      const codeLine = formatCodeUpload(code, loaded.code);
+      if (codeLine !== undefined && !flags.json) info(codeLine);
       const { client, close } = await connect(config);
       try {
         const { handle, workflowId, runId, existing } = await submitPipeline(client, spec, {
@@ -39,7 +45,7 @@ export function register(program: Command): void {
           refresh: flags.refresh,
         });
         const url = workflowUiUrl(config, workflowId, runId);
-        const started = { workflowId, runId, specHash: spec.specHash, url, existing, refresh: flags.refresh };
+        const started = { workflowId, runId, specHash: spec.specHash, url, existing, refresh: flags.refresh, code };
         if (!flags.wait) {
           printResult(flags, started, () =>
             `${existing ? 'already ran' : 'started'} ${workflowId}\nrun id: ${runId}\n${url}`,

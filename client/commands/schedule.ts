@@ -3,7 +3,9 @@ import type { Client, ScheduleDescription, ScheduleHandle, ScheduleSummary } fro
 import { Option, type Command } from 'commander';
 import { dateTime, duration } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { printResult } from '../output.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
+import { info, printResult } from '../output.ts';
+import { loadClientStorage } from '../storage-connection.ts';
 import {
   DEFAULT_CATCHUP_WINDOW,
   fileScheduleSettings,
@@ -115,6 +117,9 @@ async function withSchedule<T>(flags: ConnectionFlags, scheduleId: string, fn: (
 async function createOrApply(file: string, flags: CreateFlags, mode: 'create' | 'apply'): Promise<void> {
   const loaded = await loadOrReport(file, flags);
   if (loaded === undefined) return;
+  // Every scheduled run executes this code: it is stored now, once.
+  const codeLine = formatCodeUpload(await uploadPipelineCode(loaded, () => s3CodeArchiveStore(loadClientStorage(flags))), loaded.code);
+  if (codeLine !== undefined && !flags.json) info(codeLine);
   const { client, config, close } = await connectClient(flags);
   try {
     const fromFile = mode === 'apply' ? fileScheduleSettings(loaded.spec, file) : undefined;

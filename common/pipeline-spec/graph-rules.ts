@@ -183,8 +183,16 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
         continue;
       }
       const kind = findStepKind(targetUses);
-      const outputs = kind === undefined ? undefined : outputNames(kind.output);
-      if (outputs !== undefined && !outputs.includes(reference.output)) {
+      const fixed = kind === undefined ? undefined : outputNames(kind.output);
+      const outputs = kind?.outputNamesOf?.(target?.with ?? {}) ?? fixed;
+      if (outputs === undefined || outputs.includes(reference.output)) continue;
+      if (kind?.outputNamesOf !== undefined) {
+        const declared = outputs.filter((name) => !(fixed ?? []).includes(name));
+        issues.push({
+          path,
+          message: `${reference.raw}: step "${reference.stepId}" (${targetUses}) declares no output "${reference.output}" (declared under with.outputs: ${declared.length > 0 ? declared.join(', ') : 'none'}; always: ${(fixed ?? []).join(', ')})`,
+        });
+      } else {
         issues.push({
           path,
           message: `${reference.raw}: step "${reference.stepId}" (${targetUses}) has no output "${reference.output}" (outputs: ${outputs.join(', ')})`,

@@ -16,16 +16,23 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Why `metric` names nothing numeric the kind outputs, or `undefined` when it does. */
-export function selectMetricProblem(kind: StepKind, metric: string): string | undefined {
+/**
+ * Why `metric` names nothing numeric the kind outputs, or `undefined` when it does. `input` (the
+ * step's `with`) gives the output names of a kind whose outputs the step declares (run).
+ */
+export function selectMetricProblem(kind: StepKind, metric: string, input: Readonly<Record<string, unknown>> = {}): string | undefined {
   const path = metric.split('.');
   const numeric = (types: Set<string>): boolean => types.has('number') || types.has('integer') || types.has('any');
+  const outputs = kind.outputNamesOf?.(input) ?? outputNames(kind.output) ?? [];
+  const [name = ''] = path;
+  // A name the step's outputs hold is judged by its type below; any other may be a metric the step's code reports.
+  const anyMetricName = kind.metrics?.names.length === 0 && !outputs.includes(name);
   const schemas = schemasAt(jsonSchemaOf(kind.output, 'output'), path);
-  if (schemas.length > 0 && numeric(typesOf(schemas))) return undefined;
-  if (path.length === 1 && kind.metrics?.names.includes(metric) === true) return undefined;
-  const outputs = outputNames(kind.output) ?? [];
-  const numericOutputs = outputs.filter((name) => numeric(typesOf(schemasAt(jsonSchemaOf(kind.output, 'output'), [name]))));
-  const reported = kind.metrics === undefined ? '' : `; metrics: ${kind.metrics.names.join(', ')}`;
+  if (schemas.length > 0 && numeric(typesOf(schemas)) && (kind.outputNamesOf === undefined || outputs.includes(name))) return undefined;
+  if (path.length === 1 && (anyMetricName || kind.metrics?.names.includes(metric) === true)) return undefined;
+  const numericOutputs = outputs.filter((output) => numeric(typesOf(schemasAt(jsonSchemaOf(kind.output, 'output'), [output]))));
+  const reported =
+    kind.metrics === undefined ? '' : `; metrics: ${kind.metrics.names.length === 0 ? `any name in ${kind.metrics.output}` : kind.metrics.names.join(', ')}`;
   const what = schemas.length > 0 ? `${kind.uses} output "${metric}" is not a number` : `${kind.uses} outputs no number "${metric}"`;
   return `${what} (numeric outputs: ${numericOutputs.length > 0 ? numericOutputs.join(', ') : 'none'}${reported})`;
 }
@@ -67,7 +74,7 @@ export function checkSweepStep(
   });
   let select: SweepSelect | undefined;
   if (step.select !== undefined) {
-    const problem = selectMetricProblem(kind, step.select.metric);
+    const problem = selectMetricProblem(kind, step.select.metric, withParams);
     if (problem !== undefined) issues.push({ path: [...at, 'select', 'metric'], message: `select.metric "${step.select.metric}": ${problem}` });
     select = { metric: step.select.metric, goal: step.select.goal };
   }

@@ -73,14 +73,24 @@ const sweepSchema = z.strictObject({
 
 const input = z
   .strictObject({
-    model: objectKeySchema.describe('Key of the model.json a train step wrote (its folder works too)'),
-    testManifest: objectKeySchema.describe('Split manifest of the test images (scored as stored, never augmented)'),
+    model: objectKeySchema.optional().describe('Key of the model.json a train step wrote (its folder works too); with testManifest. Or give predictions instead'),
+    testManifest: objectKeySchema.optional().describe('Split manifest of the test images (scored as stored, never augmented); with model'),
+    valManifest: objectKeySchema.optional().describe('With model: needed for a threshold chosen on validation and for calibration: platt (never fitted on test)'),
+    predictions: objectKeySchema
+      .optional()
+      .describe(
+        "In place of model + testManifest: key of a CSV of test predictions made elsewhere (e.g. ${{ steps.fit.outputs.predictions }} of a run step). Header id,label,score (other columns ignored, no quoting); label: the true class name; score: the probability of positiveClass, in [0, 1]; ids unique",
+      ),
+    valPredictions: objectKeySchema
+      .optional()
+      .describe('With predictions: the validation predictions CSV (same columns), needed for a threshold chosen on validation and for calibration: platt (never fitted on test)'),
     classes: z
       .array(z.string().min(1))
       .min(2)
       .optional()
-      .describe("Classes the model predicts, in label order (usually ${{ steps.train.outputs.classes }}); default: model.json userDefinedMetadata.classes. Must equal the manifests' classes"),
-    valManifest: objectKeySchema.optional().describe('Needed for a threshold chosen on validation and for calibration: platt (never fitted on test)'),
+      .describe(
+        "With model: the classes the model predicts, in label order (usually ${{ steps.train.outputs.classes }}); default: model.json userDefinedMetadata.classes; must equal the manifests' classes. With predictions: the two class names the labels may take, in report order; default: the one label other than positiveClass in the first file read, then positiveClass",
+      ),
     threshold: thresholdSchema,
     calibration: calibrationSchema,
     positiveClass: z.string().min(1).default('PNEUMONIA'),
@@ -99,12 +109,26 @@ const input = z
       .describe("The sweep that chose the model (a train step's outputs.trials and outputs.selectedTrial): the report says which trial won and why, beside a PNG of the metric per trial"),
   })
   .superRefine((value, ctx) => {
-    if (value.valManifest !== undefined) return;
+    const fromPredictions = value.predictions !== undefined || value.valPredictions !== undefined;
+    if (fromPredictions) {
+      for (const field of ['model', 'testManifest', 'valManifest', 'featureEngine'] as const) {
+        if (value[field] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [field], message: `${field} goes with a model; predictions are scores made elsewhere: give model + testManifest or predictions, not both` });
+        }
+      }
+      if (value.predictions === undefined) ctx.addIssue({ code: 'custom', path: ['predictions'], message: 'valPredictions needs predictions (the test predictions CSV)' });
+    } else if (value.model === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['model'], message: 'evaluate needs model + testManifest (a trained model and its test split) or predictions (a CSV of id,label,score)' });
+    } else if (value.testManifest === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['testManifest'], message: 'model needs testManifest (the split manifest of the test images)' });
+    }
+    const validationField = fromPredictions ? 'valPredictions' : 'valManifest';
+    if (value[validationField] !== undefined) return;
     if (typeof value.threshold !== 'number') {
       const named = value.threshold === 'auto' ? 'auto' : `{ criterion: ${value.threshold.criterion} }`;
-      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: `threshold: ${named} needs valManifest (the threshold is chosen on validation)` });
+      ctx.addIssue({ code: 'custom', path: [validationField], message: `threshold: ${named} needs ${validationField} (the threshold is chosen on validation)` });
     } else if (value.calibration === 'platt') {
-      ctx.addIssue({ code: 'custom', path: ['valManifest'], message: 'calibration: platt needs valManifest (fitted on validation)' });
+      ctx.addIssue({ code: 'custom', path: [validationField], message: `calibration: platt needs ${validationField} (fitted on validation)` });
     }
   })
   .describe('evaluate inputs');
@@ -142,21 +166,22 @@ const output = z.object({
     .describe('Expected calibration error (equal-width bins) and Brier score of the probabilities the threshold applies to'),
   testSize: z.number().int().min(0),
   metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
-  predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image)'),
+  predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image or predictions row)'),
   report: objectKeySchema.describe('Key of report.md'),
-  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, samples, reliability (and sweep, with a sweep input)'),
+  plots: z.record(z.string(), objectKeySchema).describe('PNG keys: curves, confusion, roc, reliability, samples (with a model: predictions have no images), and sweep with a sweep input'),
 });
 
-/** Scores the model on the un-augmented test split: metrics, plots and a markdown report. */
+/** Scores the model on the un-augmented test split, or predictions made elsewhere: metrics, plots and a markdown report. */
 export const evaluateStep = {
   uses: 'evaluate',
   activity: 'evaluateModel',
   // 2: calibration, and auto takes the middle of the equally good thresholds (was the highest).
+  // predictions/valPredictions came without a bump: optional fields, absent from every key before.
   version: '2',
-  description: 'Evaluates a model on the test split: metrics, confusion matrix, ROC/PR AUC, plots, report',
+  description: 'Evaluates a model on the test split, or predictions CSVs: metrics, confusion matrix, ROC/PR AUC, calibration, threshold, plots, report',
   input,
   output,
-  artifactInputs: ['model', 'testManifest', 'valManifest', 'histories'],
+  artifactInputs: ['model', 'testManifest', 'valManifest', 'predictions', 'valPredictions', 'histories'],
   artifactOutputs: ['metricsKey', 'predictions', 'report', 'plots'],
   resultsDependOnEngine: true,
   defaultQueue: 'cpu',

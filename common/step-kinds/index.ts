@@ -3,6 +3,7 @@ import { downloadStep } from './download.ts';
 import { evaluateStep } from './evaluate.ts';
 import { noopStep } from './noop.ts';
 import { publishStep } from './publish.ts';
+import { runStep } from './run.ts';
 import { subsetStep } from './subset.ts';
 import { trainStep } from './train.ts';
 
@@ -12,9 +13,10 @@ export * from './subset.ts';
 export * from './train.ts';
 export * from './evaluate.ts';
 export * from './publish.ts';
+export * from './run.ts';
 
 /** Every step kind a pipeline may name in `uses:`, in documentation order. */
-export const STEP_KINDS = [noopStep, downloadStep, subsetStep, trainStep, evaluateStep, publishStep] as const;
+export const STEP_KINDS = [noopStep, downloadStep, subsetStep, trainStep, evaluateStep, publishStep, runStep] as const;
 
 export type StepKindName = (typeof STEP_KINDS)[number]['uses'];
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { MODEL_FORMATS } from '../model-registry.ts';
 import type { StepKind } from '../step-kind.ts';
 import { appliedCalibrationSchema, objectKeySchema, sha256Schema } from './fields.ts';
+import { PACKAGED_CODE } from './run.ts';
 
 const input = z
   .strictObject({
@@ -8,7 +10,14 @@ const input = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and dashes')
       .describe('Registry model name: models/<name>/<version>/'),
-    model: objectKeySchema.describe('Model prefix written by a train step'),
+    model: objectKeySchema.describe("The model: a train step's model.json key (format tfjs), or any artifact, e.g. a run step's output folder or file"),
+    // No default in the schema: publish steps written before this field keep their cache keys.
+    format: z
+      .enum(MODEL_FORMATS)
+      .optional()
+      .describe(
+        'tfjs (default): a TF.js layers model.json and the shards it lists; onnx: a folder or file with an .onnx model; other: any artifact. onnx and other are copied as they are (a folder with everything under it, or one file) into models/<name>/<version>/model/',
+      ),
     metrics: z.record(z.string(), z.number()).describe('Headline metrics, usually ${{ steps.evaluate.outputs.metrics }}'),
     metricsKey: objectKeySchema.optional(),
     report: objectKeySchema.optional(),
@@ -20,6 +29,11 @@ const input = z
       .optional()
       .describe('Calibration the threshold applies after, usually ${{ steps.evaluate.outputs.calibration }}; recorded with the version'),
     engine: z.string().min(1).optional().describe('Lineage: training engine, e.g. ${{ steps.train.outputs.engine }}'),
+    code: z
+      .string()
+      .regex(PACKAGED_CODE, 'expected sha256:<64 lower-case hex characters>')
+      .optional()
+      .describe("Lineage: the user's code that made the model, a run step's packaged code (sha256:<hex>, its resolved with.code)"),
     seed: z.number().int().min(0).optional().describe('Lineage: training seed'),
     promote: z
       .strictObject({
@@ -39,10 +53,11 @@ const output = z.object({
   reason: z.string().describe('Why the gate promoted or held the version, in plain words'),
 });
 
-/** Registers the model in the registry (monotonic versions) and applies the promotion gate. */
+/** Registers the model (a train step's, or any artifact) in the registry (monotonic versions) and applies the promotion gate. */
 export const publishStep = {
   uses: 'publish',
   activity: 'publishModel',
+  // format and code came without a bump: optional fields, absent from every key before.
   version: '1',
   description: 'Registers a model version with lineage in models/<name>/<version>/ and moves aliases through a gate',
   // A re-run registers a new version: its number and the gate's verdict against production differ.

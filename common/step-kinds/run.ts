@@ -90,6 +90,10 @@ const output = z
   .catchall(objectKeySchema)
   .describe('One object key per declared output, by name');
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Runs the user's command on a worker with staged inputs, uploaded outputs, logs, checkpoints and metrics. */
 export const runStep = {
   uses: 'run',
@@ -98,8 +102,11 @@ export const runStep = {
   description: "Runs the user's own code (a packaged folder and an argument list) as a durable, cached, resumable step",
   input,
   output,
+  outputNamesOf: (input) => [...Object.keys(isRecord(input['outputs']) ? input['outputs'] : {}), ...RESERVED_RUN_OUTPUTS],
   artifactInputs: ['inputs'],
   artifactOutputs: ['artifacts'],
+  // The Python version joins the cache key (its `engine` part) when `python:` is set.
+  interpreter: (input) => (input['python'] === undefined ? undefined : 'python'),
   // The user's metrics are named by the user: `select.metric` may name any of them.
   metrics: { output: 'metrics', names: [] },
   defaultQueue: 'cpu',

@@ -100,6 +100,7 @@ export function createRecordingSteps(): RecordingSteps {
     trainModel: make(STEP_ACTIVITY_NAMES.train),
     evaluateModel: make(STEP_ACTIVITY_NAMES.evaluate),
     publishModel: make(STEP_ACTIVITY_NAMES.publish),
+    runUserCode: make(STEP_ACTIVITY_NAMES.run),
   };
   return { activities, records, release: (workflowId, stepId) => void released.add(`${workflowId}/${stepId}`) };
 }

@@ -7,7 +7,7 @@ import type { StepContext } from '../../common/step-activities.ts';
 import { evaluateStep, type EvaluateInput } from '../../common/step-kinds/evaluate.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import * as tf from '@tensorflow/tfjs-core';
-import { evaluate } from '../../activities/evaluation/evaluate-model.ts';
+import { evaluate } from '../../activities/evaluation/evaluate.ts';
 import { predictSplit } from '../../activities/evaluation/predict.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
 import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt } from '../../activities/evaluation/calibration.ts';

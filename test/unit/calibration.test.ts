@@ -13,7 +13,7 @@ import {
   reliabilityCurve,
 } from '../../activities/evaluation/calibration.ts';
 import { chooseThreshold, youdenThreshold } from '../../activities/evaluation/threshold.ts';
-import { fitCalibration } from '../../activities/evaluation/evaluate-model.ts';
+import { fitCalibration } from '../../activities/evaluation/write-evaluation.ts';
 import { evaluateStep } from '../../common/step-kinds/evaluate.ts';
 
 const ruleSchema = z.object({

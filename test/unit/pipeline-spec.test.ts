@@ -75,7 +75,7 @@ const invalid: InvalidCase[] = [
   {
     title: 'an unknown step kind, listing the known ones',
     file: 'unknown-kind.yaml',
-    expected: ['unknown-kind.yaml:5:11: unknown step kind "trian" (known: download, evaluate, noop, publish, subset, train)'],
+    expected: ['unknown-kind.yaml:5:11: unknown step kind "trian" (known: download, evaluate, noop, publish, run, subset, train)'],
   },
   {
     title: "inputs that break the step kind's schema after params and references are resolved",

@@ -21,6 +21,7 @@ describe('step definitions', () => {
       train: 'trainModel',
       evaluate: 'evaluateModel',
       publish: 'publishModel',
+      run: 'runUserCode',
     });
   });
 
