@@ -28,6 +28,22 @@ function featureSummary(out: Outputs): string {
   return typeof engine === 'string' && engine !== 'none' ? ` · features: ${engine}` : '';
 }
 
+/** A metric as people read it: 4 significant digits (0.9123, 0.00001, 12350), integers whole. */
+function metricText(value: unknown): string {
+  if (typeof value !== 'number') return JSON.stringify(value);
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+}
+
+/** `valAuc 0.9123 · loss 0.2 — outputs model/, predictions`: a run step's metrics (as its code wrote them) and declared outputs. */
+function runSummary(out: Outputs): string {
+  const metrics = typeof out.metrics === 'object' && out.metrics !== null ? Object.entries(out.metrics) : [];
+  const metricsText = metrics.length > 0 ? metrics.map(([name, value]) => `${name} ${metricText(value)}`).join(' · ') : 'no metrics';
+  const outputs = Object.entries(out)
+    .filter(([name, value]) => !['metrics', 'artifacts', 'trials', 'selectedTrial'].includes(name) && typeof value === 'string')
+    .map(([name, value]) => (String(value).endsWith('/') ? `${name}/` : name));
+  return `${metricsText} — ${outputs.length > 0 ? `outputs ${outputs.join(', ')}` : 'no outputs'}`;
+}
+
 function summarizeStep(uses: string, out: Outputs, bucket: string): string {
   switch (uses) {
     case 'download':
@@ -45,6 +61,8 @@ function summarizeStep(uses: string, out: Outputs, bucket: string): string {
       ].join('\n               ');
     case 'publish':
       return `version ${String(out.version)} at ${String(out.prefix)} — ${String(out.reason ?? (out.promoted ? 'promoted' : 'not promoted'))}`;
+    case 'run':
+      return runSummary(out);
     default:
       return JSON.stringify(out);
   }

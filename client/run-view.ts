@@ -39,7 +39,14 @@ export interface RunView extends PipelineProgressView {
 /** How long a worker may take to answer the progress query (it may replay a long history first). */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 
-const ARTIFACT_KEY = /^(runs|datasets|models)\//;
+/** Prefixes of the object keys steps output; `artifacts/` holds run steps' outputs (content-addressed). */
+const ARTIFACT_KEY = /^(runs|datasets|models|artifacts)\//;
+
+/**
+ * A run step's `artifacts` output repeats each declared output's key with its hash and size: the
+ * key is listed once, under the output's own name.
+ */
+const DETAIL_OUTPUTS = new Set(['artifacts']);
 
 function collectArtifacts(step: string, value: unknown, path: string, into: ArtifactRef[]): void {
   if (typeof value === 'string') {
@@ -61,7 +68,9 @@ export function outputHighlights(steps: readonly { id: string; outputs?: StepOut
     if (step.outputs['metrics'] !== undefined) metrics[step.id] = step.outputs['metrics'];
     const report = step.outputs['report'];
     if (typeof report === 'string') reports[step.id] = report;
-    collectArtifacts(step.id, step.outputs, '', artifacts);
+    for (const [name, value] of Object.entries(step.outputs)) {
+      if (!DETAIL_OUTPUTS.has(name)) collectArtifacts(step.id, value, name, artifacts);
+    }
   }
   return { metrics, artifacts, reports };
 }

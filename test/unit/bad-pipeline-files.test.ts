@@ -106,6 +106,36 @@ const cases: BadFile[] = [
     type: PipelineValidationError,
     message: `${BAD}/step-id-path.yaml:4:9: steps[0].id: expected letters, digits, _ and -, starting with a letter or _`,
   },
+  {
+    title: 'a run step whose code folder does not exist, at with.code',
+    file: 'run-code-missing.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/run-code-missing.yaml:7:13: code "./no-such-folder": no such folder (looked for ${BAD}/no-such-folder)`,
+  },
+  {
+    title: 'a run step whose code folder climbs out of the pipeline file’s folder',
+    file: 'run-code-escapes.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/run-code-escapes.yaml:7:13: code "../../bad" leaves the pipeline file's folder: the code must be in it or below it`,
+  },
+  {
+    title: 'a run step’s requirements outside its code folder',
+    file: 'run-requirements-outside.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/run-requirements-outside.yaml:10:23: python.requirements "../run-code-missing.yaml" leaves the code folder: the requirements file must be inside it`,
+  },
+  {
+    title: 'a reference to an output a run step does not declare, naming those it does',
+    file: 'run-output-undeclared.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/run-output-undeclared.yaml:19:22: \${{ steps.fit.outputs.valPredictions }}: step "fit" (run) declares no output "valPredictions" (declared under with.outputs: model, predictions; always: metrics, artifacts)`,
+  },
+  {
+    title: 'a run sweep selecting by a declared output (an object key, not a metric)',
+    file: 'run-select-output.yaml',
+    type: PipelineValidationError,
+    message: `${BAD}/run-select-output.yaml:7:23: select.metric "model": run output "model" is not a number (numeric outputs: none; metrics: any name in metrics)`,
+  },
 ];
 
 describe('bad pipeline files (test/fixtures/bad/spec)', () => {
