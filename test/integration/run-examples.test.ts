@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { TEST_RUN_ENVS_DIR } from '../helpers/run-envs.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
 
 const TABULAR = 'pipelines/examples/tabular-sklearn/pipeline.yaml';
 const PNEUMONIA_TORCH = 'pipelines/examples/pneumonia-torch/pipeline.yaml';
+const RUN_LOGS = 'test/fixtures/pipelines/run-logs/pipeline.yaml';
 
 const runResultSchema = z.object({
   workflowId: z.string(),
@@ -38,7 +43,7 @@ const publishOutputsSchema = z.object({ version: z.number(), promoted: z.boolean
  * (its Python environment is built once into .tools/run-envs and reused by every later CI run),
  * served from the cache the second time, and reproduced identically; the GPU one validated only.
  */
-describe('the run step examples', function () {
+describe('the run step examples, and mlp logs of a run step, with a real worker process', function () {
   // The first build of the scikit-learn environment downloads about 60 MB.
   this.timeout(600_000);
   let servers: TestServers;
@@ -54,18 +59,26 @@ describe('the run step examples', function () {
     await servers?.stop();
   });
 
-  /** The CLI with the worker's storage settings: `mlp run` uploads the run steps' code before it submits. */
+  /** `mlp <args>` with the connection flags, as a node command line. */
+  const cliArgs = (args: string[]): string[] => [
+    '--import',
+    'tsx',
+    'client/bin.ts',
+    ...args,
+    ...['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', 'run-examples'],
+  ];
+  /** The worker's storage settings: `mlp run` uploads the run steps' code before it submits. */
+  const cliEnv = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    S3_ENDPOINT: servers.storage.endpoint,
+    S3_BUCKET: servers.storage.bucket,
+    S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
+    S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+  });
+
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const connection = ['--address', servers.temporalAddress, '--namespace', servers.namespace, '--task-queue-prefix', 'run-examples'];
-    const env = {
-      ...process.env,
-      S3_ENDPOINT: servers.storage.endpoint,
-      S3_BUCKET: servers.storage.bucket,
-      S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-      S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
-    };
     try {
-      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', ...args, ...connection], { env, maxBuffer: 32 * 1024 * 1024 });
+      const { stdout, stderr } = await exec(process.execPath, cliArgs(args), { env: cliEnv(), maxBuffer: 32 * 1024 * 1024 });
       return { code: 0, stdout, stderr };
     } catch (error) {
       return z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error);
@@ -111,6 +124,30 @@ describe('the run step examples', function () {
       'every step, re-run without the cache, gives the same outputs',
     );
     assert.equal(reproduced.reproduced, true);
+  });
+
+  it('mlp logs --follow prints a run step’s lines while its command runs, then the rest, and exits when the step ended', async () => {
+    const gate = join(servers.dir, `gate-${randomUUID()}`);
+    const started = await json(z.object({ workflowId: z.string() }), 'run', RUN_LOGS, '--set', `gate=${gate}`);
+    const follower = spawn(process.execPath, cliArgs(['logs', started.workflowId, 'talk', '--follow', '--interval', '500']), {
+      env: cliEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const printed: string[] = [];
+    let stderr = '';
+    createInterface({ input: follower.stdout }).on('line', (line) => printed.push(line));
+    follower.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.once('close', resolve));
+
+    await waitUntil('both lines the command printed before its gate', async () => (printed.length >= 2 ? true : undefined), { timeoutMs: 90_000 });
+    assert.deepEqual([...printed].sort(), ['line 1: started', 'line 2: on stderr'], 'stdout and stderr, as they came');
+    const running = await json(showSchema, 'show', started.workflowId);
+    assert.equal(running.steps[0]?.state, 'running', 'the lines came while the command ran');
+
+    writeFileSync(gate, '');
+    assert.equal(await exited, 0, stderr);
+    assert.equal(printed.length, 3, printed.join('\n'));
+    assert.equal(printed[2], 'line 3: the gate opened');
   });
 
   it('pneumonia-torch, the GPU example, is a valid pipeline whose code and requirements package', async () => {
