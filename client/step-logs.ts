@@ -11,6 +11,9 @@ import type { RunView } from './run-view.ts';
  * and the run's view come in as functions, so this file is pure of Temporal.
  */
 
+/** How long one read of a followed, quiet log waits for news before the follower looks at the run again. */
+export const FOLLOW_WAIT_MS = 10_000;
+
 /** Which logs to print: a step, a trial of a sweep step, an attempt (default: the latest). */
 export interface LogSelection {
   stepId?: string;
@@ -115,14 +118,19 @@ export interface StreamStepLogsOptions {
   selection: LogSelection;
   /** The run's view when the command started (its steps were checked against the selection). */
   view: RunView;
-  /** One read of every selected log from the offsets reached so far (a `readStepLogs` workflow). */
-  read: (offsets: Record<string, number>) => Promise<StepLogsResponse>;
+  /**
+   * One read of every selected log from the offsets reached so far (a `readStepLogs` workflow),
+   * waiting up to `waitMs` for something new; `complete` names the logs already seen complete.
+   */
+  read: (offsets: Record<string, number>, poll: { waitMs: number; complete: string[] }) => Promise<StepLogsResponse>;
   /** Keep printing what the logs gain until the selection has finished. */
   follow: boolean;
   /** The run's view again, between follow polls. */
   refreshView: () => Promise<RunView>;
-  /** @default 2000 (the worker uploads a running log at most every 2 s) */
+  /** Least time between two reads that found lines. @default 2000 (the worker uploads a running log at most every 2 s) */
   intervalMs?: number;
+  /** How long one read of a quiet log waits for news (a long poll). @default FOLLOW_WAIT_MS */
+  waitMs?: number;
   onLine: (line: LogLine) => void;
   /** Which attempt is shown, a log still being written: for the person, not the log. */
   onNotice: (message: string) => void;
@@ -144,20 +152,24 @@ export interface StreamedLogs {
  * comes after the step ended and holds the complete log.
  */
 export async function streamStepLogs(options: StreamStepLogsOptions): Promise<StreamedLogs> {
-  const { selection, follow, intervalMs = 2_000, onLine, onNotice, wait = (ms) => sleep(ms) } = options;
+  const { selection, follow, intervalMs = 2_000, waitMs = FOLLOW_WAIT_MS, onLine, onNotice, wait = (ms) => sleep(ms) } = options;
   let view = options.view;
   const offsets: Record<string, number> = {};
+  const complete = new Set<string>();
   const shownAttempt = new Map<string, number>();
   const whole = new Map<string, { chunk: StepLogChunk; lines: string[]; attempts: number[] }>();
   let waitingAnnounced = false;
 
-  const readAll = async (): Promise<{ chunks: StepLogChunk[]; sources: StepLogsResponse['sources'] }> => {
+  const readAll = async (firstWaitMs: number): Promise<{ chunks: StepLogChunk[]; sources: StepLogsResponse['sources'] }> => {
     const chunks: StepLogChunk[] = [];
-    for (;;) {
-      const response = await options.read(offsets);
+    for (let reads = 0; ; reads++) {
+      const response = await options.read(offsets, { waitMs: reads === 0 ? firstWaitMs : 0, complete: [...complete] });
       const sources = response.sources;
       const selected = response.logs.filter((chunk) => selection.trial === undefined || chunk.trial === selection.trial);
-      for (const chunk of selected) offsets[chunk.key] = chunk.nextOffset;
+      for (const chunk of selected) {
+        offsets[chunk.key] = chunk.nextOffset;
+        if (chunk.status !== null) complete.add(chunk.key);
+      }
       chunks.push(...selected);
       // The answer's byte budget ran out before the end of a log: read on at once.
       const more = selected.some((chunk) => chunk.text !== '') && selected.some((chunk) => chunk.nextOffset < chunk.size);
@@ -167,7 +179,8 @@ export async function streamStepLogs(options: StreamStepLogsOptions): Promise<St
 
   for (;;) {
     const finished = follow && selectionFinished(view, selection);
-    const { chunks, sources } = await readAll();
+    // A follower waits in the read for news of a quiet log; the last read after the end does not.
+    const { chunks, sources } = await readAll(follow && !finished ? waitMs : 0);
     for (const chunk of chunks) {
       const label = stepLogLabel(chunk);
       const attempts = sources.find((source) => source.stepId === chunk.stepId && source.trial === chunk.trial)?.attempts ?? [chunk.attempt];
@@ -204,7 +217,8 @@ export async function streamStepLogs(options: StreamStepLogsOptions): Promise<St
       onNotice(`waiting for ${selection.stepId === undefined ? 'the run’s steps' : `'${stepLogLabel({ stepId: selection.stepId, ...(selection.trial === undefined ? {} : { trial: selection.trial }) })}'`} to write logs`);
       waitingAnnounced = true;
     }
-    await wait(intervalMs);
+    // A busy log is read at most once per interval; a quiet one already waited in the read.
+    if (chunks.some((chunk) => chunk.text !== '')) await wait(intervalMs);
     view = await options.refreshView();
   }
 }

@@ -35,7 +35,19 @@ export interface StepLogsRequest {
   offsets: Record<string, number>;
   /** @default STEP_LOGS_MAX_BYTES, and never more */
   maxBytes?: number;
+  /**
+   * Long poll: while nothing is new, look again (every second) for up to this long before
+   * answering, so a follower of a quiet log starts a few workflows a minute rather than one per
+   * poll. New is a line, a log the reader has no offset for, or a status not in `complete`.
+   * @default 0, at most STEP_LOGS_MAX_WAIT_MS
+   */
+  waitMs?: number;
+  /** Log keys the reader has already seen complete (their status present). */
+  complete?: string[];
 }
+
+/** The longest a `readStepLogs` call waits for something new (its activity's timeout is a minute). */
+export const STEP_LOGS_MAX_WAIT_MS = 20_000;
 
 /** One log (a step's or a sweep trial's attempt) and the whole lines read from it this time. */
 export const StepLogChunkSchema = z.object({

@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PipelineSpecError } from '../../common/errors.ts';
 import { stepLogKey, stepLogStatusKey, unsafeObjectKeyReason } from '../../common/object-keys.ts';
 import { stepRunPrefix, trialRunPrefix } from '../../common/step-activities.ts';
 import {
   parseStepLogKey,
   STEP_LOGS_MAX_BYTES,
+  STEP_LOGS_MAX_WAIT_MS,
   StepLogStatusSchema,
   type StepLogChunk,
   type StepLogsRequest,
@@ -19,9 +21,35 @@ export type StepLogSource = Pick<ObjectStore, 'listWithInfo' | 'getJson' | 'getR
  * Reads the streamed logs of a run's steps for `mlp logs` (through workflows/step-logs.ts): lists
  * `runs/<workflowId>/[<stepId>/]`, picks one attempt of each step's and sweep trial's log, and
  * returns the whole lines each gained since the offset the reader reached (ranged GETs), so a
- * reader following a live log fetches only what is new.
+ * reader following a live log fetches only what is new. With `waitMs`, waits for something new.
  */
-export async function readStepLogs(store: StepLogSource, request: StepLogsRequest): Promise<StepLogsResponse> {
+export async function readStepLogs(store: StepLogSource, request: StepLogsRequest, clock: LongPollClock = realClock): Promise<StepLogsResponse> {
+  const deadline = clock.now() + Math.min(Math.max(request.waitMs ?? 0, 0), STEP_LOGS_MAX_WAIT_MS);
+  for (;;) {
+    const response = await readOnce(store, request);
+    if (clock.now() >= deadline || hasNews(request, response)) return response;
+    await clock.sleep(LONG_POLL_EVERY_MS);
+  }
+}
+
+/** Time for the long poll; tests pass their own. */
+export interface LongPollClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: LongPollClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
+/** Between two looks of a long poll (the writer uploads at most every 2 s). */
+const LONG_POLL_EVERY_MS = 1_000;
+
+/** Whether the reader learns something: a line, a log it has not read from yet, or a log that became complete. */
+function hasNews(request: StepLogsRequest, response: StepLogsResponse): boolean {
+  const complete = new Set(request.complete ?? []);
+  return response.logs.some((chunk) => chunk.text !== '' || request.offsets[chunk.key] === undefined || (chunk.status !== null && !complete.has(chunk.key)));
+}
+
+async function readOnce(store: StepLogSource, request: StepLogsRequest): Promise<StepLogsResponse> {
   const prefix = logsPrefix(request);
   const sources = new Map<string, { stepId: string; trial?: number; logs: Map<number, number>; statuses: Set<number> }>();
   for (const object of await store.listWithInfo(prefix)) {

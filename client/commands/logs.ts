@@ -20,12 +20,16 @@ interface LogsFlags extends ConnectionFlags {
 }
 
 /** Reads logs through a `readStepLogs` workflow on the cpu worker: the CLI holds no storage credentials. */
-function logReader(client: Client, taskQueue: string, request: Omit<StepLogsRequest, 'offsets'>): (offsets: Record<string, number>) => Promise<StepLogsResponse> {
-  return async (offsets) => {
+function logReader(
+  client: Client,
+  taskQueue: string,
+  request: Omit<StepLogsRequest, 'offsets'>,
+): (offsets: Record<string, number>, poll: { waitMs: number; complete: string[] }) => Promise<StepLogsResponse> {
+  return async (offsets, poll) => {
     const result: unknown = await client.workflow.execute(READ_STEP_LOGS_WORKFLOW, {
       taskQueue,
       workflowId: `logs-${request.workflowId}-${randomUUID().slice(0, 8)}`,
-      args: [{ ...request, offsets } satisfies StepLogsRequest],
+      args: [{ ...request, offsets, ...poll } satisfies StepLogsRequest],
     });
     return StepLogsResponseSchema.parse(result);
   };
@@ -46,7 +50,7 @@ export function register(program: Command): void {
     .description("Print the logs of a run's run steps (one step, a sweep trial as <step>#<n>, or every step, each line prefixed by its step)")
     .option('-f, --follow', 'keep printing new lines until the step (or, without a step, the run) has finished; exits 1 when it failed')
     .option('--attempt <n>', 'this attempt of the step (default: the latest)', positiveInteger)
-    .option('--interval <ms>', 'how often --follow polls', positiveInteger, 2000)
+    .option('--interval <ms>', 'with --follow: least time between two reads of a busy log (a quiet one is long-polled)', positiveInteger, 2000)
     .option('--json', 'print the logs as JSON (with --follow: one JSON line per log line)')
     .action(async (workflowId: string, step: string | undefined, flags: LogsFlags) => {
       const { client, config, close } = await connectClient(flags);

@@ -5,7 +5,7 @@ import type { RunView } from '../../client/run-view.ts';
 import { checkSelection, formatLogLine, parseStepArgument, selectionFailed, streamStepLogs, type LogLine, type LogSelection } from '../../client/step-logs.ts';
 import type { StepProgressView } from '../../client/progress.ts';
 import type { StepState } from '../../common/pipeline-progress.ts';
-import { stepLogKey } from '../../common/object-keys.ts';
+import { stepLogKey, stepLogStatusKey } from '../../common/object-keys.ts';
 import { stepRunPrefix, trialRunPrefix } from '../../common/step-activities.ts';
 import { PipelineError } from '../../common/errors.ts';
 import { MemoryLogStore } from '../helpers/memory-log-store.ts';
@@ -119,6 +119,43 @@ describe('mlp logs: printing and following run step logs', () => {
     await assert.rejects(print(view, { stepId: 'evaluate' }), { message: `Step 'evaluate' (uses: evaluate) writes no logs: only run steps do (mlp show ${RUN} shows its outputs)` });
     await assert.rejects(print(view, { stepId: 'prepare' }), (error: unknown) => error instanceof PipelineError && /served from the cache/.test(error.message));
     await assert.rejects(print(view, { stepId: 'fit' }), { message: `Step 'fit' of run ${RUN} has not started yet (mlp logs --follow waits for it)` });
+  });
+
+  it('long-polls a quiet log: answers when a line, a new log or its status appears, or when the wait is over', async () => {
+    const prefix = stepRunPrefix(RUN, 'fit');
+    const key = stepLogKey(prefix, 1);
+    await store.put(key, 'epoch 1\n');
+    let time = 0;
+    const sleeps: number[] = [];
+    const worker: (() => Promise<void>)[] = [];
+    const clock = {
+      now: () => time,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        time += ms;
+        await worker.shift()?.();
+      },
+    };
+    const poll = (complete: string[] = []) => readStepLogs(store, { workflowId: RUN, stepId: 'fit', offsets: { [key]: 8 }, waitMs: 10_000, complete }, clock);
+
+    worker.push(async () => {}, async () => void (await store.put(key, 'epoch 1\nepoch 2\n')));
+    const grown = await poll();
+    assert.equal(grown.logs[0]?.text, 'epoch 2\n');
+    assert.equal(sleeps.length, 2, 'answered at the first look that found the line');
+
+    sleeps.length = 0;
+    await store.put(key, 'epoch 1\n');
+    const quiet = await poll();
+    assert.equal(quiet.logs[0]?.text, '');
+    assert.equal(sleeps.reduce((sum, ms) => sum + ms, 0), 10_000, 'nothing new: answered when the wait was over');
+
+    sleeps.length = 0;
+    worker.push(async () => void (await store.putJson(stepLogStatusKey(prefix, 1), { attempt: 1, ...ended, bytes: 8 })));
+    assert.notEqual((await poll()).logs[0]?.status, null);
+    assert.equal(sleeps.length, 1, 'the log became complete');
+    sleeps.length = 0;
+    await poll([key]);
+    assert.equal(sleeps.length, 10, 'a completion the reader has seen is not news');
   });
 
   it('follows a running step: lines as they are uploaded, a new attempt, and the rest of the log once the step ended', async () => {
