@@ -159,6 +159,7 @@ export async function streamStepLogs(options: StreamStepLogsOptions): Promise<St
   const shownAttempt = new Map<string, number>();
   const whole = new Map<string, { chunk: StepLogChunk; lines: string[]; attempts: number[] }>();
   let waitingAnnounced = false;
+  let sawLog = false;
 
   const readAll = async (firstWaitMs: number): Promise<{ chunks: StepLogChunk[]; sources: StepLogsResponse['sources'] }> => {
     const chunks: StepLogChunk[] = [];
@@ -192,6 +193,9 @@ export async function streamStepLogs(options: StreamStepLogsOptions): Promise<St
         whole.set(chunk.key, entry);
         continue;
       }
+      sawLog = true;
+      if (lines.length === 0) continue;
+      // Which attempt the lines below are from, whenever it changes (retries, a failed attempt's last lines).
       if (shownAttempt.get(label) !== chunk.attempt && (shownAttempt.has(label) || chunk.attempt > 1)) onNotice(`${label}: attempt ${chunk.attempt}`);
       shownAttempt.set(label, chunk.attempt);
       for (const line of lines) onLine({ step: chunk.stepId, ...(chunk.trial === undefined ? {} : { trial: chunk.trial }), attempt: chunk.attempt, line });
@@ -210,10 +214,10 @@ export async function streamStepLogs(options: StreamStepLogsOptions): Promise<St
       return { logs, view };
     }
     if (finished) {
-      if (shownAttempt.size === 0) onNotice(noLogsReason(view, selection, sources));
+      if (!sawLog) onNotice(noLogsReason(view, selection, sources));
       return { logs: [], view };
     }
-    if (shownAttempt.size === 0 && !waitingAnnounced) {
+    if (!sawLog && !waitingAnnounced) {
       onNotice(`waiting for ${selection.stepId === undefined ? 'the run’s steps' : `'${stepLogLabel({ stepId: selection.stepId, ...(selection.trial === undefined ? {} : { trial: selection.trial }) })}'`} to write logs`);
       waitingAnnounced = true;
     }

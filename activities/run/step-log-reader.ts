@@ -66,32 +66,39 @@ async function readOnce(store: StepLogSource, request: StepLogsRequest): Promise
   }
 
   let budget = Math.min(request.maxBytes ?? STEP_LOGS_MAX_BYTES, STEP_LOGS_MAX_BYTES);
+  const complete = new Set(request.complete ?? []);
   const logs: StepLogChunk[] = [];
   const available: StepLogsResponse['sources'] = [];
   for (const source of sources.values()) {
     const attempts = [...source.logs.keys()].sort((a, b) => a - b);
     if (attempts.length > 0) available.push({ stepId: source.stepId, ...(source.trial === undefined ? {} : { trial: source.trial }), attempts });
-    const attempt = request.attempt ?? attempts.at(-1);
-    const size = attempt === undefined ? undefined : source.logs.get(attempt);
-    if (attempt === undefined || size === undefined) continue;
     const runPrefix = source.trial === undefined ? stepRunPrefix(request.workflowId, source.stepId) : trialRunPrefix(request.workflowId, source.stepId, source.trial);
-    const key = stepLogKey(runPrefix, attempt);
-    const status = source.statuses.has(attempt) ? StepLogStatusSchema.parse(await store.getJson(stepLogStatusKey(runPrefix, attempt))) : null;
-    const offset = Math.min(request.offsets[key] ?? 0, size);
-    const bytes = await store.getRange(key, offset, Math.min(size - offset, budget));
-    const text = wholeLines(bytes, offset + bytes.length < size);
-    budget -= text.length;
-    logs.push({
-      stepId: source.stepId,
-      ...(source.trial === undefined ? {} : { trial: source.trial }),
-      attempt,
-      key,
-      size,
-      status,
-      offset,
-      nextOffset: offset + text.length,
-      text: text.toString('utf8'),
-    });
+    const selected = request.attempt ?? attempts.at(-1);
+    // Without --attempt, also the rest of an earlier attempt the reader is in the middle of: the
+    // last lines of a failed attempt (its traceback) come with its close, after the retry may
+    // have started.
+    const unfinished = request.attempt === undefined ? attempts.filter((attempt) => request.offsets[stepLogKey(runPrefix, attempt)] !== undefined && !complete.has(stepLogKey(runPrefix, attempt))) : [];
+    for (const attempt of [...new Set([...unfinished, ...(selected === undefined ? [] : [selected])])].sort((a, b) => a - b)) {
+      const size = source.logs.get(attempt);
+      if (size === undefined) continue;
+      const key = stepLogKey(runPrefix, attempt);
+      const status = source.statuses.has(attempt) ? StepLogStatusSchema.parse(await store.getJson(stepLogStatusKey(runPrefix, attempt))) : null;
+      const offset = Math.min(request.offsets[key] ?? 0, size);
+      const bytes = await store.getRange(key, offset, Math.min(size - offset, budget));
+      const text = wholeLines(bytes, offset + bytes.length < size);
+      budget -= text.length;
+      logs.push({
+        stepId: source.stepId,
+        ...(source.trial === undefined ? {} : { trial: source.trial }),
+        attempt,
+        key,
+        size,
+        status,
+        offset,
+        nextOffset: offset + text.length,
+        text: text.toString('utf8'),
+      });
+    }
   }
   return { logs, sources: available };
 }

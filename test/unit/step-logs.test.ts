@@ -158,7 +158,7 @@ describe('mlp logs: printing and following run step logs', () => {
     assert.equal(sleeps.length, 10, 'a completion the reader has seen is not news');
   });
 
-  it('follows a running step: lines as they are uploaded, a new attempt, and the rest of the log once the step ended', async () => {
+  it('follows a running step: lines as they are uploaded, the end of a failed attempt and the next attempt, and the rest once the step ended', async () => {
     const prefix = stepRunPrefix(RUN, 'fit');
     const running = runView('RUNNING', [step('fit', 'running')]);
     const finished = runView('COMPLETED', [step('fit', 'succeeded')]);
@@ -192,7 +192,7 @@ describe('mlp logs: printing and following run step logs', () => {
     const result = await streamStepLogs({
       selection,
       view: running,
-      read: (offsets) => readStepLogs(store, { workflowId: RUN, stepId: 'fit', offsets }),
+      read: (offsets, poll) => readStepLogs(store, { workflowId: RUN, stepId: 'fit', offsets, complete: poll.complete }),
       follow: true,
       refreshView: async () => {
         const next = worker[polls];
@@ -204,9 +204,9 @@ describe('mlp logs: printing and following run step logs', () => {
       onNotice: (notice) => notices.push(notice),
       wait: async () => {},
     });
-    // Attempt 1's last line came with its close, after the follower moved to attempt 2: a
-    // follower shows the latest attempt, and `--attempt 1` prints the whole first one.
-    assert.deepEqual(lines, ['1: epoch 1', '1: epoch 2', '2: resumed at epoch 2', '2: epoch 3', '2: done']);
+    // Attempt 1's last line came with its close, when attempt 2 had started: the follower still
+    // prints it (a failed attempt's last lines are the ones that say why), then moves on.
+    assert.deepEqual(lines, ['1: epoch 1', '1: epoch 2', '1: Killed', '2: resumed at epoch 2', '2: epoch 3', '2: done']);
     assert.deepEqual(notices, ["waiting for 'fit' to write logs", 'fit: attempt 2']);
     assert.equal(polls, 4);
     assert.equal(selectionFailed(result.view, selection), false);
