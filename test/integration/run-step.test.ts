@@ -4,11 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { listingSha256 } from '../../activities/content-hash.ts';
 import { createActivities } from '../../activities/index.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
+import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { defaultRunSettings } from '../../activities/steps/run.ts';
+import { sha256Bytes } from '../../activities/data/file-hash.ts';
 import { packageCodeFolder } from '../../client/code-package.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { PROJECT_ROOT } from '../../client/servers/binaries.ts';
 import { isRunning } from '../../client/servers/launch.ts';
 import { spawnWorkerProcess } from '../../client/worker-process.ts';
 import { codeArchiveKey } from '../../common/object-keys.ts';
@@ -76,7 +80,8 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     await store.put(codeArchiveKey(packaged.sha256), packaged.archive);
     code = `sha256:${packaged.sha256}`;
     const scratchDir = join(servers.dir, 'scratch');
-    const run = { ...defaultRunSettings(scratchDir), checkpointIntervalMs: 200 };
+    // One Python environment per CI run, shared by every test that builds one (run-contract item 5).
+    const run = { ...defaultRunSettings(scratchDir), envsDir: join(PROJECT_ROOT, '.tools', 'run-envs'), checkpointIntervalMs: 200 };
     workers = await startPipelineWorkers({
       temporalAddress: servers.temporalAddress,
       namespace: servers.namespace,
@@ -141,6 +146,46 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     assert.deepEqual(await result(second), first);
     const progress = await second.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
     assert.deepEqual(progress.steps.map((step) => step.state), ['cached', 'cached'], 'both steps served from the cache after their artifacts were verified');
+  });
+
+  it('with python: `python` is the environment’s interpreter, and the Python version is part of the cache key', async () => {
+    const script = 'import json, os, sys; json.dump({"inVenv": int(sys.prefix != sys.base_prefix)}, open(os.environ["MLP_METRICS"], "w"))';
+    const outputs = await result(await start([runStep('py', { timeout: '3m', with: { command: ['python', '-c', script], python: { requirements: 'requirements.txt' } } })]));
+    assert.deepEqual(outputs['py']?.['metrics'], { inVenv: 1 });
+
+    const cache = createStepCacheActivities({ store, scratchDir: servers.dir });
+    const withPython = await cache.computeCacheKeyParts({ uses: 'run', inputs: { code, command: ['python', 'fit.py'], python: {} } });
+    assert.match(withPython.parts.engine ?? '', /^python \d+\.\d+\.\d+$/);
+    const withoutPython = await cache.computeCacheKeyParts({ uses: 'run', inputs: { code, command: ['python', 'fit.py'] } });
+    assert.equal(withoutPython.parts.engine, null);
+  });
+
+  it('the cache key hashes each named input by content (a folder by its listing), and a folder output that changed is not served from the cache', async () => {
+    const cache = createStepCacheActivities({ store, scratchDir: servers.dir });
+    const base = `test-inputs/${randomUUID().slice(0, 8)}/`;
+    await store.put(`${base}data/a.txt`, 'a');
+    await store.put(`${base}data/sub/b.txt`, 'b');
+    await store.put(`${base}notes.txt`, 'notes');
+    const keyOf = () => cache.computeCacheKeyParts({ uses: 'run', inputs: { code, command: ['node', 'x.mjs'], inputs: { data: `${base}data/`, notes: `${base}notes.txt` } } });
+    const before = await keyOf();
+    const listing = listingSha256([
+      { path: 'a.txt', sha256: sha256Bytes('a') },
+      { path: 'sub/b.txt', sha256: sha256Bytes('b') },
+    ]);
+    assert.deepEqual(before.parts.inputs, { inputs: { data: `sha256:${listing}`, notes: `sha256:${sha256Bytes('notes')}` } });
+    await store.put(`${base}data/sub/b.txt`, 'B');
+    const after = await keyOf();
+    assert.notEqual(after.key, before.key, 'a changed file inside a folder input changes the key');
+    assert.deepEqual((after.parts.inputs['inputs'] as Record<string, string>)['notes'], `sha256:${sha256Bytes('notes')}`);
+
+    // A recorded folder output is served only while it holds the listing its sha256 names.
+    const folder = `${base}data/`;
+    const outputs = { model: folder, metrics: {}, artifacts: { model: { type: 'directory', key: folder, sha256: listingSha256([{ path: 'a.txt', sha256: sha256Bytes('a') }, { path: 'sub/b.txt', sha256: sha256Bytes('B') }]), bytes: 2 } } };
+    await cache.recordCache({ key: before.key, uses: 'run', outputs, workflowId: 'wf', stepId: 'fit' });
+    assert.equal((await cache.lookupVerifiedCache(before.key)).status, 'hit');
+    await store.put(`${folder}extra.txt`, 'x');
+    const stale = await cache.lookupVerifiedCache(before.key);
+    assert.ok(stale.status === 'stale' && /^output artifacts: folder .* changed since it was cached/.test(stale.reason), JSON.stringify(stale));
   });
 
   /** The epoch in the step's last saved checkpoint (0 before the first save). */
