@@ -10,6 +10,8 @@ import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
 import { defaultRunSettings } from '../../activities/steps/run.ts';
 import { sha256Bytes } from '../../activities/data/file-hash.ts';
+import { decodeNpyUint8, encodeNpyUint8 } from '../../activities/data/npy.ts';
+import { datasetKeys, manifestText } from '../../common/dataset-manifest.ts';
 import { packageCodeFolder } from '../../client/code-package.ts';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
 import { PROJECT_ROOT } from '../../client/servers/binaries.ts';
@@ -186,6 +188,30 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     await store.put(`${folder}extra.txt`, 'x');
     const stale = await cache.lookupVerifiedCache(before.key);
     assert.ok(stale.status === 'stale' && /^output artifacts: folder .* changed since it was cached/.test(stale.reason), JSON.stringify(stale));
+  });
+
+  it('a split manifest of subset is staged as a folder numpy reads: images.npy, labels.npy, classes.txt, images.csv, manifest.json', async () => {
+    const params = { width: 2, height: 2, channels: 1 as const, fit: 'fill' as const };
+    const pixels = Uint8Array.from([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
+    const shardKey = datasetKeys.shard('f'.repeat(64), params);
+    await store.put(shardKey, encodeNpyUint8(pixels, [3, 2, 2]));
+    const image = (row: number, cls: string) => ({ sha256: String(row).repeat(64), path: `train/${cls}/${row}.png`, class: cls, label: cls === 'NORMAL' ? 0 : 1, key: shardKey, row });
+    // Manifest order differs from shard order: staging follows the manifest.
+    const manifest = { version: 2, datasetHash: 'd'.repeat(64), split: 'train', classes: ['NORMAL', 'PNEUMONIA'], preprocessing: params, classCounts: { NORMAL: 1, PNEUMONIA: 2 }, images: [image(2, 'PNEUMONIA'), image(0, 'NORMAL'), image(1, 'PNEUMONIA')] };
+    const text = manifestText(manifest);
+    const key = datasetKeys.split('d'.repeat(64), sha256Bytes(text));
+    await store.put(key, text);
+    const outputs = await result(await start([runStep('stage', { with: { command: ['node', 'copy-input.mjs', 'train'], inputs: { train: key }, outputs: { staged: 'directory' } } })]));
+    const folder = String(outputs['stage']?.['staged']);
+    assert.deepEqual((await store.list(folder)).map((member) => member.slice(folder.length)).sort(), ['classes.txt', 'images.csv', 'images.npy', 'labels.npy', 'manifest.json']);
+    const images = decodeNpyUint8(await store.get(`${folder}images.npy`));
+    assert.deepEqual(images.shape, [3, 2, 2]);
+    assert.deepEqual([...images.data], [20, 21, 22, 23, 0, 1, 2, 3, 10, 11, 12, 13]);
+    const labels = decodeNpyUint8(await store.get(`${folder}labels.npy`));
+    assert.deepEqual([labels.shape, [...labels.data]], [[3], [1, 0, 1]]);
+    assert.equal((await store.get(`${folder}classes.txt`)).toString(), 'NORMAL\nPNEUMONIA\n');
+    assert.equal((await store.get(`${folder}images.csv`)).toString().split('\n')[1], `0,1,PNEUMONIA,${'2'.repeat(64)},train/PNEUMONIA/2.png`);
+    assert.equal((await store.get(`${folder}manifest.json`)).toString(), text);
   });
 
   /** The epoch in the step's last saved checkpoint (0 before the first save). */
