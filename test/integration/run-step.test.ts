@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { listingSha256 } from '../../activities/content-hash.ts';
 import { createActivities } from '../../activities/index.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
@@ -234,6 +235,17 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
       }),
     ]);
     const runPrefix = `runs/${handle.workflowId}/train/`;
+    // The step's heartbeat carries the command's `::mlp progress` and its last log line (what `mlp watch` shows).
+    const details = await waitUntil('progress in the heartbeat', async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      const payload = pending.find((activity) => activity.activityId === 'train')?.heartbeatDetails?.payloads?.[0];
+      const heartbeat = payload ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload) : undefined;
+      return typeof heartbeat?.['done'] === 'number' && heartbeat['done'] >= 1 ? heartbeat : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(details['phase'], 'running');
+    assert.equal(details['total'], total);
+    assert.match(String(details['message']), /^epoch \d$/);
+    assert.equal(details['lastLine'], 'attempt 1 starts at epoch 0', 'progress lines are not log lines');
     const killedAt = await waitUntil('a checkpoint of epoch 3', async () => ((await savedEpoch(runPrefix)) >= 3 ? savedEpoch(runPrefix) : undefined), { timeoutMs: 90_000 });
     const victim = gpuWorkers.at(-1);
     assert.ok(victim);
