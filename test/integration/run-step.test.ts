@@ -51,7 +51,7 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
   const gpuWorkers: ChildProcess[] = [];
 
   /** An activities-only worker process on the gpu queue, configured through its environment as users run it. */
-  function startGpuWorker(): ChildProcess {
+  function startGpuWorker(env: Record<string, string> = {}): ChildProcess {
     const child = spawnWorkerProcess({
       logFile: join(servers.dir, `gpu-worker-${gpuWorkers.length}.log`),
       env: {
@@ -70,6 +70,7 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
         S3_BUCKET: servers.storage.bucket,
         S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
         S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+        ...env,
       },
     });
     gpuWorkers.push(child);
@@ -267,6 +268,37 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     const resumedAt = Number(/attempt 2 starts at epoch (\d+)/.exec(secondLog)?.[1]);
     assert.ok(resumedAt >= killedAt, `attempt 2 resumed at epoch ${resumedAt}, the checkpoint before the kill held ${killedAt}`);
     process.stdout.write(`      (command stopped ${stoppedMs} ms after its worker's SIGKILL; resumed at epoch ${resumedAt} of ${total}; ${metrics.ran} epochs run in all)\n`);
+  });
+
+  it('SIGTERM to the worker: after its grace period the command gets SIGTERM, its checkpoint is saved as it exits, and the retry resumes from it', async () => {
+    const current = gpuWorkers.at(-1);
+    assert.ok(current);
+    const replaced = new Promise((resolve) => current.once('exit', resolve));
+    current.kill('SIGKILL');
+    await replaced;
+    const worker = startGpuWorker({ MLP_SHUTDOWN_GRACE_TIME: '1s' });
+    const pidsFile = join(servers.dir, `shutdown-${randomUUID().slice(0, 8)}.pids`);
+    const total = 6;
+    const handle = await start([
+      runStep('train', { queue: 'gpu', heartbeatTimeout: '5s', timeout: '2m', with: { command: ['node', 'epochs.mjs', total, 400], env: { PIDS_FILE: pidsFile }, outputs: { state: 'file' } } }),
+    ]);
+    const runPrefix = `runs/${handle.workflowId}/train/`;
+    await waitUntil('a checkpoint of epoch 2', async () => ((await savedEpoch(runPrefix)) >= 2 ? true : undefined), { timeoutMs: 90_000 });
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    assert.equal(await exited, 0, 'the worker stopped gracefully');
+    const firstPid = Number(readFileSync(pidsFile, 'utf8').trim().split(' ')[1]);
+    assert.equal(isRunning(firstPid), false, 'the command did not outlive its worker');
+    const status = (await store.getJson(`${runPrefix}logs/attempt-1.json`)) as { exitCode: number | null; signal: string | null };
+    assert.deepEqual([status.exitCode, status.signal], [null, 'SIGTERM']);
+    const savedAtExit = await savedEpoch(runPrefix);
+
+    startGpuWorker();
+    const metrics = (await result(handle))['train']?.['metrics'] as { epochs: number; ran: number };
+    assert.equal(metrics.epochs, total);
+    assert.equal(metrics.ran, total, 'no epoch repeated: the checkpoint was saved when the command exited');
+    const resumedAt = Number(/attempt 2 starts at epoch (\d+)/.exec((await store.get(`${runPrefix}logs/attempt-2.log`)).toString())?.[1]);
+    assert.equal(resumedAt, savedAtExit);
   });
 
   it('cancelling the run stops the command’s whole process group: the child and its grandchild (which ignores SIGTERM) are gone', async () => {
