@@ -133,7 +133,8 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
         },
       }),
     ];
-    const first = await result(await start(steps));
+    const firstRun = await start(steps);
+    const first = await result(firstRun);
     const fit = first['fit'] ?? {};
     assert.deepEqual(fit['metrics'], { valAuc: 0.75 });
     const artifacts = fit['artifacts'] as Record<string, { type: string; key: string; sha256: string; bytes: number }>;
@@ -144,6 +145,8 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     assert.deepEqual((await store.list(String(fit['model']))).sort(), ['alias.json', 'model.json', 'weights/w.bin'].map((name) => `${fit['model']}${name}`));
     assert.equal((await store.get(`${fit['model']}alias.json`)).toString(), '{"layers": 2}', 'a symlink inside the output is uploaded as the file it names');
     assert.equal(Object.keys(artifacts).sort().join(), 'model,predictions', 'the undeclared scratch.txt is not uploaded');
+    const log = (await store.get(`runs/${firstRun.workflowId}/fit/logs/attempt-1.log`)).toString();
+    assert.match(log, /\[mlp\] warning: \$MLP_OUTPUTS\/scratch\.txt is not a declared output; it was not uploaded/);
     assert.deepEqual(first['check']?.['metrics'], { layers: 2, weightBytes: 3, predictionLines: 2 }, 'the folder and the file were staged as inputs');
 
     const second = await start(steps);
@@ -312,6 +315,21 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     await handle.cancel();
     await assert.rejects(handle.result());
     await waitUntil('the child and the grandchild to exit', async () => (pids.some(isRunning) ? undefined : true), { timeoutMs: 15_000 });
+  });
+
+  it('the step timeout stops the command’s whole process group as well', async () => {
+    const pidsFile = join(servers.dir, `timeout-${randomUUID().slice(0, 8)}.pids`);
+    const handle = await start([
+      runStep('slow', { timeout: '4s', retry: { maximumAttempts: 1, initialInterval: '50ms', backoffCoefficient: 1 }, with: { command: ['node', 'grandchild.mjs'], env: { PIDS_FILE: pidsFile }, gracePeriodSeconds: 1 } }),
+    ]);
+    const pids = await waitUntil('the command to record its pids', async () => {
+      const [child, grandchild] = readFileSyncOrEmpty(pidsFile).trim().split(' ').map(Number);
+      return child && grandchild ? [child, grandchild] : undefined;
+    });
+    await assert.rejects(handle.result(), (error: unknown) => error instanceof WorkflowFailedError && /timed out|timeout/i.test(String(findCause(error, ActivityFailure)?.cause?.message ?? error)));
+    const started = Date.now();
+    await waitUntil('the child and the grandchild to exit', async () => (pids.some(isRunning) ? undefined : true), { timeoutMs: 20_000 });
+    process.stdout.write(`      (processes gone ${Date.now() - started} ms after the run failed on its timeout)\n`);
   });
 
   it('the command’s environment is the minimal base, the MLP_* variables and env: — none of the worker’s S3 keys or Temporal settings', async () => {
