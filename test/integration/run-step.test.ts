@@ -369,6 +369,12 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     }
     const outputs = { model: 'directory', predictions: 'file' };
 
+    it('code that was not packaged, or whose archive is gone: RunCodeError saying so', async () => {
+      await expectStepFailure(runStep('raw', { with: { code: './fit', command: ['node', 'x.mjs'] } }), 'RunCodeError', /^Run step "raw": code "\.\/fit" was not packaged \(expected sha256:<hex>\)/);
+      const gone = `sha256:${'0'.repeat(64)}`;
+      await expectStepFailure(runStep('gone', { with: { code: gone, command: ['node', 'x.mjs'] } }), 'RunCodeError', /^Code archive s3:\/\/[^/]+\/code\/0{64}\.tar\.gz not found/);
+    });
+
     it('a command that does not exist: RunContractError naming it', async () => {
       await expectStepFailure(runStep('ghost', { with: { command: ['no-such-program-mlp'] } }), 'RunContractError', /^Command "no-such-program-mlp" not found \(looked up on PATH=/);
     });
