@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, realpath, readlink, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { gzipSync, constants as zlibConstants } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { RunCodeError } from '../common/errors.ts';
 
@@ -83,7 +83,8 @@ export async function packageCodeFolder(dir: string, options: PackageCodeOptions
       entries.map((entry) => entry.path),
     )
     .concat();
-  const archive = gzipSync(tarBytes, { level: zlibConstants.Z_BEST_COMPRESSION });
+  // A fixed level (zlib's default, 6): the archive's bytes, and so its sha256, depend on it.
+  const archive = gzipSync(tarBytes, { level: 6 });
   archive[GZIP_OS_BYTE] = GZIP_OS_UNKNOWN;
   const sha256 = createHash('sha256').update(archive).digest('hex');
   return { sha256, archive, files: files.length, bytes };
