@@ -112,6 +112,18 @@ export class ObjectStore {
     return JSON.parse((await this.get(key)).toString('utf8')) as unknown;
   }
 
+  /**
+   * Reads `length` bytes of an object from `offset` (a ranged GET): how `mlp logs --follow`
+   * reads only what a growing log gained. Throws `ArtifactNotFoundError` when it does not exist.
+   */
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    const stream = await this.#wrapNotFound(key, () => this.#client.getPartialObject(this.bucket, key, offset, length));
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
   /** Streams an object; throws `ArtifactNotFoundError` when it does not exist. */
   async getStream(key: string): Promise<Readable> {
     return this.#wrapNotFound(key, () => this.#client.getObject(this.bucket, key));

@@ -4,7 +4,7 @@ import type { StepProgressView } from './progress.ts';
 /**
  * One progress bar per step, from the step's state and its last heartbeat details: bytes for a
  * download, images for import and subset, epochs and batches with loss and accuracy for training,
- * milliseconds slept for noop. Pure, so `mlp watch` only draws what this computes.
+ * the command's own progress lines for a run step, milliseconds slept for noop. Pure, so `mlp watch` only draws what this computes.
  */
 
 export interface BarState {
@@ -89,6 +89,40 @@ function heartbeatBar(beat: Heartbeat): BarState | undefined {
   return undefined;
 }
 
+/** A `run` step's heartbeat (the runUserCode activity): its phase, and in `running` the command's `::mlp progress` line and last log line. */
+const runHeartbeatSchema = z.looseObject({
+  phase: z.enum(['code', 'environment', 'inputs', 'running', 'outputs']),
+  done: finite.optional(),
+  total: finite.optional(),
+  message: z.string().optional(),
+  lastLine: z.string().optional(),
+});
+
+const RUN_PHASES: Record<z.infer<typeof runHeartbeatSchema>['phase'], string> = {
+  code: 'unpacking code',
+  environment: 'building the Python environment',
+  inputs: 'staging inputs',
+  running: 'running',
+  outputs: 'uploading outputs',
+};
+
+/** Longest message or log line shown after a bar: the rest of the line is in `mlp logs`. */
+const RUN_NOTE_CHARS = 60;
+
+/**
+ * The command's own progress (`::mlp progress {"done": 3, "total": 10, "message": "epoch 3"}`)
+ * measures the bar; without it the bar names the phase and shows the last log line (pip's, while
+ * the environment builds), so a quiet bar still says what the step does.
+ */
+function runBar(beat: z.infer<typeof runHeartbeatSchema>): BarState {
+  const parts = [RUN_PHASES[beat.phase]];
+  if (beat.done !== undefined) parts.push(beat.total === undefined ? `${beat.done}` : `${beat.done}/${beat.total}`);
+  const note = (beat.message ?? beat.lastLine)?.trim();
+  if (note !== undefined && note !== '') parts.push(note.length > RUN_NOTE_CHARS ? `${note.slice(0, RUN_NOTE_CHARS - 1)}…` : note);
+  const measured = beat.done !== undefined && beat.total !== undefined && beat.total > 0;
+  return { value: measured ? Math.min(beat.done ?? 0, beat.total ?? 0) : 0, total: measured ? (beat.total ?? 0) : 0, detail: parts.join(' ') };
+}
+
 export function stepBar(step: StepProgressView): BarState {
   switch (step.state) {
     case 'succeeded':
@@ -104,8 +138,9 @@ export function stepBar(step: StepProgressView): BarState {
     case 'pending':
       return { value: 0, total: 1, detail: 'waiting' };
     case 'running': {
+      const run = step.uses === 'run' ? runHeartbeatSchema.safeParse(step.heartbeat) : undefined;
       const parsed = heartbeatSchema.safeParse(step.heartbeat);
-      const bar = parsed.success ? heartbeatBar(parsed.data) : undefined;
+      const bar = run?.success === true ? runBar(run.data) : parsed.success ? heartbeatBar(parsed.data) : undefined;
       const attempt = step.attempt !== undefined && step.attempt > 1 ? ` (attempt ${step.attempt})` : '';
       return bar === undefined ? { value: 0, total: 0, detail: `running${attempt}` } : { ...bar, detail: `${bar.detail}${attempt}` };
     }

@@ -133,6 +133,15 @@ export class PythonEnvironmentError extends PipelineError {
   override name = 'PythonEnvironmentError';
 }
 
+/**
+ * Thrown when pip could not reach its package index (or mirror) while building a `run` step's
+ * Python environment: a network failure, so the step's retry policy retries it, unlike
+ * PythonEnvironmentError.
+ */
+export class PythonPackageIndexError extends PipelineError {
+  override name = 'PythonPackageIndexError';
+}
+
 /** Thrown when a `run` step's command broke the step's contract: a declared output missing, an output escaping its folder, metrics that are not a JSON object of numbers, a command that does not exist. */
 export class RunContractError extends PipelineError {
   override name = 'RunContractError';

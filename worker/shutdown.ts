@@ -12,6 +12,11 @@ export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * and no polling of `process.ppid` is needed. Graceful means: stop polling for new tasks, give
  * running activities `graceMs` to finish, then cancel them. A second signal exits at once.
  * The SDK's own signal handling must be off (`Runtime.install({ shutdownSignals: [] })`).
+ *
+ * A `run` step's command is a process group of its own: the cancellation at the end of the grace
+ * period stops it (SIGTERM, then SIGKILL after its gracePeriodSeconds), and should this process
+ * exit or die first, a watcher holding a pipe to it stops the group all the same
+ * (activities/run/command-process.ts).
  */
 export function stopOnShutdownRequest(workers: readonly Worker[], logger: Logger, graceMs: number): void {
   let requested = false;

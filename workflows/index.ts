@@ -6,3 +6,4 @@ export * from './models.ts';
 export * from './storage-gc.ts';
 export * from './cache-explain.ts';
 export * from './run-sweep-trial.ts';
+export * from './step-logs.ts';

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
 import * as tar from 'tar';
 import { ArtifactNotFoundError, ChecksumMismatchError, RunCodeError } from '../../common/errors.ts';
 import { codeArchiveKey } from '../../common/object-keys.ts';

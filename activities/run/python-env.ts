@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
-import { PythonEnvironmentError } from '../../common/errors.ts';
+import { PythonEnvironmentError, PythonPackageIndexError } from '../../common/errors.ts';
 
 /**
  * The Python virtual environments of `run` steps: one per (Python version, requirements
@@ -173,8 +173,20 @@ async function buildEnv(options: BuildOptions): Promise<void> {
     onLine,
   });
   if (pip.code !== 0) {
-    throw new PythonEnvironmentError(`pip install of the step's requirements failed (${exitText(pip)}); its last lines:\n${pip.lines.slice(-ERROR_LINES).join('\n')}`);
+    const tail = pip.lines.slice(-ERROR_LINES).join('\n');
+    if (pip.lines.some(isConnectionRetry)) {
+      throw new PythonPackageIndexError(`pip install of the step's requirements failed (${exitText(pip)}) after it could not reach its package index; its last lines:\n${tail}`);
+    }
+    throw new PythonEnvironmentError(`pip install of the step's requirements failed (${exitText(pip)}); its last lines:\n${tail}`);
   }
+}
+
+/**
+ * pip's warning that a request to its index failed at the connection (it then reports the
+ * package as not found): the failure says nothing about the requirements, so it is retried.
+ */
+function isConnectionRetry(line: string): boolean {
+  return /^WARNING: Retrying \(Retry\(/.test(line) && /connection broken by|NewConnectionError|ConnectTimeoutError|ReadTimeoutError|ProtocolError|ProxyError|SSLError|timed out/.test(line);
 }
 
 /** Whether the file names anything to install (pip refuses nothing; blank lines and comments are nothing). */

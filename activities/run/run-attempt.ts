@@ -195,6 +195,8 @@ export async function runAttempt(request: RunAttemptRequest): Promise<RunOutput>
     });
     const stopOnCancel = (): void => void command.stop();
     signal.addEventListener('abort', stopOnCancel, { once: true });
+    // Cancelled while the command was starting: the listener came too late for that abort.
+    if (signal.aborted) stopOnCancel();
     try {
       exit = await command.exited;
     } finally {

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../object-store.ts';
  */
 
 export interface StepLogWriterOptions {
-  store: ObjectStore;
+  store: Pick<ObjectStore, 'put' | 'putJson'>;
   /** The log's key, `stepLogKey(runPrefix, attempt)`; the status goes to the same key ending in `.json`. */
   key: string;
   /** Least time between two uploads while the command runs. @default 2000 */

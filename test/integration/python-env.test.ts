@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ensurePythonEnv, pipEnvironment } from '../../activities/run/python-env.ts';
-import { PythonEnvironmentError } from '../../common/errors.ts';
+import { NON_RETRYABLE_ERROR_TYPES, PythonEnvironmentError, PythonPackageIndexError } from '../../common/errors.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -94,6 +94,20 @@ describe('Python environments of run steps', function () {
     assert.match(error.message, new RegExp(`Looking in links: ${findLinks}`), 'pip read PIP_FIND_LINKS');
     assert.ok(error.message.split('\n').length <= 21, 'at most 20 lines of pip');
     assert.deepEqual(await readdir(envsDir), ['wheels'], 'the half-built env and its lock are gone');
+  });
+
+  it('fails retryably, as PythonPackageIndexError, when pip cannot reach its package index', async () => {
+    // A port nothing listens on: pip warns that the connection broke, then finds no package.
+    const environment = { ...process.env, PIP_INDEX_URL: 'http://127.0.0.1:1/simple', PIP_FIND_LINKS: '', PIP_RETRIES: '1' };
+    const error = await ensurePythonEnv({ envsDir, requirementsText: unique('six==1.16.0\n'), environment }).then(
+      () => assert.fail('expected the build to fail'),
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof PythonPackageIndexError, String(error));
+    assert.match(error.message, /could not reach its package index/);
+    assert.match(error.message, /Connection refused/);
+    assert.ok(!NON_RETRYABLE_ERROR_TYPES.includes(error.name), 'the step’s retry policy retries it');
+    assert.deepEqual(await readdir(envsDir), [], 'the half-built env and its lock are gone');
   });
 
   it('hands pip the worker’s PIP_* configuration but no storage or Temporal secret', () => {

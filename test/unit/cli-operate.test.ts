@@ -66,6 +66,18 @@ describe('watch progress bars', () => {
     assert.deepEqual(stepBar(running({ something: 'else' }, 2)), { value: 0, total: 0, detail: 'running (attempt 2)' });
     assert.deepEqual(stepBar({ ...running(undefined), state: 'cached' }), { value: 1, total: 1, detail: 'cache hit' });
   });
+
+  it("measures a run step by its command's progress lines, and names the phase with the last log line otherwise", () => {
+    const runStep = (heartbeat: unknown, attempt = 1): StepProgressView => ({ ...running(heartbeat, attempt), uses: 'run' });
+    assert.deepEqual(stepBar(runStep({ phase: 'running', done: 3, total: 10, message: 'epoch 3', lastLine: 'loss 0.4' })), { value: 3, total: 10, detail: 'running 3/10 epoch 3' });
+    assert.deepEqual(stepBar(runStep({ phase: 'running', lastLine: 'fitting C=0.1' }, 2)), { value: 0, total: 0, detail: 'running fitting C=0.1 (attempt 2)' });
+    assert.deepEqual(stepBar(runStep({ phase: 'environment', lastLine: `Collecting scikit-learn==1.7.2 ${'x'.repeat(80)}` })), {
+      value: 0,
+      total: 0,
+      detail: `building the Python environment Collecting scikit-learn==1.7.2 ${'x'.repeat(28)}…`,
+    });
+    assert.deepEqual(stepBar(runStep({ phase: 'outputs', done: 12, total: 10 })), { value: 10, total: 10, detail: 'uploading outputs 12/10' });
+  });
 });
 
 describe('run listing and show highlights', () => {
