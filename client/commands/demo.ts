@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { installServers } from '../servers/install.ts';
@@ -14,9 +13,10 @@ import { submitPipeline } from '../pipeline-submit.ts';
 import { followRun } from '../demo.ts';
 import { summarizeRun } from '../run-summary.ts';
 import { info, printResult } from '../output.ts';
+import { DEMO_PIPELINE, resolveDemoSources, type DemoSources } from '../demo-sources/resolve.ts';
+import { fetchProgressPrinter } from '../demo-sources/progress-line.ts';
+import { loadPipelineFile, type LoadedPipeline } from '../pipeline-file.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
-
-const DEMO_PIPELINE = fileURLToPath(new URL('../../pipelines/demo.yaml', import.meta.url));
 
 interface DemoFlags extends PipelineFileFlags {
   pipeline: string;
@@ -27,6 +27,8 @@ interface DemoFlags extends PipelineFileFlags {
  * `mlp demo` (`npm run demo`): the whole project in one command. Builds the servers if needed,
  * starts the local stack and a worker, runs the demo pipeline with live progress, prints the
  * results and the Temporal UI link, then stops the worker (the stack stays up for the UI).
+ * The demo pipeline's data and model come from wherever they can (demo-sources/resolve.ts:
+ * yours, the development copy, the public sources, else synthetic and offline), said in one line.
  */
 export function register(program: Command): void {
   withPipelineFileOptions(program.command('demo'))
@@ -48,6 +50,21 @@ export function register(program: Command): void {
       await stackUp(stackConfig, (message) => info(`    ${message}`));
       const connection = stackConnection(stackConfig);
 
+      let sources: DemoSources | undefined;
+      let pipeline = loaded;
+      if (resolve(flags.pipeline) === DEMO_PIPELINE) {
+        sources = await resolveDemoSources({
+          userSettings: flags.set,
+          stackHome: stackConfig.home,
+          storage: connection.storage,
+          onProgress: fetchProgressPrinter(info),
+        });
+        info(sources.line);
+        const resolved = await loadOrReport(sources.pipeline, { ...flags, set: await settingsFor(sources, flags.set) });
+        if (resolved === undefined) return;
+        pipeline = resolved;
+      }
+
       const workerLog = join(stackPaths(stackConfig.home).logs, 'demo-worker.log');
       info(`3/4 worker: starting a cpu+gpu worker (log: ${workerLog})`);
       const worker = startWorkerGroup({ env: { ...stackWorkerEnv(connection), MLP_WORKER_QUEUES: 'cpu,gpu' }, logFile: workerLog });
@@ -61,7 +78,7 @@ export function register(program: Command): void {
         const client = new Client({ connection: temporal, namespace: clientConfig.namespace });
         // A fresh run key per demo run: a second demo shows the step cache at work.
         const runKey = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
-        const run = await submitPipeline(client, loaded.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
+        const run = await submitPipeline(client, pipeline.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
         const url = workflowUiUrl(clientConfig, run.workflowId, run.runId);
         interrupt.submitted(run.workflowId);
         info(`4/4 run: ${run.workflowId}\n    Temporal UI: ${url}`);
@@ -77,7 +94,8 @@ export function register(program: Command): void {
             [
               '',
               'Results:',
-              summarizeRun(loaded.resolved.steps, outputs, connection.storage.bucket),
+              summarizeRun(pipeline.resolved.steps, outputs, connection.storage.bucket),
+              ...(sources?.resultsNote ? ['', sources.resultsNote] : []),
               '',
               `Inspect the run:  ${url}`,
               `All outputs:      ./mlp show ${run.workflowId} --json`,
@@ -99,4 +117,18 @@ export function register(program: Command): void {
         }
       }
     });
+}
+
+/**
+ * The sources' `--set` values, then the user's own, keeping only params the chosen pipeline
+ * declares: the offline pipeline has fewer (no featureEngine), and a setting meant for the real
+ * demo must not stop it.
+ */
+async function settingsFor(sources: DemoSources, userSettings: readonly string[]): Promise<string[]> {
+  const declared: LoadedPipeline = await loadPipelineFile(sources.pipeline, sources.settings);
+  const names = new Set(Object.keys(declared.spec.params));
+  const kept = userSettings.filter((setting) => names.has(setting.slice(0, setting.indexOf('='))));
+  const dropped = userSettings.filter((setting) => !kept.includes(setting));
+  if (dropped.length > 0) info(`    not used by ${sources.pipeline}: --set ${dropped.join(' --set ')}`);
+  return [...sources.settings, ...kept];
 }
