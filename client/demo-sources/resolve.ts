@@ -129,7 +129,7 @@ export async function resolveDemoSources(options: ResolveDemoSourcesOptions): Pr
       settings: [`dataset=${pathToFileURL(dataset).href}`],
       resultsNote:
         'These results are on SYNTHETIC images with a small random backbone, not real chest X-rays. For the real ones, run the demo where ' +
-        `${new URL(sources.backbone.modelUrl).host} and ${new URL(sources.dataset.url).host} can be reached (fetched once, then reused), ` +
+        `${[...new Set([sources.backbone.modelUrl, sources.dataset.url].map((url) => new URL(url).host))].join(' and ')} can be reached (fetched once, then reused), ` +
         'or give local copies: npm run demo -- --set dataset=<folder or zip> --set backboneWeights=<MobileNet model.json>',
     };
   }
