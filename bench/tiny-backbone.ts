@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+// Any backend builds it the same: seeded initialisers draw their numbers in JavaScript.
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { serializeModel, WEIGHTS_FILE } from '../activities/training/layers-model-io.ts';
@@ -17,7 +17,6 @@ export const TINY_BACKBONE_DIR = resolve(import.meta.dirname, '..', 'pipelines',
 
 /** The tiny backbone's files: model.json (topology and weights manifest) and its one shard. */
 export async function tinyBackboneFiles(): Promise<{ modelJson: string; weights: Uint8Array }> {
-  await tf.setBackend('cpu');
   const input = tfl.input({ shape: [64, 64, 3], name: 'input' });
   let x: tfl.SymbolicTensor = input;
   const layers = [
