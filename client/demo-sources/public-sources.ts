@@ -81,7 +81,7 @@ export function demoPublicSources(env: NodeJS.ProcessEnv = process.env): DemoPub
       url: env['MLP_DEMO_DATASET_URL'] ?? KERMANY_ARCHIVE_URL,
       sha256: KERMANY_ARCHIVE_SHA256,
       storePrefix: 'sources/chest-xray-kermany',
-      title: 'the Kermany chest X-ray archive (~1.2 GB)',
+      title: env['MLP_DEMO_DATASET_URL'] === undefined ? 'the Kermany chest X-ray archive (~1.2 GB)' : `the X-ray archive ${env['MLP_DEMO_DATASET_URL']}`,
     },
   };
 }
