@@ -95,7 +95,9 @@ export async function storeArchiveOnce(source: ArchiveSource, deps: StoreOnceDep
 
   await mkdir(deps.downloadsDir, { recursive: true });
   const path = join(deps.downloadsDir, `${createHash('sha256').update(source.url).digest('hex').slice(0, 16)}.download`);
-  const { bytes } = await resumableDownload(new URL(source.url), path, source.title, deps);
+  // A whole download is kept until it is stored: a run that failed to store it does not fetch it again.
+  const finished = await stat(path).catch(() => undefined);
+  const bytes = finished?.isFile() ? finished.size : (await resumableDownload(new URL(source.url), path, source.title, deps)).bytes;
   const sha256 = await sha256OfFile(path);
   if (expected !== undefined && sha256 !== expected) {
     await rm(path, { force: true });
@@ -129,8 +131,9 @@ async function recordTrust(file: string, url: string, entry: TrustRecord[string]
 
 /** GETs a small pinned file into memory and checks it before anything else happens. */
 async function fetchPinned(url: URL, name: string, source: PinnedModelSource, deps: StoreOnceDeps): Promise<Uint8Array> {
-  const response = await request(url, {}, deps);
-  const bytes = new Uint8Array(await readBody(response, url));
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of get(url, {}, deps)) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
   const found = sha256Hex(bytes);
   const pinned = source.pins.get(name);
   if (found !== pinned) {
@@ -157,22 +160,31 @@ function shardNames(modelJson: Uint8Array, where: string): string[] {
 async function resumableDownload(url: URL, path: string, what: string, deps: StoreOnceDeps): Promise<{ bytes: number }> {
   const part = `${path}.part`;
   const start = (await stat(part).catch(() => undefined))?.size ?? 0;
-  const response = await request(url, start > 0 ? { range: `bytes=${start}-` } : {}, deps);
-  const resumed = start > 0 && response.status === 206;
-  const length = Number(response.headers.get('content-length') ?? Number.NaN);
-  const bytesTotal = Number.isFinite(length) ? length + (resumed ? start : 0) : undefined;
-  const file = await open(part, resumed ? 'a' : 'w');
-  let bytesDone = resumed ? start : 0;
+  let resumed = false;
+  let bytesTotal: number | undefined;
+  const file = await open(part, 'a');
+  let bytesDone = start;
+  let first = true;
   try {
-    if (response.body) {
-      for await (const chunk of response.body) {
-        await file.write(chunk);
-        bytesDone += chunk.byteLength;
-        deps.onProgress?.({ what, bytesDone, bytesTotal });
+    const body = get(url, start > 0 ? { range: `bytes=${start}-` } : {}, deps, (response) => {
+      resumed = start > 0 && response.status === 206;
+      const length = Number(response.headers.get('content-length') ?? Number.NaN);
+      bytesTotal = Number.isFinite(length) ? length + (resumed ? start : 0) : undefined;
+    });
+    for await (const chunk of body) {
+      if (first && !resumed) {
+        await file.truncate(0);
+        bytesDone = 0;
       }
+      first = false;
+      await file.write(chunk);
+      bytesDone += chunk.byteLength;
+      deps.onProgress?.({ what, bytesDone, bytesTotal });
     }
   } catch (error) {
-    throw new SourceUnreachableError(`Download of ${url.href} broke off after ${bytesDone} bytes (${describeCause(error)}); the next run resumes it`);
+    // Anything else (a full disk) is not the network's doing: no fallback for it.
+    if (!(error instanceof SourceUnreachableError) || first) throw error;
+    throw new SourceUnreachableError(`Download of ${url.href} broke off after ${bytesDone} bytes (${describeCause(error.cause ?? error)}); the next run resumes it`);
   } finally {
     await file.close();
   }
@@ -183,32 +195,50 @@ async function resumableDownload(url: URL, path: string, what: string, deps: Sto
   return { bytes: bytesDone };
 }
 
-/** A GET whose failures (network, timeout, error status) are all `SourceUnreachableError`. */
-async function request(url: URL, headers: Record<string, string>, deps: StoreOnceDeps): Promise<Response> {
-  let response: Response;
+/**
+ * Streams a GET's body. Every failure (network, silence, an error status) is a
+ * `SourceUnreachableError`. The timeout is for silence: no answer, or no byte, for
+ * `connectTimeoutMs` aborts; a 1.2 GB body that keeps coming takes as long as it takes.
+ * `onResponse` sees the answer's status and headers before the first chunk.
+ */
+async function* get(url: URL, headers: Record<string, string>, deps: StoreOnceDeps, onResponse?: (response: Response) => void): AsyncGenerator<Uint8Array, void, undefined> {
+  const timeoutMs = deps.connectTimeoutMs ?? 15_000;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new SourceUnreachableError(`nothing received for ${timeoutMs / 1000} s`)), timeoutMs);
+  };
+  arm();
   try {
-    response = await fetch(url, { headers: { 'accept-encoding': 'identity', ...headers }, redirect: 'follow', signal: AbortSignal.timeout(deps.connectTimeoutMs ?? 15_000) });
-  } catch (error) {
-    throw new SourceUnreachableError(`Cannot reach ${url.href} (${describeCause(error)})`);
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { 'accept-encoding': 'identity', ...headers }, redirect: 'follow', signal: controller.signal });
+    } catch (error) {
+      throw new SourceUnreachableError(`Cannot reach ${url.href} (${describeCause(error)})`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new SourceUnreachableError(`${url.href} answered ${response.status} ${response.statusText}`.trim());
+    }
+    onResponse?.(response);
+    if (!response.body) return;
+    try {
+      for await (const chunk of response.body) {
+        arm();
+        yield chunk;
+      }
+    } catch (error) {
+      throw new SourceUnreachableError(`Download of ${url.href} broke off (${describeCause(error)})`, { cause: error });
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new SourceUnreachableError(`${url.href} answered ${response.status} ${response.statusText}`.trim());
-  }
-  return response;
 }
 
-async function readBody(response: Response, url: URL): Promise<ArrayBuffer> {
-  try {
-    return await response.arrayBuffer();
-  } catch (error) {
-    throw new SourceUnreachableError(`Download of ${url.href} broke off (${describeCause(error)})`);
-  }
-}
-
-/** `connect ECONNREFUSED 127.0.0.1:9`, `getaddrinfo ENOTFOUND host`, `timed out`: the useful part of fetch's error. */
+/** `connect ECONNREFUSED 127.0.0.1:9`, `getaddrinfo ENOTFOUND host`, `no answer in 15 s`: the useful part of fetch's error. */
 function describeCause(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer in time';
+  if (error instanceof SourceUnreachableError) return error.message;
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   return cause instanceof Error ? cause.message : String(cause);
 }

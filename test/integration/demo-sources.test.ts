@@ -167,6 +167,13 @@ describe('the demo finds its data and model: yours, the development copy, the pu
     assert.match(archiveRequests.at(-1)?.range ?? '', /^bytes=\d+-$/);
     assert.deepEqual(await store.get(`sources/resume/archive/${sha256(archive)}.zip`), archive);
 
+    // A host that answers, then goes silent mid-body: given up after the timeout, not waited on forever.
+    const { sources: silent } = publicFiles(server, 'silent');
+    server.files.set('/silent/archive.zip', { body: randomBytes(50_000), stallAfter: 10_000 });
+    const stalled = await resolveDemoSources(options(join(work, 'silent'), { publicSources: silent, connectTimeoutMs: 1000 }));
+    assert.equal(stalled.kind, 'offline');
+    assert.match(stalled.line, /broke off after 10000 bytes \(nothing received for 1 s\); the next run resumes it/);
+
     const closed = `http://127.0.0.1:${await freePort('127.0.0.1')}`;
     const unreachable = { ...sources, backbone: { ...sources.backbone, modelUrl: `${closed}/model.json`, storePrefix: 'sources/none/model' } };
     const refused = await resolveDemoSources(options(home, { publicSources: unreachable }));
