@@ -67,10 +67,12 @@ describe('a bare copy of the repository runs the demo offline', function () {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('says to run npm ci first when ./mlp runs before it, with exit code 2', async () => {
-    const result = await run(join(repo, 'mlp'), ['--help'], repo, process.env, 30_000);
-    assert.equal(result.code, 2);
-    assert.equal(result.output, `mlp: the project's dependencies are not installed: run \`npm ci\` in ${repo} first\n`);
+  it('says to run npm ci first when ./mlp or npm run demo runs before it, with exit code 2', async () => {
+    const expected = `mlp: the project's dependencies are not installed: run \`npm ci\` in ${repo} first\n`;
+    const direct = await run(join(repo, 'mlp'), ['--help'], repo, process.env, 30_000);
+    assert.deepEqual(direct, { code: 2, output: expected });
+    const viaNpm = await run('npm', ['run', '--silent', 'demo'], repo, process.env, 60_000);
+    assert.deepEqual(viaNpm, { code: 2, output: expected });
   });
 
   it('completes on synthetic images with a small backbone, saying so at the start and beside the results', async () => {
