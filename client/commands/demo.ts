@@ -90,7 +90,8 @@ export function register(program: Command): void {
         await finished;
         try {
           const outputs = await run.handle.result();
-          printResult(flags, { workflowId: run.workflowId, runId: run.runId, url, outputs }, () =>
+          const sourcesJson = sources && { kind: sources.kind, line: sources.line, ...(sources.resultsNote ? { note: sources.resultsNote } : {}) };
+          printResult(flags, { workflowId: run.workflowId, runId: run.runId, url, outputs, ...(sourcesJson ? { sources: sourcesJson } : {}) }, () =>
             [
               '',
               'Results:',

@@ -34,7 +34,7 @@ export interface StoreOnceDeps {
   /** Trust-on-first-use record of unpinned archives (JSON, in the stack's home). */
   trustFile: string;
   onProgress?: (progress: FetchProgress) => void;
-  /** How long to wait for a server's answer before calling it unreachable. @default 15000 */
+  /** How long a server may stay silent (no answer, or no byte of the body) before it counts as unreachable. @default 15000 */
   connectTimeoutMs?: number;
 }
 
@@ -263,8 +263,8 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Stored as the object store's other writers do (`x-amz-meta-sha256`), so readers can skip re-hashing. */
+/** Stored as activities/object-store.ts's writers do (`sha256`, sent as `x-amz-meta-sha256`), so readers can skip re-hashing. */
 function sha256Metadata(sha256: string): Record<string, string> {
-  return { 'x-amz-meta-sha256': sha256 };
+  return { sha256 };
 }
 
