@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../common/errors.ts';
 import { demoPublicSources, MOBILENET_MODEL_URL, parseSha256Sums } from '../../client/demo-sources/public-sources.ts';
 import { fetchProgressPrinter, formatProgress } from '../../client/demo-sources/progress-line.ts';
+import { describeBeat } from '../../client/demo.ts';
 import { TINY_BACKBONE_DIR, tinyBackboneFiles } from '../../bench/tiny-backbone.ts';
 import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 
@@ -57,5 +58,12 @@ describe('the demo sources: pins, the offline backbone and progress lines', () =
       '    fetching archive  3.0 of 4.0 MB (75%) · 1.2 MB/s',
       '    fetching archive  4.0 of 4.0 MB (100%) · 1.3 MB/s',
     ]);
+  });
+
+  it("shows a download step's heartbeats in the demo's follow lines as bytes, share and rate; other beats as they came", () => {
+    const downloads = new Map<string, { bytes: number; at: number }>();
+    assert.equal(describeBeat('download', { phase: 'download', bytesDone: 10_000_000, bytesTotal: 40_000_000 }, downloads, 1000), 'download 10.0 of 40.0 MB (25%)');
+    assert.equal(describeBeat('download', { phase: 'download', bytesDone: 30_000_000, bytesTotal: 40_000_000 }, downloads, 5000), 'download 30.0 of 40.0 MB (75%) · 5.0 MB/s');
+    assert.equal(describeBeat('download', { phase: 'import', imagesDone: 3, imagesTotal: 9 }, downloads, 6000), '{"phase":"import","imagesDone":3,"imagesTotal":9}');
   });
 });
