@@ -13,7 +13,7 @@ import { submitPipeline } from '../pipeline-submit.ts';
 import { followRun } from '../demo.ts';
 import { summarizeRun } from '../run-summary.ts';
 import { info, printResult } from '../output.ts';
-import { DEMO_PIPELINE, resolveDemoSources, type DemoSources } from '../demo-sources/resolve.ts';
+import { DEMO_PIPELINE, localDemoSources, resolveDemoSources, type DemoSources } from '../demo-sources/resolve.ts';
 import { fetchProgressPrinter } from '../demo-sources/progress-line.ts';
 import { loadPipelineFile, type LoadedPipeline } from '../pipeline-file.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
@@ -41,6 +41,11 @@ export function register(program: Command): void {
       // From here on a stop request (Ctrl-C, `timeout`, a supervisor) ends the demo cleanly,
       // whatever phase it is in; the demo's own workers stop with it.
       const interrupt = handleDemoInterrupts();
+      const isDemoPipeline = resolve(flags.pipeline) === DEMO_PIPELINE;
+      // Yours or the development copy are known now, and said first; the public sources and the
+      // offline fallback need the object store, so they are said once the stack is up.
+      let sources = isDemoPipeline ? localDemoSources(flags.set) : undefined;
+      if (sources !== undefined) info(sources.line);
 
       info('1/4 servers: checking the Temporal dev server and S3 server builds');
       await installServers({ onEvent: (event) => event.type === 'tick' && info(`    still building ${event.tool}… ${event.elapsedS}s`) });
@@ -50,16 +55,12 @@ export function register(program: Command): void {
       await stackUp(stackConfig, (message) => info(`    ${message}`));
       const connection = stackConnection(stackConfig);
 
-      let sources: DemoSources | undefined;
       let pipeline = loaded;
-      if (resolve(flags.pipeline) === DEMO_PIPELINE) {
-        sources = await resolveDemoSources({
-          userSettings: flags.set,
-          stackHome: stackConfig.home,
-          storage: connection.storage,
-          onProgress: fetchProgressPrinter(info),
-        });
-        info(sources.line);
+      if (isDemoPipeline) {
+        if (sources === undefined) {
+          sources = await resolveDemoSources({ userSettings: flags.set, stackHome: stackConfig.home, storage: connection.storage, onProgress: fetchProgressPrinter(info) });
+          info(sources.line);
+        }
         const resolved = await loadOrReport(sources.pipeline, { ...flags, set: await settingsFor(sources, flags.set) });
         if (resolved === undefined) return;
         pipeline = resolved;

@@ -69,8 +69,12 @@ export function developmentCopy(env: NodeJS.ProcessEnv = process.env): { dir: st
   return { dir, isDefault: fromEnv === undefined };
 }
 
-export async function resolveDemoSources(options: ResolveDemoSourcesOptions): Promise<DemoSources> {
-  const { userSettings, env = process.env } = options;
+/**
+ * The sources that need no object store (yours, the development copy), known before the stack
+ * starts, so the demo can say so in its first line; undefined when the public sources or the
+ * offline fallback decide (`resolveDemoSources`).
+ */
+export function localDemoSources(userSettings: readonly string[], env: NodeJS.ProcessEnv = process.env): DemoSources | undefined {
   const explicitDataset = settingOf(userSettings, 'dataset');
   const explicitBackbone = settingOf(userSettings, 'backboneWeights');
   if (explicitDataset !== undefined && explicitBackbone !== undefined) {
@@ -87,7 +91,16 @@ export async function resolveDemoSources(options: ResolveDemoSourcesOptions): Pr
     const why = shared.isDefault ? 'found beside the checkout' : 'MLP_SHARED_DIR';
     return { kind: 'development copy', line: `sources: the local development copy in ${shared.dir} (${why})${yours(explicitDataset, explicitBackbone)}`, pipeline: DEMO_PIPELINE, settings };
   }
+  return undefined;
+}
 
+/** All four, in order; the public sources and the offline fallback need the stack's object store. */
+export async function resolveDemoSources(options: ResolveDemoSourcesOptions): Promise<DemoSources> {
+  const { userSettings, env = process.env } = options;
+  const local = localDemoSources(userSettings, env);
+  if (local !== undefined) return local;
+  const explicitDataset = settingOf(userSettings, 'dataset');
+  const explicitBackbone = settingOf(userSettings, 'backboneWeights');
   const sources = options.publicSources ?? demoPublicSources(env);
   const s3 = new S3Client(s3ClientOptions(options.storage));
   const deps = {
