@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -13,9 +13,11 @@ export function packageVersion(): string {
 
 /** The checkout's git commit, `-dirty` when tracked files differ from it; undefined outside a git checkout. */
 function gitCommit(): string | undefined {
+  // git's own complaint outside a checkout (a copied or unpacked tree) is no news to the user.
+  const options: ExecFileSyncOptionsWithStringEncoding = { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] };
   try {
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim() !== '';
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], options).trim() !== '';
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], options).trim();
     return dirty ? `${commit}-dirty` : commit;
   } catch {
     return undefined;

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { formatProgress } from './demo-sources/progress-line.ts';
 import { getPipelineProgress, type StepProgressView } from './progress.ts';
 
 /**
@@ -8,12 +10,13 @@ import { getPipelineProgress, type StepProgressView } from './progress.ts';
  */
 export async function followRun(handle: WorkflowHandle, print: (line: string) => void, intervalMs = 2000): Promise<void> {
   const seen = new Map<string, string>();
+  const downloads = new Map<string, DownloadStart>();
   for (;;) {
     const closed = await handle.describe().then((d) => d.status.name !== 'RUNNING');
     try {
       const progress = await getPipelineProgress(handle);
       for (const step of progress.steps) {
-        const line = describeStep(step);
+        const line = describeStep(step, downloads, Date.now());
         if (seen.get(step.id) !== line) {
           seen.set(step.id, line);
           print(line);
@@ -27,9 +30,29 @@ export async function followRun(handle: WorkflowHandle, print: (line: string) =>
   }
 }
 
-function describeStep(step: StepProgressView): string {
+/** Where a step's download stood when it was first seen, for its average rate. */
+interface DownloadStart {
+  bytes: number;
+  at: number;
+}
+
+const DownloadBeatSchema = z.object({ phase: z.literal('download'), bytesDone: z.number(), bytesTotal: z.number().nullish() });
+
+/** A download's bytes, share and rate (`312.4 of 1234.6 MB (25%) · 8.1 MB/s`); other beats as JSON. */
+export function describeBeat(stepId: string, heartbeat: unknown, downloads: Map<string, DownloadStart>, now: number): string {
+  const download = DownloadBeatSchema.safeParse(heartbeat);
+  if (!download.success) return JSON.stringify(heartbeat);
+  const { bytesDone, bytesTotal } = download.data;
+  const start = downloads.get(stepId) ?? { bytes: bytesDone, at: now };
+  downloads.set(stepId, start);
+  const seconds = (now - start.at) / 1000;
+  const line = formatProgress(bytesDone, bytesTotal ?? undefined, 0);
+  return seconds > 0 ? `download ${line} · ${((bytesDone - start.bytes) / 1_000_000 / seconds).toFixed(1)} MB/s` : `download ${line}`;
+}
+
+function describeStep(step: StepProgressView, downloads: Map<string, DownloadStart>, now: number): string {
   const attempt = step.attempt && step.attempt > 1 ? ` attempt ${step.attempt}` : '';
-  const beat = step.state === 'running' && step.heartbeat !== undefined ? ` ${JSON.stringify(step.heartbeat)}` : '';
+  const beat = step.state === 'running' && step.heartbeat !== undefined ? ` ${describeBeat(step.id, step.heartbeat, downloads, now)}` : '';
   const error = step.error ? ` — ${step.error}` : '';
   return `  ${step.id.padEnd(12)} ${step.state}${step.cached ? ' (cache hit)' : ''}${attempt}${beat}${error}`;
 }

@@ -56,6 +56,14 @@ export class DownloadError extends PipelineError {
   override name = 'DownloadError';
 }
 
+/**
+ * Thrown when a public source (the demo's MobileNet or X-ray archive) cannot be fetched: no
+ * network, a refused connection, a timeout or an error status. The demo then runs offline.
+ */
+export class SourceUnreachableError extends PipelineError {
+  override name = 'SourceUnreachableError';
+}
+
 /** Thrown when downloaded bytes do not match their pin (a dataset's sha256, a weights file's sha256 or md5). */
 export class ChecksumMismatchError extends PipelineError {
   override name = 'ChecksumMismatchError';

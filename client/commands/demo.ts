@@ -1,5 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { installServers } from '../servers/install.ts';
@@ -15,9 +14,10 @@ import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../cod
 import { followRun } from '../demo.ts';
 import { summarizeRun } from '../run-summary.ts';
 import { info, printResult } from '../output.ts';
+import { DEMO_PIPELINE, localDemoSources, resolveDemoSources, type DemoSources } from '../demo-sources/resolve.ts';
+import { fetchProgressPrinter } from '../demo-sources/progress-line.ts';
+import { loadPipelineFile, type LoadedPipeline } from '../pipeline-file.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
-
-const DEMO_PIPELINE = fileURLToPath(new URL('../../pipelines/demo.yaml', import.meta.url));
 
 interface DemoFlags extends PipelineFileFlags {
   pipeline: string;
@@ -28,6 +28,8 @@ interface DemoFlags extends PipelineFileFlags {
  * `mlp demo` (`npm run demo`): the whole project in one command. Builds the servers if needed,
  * starts the local stack and a worker, runs the demo pipeline with live progress, prints the
  * results and the Temporal UI link, then stops the worker (the stack stays up for the UI).
+ * The demo pipeline's data and model come from wherever they can (demo-sources/resolve.ts:
+ * yours, the development copy, the public sources, else synthetic and offline), said in one line.
  */
 export function register(program: Command): void {
   withPipelineFileOptions(program.command('demo'))
@@ -40,6 +42,11 @@ export function register(program: Command): void {
       // From here on a stop request (Ctrl-C, `timeout`, a supervisor) ends the demo cleanly,
       // whatever phase it is in; the demo's own workers stop with it.
       const interrupt = handleDemoInterrupts();
+      const isDemoPipeline = resolve(flags.pipeline) === DEMO_PIPELINE;
+      // Yours or the development copy are known now, and said first; the public sources and the
+      // offline fallback need the object store, so they are said once the stack is up.
+      let sources = isDemoPipeline ? localDemoSources(flags.set) : undefined;
+      if (sources !== undefined) info(sources.line);
 
       info('1/4 servers: checking the Temporal dev server and S3 server builds');
       await installServers({ onEvent: (event) => event.type === 'tick' && info(`    still building ${event.tool}… ${event.elapsedS}s`) });
@@ -48,6 +55,17 @@ export function register(program: Command): void {
       const stackConfig = parseStackConfig();
       await stackUp(stackConfig, (message) => info(`    ${message}`));
       const connection = stackConnection(stackConfig);
+
+      let pipeline = loaded;
+      if (isDemoPipeline) {
+        if (sources === undefined) {
+          sources = await resolveDemoSources({ userSettings: flags.set, stackHome: stackConfig.home, storage: connection.storage, onProgress: fetchProgressPrinter(info) });
+          info(sources.line);
+        }
+        const resolved = await loadOrReport(sources.pipeline, { ...flags, set: await settingsFor(sources, flags.set) });
+        if (resolved === undefined) return;
+        pipeline = resolved;
+      }
 
       const workerLog = join(stackPaths(stackConfig.home).logs, 'demo-worker.log');
       info(`3/4 worker: starting a cpu+gpu worker (log: ${workerLog})`);
@@ -62,9 +80,9 @@ export function register(program: Command): void {
         const client = new Client({ connection: temporal, namespace: clientConfig.namespace });
         // A fresh run key per demo run: a second demo shows the step cache at work.
         const runKey = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
-        const codeLine = formatCodeUpload(await uploadPipelineCode(loaded, () => s3CodeArchiveStore(connection.storage)), loaded.code);
+        const codeLine = formatCodeUpload(await uploadPipelineCode(pipeline, () => s3CodeArchiveStore(connection.storage)), pipeline.code);
         if (codeLine !== undefined) info(`    ${codeLine}`);
-        const run = await submitPipeline(client, loaded.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
+        const run = await submitPipeline(client, pipeline.resolved, { runKey, taskQueuePrefix: clientConfig.taskQueuePrefix });
         const url = workflowUiUrl(clientConfig, run.workflowId, run.runId);
         interrupt.submitted(run.workflowId);
         info(`4/4 run: ${run.workflowId}\n    Temporal UI: ${url}`);
@@ -76,11 +94,13 @@ export function register(program: Command): void {
         await finished;
         try {
           const outputs = await run.handle.result();
-          printResult(flags, { workflowId: run.workflowId, runId: run.runId, url, outputs }, () =>
+          const sourcesJson = sources && { kind: sources.kind, line: sources.line, ...(sources.resultsNote ? { note: sources.resultsNote } : {}) };
+          printResult(flags, { workflowId: run.workflowId, runId: run.runId, url, outputs, ...(sourcesJson ? { sources: sourcesJson } : {}) }, () =>
             [
               '',
               'Results:',
-              summarizeRun(loaded.resolved.steps, outputs, connection.storage.bucket),
+              summarizeRun(pipeline.resolved.steps, outputs, connection.storage.bucket),
+              ...(sources?.resultsNote ? ['', sources.resultsNote] : []),
               '',
               `Inspect the run:  ${url}`,
               `All outputs:      ./mlp show ${run.workflowId} --json`,
@@ -102,4 +122,18 @@ export function register(program: Command): void {
         }
       }
     });
+}
+
+/**
+ * The sources' `--set` values, then the user's own, keeping only params the chosen pipeline
+ * declares: the offline pipeline has fewer (no featureEngine), and a setting meant for the real
+ * demo must not stop it.
+ */
+async function settingsFor(sources: DemoSources, userSettings: readonly string[]): Promise<string[]> {
+  const declared: LoadedPipeline = await loadPipelineFile(sources.pipeline, sources.settings);
+  const names = new Set(Object.keys(declared.spec.params));
+  const kept = userSettings.filter((setting) => names.has(setting.slice(0, setting.indexOf('='))));
+  const dropped = userSettings.filter((setting) => !kept.includes(setting));
+  if (dropped.length > 0) info(`    not used by ${sources.pipeline}: --set ${dropped.join(' --set ')}`);
+  return [...sources.settings, ...kept];
 }
