@@ -1,8 +1,9 @@
 import type { TrainingEngine } from './engine/engine.ts';
+import type { NotificationDeps } from './notify/notification-activities.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /** What activities get from the worker: built once at start, never read from process.env. */
-export interface ActivityDeps {
+export interface ActivityDeps extends NotificationDeps {
   store: ObjectStore;
   /** Local scratch folder for downloads and extraction (per worker). */
   scratchDir: string;

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.ts';
+import { createNotificationActivities } from './notify/notification-activities.ts';
 import { createModelRegistryActivities } from './registry/index.ts';
 import { createStepActivities } from './steps/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelRegistryActivities(deps),
     ...createStorageGcActivities(deps),
     ...createCacheEntriesActivities(deps),
+    ...createNotificationActivities(deps),
   };
 }
 

@@ -43,6 +43,8 @@ export async function runWorkerProcess(handOver: () => void): Promise<void> {
     deps: {
       store,
       scratchDir: config.scratchDir,
+      resolveWebhookUrl: config.resolveWebhookUrl,
+      ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
       ...(engine ? { engine: async () => engine } : {}),
       ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
       ...(codeFingerprints ? { codeFingerprints } : {}),
