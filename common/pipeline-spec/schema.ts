@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTIFY_EVENTS } from '../notifications.ts';
+import { NOTIFY_EVENTS, type WebhookUrlSource } from '../notifications.ts';
 import { MAX_SWEEP_TRIALS } from '../sweep.ts';
 import { QUEUE_KINDS } from '../task-queues.ts';
 import { checkPipelineGraph } from './graph-rules.ts';
@@ -71,19 +71,28 @@ export const scheduleSchema = z
 /** Environment variable names as shells and container runtimes accept them. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export const webhookUrlSourceSchema = z.union(
-  [
-    z.strictObject({ env: z.string().regex(ENV_NAME, 'expected an environment variable name').describe("Variable in the worker's environment holding the URL") }),
-    z.strictObject({ file: z.string().min(1).describe('File on the worker holding the URL, e.g. a mounted secret /run/secrets/alert-url') }),
-  ],
-  { error: 'expected { env: NAME } or { file: PATH }: the URL itself never goes in the pipeline file' },
-);
+const URL_SOURCE_EXPECTED = 'expected { env: NAME } or { file: PATH }: the webhook URL itself never goes in the pipeline file';
+
+/** One of `env` and `file` (an object rather than a union, so a mistake gets one clear message). */
+export const webhookUrlSourceSchema = z
+  .strictObject(
+    {
+      env: z.string().regex(ENV_NAME, 'expected an environment variable name').optional().describe("Variable in the worker's environment holding the URL"),
+      file: z.string().min(1).optional().describe('File on the worker holding the URL, e.g. a mounted secret /run/secrets/alert-url'),
+    },
+    { error: URL_SOURCE_EXPECTED },
+  )
+  .superRefine((source, context) => {
+    if ((source.env === undefined) === (source.file === undefined)) context.addIssue({ code: 'custom', message: URL_SOURCE_EXPECTED });
+  })
+  .transform((source): WebhookUrlSource => (source.env === undefined ? { file: source.file ?? '' } : { env: source.env }))
+  .describe('Where the worker reads the webhook URL (it usually holds a token): { env: NAME } or { file: PATH }');
 
 export const notifyTargetSchema = z
   .strictObject({
     on: z.array(z.enum(NOTIFY_EVENTS)).min(1, 'expected at least one of failure, success, promoted').describe('Run ends that notify: failure, success, promoted (a publish step promoted a version)'),
     webhook: z
-      .strictObject({ urlFrom: webhookUrlSourceSchema })
+      .strictObject({ urlFrom: webhookUrlSourceSchema }, { error: 'expected { urlFrom: { env: NAME } } or { urlFrom: { file: PATH } }: the URL itself never goes in the pipeline file' })
       .describe('POST a JSON summary of the run (with a `text` field, as Slack incoming webhooks expect) to a URL the worker resolves'),
   })
   .describe('Where to tell about the end of a run');
