@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postWebhook } from '../../activities/notify/webhook.ts';
 import { loadPipelineText } from '../../client/pipeline-file.ts';
+import { freePort } from '../../client/servers/launch.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { dueTargets, notificationActivityId, parseNotificationActivityId, runNotice, webhookBody, type NotifyTarget } from '../../common/notifications.ts';
 import type { PipelineProgress } from '../../common/pipeline-progress.ts';
@@ -164,6 +168,59 @@ describe('run notifications', () => {
     assert.equal(parseStepActivityId('notify/2'), undefined);
     assert.equal(parseNotificationActivityId('notify'), undefined, 'a step named notify is a step');
     assert.equal(parseNotificationActivityId('notify/cache-key'), undefined);
+  });
+
+  describe('posting to a webhook', () => {
+    /** A webhook answering each path's status (`/hooks/<token>/<status>`); what it received. */
+    async function withWebhook(run: (base: string, bodies: unknown[]) => Promise<void>): Promise<void> {
+      const bodies: unknown[] = [];
+      const server = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () => {
+          bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          response.writeHead(Number(request.url?.split('/').at(-1))).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/secret-token`, bodies);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+
+    it('sends the body as JSON and resolves with a 2xx status', async () => {
+      await withWebhook(async (base, bodies) => {
+        assert.equal(await postWebhook(new URL(`${base}/204`), { text: 'hello' }), 204);
+        assert.deepEqual(bodies, [{ text: 'hello' }]);
+      });
+    });
+
+    it('retries a 5xx, 408 and 429 but not another 4xx, naming the status and never the URL', async () => {
+      await withWebhook(async (base) => {
+        for (const [status, name] of [[500, 'WebhookError'], [429, 'WebhookError'], [408, 'WebhookError'], [404, 'WebhookRejectedError'], [403, 'WebhookRejectedError']] as const) {
+          await assert.rejects(postWebhook(new URL(`${base}/${status}`), {}), (error: unknown) => {
+            assert.ok(error instanceof Error);
+            assert.equal(error.name, name, `HTTP ${status}`);
+            assert.match(error.message, new RegExp(`^Webhook answered HTTP ${status}`));
+            assert.doesNotMatch(`${error.message}${error.stack ?? ''}`, /secret-token/);
+            return true;
+          });
+        }
+      });
+    });
+
+    it('names the network error of an unreachable webhook, not its URL, and keeps no cause that could', async () => {
+      const port = await freePort();
+      await assert.rejects(postWebhook(new URL(`http://127.0.0.1:${port}/hooks/secret-token`), {}), (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.equal(error.name, 'WebhookError');
+        assert.equal(error.message, 'Webhook POST failed: ECONNREFUSED');
+        assert.equal(error.cause, undefined);
+        return true;
+      });
+    });
   });
 
   describe("the worker's webhook URL resolver", () => {
