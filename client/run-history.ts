@@ -309,7 +309,7 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       const index = notificationByEvent.get(String(activityClose.scheduledEventId));
       if (ref !== undefined) activityClosed(ref, event, at);
       else if (index !== undefined) {
-        const sent = event.activityTaskCompletedEventAttributes !== undefined && event.activityTaskCompletedEventAttributes !== null;
+        const sent = Boolean(event.activityTaskCompletedEventAttributes);
         apply({ type: 'notificationEnded', index, sent, at, ...(sent ? {} : { error: activityFailure(event) }) });
       }
     } else if (childClose?.initiatedEventId) {
