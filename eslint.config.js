@@ -31,6 +31,7 @@ const ACTIVITY_FLOORS = [
   ['features'],
   ['training'],
   ['evaluation'],
+  ['notify'],
   ['deps.ts'],
   ['registry'],
   ['housekeeping'],

@@ -1,4 +1,5 @@
 import type { TrainingEngine } from './engine/engine.ts';
+import type { NotificationDeps } from './notify/notification-activities.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /** Where and how `run` steps work on a worker (worker/config.ts: MLP_RUN_DIR, MLP_RUN_ENVS_DIR, MLP_RUN_CHECKPOINT_INTERVAL). */
@@ -18,7 +19,7 @@ export interface RunStepSettings {
 }
 
 /** What activities get from the worker: built once at start, never read from process.env. */
-export interface ActivityDeps {
+export interface ActivityDeps extends NotificationDeps {
   store: ObjectStore;
   /** Local scratch folder for downloads and extraction (per worker). */
   scratchDir: string;

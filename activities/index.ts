@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.ts';
+import { createNotificationActivities } from './notify/notification-activities.ts';
 import { createModelRegistryActivities } from './registry/index.ts';
 import { createStepActivities } from './steps/index.ts';
 import { createStepCacheActivities } from './step-cache.ts';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStorageGcActivities(deps),
     ...createCacheEntriesActivities(deps),
     ...createStepLogActivities(deps),
+    ...createNotificationActivities(deps),
   };
 }
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 // Any backend builds it the same: seeded initialisers draw their numbers in JavaScript.
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { serializeModel, WEIGHTS_FILE } from '../activities/training/layers-model-io.ts';
+import { serializeModel, WEIGHTS_FILE } from '../activities/model-io/layers-model-io.ts';
 
 /**
  * `npx tsx bench/tiny-backbone.ts [--out dir]`: writes the small, randomly initialised backbone the

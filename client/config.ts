@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, DEFAULT_TASK_QUEUE_PREFIX, taskQueuePrefixSchema } from '../common/index.ts';
+import { temporalRunUrl } from '../common/notifications.ts';
 
 /**
  * How the CLI reaches Temporal: environment first, flags over it, parsed once with zod. The
@@ -58,6 +59,5 @@ export function parseClientConfig(
 
 /** Link to a run in the Temporal Web UI. */
 export function workflowUiUrl(config: ClientConfig, workflowId: string, runId?: string): string {
-  const base = `${config.uiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId === undefined ? base : `${base}/${encodeURIComponent(runId)}`;
+  return temporalRunUrl(config.uiUrl, config.namespace, workflowId, runId);
 }

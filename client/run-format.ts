@@ -68,5 +68,9 @@ export function formatRunView(view: RunView, url: string): string {
   if (view.artifacts.length > 0) lines.push('artifacts:', ...view.artifacts.map((ref) => `  ${ref.step}.${ref.output}  ${ref.key}`));
   const reports = Object.entries(view.reports);
   if (reports.length > 0) lines.push('report:', ...reports.map(([step, key]) => `  ${step}: ${key}`));
+  const notifications = view.notifications ?? [];
+  if (notifications.length > 0) {
+    lines.push('notifications:', ...notifications.map((notice) => `  notify[${notice.index}]  ${notice.state}${notice.error === undefined ? '' : ` — ${notice.error}`}`));
+  }
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineError } from '../common/errors.ts';
+import { parseNotificationActivityId } from '../common/notifications.ts';
 import type { PipelineProgress, RunState, StepProgress } from '../common/pipeline-progress.ts';
 import { reducePipelineProgress, startPipelineProgress, type PipelineProgressEvent } from '../common/pipeline-progress-reducer.ts';
 import { trialId, type TrialMatrix } from '../common/sweep.ts';
@@ -175,6 +176,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
   const specSteps = new Map(spec.steps.map((step) => [step.id, step]));
   const matrixOf = new Map(spec.steps.map((step) => [step.id, sweepTrials(step)]));
   const activityByEvent = new Map<string, StepActivityRef>();
+  /** `notify:` index by the scheduled event of its notification activity. */
+  const notificationByEvent = new Map<string, number>();
   const childByEvent = new Map<string, StepActivityRef>();
   /** Steps and trials (`<step>#<n>`) started, and those whose own activity or child workflow was scheduled. */
   const started = new Set<string>();
@@ -288,7 +291,10 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       event.childWorkflowExecutionTimedOutEventAttributes ??
       event.childWorkflowExecutionTerminatedEventAttributes;
     const runState = closedRunState(event);
-    if (activityScheduled?.activityId) {
+    const notification = activityScheduled?.activityId ? parseNotificationActivityId(activityScheduled.activityId) : undefined;
+    if (notification !== undefined) {
+      notificationByEvent.set(String(event.eventId), notification);
+    } else if (activityScheduled?.activityId) {
       const ref = parseStepActivityId(activityScheduled.activityId);
       if (ref === undefined || !specSteps.has(ref.stepId)) continue;
       activityByEvent.set(String(event.eventId), ref);
@@ -300,7 +306,12 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       scheduled(ref, at, true);
     } else if (activityClose?.scheduledEventId) {
       const ref = activityByEvent.get(String(activityClose.scheduledEventId));
+      const index = notificationByEvent.get(String(activityClose.scheduledEventId));
       if (ref !== undefined) activityClosed(ref, event, at);
+      else if (index !== undefined) {
+        const sent = Boolean(event.activityTaskCompletedEventAttributes);
+        apply({ type: 'notificationEnded', index, sent, at, ...(sent ? {} : { error: activityFailure(event) }) });
+      }
     } else if (childClose?.initiatedEventId) {
       const ref = childByEvent.get(String(childClose.initiatedEventId));
       if (ref?.trial !== undefined) childClosed({ ...ref, trial: ref.trial }, event, at);

@@ -171,6 +171,19 @@ export class StepFailedError extends PipelineError {
 }
 
 /**
+ * Thrown when a `notify:` webhook did not take a run's notification (an error status, no
+ * answer). The message never holds the URL: it usually carries a token.
+ */
+export class WebhookError extends PipelineError {
+  override name = 'WebhookError';
+}
+
+/** The webhook refused the notification (a 4xx other than 408 and 429): retrying sends the same. */
+export class WebhookRejectedError extends WebhookError {
+  override name = 'WebhookRejectedError';
+}
+
+/**
  * Failure types that retrying cannot fix. Passed to every activity's retry policy as
  * `nonRetryableErrorTypes`.
  */
@@ -193,4 +206,5 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'RunCodeError',
   'PythonEnvironmentError',
   'RunContractError',
+  'WebhookRejectedError',
 ];

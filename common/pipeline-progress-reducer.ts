@@ -1,4 +1,4 @@
-import type { PipelineProgress, RunState, StepProgress, TrialProgress } from './pipeline-progress.ts';
+import type { NotificationProgress, PipelineProgress, RunState, StepProgress, TrialProgress } from './pipeline-progress.ts';
 import type { StepOutputs } from './step-activities.ts';
 import type { TrialMatrix } from './sweep.ts';
 
@@ -56,7 +56,12 @@ export type PipelineProgressEvent =
   /** The sweep's fan-in judged the trial: its select metric and whether it won. */
   | { type: 'trialRecorded'; stepId: string; index: number; selected?: boolean; metric?: number; error?: string }
   /** `failedStep` names the step whose failure ended the run. */
-  | { type: 'runEnded'; state: Exclude<RunState, 'running'>; at: string; failedStep?: string };
+  | { type: 'runEnded'; state: Exclude<RunState, 'running'>; at: string; failedStep?: string }
+  /**
+   * The notification to `notify[index]` ended, after the run's end: it never changes the run's
+   * state, only records whether the webhook got it.
+   */
+  | { type: 'notificationEnded'; index: number; sent: boolean; at?: string; error?: string };
 
 /** The progress of a run that has just started. */
 export function startPipelineProgress({ pipeline, specHash, steps, at }: RunStarted): PipelineProgress {
@@ -156,5 +161,10 @@ export function reducePipelineProgress(progress: PipelineProgress, event: Pipeli
       }));
     case 'runEnded':
       return { ...progress, state: event.state, ...defined({ failedStep: event.failedStep }), endedAt: event.at };
+    case 'notificationEnded': {
+      const notification: NotificationProgress = { index: event.index, state: event.sent ? 'sent' : 'failed', ...defined({ at: event.at, error: event.error }) };
+      const others = (progress.notifications ?? []).filter((known) => known.index !== event.index);
+      return { ...progress, notifications: [...others, notification].sort((a, b) => a.index - b.index) };
+    }
   }
 }

@@ -50,6 +50,15 @@ export interface StepProgress {
   trials?: TrialProgress[];
 }
 
+/** How the notification to `notify[index]` ended: the webhook answered 2xx, or every attempt failed. */
+export interface NotificationProgress {
+  index: number;
+  state: 'sent' | 'failed';
+  at?: string;
+  /** Why it failed (never the URL: the worker leaves it out of every error). */
+  error?: string;
+}
+
 export interface PipelineProgress {
   pipeline: string;
   specHash: string;
@@ -59,6 +68,8 @@ export interface PipelineProgress {
   /** Step id of the first failure, when the run failed. */
   failedStep?: string;
   steps: StepProgress[];
+  /** The run's notifications (`notify:`) that were due, once each has ended; absent when none was. */
+  notifications?: NotificationProgress[];
 }
 
 /**

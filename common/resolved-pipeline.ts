@@ -1,3 +1,4 @@
+import type { NotifyTarget } from './notifications.ts';
 import type { ResolvedSweep } from './sweep.ts';
 import type { QueueKind } from './task-queues.ts';
 
@@ -52,4 +53,6 @@ export interface ResolvedPipeline {
   specHash: string;
   params: Record<string, unknown>;
   steps: ResolvedStep[];
+  /** The pipeline's `notify:` targets; absent when it has none (runs started before it existed). */
+  notify?: NotifyTarget[];
 }

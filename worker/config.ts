@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { WebhookUrlResolver } from '../activities/notify/webhook.ts';
 import {
   ConfigError,
   DEFAULT_TASK_QUEUE_PREFIX,
@@ -13,6 +14,7 @@ import {
   type TemporalSecurity,
 } from '../common/index.ts';
 import type { RunStepSettings } from '../activities/deps.ts';
+import { createWebhookUrlResolver } from './webhook-urls.ts';
 
 /** What a worker process runs; see MLP_WORKER_ROLE. */
 export const WORKER_ROLES = ['all', 'workflows', 'activities'] as const;
@@ -113,6 +115,8 @@ export const workerEnvSchema = z.object({
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
   MLP_CODE_VERSION: z.string().min(1).optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  /** The Temporal Web UI, e.g. https://temporal.example: run notifications (`notify:`) link to the run there; no link when unset. */
+  MLP_TEMPORAL_UI_URL: z.url().optional(),
   S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().min(3).default('ml-pipelines'),
@@ -143,6 +147,13 @@ export interface WorkerConfig {
   codeVersion?: string;
   logLevel: WorkerEnv['MLP_LOG_LEVEL'];
   storage: StorageConfig;
+  /** Base URL of the Temporal Web UI without a trailing slash, for links in run notifications. */
+  temporalUiUrl?: string;
+  /**
+   * Resolves a `notify:` webhook's `urlFrom` against the environment the worker started with (any
+   * variable a pipeline names, so not part of the schema above) or a file.
+   */
+  resolveWebhookUrl: WebhookUrlResolver;
 }
 
 /** Names of all variables the worker understands (for the compose test and `--help`). */
@@ -202,6 +213,8 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     run: runConfig(e),
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
     logLevel: e.MLP_LOG_LEVEL,
+    ...(e.MLP_TEMPORAL_UI_URL ? { temporalUiUrl: e.MLP_TEMPORAL_UI_URL.replace(/\/+$/, '') } : {}),
+    resolveWebhookUrl: createWebhookUrlResolver(env),
     storage: {
       endpoint: e.S3_ENDPOINT,
       region: e.S3_REGION,

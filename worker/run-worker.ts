@@ -44,6 +44,8 @@ export async function runWorkerProcess(handOver: () => void): Promise<void> {
       store,
       scratchDir: config.scratchDir,
       run: config.run,
+      resolveWebhookUrl: config.resolveWebhookUrl,
+      ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
       ...(engine ? { engine: async () => engine } : {}),
       ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
       ...(codeFingerprints ? { codeFingerprints } : {}),

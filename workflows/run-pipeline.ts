@@ -24,6 +24,7 @@ import { formatTrialMatrix, SWEEP_CHILD_WORKFLOW_THRESHOLD, trialId, type Resolv
 import { taskQueueName } from '../common/task-queues.ts';
 import { DagShapeError, runDag, topologicalOrder, withDownstream } from './dag.ts';
 import { errorMessage, specFailure } from './failures.ts';
+import { notifyRunEnd } from './notify-run.ts';
 import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { recordRunProgress } from './run-progress.ts';
 import { runSweepTrial } from './run-sweep-trial.ts';
@@ -67,6 +68,8 @@ export async function runPipeline(
   upsertMemo({ specHash: spec.specHash, pipeline: spec.name });
   upsertSearchAttributes([{ key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name }]);
   const progress = recordRunProgress({ pipeline: spec.name, specHash: spec.specHash, steps: spec.steps, at: now() });
+  // After the run's end is recorded: `notify:` targets hear of it; never changes how the run ends.
+  const notify = (): Promise<void> => notifyRunEnd(spec.notify, progress.current(), taskQueuePrefix, (event) => progress.record(event));
 
   // Steps that skip the cache lookup (`mlp run --refresh`), with everything downstream of them.
   let refreshed: Set<string>;
@@ -75,6 +78,7 @@ export async function runPipeline(
     refreshed = withDownstream(spec.steps, refresh);
   } catch (error) {
     progress.record({ type: 'runEnded', state: 'failed', at: now() });
+    await notify();
     if (error instanceof DagShapeError) throw specFailure(`Invalid pipeline "${spec.name}": ${error.message}`);
     throw error;
   }
@@ -257,6 +261,7 @@ export async function runPipeline(
 
   if (run.firstFailure === undefined) {
     progress.record({ type: 'runEnded', state: 'succeeded', at: now() });
+    await notify();
     return outputs;
   }
   const { id, error } = run.firstFailure;
@@ -265,6 +270,7 @@ export async function runPipeline(
     throw error;
   }
   progress.record({ type: 'runEnded', state: 'failed', at: now(), failedStep: id });
+  await notify();
   throw ApplicationFailure.create({
     type: 'StepFailedError',
     message: `Step "${id}" failed: ${errorMessage(error)}`,

@@ -12,6 +12,8 @@ import { pipelineProgressQuery } from './queries.ts';
  */
 export interface RunProgressRecorder {
   record(event: PipelineProgressEvent): void;
+  /** The progress so far (what the query answers). */
+  current(): PipelineProgress;
 }
 
 /**
@@ -33,5 +35,6 @@ export function recordRunProgress(start: RunStarted): RunProgressRecorder {
       progress = reducePipelineProgress(progress, event);
       publish(previousState);
     },
+    current: () => progress,
   };
 }

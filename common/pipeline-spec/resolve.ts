@@ -148,6 +148,7 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     ...(spec.description === undefined ? {} : { description: spec.description }),
     params,
     steps,
+    ...(spec.notify === undefined || spec.notify.length === 0 ? {} : { notify: spec.notify }),
   };
   return { pipeline, issues };
 }

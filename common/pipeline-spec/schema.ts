@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOTIFY_EVENTS, type WebhookUrlSource } from '../notifications.ts';
 import { MAX_SWEEP_TRIALS } from '../sweep.ts';
 import { QUEUE_KINDS } from '../task-queues.ts';
 import { checkPipelineGraph } from './graph-rules.ts';
@@ -67,6 +68,35 @@ export const scheduleSchema = z
   })
   .describe('Run the pipeline on a schedule (Temporal Schedule)');
 
+/** Environment variable names as shells and container runtimes accept them. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const URL_SOURCE_EXPECTED = 'expected { env: NAME } or { file: PATH }: the webhook URL itself never goes in the pipeline file';
+
+/** One of `env` and `file` (an object rather than a union, so a mistake gets one clear message). */
+export const webhookUrlSourceSchema = z
+  .strictObject(
+    {
+      env: z.string().regex(ENV_NAME, 'expected an environment variable name').optional().describe("Variable in the worker's environment holding the URL"),
+      file: z.string().min(1).optional().describe('File on the worker holding the URL, e.g. a mounted secret /run/secrets/alert-url'),
+    },
+    { error: URL_SOURCE_EXPECTED },
+  )
+  .superRefine((source, context) => {
+    if ((source.env === undefined) === (source.file === undefined)) context.addIssue({ code: 'custom', message: URL_SOURCE_EXPECTED });
+  })
+  .transform((source): WebhookUrlSource => (source.env === undefined ? { file: source.file ?? '' } : { env: source.env }))
+  .describe('Where the worker reads the webhook URL (it usually holds a token): { env: NAME } or { file: PATH }');
+
+export const notifyTargetSchema = z
+  .strictObject({
+    on: z.array(z.enum(NOTIFY_EVENTS)).min(1, 'expected at least one of failure, success, promoted').describe('Run ends that notify: failure, success, promoted (a publish step promoted a version)'),
+    webhook: z
+      .strictObject({ urlFrom: webhookUrlSourceSchema }, { error: 'expected { urlFrom: { env: NAME } } or { urlFrom: { file: PATH } }: the URL itself never goes in the pipeline file' })
+      .describe('POST a JSON summary of the run (with a `text` field, as Slack incoming webhooks expect) to a URL the worker resolves'),
+  })
+  .describe('Where to tell about the end of a run');
+
 const matrixValueSchema = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
 
 export const sweepShape = {
@@ -124,6 +154,10 @@ export const pipelineCommonShape = {
     .describe('Typed parameters, used as ${{ params.<name> }} and set with --set name=value'),
   defaults: defaultsSchema.default({}),
   schedule: scheduleSchema.optional(),
+  notify: z
+    .array(notifyTargetSchema)
+    .optional()
+    .describe('Webhooks told when a run fails, succeeds or promotes a model; a webhook that fails never changes the run'),
 };
 
 export const pipelineSpecSchema = z
@@ -139,3 +173,4 @@ export type ParamSpec = z.infer<typeof paramSchema>;
 export type RetryOverrides = z.infer<typeof retrySchema>;
 export type PipelineDefaults = z.infer<typeof defaultsSchema>;
 export type ScheduleSpec = z.infer<typeof scheduleSchema>;
+export type NotifyTargetSpec = z.infer<typeof notifyTargetSchema>;

@@ -28,12 +28,13 @@ function recordedWorkflowId(history: (typeof histories)[number]['history']): str
 describe('replay of saved runPipeline histories', function () {
   this.timeout(120_000);
 
-  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing, rerun), of the real pneumonia-vgg19.yaml, and of sweeps', () => {
+  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing, notifying, rerun), of the real pneumonia-vgg19.yaml, and of sweeps', () => {
     assert.deepEqual(
       histories.map(({ name }) => name),
       [
         'pneumonia-shape-cached.json',
         'pneumonia-shape-failing.json',
+        'pneumonia-shape-notify.json',
         'pneumonia-shape-rerun.json',
         'pneumonia-shape.json',
         'pneumonia-vgg19.json',
@@ -64,6 +65,24 @@ describe('replay of saved runPipeline histories', function () {
     ]);
     assert.equal(large?.trials?.length, 11);
     assert.deepEqual(large?.trials?.find((trial) => trial.selected === true)?.matrix, { score: 1, half: 0 }, 'the lowest score; ties go to the lowest index');
+  });
+
+  it('the notify history told its failure target once, after the run\'s end, and mlp show rebuilds that from it', () => {
+    const notify = histories.find(({ name }) => name === 'pneumonia-shape-notify.json');
+    assert.ok(notify);
+    const events = notify.history.events ?? [];
+    const activities = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityId ?? []);
+    assert.deepEqual(activities.filter((id) => id.startsWith('notify/')), ['notify/0'], 'the success target is not due for a failed run');
+    assert.equal(activities.at(-1), 'notify/0', 'notified after every step');
+    const view = progressFromHistory(notify.history, '');
+    assert.equal(view.state, 'failed');
+    assert.equal(view.failedStep, 'train-full');
+    assert.deepEqual(view.notifications?.map(({ index, state }) => ({ index, state })), [{ index: 0, state: 'sent' }]);
+    // The histories recorded before notify: issue no notification command when replayed (the loop below).
+    for (const { name, history } of histories.filter((saved) => saved !== notify)) {
+      const ids = (history.events ?? []).flatMap((event) => event.activityTaskScheduledEventAttributes?.activityId ?? []);
+      assert.ok(!ids.some((id) => id.startsWith('notify/')), name);
+    }
   });
 
   for (const { name, history } of histories) {

@@ -48,6 +48,17 @@ describe('worker configuration', () => {
     assert.throws(() => parseWorkerConfig({ ...credentials, MLP_SHUTDOWN_GRACE_TIME: 'soon' }), /MLP_SHUTDOWN_GRACE_TIME: expected a duration such as 30s or 2m, got "soon"/);
   });
 
+  it('links notifications to MLP_TEMPORAL_UI_URL without its trailing slash, and to nothing when unset', () => {
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_TEMPORAL_UI_URL: 'https://temporal.example/' }).temporalUiUrl, 'https://temporal.example');
+    assert.equal(parseWorkerConfig(credentials).temporalUiUrl, undefined);
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_TEMPORAL_UI_URL: 'temporal 8233' }), /MLP_TEMPORAL_UI_URL/);
+  });
+
+  it("resolves notify: webhook URLs from the environment it parsed", async () => {
+    const config = parseWorkerConfig({ ...credentials, ALERT_WEBHOOK_URL: 'https://hooks.example/services/T0/token' });
+    assert.equal((await config.resolveWebhookUrl({ env: 'ALERT_WEBHOOK_URL' })).href, 'https://hooks.example/services/T0/token');
+  });
+
   it('parses a comma-separated queue list', () => {
     assert.deepEqual(parseWorkerConfig({ ...credentials, MLP_WORKER_QUEUES: 'cpu, gpu' }).queues, ['cpu', 'gpu']);
   });
