@@ -64,7 +64,8 @@ export function createStepReuseActivities({ store }: ActivityDeps, kinds: Cachea
       // Artifacts that carry their sha256 (a run step's files and folders) are checked against it.
       for (const artifact of declared) {
         if (artifact.sha256 === undefined) continue;
-        if ((await changedSelfHashedArtifact(store, { ...artifact, sha256: artifact.sha256 })) !== undefined) missing.push(artifact.key);
+        const changed = await changedSelfHashedArtifact(store, { ...artifact, sha256: artifact.sha256 });
+        if (changed !== undefined) return { reusable: false, from: request.from, reason: changed };
       }
       const selfHashed = new Set(declared.flatMap(({ key, sha256 }) => (sha256 === undefined ? [] : [key])));
       const keys = [...new Set([...declared.map(({ key }) => key), ...artifactKeys(request.outputs)])].filter((key) => !selfHashed.has(key));

@@ -101,6 +101,8 @@ export function syncCheckpoints(options: CheckpointSyncOptions): CheckpointSync 
   const { store, runPrefix, folder } = options;
   let lastSignature = '';
   let saved: CheckpointManifest = options.restored ?? EMPTY;
+  // Each file's sha256 by path, with the size and time of last write it was computed at: an unchanged file is not read again.
+  const hashed = new Map<string, { stamp: string; sha256: string }>();
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
 
@@ -111,6 +113,13 @@ export function syncCheckpoints(options: CheckpointSyncOptions): CheckpointSync 
     const next: CheckpointManifest = { version: 1, files: [] };
     const known = new Set(saved.files.map((file) => file.sha256));
     for (const file of files) {
+      const stamp = `${file.size}:${file.mtimeMs}`;
+      const unchanged = hashed.get(file.path);
+      if (unchanged?.stamp === stamp) {
+        next.files.push({ path: file.path, sha256: unchanged.sha256, bytes: file.size });
+        continue;
+      }
+      // Read once, hashed and uploaded from the same bytes, so a blob always matches its name.
       let bytes: Buffer;
       try {
         bytes = await readFile(join(folder, ...file.path.split('/')));
@@ -120,6 +129,7 @@ export function syncCheckpoints(options: CheckpointSyncOptions): CheckpointSync 
       const sha256 = sha256Bytes(bytes);
       if (!known.has(sha256)) await store.put(blobKey(runPrefix, sha256), bytes, 'application/octet-stream', { [SHA256_METADATA_KEY]: sha256 });
       known.add(sha256);
+      hashed.set(file.path, { stamp, sha256 });
       next.files.push({ path: file.path, sha256, bytes: bytes.length });
     }
     await store.putJson(manifestKey(runPrefix), next);

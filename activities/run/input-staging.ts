@@ -32,16 +32,26 @@ async function downloadTo(store: ObjectStore, key: string, path: string): Promis
   await pipeline(await store.getStream(key), createWriteStream(path));
 }
 
+/** The JSON value of `bytes`, or undefined when they are not JSON (then the object is staged as the file it is). */
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 async function stageOne(store: ObjectStore, name: string, key: string, path: string): Promise<StagedInput> {
   if (key.endsWith('/')) {
-    const keys = await store.list(key);
+    // Zero-byte "folder" markers some S3 tools write (keys ending in /) are no files.
+    const keys = (await store.list(key)).filter((member) => !member.endsWith('/'));
     await mkdir(path, { recursive: true });
     for (const member of keys) await downloadTo(store, member, join(path, ...member.slice(key.length).split('/')));
     return { name, key, kind: 'folder', count: keys.length };
   }
   if (SPLIT_MANIFEST_KEY.test(key)) {
     const bytes = await store.get(key);
-    const manifest = SplitManifestSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+    const manifest = SplitManifestSchema.safeParse(parseJson(bytes));
     if (manifest.success) return { name, key, kind: 'split', count: await stageSplit(store, manifest.data, bytes, path) };
   }
   await downloadTo(store, key, path);

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
@@ -74,6 +74,16 @@ export interface RunAttemptRequest {
 function attemptDir(settings: RunStepSettings, runPrefix: string, attempt: number): string {
   const path = runPrefix.replace(/^runs\//, '').replace(/\/$/, '');
   return join(settings.runDir, 'attempts', ...path.split('/'), `attempt-${attempt}`);
+}
+
+/**
+ * Removes this attempt's folder and those of the step's earlier attempts: a step runs one attempt
+ * at a time, so any other is left over from a worker that died before it could clean up.
+ */
+async function removeEarlierAttempts(root: string): Promise<void> {
+  const stepDir = dirname(root);
+  const entries = await readdir(stepDir).catch(() => []);
+  for (const entry of entries.filter((name) => /^attempt-\d+$/.test(name))) await removeTree(join(stepDir, entry));
 }
 
 async function makeFolders(root: string): Promise<AttemptFolders> {
@@ -153,7 +163,7 @@ export async function runAttempt(request: RunAttemptRequest): Promise<RunOutput>
     }
     throwIfCancelled(signal);
 
-    await removeTree(root);
+    await removeEarlierAttempts(root);
     const folders = await makeFolders(root);
     report({ phase: 'inputs', done: 0, total: Object.keys(input.inputs).length });
     await stageInputs(store, folders.inputs, input.inputs, (staged, done, total) => report({ done, total, message: staged.name }));

@@ -9,6 +9,7 @@ import { listingSha256 } from '../../activities/content-hash.ts';
 import { createActivities } from '../../activities/index.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
+import { createStepReuseActivities } from '../../activities/step-reuse.ts';
 import { defaultRunSettings } from '../../activities/steps/run.ts';
 import { sha256Bytes } from '../../activities/data/file-hash.ts';
 import { decodeNpyUint8, encodeNpyUint8 } from '../../activities/data/npy.ts';
@@ -193,6 +194,12 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
     await store.put(`${folder}extra.txt`, 'x');
     const stale = await cache.lookupVerifiedCache(before.key);
     assert.ok(stale.status === 'stale' && /^output artifacts: folder .* changed since it was cached/.test(stale.reason), JSON.stringify(stale));
+    // `mlp rerun` checks reused outputs the same way.
+    const reuse = createStepReuseActivities({ store, scratchDir: servers.dir });
+    const refused = await reuse.verifyReusedOutputs({ stepId: 'fit', uses: 'run', from: 'wf/1', outputs });
+    assert.ok(!refused.reusable && /^output artifacts: folder .* changed since it was cached/.test(refused.reason), JSON.stringify(refused));
+    await store.remove(`${folder}extra.txt`);
+    assert.equal((await reuse.verifyReusedOutputs({ stepId: 'fit', uses: 'run', from: 'wf/1', outputs })).reusable, true);
   });
 
   it('a split manifest of subset is staged as a folder numpy reads: images.npy, labels.npy, classes.txt, images.csv, manifest.json', async () => {

@@ -59,6 +59,16 @@ describe('worker configuration', () => {
     assert.equal((await config.resolveWebhookUrl({ env: 'ALERT_WEBHOOK_URL' })).href, 'https://hooks.example/services/T0/token');
   });
 
+  it('puts run steps under MLP_RUN_DIR (envs inside unless MLP_RUN_ENVS_DIR says otherwise) and passes only PATH and LANG on to their commands', () => {
+    const defaults = parseWorkerConfig(credentials).run;
+    assert.equal(defaults.runDir, path.join(tmpdir(), 'mlp-run'));
+    assert.equal(defaults.envsDir, path.join(tmpdir(), 'mlp-run', 'envs'));
+    assert.equal(defaults.checkpointIntervalMs, 30_000);
+    const set = parseWorkerConfig({ ...credentials, MLP_RUN_DIR: '/scratch/run', MLP_RUN_ENVS_DIR: '/cache/envs', MLP_RUN_CHECKPOINT_INTERVAL: '500ms', PATH: '/opt/bin:/usr/bin', LANG: 'de_DE.UTF-8' }).run;
+    assert.deepEqual(set, { runDir: '/scratch/run', envsDir: '/cache/envs', checkpointIntervalMs: 500, commandPath: '/opt/bin:/usr/bin', lang: 'de_DE.UTF-8', basePython: 'python3' });
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_RUN_CHECKPOINT_INTERVAL: 'often' }), /MLP_RUN_CHECKPOINT_INTERVAL: expected a duration such as 30s or 2m, got "often"/);
+  });
+
   it('parses a comma-separated queue list', () => {
     assert.deepEqual(parseWorkerConfig({ ...credentials, MLP_WORKER_QUEUES: 'cpu, gpu' }).queues, ['cpu', 'gpu']);
   });
