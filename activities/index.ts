@@ -6,6 +6,7 @@ import { createStepReuseActivities } from './step-reuse.ts';
 import { createStorageCheckActivities } from './storage-check.ts';
 import { createStorageGcActivities } from './housekeeping/storage-gc.ts';
 import { createCacheEntriesActivities } from './housekeeping/cache-entries.ts';
+import { createLocateObjectsActivities } from './results/locate-objects.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelRegistryActivities(deps),
     ...createStorageGcActivities(deps),
     ...createCacheEntriesActivities(deps),
+    ...createLocateObjectsActivities(deps),
   };
 }
 

@@ -5,4 +5,5 @@ export * from './run-pipeline.ts';
 export * from './models.ts';
 export * from './storage-gc.ts';
 export * from './cache-explain.ts';
+export * from './locate-objects.ts';
 export * from './run-sweep-trial.ts';
