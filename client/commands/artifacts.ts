@@ -36,7 +36,10 @@ export function formatArtifacts(run: string, bucket: string, artifacts: readonly
 
 /** `mlp artifacts <run> [step]` and `mlp artifacts get <run> <step>/<path>... [-o DIR]`. */
 export function register(program: Command): void {
-  const artifacts = withConnectionOptions(program.command('artifacts <workflowId> [step]'))
+  // The listing is the default subcommand rather than the parent's own action, so the connection
+  // flags after `get …` reach `get` instead of being taken by the parent.
+  const artifacts = program.command('artifacts').description("A run's artifacts: list them (the default) or get them");
+  withConnectionOptions(artifacts.command('list <workflowId> [step]', { isDefault: true }))
     .description("List what a run's steps wrote: path, size, sha256 (where recorded), output and object key")
     .option('--run-id <id>', 'a specific run of the workflow id (default: the latest)')
     .option('--json', 'print JSON')
