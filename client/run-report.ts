@@ -114,12 +114,13 @@ export function secondsBetween(start: string | undefined, end: string | undefine
 }
 
 /** How a step came by its outputs, in words. */
-export function describeExecution(step: { state: string; cached: boolean; reusedFrom?: string; reuseMiss?: string; cacheMiss?: string }, cache: boolean, cacheOffReason?: string): string {
+export function describeExecution(step: { state: string; cached: boolean; startedAt?: string; reusedFrom?: string; reuseMiss?: string; cacheMiss?: string }, cache: boolean, cacheOffReason?: string): string {
   if (step.state === 'cached' || step.cached) return 'cache hit';
   if (step.state === 'reused') return `reused from ${step.reusedFrom ?? 'an earlier run'}`;
   if (step.reuseMiss !== undefined) return `ran again: ${step.reuseMiss}`;
   if (step.cacheMiss !== undefined) return `ran again: ${step.cacheMiss}`;
   if (step.state === 'pending') return 'not started';
+  if (step.state === 'cancelled' && step.startedAt === undefined) return 'not started (run ended)';
   const ran = step.state === 'running' ? 'running' : 'ran';
   if (!cache) return `${ran} (cache off${cacheOffReason ? `: ${cacheOffReason}` : ''})`;
   return step.state === 'running' ? ran : `${ran} (cache miss)`;
@@ -142,6 +143,40 @@ async function registryRecord(client: Client, config: ClientConfig, name: string
   } catch (error) {
     return { recordError: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/**
+ * Hashes that say what made the model: from the steps' outputs (download, subset, train), the
+ * run steps' packaged code (their resolved `with.code`), and what the registry recorded when
+ * the model was published (the worker's code version).
+ */
+export function lineageOf(
+  steps: readonly { id: string; uses: string; outputs?: Record<string, unknown> }[],
+  specSteps: ReadonlyMap<string, { with: Record<string, unknown> }>,
+  publications: readonly Publication[],
+): Lineage {
+  const first = (name: string): string | undefined => steps.map((step) => stringOutput(step.outputs, name)).find((value) => value !== undefined);
+  const recorded = publications.flatMap((publication) => (publication.record === undefined ? [] : [publication.record.lineage]));
+  const code: Record<string, string> = {};
+  for (const step of steps) {
+    const packaged = specSteps.get(step.id)?.with['code'];
+    if (step.uses === 'run' && typeof packaged === 'string') code[step.id] = packaged;
+  }
+  for (const publication of publications) {
+    const published = publication.record?.lineage.code;
+    if (published !== undefined && !Object.values(code).includes(published)) code[publication.step] = published;
+  }
+  const datasetHash = first('datasetHash') ?? recorded.find((entry) => entry.datasetHash)?.datasetHash;
+  const manifestHash = first('manifestHash') ?? recorded.find((entry) => entry.manifestHash)?.manifestHash;
+  const weightsSha256 = first('weightsSha256');
+  const codeVersion = recorded.find((entry) => entry.codeVersion)?.codeVersion;
+  return {
+    ...(datasetHash === undefined ? {} : { datasetHash }),
+    ...(manifestHash === undefined ? {} : { manifestHash }),
+    ...(weightsSha256 === undefined ? {} : { weightsSha256 }),
+    code,
+    ...(codeVersion === undefined ? {} : { codeVersion }),
+  };
 }
 
 /** Gathers the report of `workflowId` (its latest run, or `runId`). */
@@ -207,26 +242,7 @@ export async function loadRunReport(client: Client, config: ClientConfig, workfl
     publications.push({ step: step.id, name, version, promoted, reason, ...(await registryRecord(client, config, name, version)) });
   }
 
-  const lineage: Lineage = { code: {} };
-  for (const step of view.steps) {
-    lineage.datasetHash ??= stringOutput(step.outputs, 'datasetHash');
-    lineage.manifestHash ??= stringOutput(step.outputs, 'manifestHash');
-    lineage.weightsSha256 ??= stringOutput(step.outputs, 'weightsSha256');
-    const code = specSteps.get(step.id)?.with['code'];
-    if (step.uses === 'run' && typeof code === 'string') lineage.code[step.id] = code;
-  }
-  for (const publication of publications) {
-    const recorded = publication.record?.lineage;
-    if (recorded === undefined) continue;
-    lineage.codeVersion ??= recorded.codeVersion;
-    lineage.datasetHash ??= recorded.datasetHash;
-    lineage.manifestHash ??= recorded.manifestHash;
-    if (recorded.code !== undefined && !Object.values(lineage.code).includes(recorded.code)) lineage.code[publication.step] = recorded.code;
-  }
-  if (lineage.datasetHash === undefined) delete lineage.datasetHash;
-  if (lineage.manifestHash === undefined) delete lineage.manifestHash;
-  if (lineage.weightsSha256 === undefined) delete lineage.weightsSha256;
-  if (lineage.codeVersion === undefined) delete lineage.codeVersion;
+  const lineage = lineageOf(view.steps, specSteps, publications);
 
   const first = evaluations.find((evaluation) => Object.keys(evaluation.metrics).length > 0);
   const seconds = secondsBetween(view.startedAt, view.endedAt);

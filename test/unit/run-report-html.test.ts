@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { renderMarkdown } from '../../client/markdown-html.ts';
 import { compareRuns } from '../../client/run-compare.ts';
 import { formatComparison, renderComparison } from '../../client/run-compare-format.ts';
-import type { RunReport } from '../../client/run-report.ts';
+import { describeExecution, type RunReport } from '../../client/run-report.ts';
 import { renderRunReport } from '../../client/run-report-html.ts';
 import type { LoadedRun } from '../../client/run-results.ts';
 import type { RunView } from '../../client/run-view.ts';
@@ -119,5 +119,17 @@ describe('mlp report and compare pages: self-contained and safe', () => {
     const html = renderComparison(comparison, [{ workflowId: 'a', epochs: [{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5 }], roc: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }], auc: 0.9 }, { workflowId: 'b' }], (id) => `http://ui/${id}`);
     assert.ok(!html.includes('<script>'));
     assert.equal((html.match(/<svg /g) ?? []).length, 2, 'training loss and ROC (no run has a validation loss history)');
+  });
+});
+
+describe('mlp report: how each step came by its outputs', () => {
+  it('says cache hit, reused, ran again and why, or whether the cache was off', () => {
+    assert.equal(describeExecution({ state: 'cached', cached: true }, true), 'cache hit');
+    assert.equal(describeExecution({ state: 'reused', cached: false, reusedFrom: 'p-a/r1' }, true), 'reused from p-a/r1');
+    assert.equal(describeExecution({ state: 'succeeded', cached: false, cacheMiss: 'cache entry of run p-a not used: output model: artifact x is missing' }, true), 'ran again: cache entry of run p-a not used: output model: artifact x is missing');
+    assert.equal(describeExecution({ state: 'succeeded', cached: false, reuseMiss: 'upstream step "train" ran again' }, true), 'ran again: upstream step "train" ran again');
+    assert.equal(describeExecution({ state: 'succeeded', cached: false }, false, 'the source can change under the same URL'), 'ran (cache off: the source can change under the same URL)');
+    assert.equal(describeExecution({ state: 'succeeded', cached: false }, true), 'ran (cache miss)');
+    assert.equal(describeExecution({ state: 'cancelled', cached: false }, true), 'not started (run ended)');
   });
 });
