@@ -32,7 +32,8 @@ export const SERIES_COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F
 const WIDTH = 520;
 const HEIGHT = 320;
 const MARGIN = { left: 56, right: 16, top: 28, bottom: 44 };
-const LEGEND_WIDTH = 230;
+/** Rough width of one character of the legend's 11 px font, to keep the legend inside the plot. */
+const CHAR_WIDTH = 6.2;
 
 function domain(values: readonly number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
@@ -77,13 +78,14 @@ export function lineChartSvg(chart: LineChart): string {
   parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 8}" text-anchor="middle">${escapeHtml(chart.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${MARGIN.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(chart.yLabel)}</text>`);
   if (chart.diagonal) parts.push(`<line x1="${f(sx(xs[0]))}" y1="${f(sy(ys[0]))}" x2="${f(sx(xs[1]))}" y2="${f(sy(ys[1]))}" stroke="#9aa4ae" stroke-dasharray="2 4"/>`);
+  const legendWidth = 34 + CHAR_WIDTH * Math.max(0, ...chart.series.map((series) => series.name.length));
   chart.series.forEach((series, index) => {
     const points = series.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => `${f(sx(x))},${f(sy(y))}`);
     if (points.length > 0) {
       parts.push(`<polyline fill="none" stroke="${escapeHtml(series.color)}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''} points="${points.join(' ')}"/>`);
     }
     const legendY = chart.legend === 'bottom-right' ? MARGIN.top + plotHeight - 8 - (chart.series.length - 1 - index) * 16 : MARGIN.top + 14 + index * 16;
-    const legendX = MARGIN.left + plotWidth - LEGEND_WIDTH;
+    const legendX = Math.max(MARGIN.left + 8, MARGIN.left + plotWidth - legendWidth);
     parts.push(`<line x1="${legendX}" x2="${legendX + 20}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${escapeHtml(series.color)}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     parts.push(`<text x="${legendX + 26}" y="${legendY}">${escapeHtml(series.name)}</text>`);
   });
