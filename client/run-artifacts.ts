@@ -140,11 +140,6 @@ export function resolveRequest(request: string, steps: readonly (StepWithOutputs
   return { request, step: stepId, targets: folders.map((folder) => `${folder}${path}`) };
 }
 
-/** Where an object found for a request goes under the output folder: its `<step>/<path>` name. */
-export function localPathOf(step: string, key: string): string {
-  return artifactPath(step, key);
-}
-
 /** The targets' objects, or an error naming the request when nothing is stored there. */
 export function requireFound(resolved: ResolvedRequest, located: readonly LocatedTarget[], run: string): LocatedTarget['objects'] {
   const objects = located.filter((target) => resolved.targets.includes(target.target)).flatMap((target) => target.objects);

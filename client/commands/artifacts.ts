@@ -5,7 +5,7 @@ import { ArtifactPathError } from '../../common/errors.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { reportHelperWorkflowFailure } from '../failure.ts';
 import { printResult } from '../output.ts';
-import { declaredArtifacts, localPathOf, requireFound, requireStep, resolveRequest, stepArtifacts, type DeclaredArtifact } from '../run-artifacts.ts';
+import { artifactPath, declaredArtifacts, requireFound, requireStep, resolveRequest, stepArtifacts, type DeclaredArtifact } from '../run-artifacts.ts';
 import { loadRun } from '../run-results.ts';
 import { downloadObject, locateStoredObjects, PRESIGN_SECONDS, sha256Hex } from '../stored-objects.ts';
 import { formatBytes } from './gc.ts';
@@ -86,7 +86,8 @@ export function register(program: Command): void {
         const written: { path: string; file: string; key: string; bytes: number; sha256: string }[] = [];
         for (const request of requests) {
           for (const object of requireFound(request, located.targets, workflowId)) {
-            const path = localPathOf(request.step, object.key);
+            // Written under its `<step>/<path>` name, as `mlp artifacts` lists it.
+            const path = artifactPath(request.step, object.key);
             const file = resolve(root, path);
             // Keys come from the store; one that would climb out of the folder is refused, not followed.
             if (relative(root, file).startsWith(`..${sep}`) || relative(root, file) === '..') throw new ArtifactPathError(`Refusing to write ${object.key} outside ${root}`);
