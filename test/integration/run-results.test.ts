@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Browser } from 'playwright-core';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { formatMetric } from '../../client/run-report-html.ts';
+import { LOCATE_OBJECTS_WORKFLOW, LocateObjectsResultSchema, type LocateObjectsRequest } from '../../common/stored-objects.ts';
+import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { launchChromium, openPage } from '../helpers/browser.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -147,6 +151,27 @@ describe('a run’s results: mlp artifacts, report and compare on two demo runs'
     const alone = await mlp('compare', workflowId);
     assert.equal(alone.code, 2, 'one run is a usage error');
     assert.match(alone.stderr, /at least two run ids/);
+  });
+
+  it('the worker describes and presigns only what runs, datasets and models hold, with URLs that need no credentials', async () => {
+    const { outputs } = run(0);
+    const connection = await Connection.connect({ address: servers.temporalAddress });
+    try {
+      const client = new Client({ connection, namespace: servers.namespace });
+      const locate = (request: LocateObjectsRequest) =>
+        client.workflow.execute(LOCATE_OBJECTS_WORKFLOW, { taskQueue: workflowTaskQueue(prefix), workflowId: `locate-${randomUUID().slice(0, 8)}`, args: [request] });
+      const located = LocateObjectsResultSchema.parse(await locate({ targets: [outputs.evaluate.report], presignSeconds: 60 }));
+      const object = located.targets[0]?.objects[0];
+      assert.ok(object?.url !== undefined && !object.url.includes(servers.storage.secretAccessKey));
+      const response = await fetch(object.url);
+      assert.equal(response.status, 200);
+      assert.ok(Buffer.from(await response.arrayBuffer()).equals(await new ObjectStore(servers.storage).get(outputs.evaluate.report)));
+      for (const request of [{ targets: ['cache/'] }, { targets: ['code/x.tar.gz'] }, { targets: [outputs.evaluate.report], presignSeconds: 86_400 }]) {
+        await assert.rejects(locate(request), (error: unknown) => error instanceof WorkflowFailedError && error.cause?.cause instanceof ApplicationFailure && error.cause.cause.type === 'ConfigError', JSON.stringify(request));
+      }
+    } finally {
+      await connection.close();
+    }
   });
 
   it('mlp report writes one self-contained page that Chromium shows with every plot loaded, the run’s own metrics and no error', async () => {
