@@ -8,6 +8,7 @@ import { createStorageCheckActivities } from './storage-check.ts';
 import { createStorageGcActivities } from './housekeeping/storage-gc.ts';
 import { createCacheEntriesActivities } from './housekeeping/cache-entries.ts';
 import { createStepLogActivities } from './run/step-log-reader.ts';
+import { createLocateObjectsActivities } from './results/locate-objects.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCacheEntriesActivities(deps),
     ...createStepLogActivities(deps),
     ...createNotificationActivities(deps),
+    ...createLocateObjectsActivities(deps),
   };
 }
 

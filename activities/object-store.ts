@@ -167,6 +167,15 @@ export class ObjectStore {
     return objects;
   }
 
+  /**
+   * A GET URL for `key` that works without credentials for `seconds` (SigV4 query signing, done
+   * locally: no request to the server). Whoever holds it may read that one object until it expires.
+   */
+  async presignedGet(key: string, seconds: number): Promise<string> {
+    checkKey(key);
+    return this.#client.presignedGetObject(this.bucket, key, seconds);
+  }
+
   async remove(key: string): Promise<void> {
     await this.#client.removeObject(this.bucket, key);
   }

@@ -21,6 +21,9 @@ import { register as registerCache } from './commands/cache.ts';
 import { register as registerSchedule } from './commands/schedule.ts';
 import { register as registerDemo } from './commands/demo.ts';
 import { register as registerVersion } from './commands/version.ts';
+import { register as registerArtifacts } from './commands/artifacts.ts';
+import { register as registerReport } from './commands/report.ts';
+import { register as registerCompare } from './commands/compare.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -48,6 +51,9 @@ registerWatch(program);
 registerList(program);
 registerShow(program);
 registerLogs(program);
+registerArtifacts(program);
+registerReport(program);
+registerCompare(program);
 registerCancel(program);
 registerReproduce(program);
 registerRerun(program);

@@ -101,6 +101,19 @@ export class ArtifactNotFoundError extends PipelineError {
   override name = 'ArtifactNotFoundError';
 }
 
+/**
+ * Thrown by `mlp artifacts`, `mlp report` and `mlp compare` when a request names no artifact of
+ * the run: an unknown step, a step that wrote nothing, or a path outside the step's folder.
+ */
+export class ArtifactPathError extends PipelineError {
+  override name = 'ArtifactPathError';
+}
+
+/** Thrown by the CLI when a workflow id (and run id) names no run on the Temporal server. */
+export class RunNotFoundError extends PipelineError {
+  override name = 'RunNotFoundError';
+}
+
 /** Thrown when training produces a non-finite loss. */
 export class TrainingDivergedError extends PipelineError {
   override name = 'TrainingDivergedError';

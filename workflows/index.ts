@@ -5,5 +5,6 @@ export * from './run-pipeline.ts';
 export * from './models.ts';
 export * from './storage-gc.ts';
 export * from './cache-explain.ts';
+export * from './locate-objects.ts';
 export * from './run-sweep-trial.ts';
 export * from './step-logs.ts';
