@@ -34,7 +34,7 @@ const ACTIVITY_FLOORS = [
   ['notify'],
   ['deps.ts'],
   ['registry'],
-  ['housekeeping'],
+  ['housekeeping', 'results'],
   ['run'],
   ['steps'],
   ['index.ts', 'step-cache.ts', 'step-reuse.ts', 'storage-check.ts', 'code-fingerprint.ts'],
