@@ -167,7 +167,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       assert.equal(human.code, 0, human.stderr);
       const lines = human.stdout.split('\n');
       assert.equal(lines[0], `${handle.workflowId}  succeeded (COMPLETED)`);
-      assert.ok(lines.includes(`  http://ui.test:8233/namespaces/default/workflows/${handle.workflowId}/${view.runId}`), human.stdout);
+      assert.ok(lines.includes(`  http://ui.test:8233/namespaces/${servers.namespace}/workflows/${handle.workflowId}/${view.runId}`), human.stdout);
       for (const id of ['start', 'left', 'right', 'join']) {
         assert.match(human.stdout, new RegExp(`^  ${id} +succeeded +noop on (cpu|gpu) +attempt 1  \\d+\\.\\d s$`, 'm'));
       }
