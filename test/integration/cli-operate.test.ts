@@ -108,18 +108,8 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
     return workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: workflowId ?? `${resolved.name}-${randomUUID().slice(0, 8)}`, taskQueuePrefix: prefix }));
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-      await sleep(200);
-    }
-  }
-
   async function visible(query: string, workflowId: string): Promise<void> {
-    await until(`${workflowId} in visibility`, async () => {
+    await waitUntil(`${workflowId} in visibility`, async () => {
       for await (const info of workers.client.workflow.list({ query })) if (info.workflowId === workflowId) return true;
       return undefined;
     });
@@ -210,7 +200,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
 
   it('cancels a running pipeline: the run ends cancelled and its running step saw the cancellation', async () => {
     const handle = await start(CHAIN, ['sleepMs=60000']);
-    await until('step one running', async () => {
+    await waitUntil('step one running', async () => {
       const progress = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
       return progress.steps[0]?.state === 'running' ? true : undefined;
     });
@@ -326,7 +316,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
 
       const unpaused = await json(scheduleViewSchema, 'schedule', 'unpause', scheduleId);
       assert.equal(unpaused.paused, false);
-      await until('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), 15_000);
+      await waitUntil('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), { timeoutMs: 15_000 });
     } finally {
       await handle.delete();
     }
