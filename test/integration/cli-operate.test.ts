@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
@@ -304,11 +303,17 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   it('takes no cron action while paused, still runs a manual trigger (as Temporal documents), and acts again once unpaused', async () => {
     const scheduleId = `every-second-${randomUUID().slice(0, 8)}`;
     const handle = workers.client.schedule.getHandle(scheduleId);
+    // The same schedule unpaused, created after it: once the twin has acted on two cron times,
+    // the paused one has seen them pass too.
+    const twin = workers.client.schedule.getHandle(`${scheduleId}-twin`);
+    // Seven fields: seconds first, years last — every second.
+    const everySecond = ['schedule', 'create', DIAMOND, '--set', 'sleepMs=5', '--cron', '* * * * * * *', '--overlap', 'allow-all'];
     try {
-      // Seven fields: seconds first, years last — every second.
-      const created = await json(scheduleViewSchema, 'schedule', 'create', DIAMOND, '--set', 'sleepMs=5', '--cron', '* * * * * * *', '--overlap', 'allow-all', '--paused', '--schedule-id', scheduleId);
+      const created = await json(scheduleViewSchema, ...everySecond, '--paused', '--schedule-id', scheduleId);
       assert.equal(created.paused, true);
-      await sleep(3000);
+      await json(scheduleViewSchema, ...everySecond, '--schedule-id', twin.scheduleId);
+      await waitUntil('the unpaused twin to act on two cron times', async () => ((await twin.describe()).info.numActionsTaken >= 2 ? true : undefined));
+      await twin.delete();
       assert.equal((await handle.describe()).info.numActionsTaken, 0, 'a paused schedule acted on its cron');
 
       const manual = await json(triggerSchema, 'schedule', 'trigger', scheduleId);
@@ -319,6 +324,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       await waitUntil('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), { timeoutMs: 15_000 });
     } finally {
       await handle.delete();
+      await twin.delete().catch(() => undefined); // already deleted unless the test failed first
     }
   });
 
