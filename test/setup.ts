@@ -1,13 +1,20 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { shareTestServers, stopSharedTestServers } from './helpers/shared-servers.ts';
 
 /**
- * Mocha root hooks: keep the Temporal SDK quiet in test output. Many tests fail activities and
+ * Mocha root hooks. Keep the Temporal SDK quiet in test output: many tests fail activities and
  * workflows on purpose, and the SDK logs each as a warning; show errors only (set
- * MLP_TEST_LOG_LEVEL=DEBUG to see worker logs while debugging a test).
+ * MLP_TEST_LOG_LEVEL=DEBUG to see worker logs while debugging a test). Share one Temporal dev
+ * server and one S3 server across the run (test/helpers/shared-servers.ts), stopped after the
+ * last test.
  */
 export const mochaHooks = {
   beforeAll(): void {
     const level = process.env.MLP_TEST_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'ERROR';
     Runtime.install({ logger: new DefaultLogger(level) });
+    shareTestServers();
+  },
+  async afterAll(): Promise<void> {
+    await stopSharedTestServers();
   },
 };

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
@@ -108,18 +107,8 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
     return workers.client.workflow.start('runPipeline', pipelineStartOptions(resolved, { workflowId: workflowId ?? `${resolved.name}-${randomUUID().slice(0, 8)}`, taskQueuePrefix: prefix }));
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-      await sleep(200);
-    }
-  }
-
   async function visible(query: string, workflowId: string): Promise<void> {
-    await until(`${workflowId} in visibility`, async () => {
+    await waitUntil(`${workflowId} in visibility`, async () => {
       for await (const info of workers.client.workflow.list({ query })) if (info.workflowId === workflowId) return true;
       return undefined;
     });
@@ -167,7 +156,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
       assert.equal(human.code, 0, human.stderr);
       const lines = human.stdout.split('\n');
       assert.equal(lines[0], `${handle.workflowId}  succeeded (COMPLETED)`);
-      assert.ok(lines.includes(`  http://ui.test:8233/namespaces/default/workflows/${handle.workflowId}/${view.runId}`), human.stdout);
+      assert.ok(lines.includes(`  http://ui.test:8233/namespaces/${servers.namespace}/workflows/${handle.workflowId}/${view.runId}`), human.stdout);
       for (const id of ['start', 'left', 'right', 'join']) {
         assert.match(human.stdout, new RegExp(`^  ${id} +succeeded +noop on (cpu|gpu) +attempt 1  \\d+\\.\\d s$`, 'm'));
       }
@@ -210,7 +199,7 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
 
   it('cancels a running pipeline: the run ends cancelled and its running step saw the cancellation', async () => {
     const handle = await start(CHAIN, ['sleepMs=60000']);
-    await until('step one running', async () => {
+    await waitUntil('step one running', async () => {
       const progress = await handle.query<PipelineProgress>(PIPELINE_PROGRESS_QUERY);
       return progress.steps[0]?.state === 'running' ? true : undefined;
     });
@@ -314,11 +303,17 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
   it('takes no cron action while paused, still runs a manual trigger (as Temporal documents), and acts again once unpaused', async () => {
     const scheduleId = `every-second-${randomUUID().slice(0, 8)}`;
     const handle = workers.client.schedule.getHandle(scheduleId);
+    // The same schedule unpaused, created after it: once the twin has acted on two cron times,
+    // the paused one has seen them pass too.
+    const twin = workers.client.schedule.getHandle(`${scheduleId}-twin`);
+    // Seven fields: seconds first, years last — every second.
+    const everySecond = ['schedule', 'create', DIAMOND, '--set', 'sleepMs=5', '--cron', '* * * * * * *', '--overlap', 'allow-all'];
     try {
-      // Seven fields: seconds first, years last — every second.
-      const created = await json(scheduleViewSchema, 'schedule', 'create', DIAMOND, '--set', 'sleepMs=5', '--cron', '* * * * * * *', '--overlap', 'allow-all', '--paused', '--schedule-id', scheduleId);
+      const created = await json(scheduleViewSchema, ...everySecond, '--paused', '--schedule-id', scheduleId);
       assert.equal(created.paused, true);
-      await sleep(3000);
+      await json(scheduleViewSchema, ...everySecond, '--schedule-id', twin.scheduleId);
+      await waitUntil('the unpaused twin to act on two cron times', async () => ((await twin.describe()).info.numActionsTaken >= 2 ? true : undefined));
+      await twin.delete();
       assert.equal((await handle.describe()).info.numActionsTaken, 0, 'a paused schedule acted on its cron');
 
       const manual = await json(triggerSchema, 'schedule', 'trigger', scheduleId);
@@ -326,9 +321,10 @@ describe('mlp watch, list, show, cancel, reproduce and schedule on the real Temp
 
       const unpaused = await json(scheduleViewSchema, 'schedule', 'unpause', scheduleId);
       assert.equal(unpaused.paused, false);
-      await until('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), 15_000);
+      await waitUntil('a cron action after unpause', async () => ((await handle.describe()).info.numActionsTaken >= 3 ? true : undefined), { timeoutMs: 15_000 });
     } finally {
       await handle.delete();
+      await twin.delete().catch(() => undefined); // already deleted unless the test failed first
     }
   });
 

@@ -178,7 +178,7 @@ describe('the demo pipeline end to end: mlp run --wait, list, show, reproduce an
     assert.ok(!(await readFile(cli.logFile, 'utf8')).includes(secret), 'the worker log holds the secret');
     // The history as `temporal workflow show --output json` exports it.
     const temporal = await resolveTemporalBinary();
-    const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', workflowId, '--address', servers.temporalAddress, '--output', 'json'], {
+    const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', workflowId, '--address', servers.temporalAddress, '--namespace', servers.namespace, '--output', 'json'], {
       maxBuffer: 64 * 1024 * 1024,
     });
     assert.ok(!history.includes(secret), 'the workflow history holds the secret');

@@ -15,6 +15,7 @@ import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { spawnWorkerProcess } from '../../client/worker-process.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
 
@@ -115,14 +116,9 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
     if (Object.keys(measured).length > 0) console.log(`      measured: ${JSON.stringify(measured)}`);
   });
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what} (logs: ${servers.dir})`);
-      await sleep(50);
-    }
+  /** `waitUntil` through outages: a probe that fails (its server is down) only means "not yet". */
+  function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+    return waitUntil(`${what} (logs: ${servers.dir})`, () => probe().catch(() => undefined), { timeoutMs, intervalMs: 50 });
   }
 
   /** Waits until a worker holds an attempt of `stepId` (pending activity STARTED); returns the attempt number. */

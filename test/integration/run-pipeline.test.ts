@@ -13,6 +13,7 @@ import type { StepOutputs } from '../../common/step-activities.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { createRecordingSteps, testPipeline, testStep, type StepRecord } from '../helpers/recording-steps.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 describe('runPipeline on the real Temporal dev server and S3 server', function () {
   this.timeout(120_000);
@@ -64,16 +65,6 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
 
   const states = (progress: PipelineProgress): Record<string, StepState> =>
     Object.fromEntries(progress.steps.map((step) => [step.id, step.state]));
-
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 
   it('runs the two middle steps of a diamond concurrently and passes outputs downstream', async () => {
     const spec = testPipeline('diamond', [
@@ -176,7 +167,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
       testStep('third', 'publish', { needs: ['second'] }),
     ]);
     const handle = await start(spec);
-    const running = await waitFor('second step running with a heartbeat', async () => {
+    const running = await waitUntil('second step running with a heartbeat', async () => {
       const progress = await getPipelineProgress(handle);
       const second = progress.steps.find((step) => step.id === 'second');
       return second?.state === 'running' && second.heartbeat !== undefined ? progress : undefined;
@@ -227,7 +218,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
 
   it('cancels the running step and ends as cancelled when the run is cancelled', async () => {
     const handle = await start(testPipeline('cancelled', [testStep('long', 'train', { with: { sleepMs: 30_000 } }), testStep('next', 'publish', { needs: ['long'] })]));
-    await waitFor('the long step to start', async () => recordsOf(handle, 'long')[0]);
+    await waitUntil('the long step to start', async () => recordsOf(handle, 'long')[0]);
     await handle.cancel();
     await assert.rejects(handle.result(), (error: unknown) => error instanceof WorkflowFailedError && error.cause?.name === 'CancelledFailure');
     assert.equal(recordsOf(handle, 'long')[0]?.outcome, 'cancelled');
@@ -249,7 +240,7 @@ describe('runPipeline on the real Temporal dev server and S3 server', function (
     assert.equal(attributes.get(PIPELINE_SEARCH_ATTRIBUTES.DatasetHash), 'd'.repeat(64));
     assert.equal(attributes.get(PIPELINE_SEARCH_ATTRIBUTES.ModelVersion), 'pneumonia/7');
     // Visibility is eventually consistent: wait until the run is listed under its attributes.
-    const found = await waitFor('the run in visibility', async () => {
+    const found = await waitUntil('the run in visibility', async () => {
       const ids: string[] = [];
       const query = `ModelVersion = "pneumonia/7" AND PipelineStatus = "succeeded"`;
       for await (const execution of workers.client.workflow.list({ query })) ids.push(execution.workflowId);

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { pipelineStartOptions } from '../../client/pipeline-start.ts';
@@ -16,6 +15,7 @@ import { stackConnection, stackWorkerEnv } from '../../client/stack/connection.t
 import { startWorkerGroup } from '../../client/worker-group.ts';
 import { stackDown, stackUp } from '../../client/stack/stack.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 /** A running `./mlp worker` (the launcher) and what it and its worker processes printed. */
 interface LaunchedWorker {
@@ -23,15 +23,6 @@ interface LaunchedWorker {
   workerPids: number[];
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** Pino lines of the worker processes with this message. */
@@ -89,7 +80,7 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     );
     const worker: LaunchedWorker = { launcher, workerPids: [], output: () => output, exited };
     launched.push(worker);
-    await waitFor('both worker processes to start polling', () => logLines(output, /^Worker started$/).length === 2 || launcher.exitCode !== null, 120_000);
+    await waitUntil('both worker processes to start polling', async () => logLines(output, /^Worker started$/).length === 2 || launcher.exitCode !== null || undefined, { timeoutMs: 120_000 });
     assert.equal(launcher.exitCode, null, `mlp worker exited early:\n${output}`);
     const pids = /worker processes \(split\): (\d+) (\d+)/.exec(output);
     assert.ok(pids, `mlp worker names its worker processes:\n${output}`);
@@ -101,7 +92,7 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
 
   async function allGone(worker: LaunchedWorker, timeoutMs: number): Promise<number> {
     const started = Date.now();
-    await waitFor(`worker processes ${worker.workerPids.join(', ')} to exit`, () => worker.workerPids.every((pid) => !isRunning(pid)), timeoutMs);
+    await waitUntil(`worker processes ${worker.workerPids.join(', ')} to exit`, async () => worker.workerPids.every((pid) => !isRunning(pid)) || undefined, { timeoutMs });
     return Date.now() - started;
   }
 
@@ -156,7 +147,7 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
     launched.push({ launcher: demo, workerPids: [], output: () => output, exited: exited.then((code) => ({ code, signal: null })) });
-    await waitFor('the first step to run', () => /one\s+running/.test(output) || demo.exitCode !== null, 120_000);
+    await waitUntil('the first step to run', async () => /one\s+running/.test(output) || demo.exitCode !== null || undefined, { timeoutMs: 120_000 });
     const workerLog = join(home, 'logs', 'demo-worker.log');
     const pids = logLines(await readFile(workerLog, 'utf8'), /^Worker started$/).map((entry) => Number(entry['pid']));
     assert.equal(pids.length, 2, `a workflows and an activities process:\n${output}`);
@@ -177,10 +168,14 @@ describe('worker processes (mlp worker): signals, graceful shutdown, no worker l
     const workflowId = `lifecycle-${randomUUID().slice(0, 8)}`;
     const spec = testPipeline('lifecycle', [testStep('nap', 'noop', { with: { value: 'done', sleepMs: 4000 }, heartbeatTimeout: '10s' })]);
     const handle = await client.workflow.start('runPipeline', pipelineStartOptions(spec, { workflowId }));
-    await waitFor('the step to start', async () => {
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      return pending.some((activity) => activity.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
-    });
+    await waitUntil(
+      'the step to start',
+      async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((activity) => activity.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED) || undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
 
     worker.launcher.kill('SIGTERM');
     const stoppedAt = Date.now();
