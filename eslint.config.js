@@ -122,7 +122,7 @@ export default tseslint.config(
     files: ['client/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [forbid(['../activities/*', '../../activities/*', '../worker/*', '../../worker/*', '@temporalio/worker', '@temporalio/activity'],
+        patterns: [forbid(['**/activities/**', '**/worker/**', '@temporalio/worker', '@temporalio/activity'],
           'The client talks to Temporal only; it never runs activities or workers in-process.')],
       }],
     },

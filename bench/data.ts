@@ -25,7 +25,7 @@ import { preprocessImage } from '../activities/data/preprocess.ts';
 import pLimit from 'p-limit';
 import { ObjectStore } from '../activities/object-store.ts';
 import { startTestServers } from '../test/helpers/servers.ts';
-import { workerThreadpoolSize } from '../client/worker-process.ts';
+import { workerThreadpoolSize } from '../client/workers/worker-process.ts';
 import { spawnSync } from 'node:child_process';
 
 // Measure as a worker runs (see workerThreadpoolSize): libuv's pool must be sized before the

@@ -19,7 +19,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createNoopActivity } from '../activities/steps/noop.ts';
 import { ObjectStore } from '../activities/object-store.ts';
 import { createStepCacheActivities } from '../activities/step-cache.ts';
-import { pipelineStartOptions } from '../client/pipeline-start.ts';
+import { pipelineStartOptions } from '../client/pipelines/pipeline-start.ts';
 import type { ResolvedPipeline } from '../common/resolved-pipeline.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../test/helpers/pipeline-workers.ts';
 import { testPipeline, testStep } from '../test/helpers/recording-steps.ts';

@@ -134,7 +134,7 @@ export function webhookBody(notice: RunNotice, url?: string): WebhookBody {
 
 /**
  * Activity id of the notification to `notify[index]`: `notify/<index>`. `notify` never
- * precedes a cache operation, so client/run-history.ts cannot take it for a step's activity.
+ * precedes a cache operation, so client/runs/run-history.ts cannot take it for a step's activity.
  */
 export function notificationActivityId(index: number): string {
   return `notify/${index}`;

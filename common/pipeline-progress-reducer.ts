@@ -5,12 +5,12 @@ import type { TrialMatrix } from './sweep.ts';
 /**
  * The one state machine of a run's progress: a pure reducer over step events. The workflow
  * (workflows/run-progress.ts) folds the events it emits while it runs and answers the
- * `pipelineProgress` query with the result; the client (client/run-history.ts) maps a closed
+ * `pipelineProgress` query with the result; the client (client/runs/run-history.ts) maps a closed
  * run's history onto the same events to rebuild it. A new state or field is added here once.
  * Timestamps arrive in the events (the workflow's deterministic clock, or the history's event
  * times): nothing here reads a clock. What only the server sees while an activity runs (its
  * attempt, its heartbeat details: bytes, epochs, a step's own progress or log lines) is not a
- * workflow event; client/progress.ts merges it in beside this state.
+ * workflow event; client/runs/progress.ts merges it in beside this state.
  */
 
 /** What a run's progress starts from: every step pending, in spec order. */

@@ -74,7 +74,7 @@ export interface PipelineProgress {
 
 /**
  * Name of the query returning each step's state, times, cache flag and outputs. Attempt numbers
- * and heartbeat details are not visible to workflow code: `client/progress.ts` merges them in
+ * and heartbeat details are not visible to workflow code: `client/runs/progress.ts` merges them in
  * from the server.
  */
 export const PIPELINE_PROGRESS_QUERY = 'pipelineProgress';

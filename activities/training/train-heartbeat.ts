@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TrainProgress } from './trainer.ts';
 
-/** What a train step heartbeats; the CLI's progress bars read these fields (client/progress-bars.ts). */
+/** What a train step heartbeats; the CLI's progress bars read these fields (client/runs/progress-bars.ts). */
 export interface TrainHeartbeat {
   phase: 'load' | 'train';
   kind?: 'batch' | 'epoch';

@@ -3,11 +3,11 @@ import { dirname, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { ArtifactPathError } from '../../common/errors.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { printResult } from '../output.ts';
-import { artifactPath, declaredArtifacts, requireFound, requireStep, resolveRequest, stepArtifacts, type DeclaredArtifact } from '../run-artifacts.ts';
-import { loadRun } from '../run-results.ts';
-import { downloadObject, locateStoredObjects, PRESIGN_SECONDS, sha256Hex } from '../stored-objects.ts';
+import { artifactPath, declaredArtifacts, requireFound, requireStep, resolveRequest, stepArtifacts, type DeclaredArtifact } from '../results/run-artifacts.ts';
+import { loadRun } from '../results/run-results.ts';
+import { downloadObject, locateStoredObjects, PRESIGN_SECONDS, sha256Hex } from '../results/stored-objects.ts';
 import { formatBytes } from './gc.ts';
 
 interface ArtifactsFlags extends ConnectionFlags {

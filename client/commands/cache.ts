@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { EXPLAIN_CACHE_WORKFLOW, ExplainCacheResultSchema } from '../../common/cache-explain.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';
-import { explainRun, formatExplanation, recordedKeyParts, type RunExplanation } from '../cache-explain.ts';
+import { explainRun, formatExplanation, recordedKeyParts, type RunExplanation } from '../runs/cache-explain.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { printResult } from '../output.ts';
-import { warnWhenNoWorker } from '../task-queue-pollers.ts';
-import { progressFromHistory, recordedStart } from '../run-history.ts';
+import { warnWhenNoWorker } from '../runs/task-queue-pollers.ts';
+import { progressFromHistory, recordedStart } from '../runs/run-history.ts';
 
 interface ExplainFlags extends ConnectionFlags {
   runId?: string;

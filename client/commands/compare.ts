@@ -5,11 +5,11 @@ import { PipelineError } from '../../common/errors.ts';
 import { positiveInteger } from '../cli-options.ts';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { printResult } from '../output.ts';
-import { compareRuns, loadRunCurves, loadRuns } from '../run-compare.ts';
-import { formatComparison, renderComparison } from '../run-compare-format.ts';
-import { listRuns } from '../run-list.ts';
+import { compareRuns, loadRunCurves, loadRuns } from '../results/run-compare.ts';
+import { formatComparison, renderComparison } from '../results/run-compare-format.ts';
+import { listRuns } from '../runs/run-list.ts';
 
 interface CompareFlags extends ConnectionFlags {
   last?: number;

@@ -5,18 +5,18 @@ import { installServers } from '../servers/install.ts';
 import { parseStackConfig, stackPaths } from '../stack/config.ts';
 import { stackConnection, stackWorkerEnv } from '../stack/connection.ts';
 import { stackUp } from '../stack/stack.ts';
-import { startWorkerGroup } from '../worker-group.ts';
-import { handleDemoInterrupts } from '../demo-interrupt.ts';
+import { startWorkerGroup } from '../workers/worker-group.ts';
+import { handleDemoInterrupts } from '../demo/interrupts.ts';
 import { parseClientConfig, workflowUiUrl } from '../config.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
-import { submitPipeline } from '../pipeline-submit.ts';
-import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
-import { followRun } from '../demo.ts';
-import { summarizeRun } from '../run-summary.ts';
+import { describeRunFailure, formatRunFailure } from '../runs/failure.ts';
+import { submitPipeline } from '../pipelines/pipeline-submit.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../pipelines/code-upload.ts';
+import { followRun } from '../demo/follow-run.ts';
+import { summarizeRun } from '../runs/run-summary.ts';
 import { info, printResult } from '../output.ts';
-import { DEMO_PIPELINE, localDemoSources, resolveDemoSources, type DemoSources } from '../demo-sources/resolve.ts';
-import { fetchProgressPrinter } from '../demo-sources/progress-line.ts';
-import { loadPipelineFile, type LoadedPipeline } from '../pipeline-file.ts';
+import { DEMO_PIPELINE, localDemoSources, resolveDemoSources, type DemoSources } from '../demo/sources/resolve.ts';
+import { fetchProgressPrinter } from '../demo/sources/progress-line.ts';
+import { loadPipelineFile, type LoadedPipeline } from '../pipelines/pipeline-file.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface DemoFlags extends PipelineFileFlags {

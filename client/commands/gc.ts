@@ -5,11 +5,11 @@ import { GC_CLASSES, STORAGE_GC_WORKFLOW, StorageGcReportSchema, stringsIn, type
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { duration, positiveInteger } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { printResult } from '../output.ts';
-import { warnWhenNoWorker } from '../task-queue-pollers.ts';
-import { progressFromHistory } from '../run-history.ts';
-import { listRuns, type RunSummary } from '../run-list.ts';
+import { warnWhenNoWorker } from '../runs/task-queue-pollers.ts';
+import { progressFromHistory } from '../runs/run-history.ts';
+import { listRuns, type RunSummary } from '../runs/run-list.ts';
 
 interface GcFlags extends ConnectionFlags {
   keepRuns: number;

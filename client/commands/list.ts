@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { positiveInteger } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { printResult } from '../output.ts';
-import { listRuns, RUN_STATUS_FILTERS, type RunStatusFilter, type RunSummary } from '../run-list.ts';
+import { listRuns, RUN_STATUS_FILTERS, type RunStatusFilter, type RunSummary } from '../runs/run-list.ts';
 
 interface ListFlags extends ConnectionFlags {
   pipeline?: string;

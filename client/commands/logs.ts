@@ -6,11 +6,11 @@ import { READ_STEP_LOGS_WORKFLOW, StepLogsResponseSchema, type StepLogsRequest, 
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { positiveInteger } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { EXIT_FAILURE, info, printResult } from '../output.ts';
-import { loadRunView, type RunView } from '../run-view.ts';
-import { checkSelection, formatLogLine, parseStepArgument, selectionFailed, streamStepLogs, type LogSelection } from '../step-logs.ts';
-import { warnWhenNoWorker } from '../task-queue-pollers.ts';
+import { loadRunView, type RunView } from '../runs/run-view.ts';
+import { checkSelection, formatLogLine, parseStepArgument, selectionFailed, streamStepLogs, type LogSelection } from '../runs/step-logs.ts';
+import { warnWhenNoWorker } from '../runs/task-queue-pollers.ts';
 
 interface LogsFlags extends ConnectionFlags {
   follow?: boolean;

@@ -11,9 +11,9 @@ import {
 } from '../../common/model-registry.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
 import { printResult } from '../output.ts';
-import { warnWhenNoWorker } from '../task-queue-pollers.ts';
+import { warnWhenNoWorker } from '../runs/task-queue-pollers.ts';
 
 interface ModelsFlags extends ConnectionFlags {
   json?: boolean;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { PipelineValidationError } from '../../common/errors.ts';
 import { info, printResult } from '../output.ts';
-import { loadPipelineFile, type LoadedPipeline } from '../pipeline-file.ts';
+import { loadPipelineFile, type LoadedPipeline } from '../pipelines/pipeline-file.ts';
 
 /** Options every command that reads a pipeline file shares. */
 export interface PipelineFileFlags {

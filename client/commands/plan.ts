@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { printResult } from '../output.ts';
-import { formatPlan, planPipeline } from '../plan.ts';
+import { formatPlan, planPipeline } from '../pipelines/plan.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 /** `mlp plan <file>`: the resolved DAG, its order, queues and the static cache-key inputs. */

@@ -2,11 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { reportHelperWorkflowFailure } from '../failure.ts';
-import { openFile } from '../open-file.ts';
+import { reportHelperWorkflowFailure } from '../runs/failure.ts';
+import { openFile } from '../results/open-file.ts';
 import { info, printResult } from '../output.ts';
-import { loadRunReport } from '../run-report.ts';
-import { renderRunReport } from '../run-report-html.ts';
+import { loadRunReport } from '../results/run-report.ts';
+import { renderRunReport } from '../results/run-report-html.ts';
 
 interface ReportFlags extends ConnectionFlags {
   runId?: string;

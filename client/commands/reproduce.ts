@@ -3,12 +3,12 @@ import type { Command } from 'commander';
 import { PipelineError } from '../../common/errors.ts';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { formatRunFailure } from '../failure.ts';
+import { formatRunFailure } from '../runs/failure.ts';
 import { EXIT_FAILURE, info, printResult } from '../output.ts';
-import { pipelineStartOptions } from '../pipeline-start.ts';
-import { compareOutputs, datasetHashes, datasetHashGuard, reproductionSpec, type StepComparison } from '../reproduce.ts';
-import { progressFromHistory, recordedStart } from '../run-history.ts';
-import { lineRenderer, watchRun } from '../watch.ts';
+import { pipelineStartOptions } from '../pipelines/pipeline-start.ts';
+import { compareOutputs, datasetHashes, datasetHashGuard, reproductionSpec, type StepComparison } from '../pipelines/reproduce.ts';
+import { progressFromHistory, recordedStart } from '../runs/run-history.ts';
+import { lineRenderer, watchRun } from '../runs/watch.ts';
 import { checkRunKey } from '../../common/object-keys.ts';
 
 interface ReproduceFlags extends ConnectionFlags {

@@ -5,12 +5,12 @@ import { PipelineError, PipelineSpecError } from '../../common/errors.ts';
 import { checkRunKey } from '../../common/object-keys.ts';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
-import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
+import { describeRunFailure, formatRunFailure } from '../runs/failure.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../pipelines/code-upload.ts';
 import { info, printResult } from '../output.ts';
-import { pipelineStartOptions } from '../pipeline-start.ts';
-import { paramSettings, planRerun, rerunStart } from '../rerun.ts';
-import { progressFromHistory, recordedStart } from '../run-history.ts';
+import { pipelineStartOptions } from '../pipelines/pipeline-start.ts';
+import { paramSettings, planRerun, rerunStart } from '../pipelines/rerun.ts';
+import { progressFromHistory, recordedStart } from '../runs/run-history.ts';
 import { loadClientStorage } from '../storage-connection.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 

@@ -2,10 +2,10 @@ import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { workflowUiUrl, type ClientConfig } from '../config.ts';
 import { connectTemporal, loadClientConfig, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
-import { describeRunFailure, formatRunFailure } from '../failure.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../pipelines/code-upload.ts';
+import { describeRunFailure, formatRunFailure } from '../runs/failure.ts';
 import { info, printResult } from '../output.ts';
-import { checkRefreshedSteps, submitPipeline } from '../pipeline-submit.ts';
+import { checkRefreshedSteps, submitPipeline } from '../pipelines/pipeline-submit.ts';
 import { loadClientStorage } from '../storage-connection.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 

@@ -3,7 +3,7 @@ import type { Client, ScheduleDescription, ScheduleHandle, ScheduleSummary } fro
 import { Option, type Command } from 'commander';
 import { dateTime, duration } from '../cli-options.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
-import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../code-upload.ts';
+import { formatCodeUpload, s3CodeArchiveStore, uploadPipelineCode } from '../pipelines/code-upload.ts';
 import { info, printResult } from '../output.ts';
 import { loadClientStorage } from '../storage-connection.ts';
 import {
@@ -13,7 +13,7 @@ import {
   overlapName,
   pipelineScheduleOptions,
   type OverlapName,
-} from '../schedule-options.ts';
+} from '../pipelines/schedule-options.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
 interface JsonFlags extends ConnectionFlags {

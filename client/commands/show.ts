@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { printResult } from '../output.ts';
-import { formatRunView } from '../run-format.ts';
-import { loadRunView } from '../run-view.ts';
+import { formatRunView } from '../runs/run-format.ts';
+import { loadRunView } from '../runs/run-view.ts';
 
 interface ShowFlags extends ConnectionFlags {
   runId?: string;

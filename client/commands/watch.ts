@@ -3,7 +3,7 @@ import { positiveInteger } from '../cli-options.ts';
 import { workflowUiUrl } from '../config.ts';
 import { connectClient, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { EXIT_FAILURE, info } from '../output.ts';
-import { barRenderer, jsonLinesRenderer, lineRenderer, watchRun } from '../watch.ts';
+import { barRenderer, jsonLinesRenderer, lineRenderer, watchRun } from '../runs/watch.ts';
 
 interface WatchFlags extends ConnectionFlags {
   runId?: string;

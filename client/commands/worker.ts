@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { QUEUE_KINDS } from '../../common/index.ts';
 import { parseStackConfig } from '../stack/config.ts';
 import { stackConnection, stackWorkerEnv } from '../stack/connection.ts';
-import { runWorkerGroupInForeground, startWorkerGroup, type WorkerLayout } from '../worker-group.ts';
+import { runWorkerGroupInForeground, startWorkerGroup, type WorkerLayout } from '../workers/worker-group.ts';
 import { info } from '../output.ts';
 
 interface WorkerFlags {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { startWorkerGroup, type WorkerGroup } from '../../client/worker-group.ts';
+import { startWorkerGroup, type WorkerGroup } from '../../client/workers/worker-group.ts';
 import type { TestServers } from './servers.ts';
 
 const exec = promisify(execFile);

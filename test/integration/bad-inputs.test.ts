@@ -8,10 +8,10 @@ import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailed
 import { z } from 'zod';
 import { syntheticXray, writeSyntheticDataset, zipFolder } from '../../activities/data/synthetic.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { loadPipelineText } from '../../client/pipeline-file.ts';
-import { submitPipeline } from '../../client/pipeline-submit.ts';
+import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
+import { submitPipeline } from '../../client/pipelines/pipeline-submit.ts';
 import { freePort } from '../../client/servers/launch.ts';
-import { spawnWorkerProcess } from '../../client/worker-process.ts';
+import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { buildZip, renameEntry } from '../helpers/archives.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
-import { loadPipelineFile } from '../../client/pipeline-file.ts';
+import { loadPipelineFile } from '../../client/pipelines/pipeline-file.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 

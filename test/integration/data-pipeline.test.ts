@@ -10,7 +10,7 @@ import { loadSplitManifest } from '../../activities/data/split-reader.ts';
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../../common/search-attributes.ts';
 import type { StepOutputs } from '../../common/step-activities.ts';
 import { buildZip, type ZipEntry } from '../helpers/archives.ts';

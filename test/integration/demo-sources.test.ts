@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { ChecksumMismatchError } from '../../common/errors.ts';
-import { DEMO_PIPELINE, OFFLINE_DEMO_PIPELINE, resolveDemoSources, type ResolveDemoSourcesOptions } from '../../client/demo-sources/resolve.ts';
-import type { DemoPublicSources } from '../../client/demo-sources/public-sources.ts';
+import { DEMO_PIPELINE, OFFLINE_DEMO_PIPELINE, resolveDemoSources, type ResolveDemoSourcesOptions } from '../../client/demo/sources/resolve.ts';
+import type { DemoPublicSources } from '../../client/demo/sources/public-sources.ts';
 import { freePort } from '../../client/servers/launch.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -37,7 +37,7 @@ function publicFiles(server: FileServer, prefix: string): { sources: DemoPublicS
 }
 
 /**
- * Where the demo's data and model come from (client/demo-sources/resolve.ts), in order: what the
+ * Where the demo's data and model come from (client/demo/sources/resolve.ts), in order: what the
  * user set, the development copy, the public sources (fetched once into object storage, pinned,
  * the archive trusted on first use), else offline on synthetic images. Real S3 server, real HTTP.
  */

@@ -14,7 +14,7 @@ import { publish } from '../../activities/registry/publish-model.ts';
 import { readAlias } from '../../activities/registry/registry.ts';
 import { createEvaluateActivity } from '../../activities/steps/evaluate.ts';
 import { createPublishActivity } from '../../activities/steps/publish.ts';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
 import { trainTinyClassifier, writeSplit } from '../helpers/evaluation-fixtures.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';

@@ -11,7 +11,7 @@ import { createPublishActivity } from '../../activities/steps/publish.ts';
 import { AliasSchema, ModelDescriptionSchema, ModelSummarySchema, PromoteResultSchema, VersionRecordSchema, registryKeys } from '../../common/model-registry.ts';
 import { readAlias } from '../../activities/registry/registry.ts';
 import { saveModelToStore } from '../../activities/model-io/layers-model-io.ts';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
 import { publishStep, type PublishInput } from '../../common/step-kinds/publish.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import * as tfl from '@tensorflow/tfjs-layers';

@@ -7,8 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { ensureCodeFolder } from '../../activities/run/code-folder.ts';
-import { packageCodeFolder } from '../../client/code-package.ts';
-import { recordedStart } from '../../client/run-history.ts';
+import { packageCodeFolder } from '../../client/pipelines/code-package.ts';
+import { recordedStart } from '../../client/runs/run-history.ts';
 import { codeArchiveKey } from '../../common/object-keys.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 

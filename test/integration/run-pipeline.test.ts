@@ -4,8 +4,8 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { createStepCacheActivities, type CacheRecord } from '../../activities/step-cache.ts';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
-import { getPipelineProgress } from '../../client/progress.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
+import { getPipelineProgress } from '../../client/runs/progress.ts';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress, type StepState } from '../../common/pipeline-progress.ts';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../../common/search-attributes.ts';

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Browser } from 'playwright-core';
 import { z } from 'zod';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { formatMetric } from '../../client/run-report-html.ts';
+import { formatMetric } from '../../client/results/run-report-html.ts';
 import { LOCATE_OBJECTS_WORKFLOW, LocateObjectsResultSchema, type LocateObjectsRequest } from '../../common/stored-objects.ts';
 import { workflowTaskQueue } from '../../common/task-queues.ts';
 import { launchChromium, openPage } from '../helpers/browser.ts';

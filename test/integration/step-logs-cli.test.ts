@@ -10,8 +10,8 @@ import { createStepLogActivities } from '../../activities/run/step-log-reader.ts
 import { createStepLogWriter } from '../../activities/run/step-log.ts';
 import { createNoopActivity } from '../../activities/steps/noop.ts';
 import { createStepCacheActivities } from '../../activities/step-cache.ts';
-import { loadPipelineFile } from '../../client/pipeline-file.ts';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
+import { loadPipelineFile } from '../../client/pipelines/pipeline-file.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
 import { stepLogKey } from '../../common/object-keys.ts';
 import { PIPELINE_PROGRESS_QUERY, type PipelineProgress } from '../../common/pipeline-progress.ts';
 import { stepRunPrefix } from '../../common/step-activities.ts';

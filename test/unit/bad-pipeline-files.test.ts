@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { loadPipelineFile, loadPipelineText } from '../../client/pipeline-file.ts';
-import { submitPipeline } from '../../client/pipeline-submit.ts';
+import { loadPipelineFile, loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
+import { submitPipeline } from '../../client/pipelines/pipeline-submit.ts';
 import { checkRunKey, unsafeObjectKeyReason } from '../../common/object-keys.ts';
 import { ConfigError, PipelineSpecError, PipelineValidationError } from '../../common/errors.ts';
 

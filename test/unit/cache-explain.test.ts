@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { explainRun, formatExplanation, previousEntry, refreshedSteps } from '../../client/cache-explain.ts';
-import type { PipelineProgressView } from '../../client/progress.ts';
+import { explainRun, formatExplanation, previousEntry, refreshedSteps } from '../../client/runs/cache-explain.ts';
+import type { PipelineProgressView } from '../../client/runs/progress.ts';
 import type { CacheKeyParts } from '../../common/cache-key.ts';
 import type { CacheEntrySummary } from '../../common/cache-explain.ts';
 import type { StepProgress } from '../../common/pipeline-progress.ts';

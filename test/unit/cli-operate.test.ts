@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
-import type { StepProgressView } from '../../client/progress.ts';
-import { stepBar } from '../../client/progress-bars.ts';
-import { compareOutputs, datasetHashes, datasetHashGuard, reproductionSpec } from '../../client/reproduce.ts';
-import { runListQuery } from '../../client/run-list.ts';
-import { outputHighlights, type RunView } from '../../client/run-view.ts';
-import { fileScheduleSettings, pipelineScheduleOptions } from '../../client/schedule-options.ts';
-import { specHashOf } from '../../client/pipeline-file.ts';
+import type { StepProgressView } from '../../client/runs/progress.ts';
+import { stepBar } from '../../client/runs/progress-bars.ts';
+import { compareOutputs, datasetHashes, datasetHashGuard, reproductionSpec } from '../../client/pipelines/reproduce.ts';
+import { runListQuery } from '../../client/runs/run-list.ts';
+import { outputHighlights, type RunView } from '../../client/runs/run-view.ts';
+import { fileScheduleSettings, pipelineScheduleOptions } from '../../client/pipelines/schedule-options.ts';
+import { specHashOf } from '../../client/pipelines/pipeline-file.ts';
 
 function running(heartbeat: unknown, attempt = 1): StepProgressView {
   return { id: 's', uses: 'train', queue: 'gpu', state: 'running', cached: false, heartbeat, attempt };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { createHash } from 'node:crypto';
-import { DEFAULT_CODE_MAX_BYTES, packageCodeFolder } from '../../client/code-package.ts';
+import { DEFAULT_CODE_MAX_BYTES, packageCodeFolder } from '../../client/pipelines/code-package.ts';
 import { RunCodeError } from '../../common/errors.ts';
 import { codeArchiveKey } from '../../common/object-keys.ts';
 

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../common/errors.ts';
-import { demoPublicSources, MOBILENET_MODEL_URL, parseSha256Sums } from '../../client/demo-sources/public-sources.ts';
-import { fetchProgressPrinter, formatProgress } from '../../client/demo-sources/progress-line.ts';
-import { describeBeat } from '../../client/demo.ts';
+import { demoPublicSources, MOBILENET_MODEL_URL, parseSha256Sums } from '../../client/demo/sources/public-sources.ts';
+import { fetchProgressPrinter, formatProgress } from '../../client/demo/sources/progress-line.ts';
+import { describeBeat } from '../../client/demo/follow-run.ts';
 import { TINY_BACKBONE_DIR, tinyBackboneFiles } from '../../bench/tiny-backbone.ts';
 import { MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 

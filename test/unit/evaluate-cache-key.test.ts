@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { evaluateStep } from '../../common/step-kinds/evaluate.ts';
 import { computeStepCacheKey } from '../../activities/step-cache.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
-import { loadPipelineText } from '../../client/pipeline-file.ts';
+import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 
 /**
  * The cache key of an evaluate step hashes its resolved `with:` (artifacts aside) into the

@@ -10,7 +10,7 @@ import { preprocessBatch } from '../../activities/training/input-preprocessing.t
 import { serializeModel, WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { loadBuiltModel } from '../../activities/training/model-builder.ts';
 import { pixelSource } from '../../activities/training/pixel-source.ts';
-import { loadPipelineText } from '../../client/pipeline-file.ts';
+import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { EvaluationError, PipelineSpecError, PipelineValidationError } from '../../common/errors.ts';
 import { modelPreprocessing, PREPROCESSING_MODES, type Preprocessing } from '../../common/model-spec.ts';
 import { tinyModel, tinySpec } from '../helpers/tiny-model.ts';

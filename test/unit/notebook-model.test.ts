@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadPipelineFile } from '../../client/pipeline-file.ts';
+import { loadPipelineFile } from '../../client/pipelines/pipeline-file.ts';
 import { ModelSchema } from '../../common/model-spec.ts';
 import { selectEngine } from '../../activities/engine/engine.ts';
 import { buildModel } from '../../activities/training/model-builder.ts';

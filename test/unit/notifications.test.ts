@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postWebhook } from '../../activities/notify/webhook.ts';
-import { loadPipelineText } from '../../client/pipeline-file.ts';
+import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { freePort } from '../../client/servers/launch.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { dueTargets, notificationActivityId, parseNotificationActivityId, runNotice, webhookBody, type NotifyTarget } from '../../common/notifications.ts';

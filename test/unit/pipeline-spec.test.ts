@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { NON_RETRYABLE_ERROR_TYPES, PipelineValidationError } from '../../common/errors.ts';
 import { executionLevels } from '../../common/pipeline-spec/index.ts';
-import { loadPipelineFile, loadPipelineText } from '../../client/pipeline-file.ts';
+import { loadPipelineFile, loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { pipelineJsonSchemaText } from '../../client/commands/schema.ts';
-import { planPipeline } from '../../client/plan.ts';
+import { planPipeline } from '../../client/pipelines/plan.ts';
 
 const FIXTURES = 'test/fixtures/pipelines';
 

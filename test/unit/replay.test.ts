@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
-import { progressFromHistory } from '../../client/run-history.ts';
+import { progressFromHistory } from '../../client/runs/run-history.ts';
 import { historyFromProtoJson } from '../helpers/history-json.ts';
 import { projectWorkflowBundle } from '../helpers/pipeline-workers.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { artifactKeys } from '../../activities/step-reuse.ts';
-import { paramSettings, planRerun, rerunStart, type RecordedRun } from '../../client/rerun.ts';
+import { paramSettings, planRerun, rerunStart, type RecordedRun } from '../../client/pipelines/rerun.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 
 // download → subset → train → evaluate → publish, plus a side branch `report` after subset.

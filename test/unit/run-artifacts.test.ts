@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ArtifactPathError } from '../../common/errors.ts';
-import { declaredArtifacts, requireFound, resolveRequest } from '../../client/run-artifacts.ts';
+import { declaredArtifacts, requireFound, resolveRequest } from '../../client/results/run-artifacts.ts';
 
 const RUN = 'pneumonia-demo-a';
 const steps = [

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageCodeFolder } from '../../client/code-package.ts';
-import { packageRunSteps } from '../../client/run-code.ts';
+import { packageCodeFolder } from '../../client/pipelines/code-package.ts';
+import { packageRunSteps } from '../../client/pipelines/run-code.ts';
 import type { UnhashedPipeline } from '../../common/pipeline-spec/resolve.ts';
 import type { ResolvedStep } from '../../common/resolved-pipeline.ts';
 

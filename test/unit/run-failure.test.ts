@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import { describeRunFailure, formatRunFailure } from '../../client/failure.ts';
+import { describeRunFailure, formatRunFailure } from '../../client/runs/failure.ts';
 
 describe('describeRunFailure', () => {
   it('names the step, the innermost error type and its message for a failed activity', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { progressFromHistory, recordedStart, type History } from '../../client/run-history.ts';
+import { progressFromHistory, recordedStart, type History } from '../../client/runs/run-history.ts';
 import { historyFromProtoJson } from '../helpers/history-json.ts';
 
 function savedHistory(name: string): History {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { pipelineStartOptions } from '../../client/pipeline-start.ts';
-import { checkRefreshedSteps } from '../../client/pipeline-submit.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
+import { checkRefreshedSteps } from '../../client/pipelines/pipeline-submit.ts';
 import { PipelineSpecError } from '../../common/errors.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
 

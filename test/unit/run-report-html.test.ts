@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { renderMarkdown } from '../../client/markdown-html.ts';
-import { compareRuns } from '../../client/run-compare.ts';
-import { formatComparison, renderComparison } from '../../client/run-compare-format.ts';
-import { describeExecution, type RunReport } from '../../client/run-report.ts';
-import { renderRunReport } from '../../client/run-report-html.ts';
-import type { LoadedRun } from '../../client/run-results.ts';
-import type { RunView } from '../../client/run-view.ts';
+import { renderMarkdown } from '../../client/results/markdown-html.ts';
+import { compareRuns } from '../../client/results/run-compare.ts';
+import { formatComparison, renderComparison } from '../../client/results/run-compare-format.ts';
+import { describeExecution, type RunReport } from '../../client/results/run-report.ts';
+import { renderRunReport } from '../../client/results/run-report-html.ts';
+import type { LoadedRun } from '../../client/results/run-results.ts';
+import type { RunView } from '../../client/runs/run-view.ts';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ab0f5c1c0000000049454e44ae426082', 'hex');
 const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { summarizeRun } from '../../client/run-summary.ts';
-import { outputHighlights } from '../../client/run-view.ts';
+import { summarizeRun } from '../../client/runs/run-summary.ts';
+import { outputHighlights } from '../../client/runs/run-view.ts';
 
 /** What `mlp show` and the demo's summary say about a finished run step: its metrics and its outputs. */
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readStepLogs } from '../../activities/run/step-log-reader.ts';
 import { createStepLogWriter, type StepLogWriter } from '../../activities/run/step-log.ts';
-import type { RunView } from '../../client/run-view.ts';
-import { checkSelection, formatLogLine, parseStepArgument, selectionFailed, streamStepLogs, type LogLine, type LogSelection } from '../../client/step-logs.ts';
-import type { StepProgressView } from '../../client/progress.ts';
+import type { RunView } from '../../client/runs/run-view.ts';
+import { checkSelection, formatLogLine, parseStepArgument, selectionFailed, streamStepLogs, type LogLine, type LogSelection } from '../../client/runs/step-logs.ts';
+import type { StepProgressView } from '../../client/runs/progress.ts';
 import type { StepState } from '../../common/pipeline-progress.ts';
 import { stepLogKey, stepLogStatusKey } from '../../common/object-keys.ts';
 import { stepRunPrefix, trialRunPrefix } from '../../common/step-activities.ts';

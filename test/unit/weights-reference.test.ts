@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { loadPipelineFile, loadPipelineText } from '../../client/pipeline-file.ts';
+import { loadPipelineFile, loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { PipelineValidationError } from '../../common/errors.ts';
 import { resolveWeightsReference } from '../../common/weights-reference.ts';
 import { trainStepYaml } from '../helpers/train-step-yaml.ts';
