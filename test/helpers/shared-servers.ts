@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { z } from 'zod';
 import { ensureBucket } from '../../client/servers/launch.ts';
 import { SEARCH_ATTRIBUTES, type SearchAttributeName } from '../../common/index.ts';
 import { s3DataDir, startServerPair } from './server-pair.ts';
@@ -48,10 +49,36 @@ export async function stopSharedTestServers(): Promise<void> {
   await pair.servers.stop();
 }
 
+/** Set by the global fixture (test/global-fixtures.ts): the run's pair, for every mocha worker process. */
+export const SHARED_SERVERS_ENV = 'MLP_TEST_SHARED_SERVERS';
+
+const sharedServersSchema = z.object({
+  temporalAddress: z.string(),
+  storage: z.object({ endpoint: z.string(), region: z.string(), bucket: z.string(), accessKeyId: z.string(), secretAccessKey: z.string() }),
+  dir: z.string(),
+  logs: z.object({ temporal: z.string(), s3: z.string() }),
+  pids: z.object({ temporal: z.number(), s3: z.number() }),
+});
+
+/** What a process needs to use a pair another process started (and will stop). */
+export function sharedServersDescription(servers: TestServers): string {
+  const { temporalAddress, storage, dir, logs, pids } = servers;
+  return JSON.stringify({ temporalAddress, storage, dir, logs, pids });
+}
+
+/** The pair the global fixture started, if any: this process uses it and leaves stopping it to its owner. */
+function inheritedPair(): TestServers | undefined {
+  const text = process.env[SHARED_SERVERS_ENV];
+  if (text === undefined) return undefined;
+  const described = sharedServersSchema.parse(JSON.parse(text));
+  const notOurs = (): Promise<never> => Promise.reject(new Error('the shared pair belongs to the mocha run'));
+  return { ...described, namespace: 'default', stop: async () => undefined, kill: notOurs, restart: notOurs };
+}
+
 function sharedPair(options: TestServerOptions): Promise<SharedPair> {
   if (shared !== undefined) return shared;
   const starting = (async () => {
-    const servers = await startServerPair({ bucketPrefix: 'shared', ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}) });
+    const servers = inheritedPair() ?? await startServerPair({ bucketPrefix: 'shared', ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}) });
     try {
       return { servers, connection: await Connection.connect({ address: servers.temporalAddress }) };
     } catch (error) {
