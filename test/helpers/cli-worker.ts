@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { startWorkerGroup, type WorkerGroup } from '../../client/workers/worker-group.ts';
 import type { TestServers } from './servers.ts';
+import { workerStorageEnv } from './servers.ts';
 
 const exec = promisify(execFile);
 
@@ -40,10 +41,7 @@ export function startCliWorker(servers: TestServers, options: { prefix: string; 
       MLP_WORKER_QUEUES: 'cpu,gpu',
       MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
       MLP_LOG_LEVEL: 'warn',
-      S3_ENDPOINT: servers.storage.endpoint,
-      S3_BUCKET: servers.storage.bucket,
-      S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-      S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+      ...workerStorageEnv(servers.storage),
       ...options.env,
     },
     logFile,

@@ -64,3 +64,14 @@ export async function startTestServers(options: TestServerOptions = {}): Promise
   if (options.exclusive || options.persistTemporal || !sharingTestServers()) return startServerPair(options);
   return openSharedView(options);
 }
+
+/** The worker's object-storage variables (worker/config.ts) for a test's bucket on these servers. */
+export function workerStorageEnv(storage: StorageConfig): Record<string, string> {
+  return {
+    S3_ENDPOINT: storage.endpoint,
+    S3_REGION: storage.region,
+    S3_BUCKET: storage.bucket,
+    S3_ACCESS_KEY_ID: storage.accessKeyId,
+    S3_SECRET_ACCESS_KEY: storage.secretAccessKey,
+  };
+}

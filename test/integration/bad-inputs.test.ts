@@ -14,7 +14,8 @@ import { freePort } from '../../client/servers/launch.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { buildZip, renameEntry } from '../helpers/archives.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
+import { findCause } from '../helpers/failure-cause.ts';
 
 const exec = promisify(execFile);
 
@@ -46,11 +47,7 @@ describe('bad inputs end to end: data, models and configuration', function () {
       MLP_ENGINE: 'wasm',
       MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
       MLP_LOG_LEVEL: 'warn',
-      S3_ENDPOINT: servers.storage.endpoint,
-      S3_REGION: servers.storage.region,
-      S3_BUCKET: servers.storage.bucket,
-      S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-      S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+      ...workerStorageEnv(servers.storage),
       ...overrides,
     };
   }
@@ -244,9 +241,3 @@ describe('bad inputs end to end: data, models and configuration', function () {
   });
 });
 
-function findCause<T extends Error>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof type) return current;
-  }
-  return undefined;
-}

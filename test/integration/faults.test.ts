@@ -14,7 +14,7 @@ import { submitPipeline } from '../../client/pipelines/pipeline-submit.ts';
 import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -68,11 +68,7 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
         MLP_ENGINE: 'wasm',
         MLP_SCRATCH_DIR: join(servers.dir, `scratch-${children.length}`),
         MLP_LOG_LEVEL: 'info',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_REGION: servers.storage.region,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+        ...workerStorageEnv(servers.storage),
       },
     });
     children.push(child);

@@ -14,7 +14,7 @@ import { getPipelineProgress } from '../../client/runs/progress.ts';
 import { progressFromHistory } from '../../client/runs/run-history.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import type { NotificationProgress } from '../../common/pipeline-progress.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -71,11 +71,7 @@ describe('run notifications on a real worker process', function () {
         MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
         MLP_LOG_LEVEL: 'info',
         MLP_TEMPORAL_UI_URL: 'http://ui.test:8233/',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_REGION: servers.storage.region,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+        ...workerStorageEnv(servers.storage),
         OK_WEBHOOK_URL: `${base}/ok`,
         OTHER_WEBHOOK_URL: `${base}/other`,
         DOWN_WEBHOOK_URL: `${base}/down`,

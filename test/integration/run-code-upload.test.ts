@@ -10,7 +10,7 @@ import { ensureCodeFolder } from '../../activities/run/code-folder.ts';
 import { packageCodeFolder } from '../../client/pipelines/code-package.ts';
 import { recordedStart } from '../../client/runs/run-history.ts';
 import { codeArchiveKey } from '../../common/object-keys.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 
 const exec = promisify(execFile);
 
@@ -72,11 +72,7 @@ describe('mlp run uploads run steps’ code once', function () {
       {
         env: {
           ...process.env,
-          S3_ENDPOINT: storage.endpoint,
-          S3_REGION: storage.region,
-          S3_BUCKET: storage.bucket,
-          S3_ACCESS_KEY_ID: storage.accessKeyId,
-          S3_SECRET_ACCESS_KEY: storage.secretAccessKey,
+          ...workerStorageEnv(storage),
         },
       },
     );

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { TEST_RUN_ENVS_DIR } from '../helpers/run-envs.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -70,10 +70,7 @@ describe('the run step examples, and mlp logs of a run step, with a real worker 
   /** The worker's storage settings: `mlp run` uploads the run steps' code before it submits. */
   const cliEnv = (): NodeJS.ProcessEnv => ({
     ...process.env,
-    S3_ENDPOINT: servers.storage.endpoint,
-    S3_BUCKET: servers.storage.bucket,
-    S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-    S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+    ...workerStorageEnv(servers.storage),
   });
 
   async function mlp(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -25,15 +25,10 @@ import type { ResolvedStep } from '../../common/resolved-pipeline.ts';
 import type { StepOutputs } from '../../common/step-activities.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
+import { findCause } from '../helpers/failure-cause.ts';
 
-function findCause<T extends Error>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof type) return current;
-  }
-  return undefined;
-}
 
 /**
  * The `run` step on the real servers: the user's code (Node scripts in test/fixtures/run-code,
@@ -66,11 +61,7 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
         MLP_RUN_DIR: join(servers.dir, `gpu-run-${gpuWorkers.length}`),
         MLP_RUN_CHECKPOINT_INTERVAL: '200ms',
         MLP_LOG_LEVEL: 'info',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_REGION: servers.storage.region,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+        ...workerStorageEnv(servers.storage),
         ...env,
       },
     });

@@ -23,7 +23,7 @@ import type { ResolvedStep } from '../../common/resolved-pipeline.ts';
 import type { StepOutputs } from '../../common/step-activities.ts';
 import { startPipelineWorkers, type PipelineWorkers } from '../helpers/pipeline-workers.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
-import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
 import { CHEST_XRAY_224_DIR, MOBILENET_V1_DIR } from '../helpers/shared-assets.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
@@ -154,11 +154,7 @@ describe('the train step through runPipeline on the real Temporal dev server and
         MLP_ENGINE: 'wasm',
         MLP_SCRATCH_DIR: join(scratch, name),
         MLP_LOG_LEVEL: 'info',
-        S3_ENDPOINT: servers.storage.endpoint,
-        S3_REGION: servers.storage.region,
-        S3_BUCKET: servers.storage.bucket,
-        S3_ACCESS_KEY_ID: servers.storage.accessKeyId,
-        S3_SECRET_ACCESS_KEY: servers.storage.secretAccessKey,
+        ...workerStorageEnv(servers.storage),
       },
     });
     children.push(child);
