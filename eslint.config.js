@@ -32,6 +32,7 @@ const ACTIVITY_FLOORS = [
   ['training'],
   ['evaluation'],
   ['notify'],
+  ['tracking'],
   ['deps.ts'],
   ['registry'],
   ['housekeeping', 'results'],

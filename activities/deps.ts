@@ -1,6 +1,7 @@
 import type { TrainingEngine } from './engine/engine.ts';
 import type { NotificationDeps } from './notify/notification-activities.ts';
 import type { ObjectStore } from './object-store.ts';
+import type { MlflowSettings } from './tracking/mlflow-client.ts';
 
 /** Where and how `run` steps work on a worker (worker/config.ts: MLP_RUN_DIR, MLP_RUN_ENVS_DIR, MLP_RUN_CHECKPOINT_INTERVAL). */
 export interface RunStepSettings {
@@ -43,4 +44,6 @@ export interface ActivityDeps extends NotificationDeps {
   pythonVersion?: () => Promise<string>;
   /** How `run` steps work here. @default folders under `<scratchDir>/run`, checkpoints every 30 s */
   run?: RunStepSettings;
+  /** The MLflow tracking server of pipelines with `tracking.mlflow` (MLFLOW_TRACKING_URI and credentials). */
+  mlflow?: MlflowSettings;
 }

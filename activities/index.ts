@@ -9,6 +9,7 @@ import { createStorageGcActivities } from './housekeeping/storage-gc.ts';
 import { createCacheEntriesActivities } from './housekeeping/cache-entries.ts';
 import { createStepLogActivities } from './run/step-log-reader.ts';
 import { createLocateObjectsActivities } from './results/locate-objects.ts';
+import { createTrackingActivities } from './tracking/tracking-activities.ts';
 
 export type { ActivityDeps } from './deps.ts';
 export { ObjectStore } from './object-store.ts';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStepLogActivities(deps),
     ...createNotificationActivities(deps),
     ...createLocateObjectsActivities(deps),
+    ...createTrackingActivities(deps),
   };
 }
 

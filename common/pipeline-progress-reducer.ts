@@ -61,7 +61,11 @@ export type PipelineProgressEvent =
    * The notification to `notify[index]` ended, after the run's end: it never changes the run's
    * state, only records whether the webhook got it.
    */
-  | { type: 'notificationEnded'; index: number; sent: boolean; at?: string; error?: string };
+  | { type: 'notificationEnded'; index: number; sent: boolean; at?: string; error?: string }
+  /** The run is tracked in MLflow (`tracking.mlflow`) as this experiment's run. */
+  | { type: 'trackingStarted'; experimentId: string; runId: string }
+  /** Tracking met a problem (e.g. the server was down); the run goes on, untracked where it failed. */
+  | { type: 'trackingWarning'; message: string };
 
 /** The progress of a run that has just started. */
 export function startPipelineProgress({ pipeline, specHash, steps, at }: RunStarted): PipelineProgress {
@@ -166,5 +170,9 @@ export function reducePipelineProgress(progress: PipelineProgress, event: Pipeli
       const others = (progress.notifications ?? []).filter((known) => known.index !== event.index);
       return { ...progress, notifications: [...others, notification].sort((a, b) => a.index - b.index) };
     }
+    case 'trackingStarted':
+      return { ...progress, tracking: { ...progress.tracking, experimentId: event.experimentId, runId: event.runId, warnings: progress.tracking?.warnings ?? [] } };
+    case 'trackingWarning':
+      return { ...progress, tracking: { ...progress.tracking, warnings: [...(progress.tracking?.warnings ?? []), event.message] } };
   }
 }

@@ -70,6 +70,15 @@ export interface PipelineProgress {
   steps: StepProgress[];
   /** The run's notifications (`notify:`) that were due, once each has ended; absent when none was. */
   notifications?: NotificationProgress[];
+  /** MLflow tracking (`tracking.mlflow`): the run's MLflow run and any warnings; absent when not tracked. */
+  tracking?: TrackingProgress;
+}
+
+/** Where a run is tracked in MLflow, and what went wrong doing so (never the reason the run failed). */
+export interface TrackingProgress {
+  experimentId?: string;
+  runId?: string;
+  warnings: string[];
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { NotifyTarget } from './notifications.ts';
 import type { ResolvedSweep } from './sweep.ts';
 import type { QueueKind } from './task-queues.ts';
+import type { TrackingSpec } from './tracking.ts';
 
 /**
  * The contract between the client and the `runPipeline` workflow.
@@ -54,5 +55,7 @@ export interface ResolvedPipeline {
   params: Record<string, unknown>;
   steps: ResolvedStep[];
   /** The pipeline's `notify:` targets; absent when it has none (runs started before it existed). */
+  /** MLflow tracking (`tracking:` in the pipeline): experiment and whether it is required. */
+  tracking?: TrackingSpec;
   notify?: NotifyTarget[];
 }

@@ -1,4 +1,5 @@
 import { STEP_KINDS, type StepKindName } from './step-kinds/index.ts';
+import type { StepTracking } from './tracking.ts';
 
 /**
  * The contract between the `runPipeline` workflow and the step activities: which activity runs
@@ -16,6 +17,8 @@ export interface StepContext {
   runPrefix: string;
   /** sha256 of the resolved spec (`ResolvedPipeline.specHash`), recorded in registry lineage. */
   specHash?: string;
+  /** The run's MLflow run (`tracking.mlflow`): set only for tracked runs, so other histories are unchanged. */
+  tracking?: StepTracking;
 }
 
 /** A step's outputs: small values (object keys, hashes, metrics), never data. */

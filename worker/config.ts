@@ -14,6 +14,7 @@ import {
   type TemporalSecurity,
 } from '../common/index.ts';
 import type { RunStepSettings } from '../activities/deps.ts';
+import type { MlflowSettings } from '../activities/tracking/mlflow-client.ts';
 import { createWebhookUrlResolver } from './webhook-urls.ts';
 
 /** What a worker process runs; see MLP_WORKER_ROLE. */
@@ -117,6 +118,16 @@ export const workerEnvSchema = z.object({
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** The Temporal Web UI, e.g. https://temporal.example: run notifications (`notify:`) link to the run there; no link when unset. */
   MLP_TEMPORAL_UI_URL: z.url().optional(),
+  /**
+   * The MLflow tracking server of pipelines with `tracking.mlflow` (docs/tracking.md), e.g.
+   * http://mlflow:5000; its credentials, when it wants any: a token (inline or _FILE) or a user
+   * name and password. They stay on the worker: never in a pipeline, a history or a log line.
+   */
+  MLFLOW_TRACKING_URI: z.url().optional(),
+  MLFLOW_TRACKING_TOKEN: z.string().min(1).optional(),
+  MLFLOW_TRACKING_TOKEN_FILE: z.string().min(1).optional(),
+  MLFLOW_TRACKING_USERNAME: z.string().min(1).optional(),
+  MLFLOW_TRACKING_PASSWORD: z.string().min(1).optional(),
   S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().min(3).default('ml-pipelines'),
@@ -149,6 +160,8 @@ export interface WorkerConfig {
   storage: StorageConfig;
   /** Base URL of the Temporal Web UI without a trailing slash, for links in run notifications. */
   temporalUiUrl?: string;
+  /** The MLflow tracking server and its credentials (MLFLOW_TRACKING_*); absent when unset. */
+  mlflow?: MlflowSettings;
   /**
    * Resolves a `notify:` webhook's `urlFrom` against the environment the worker started with (any
    * variable a pipeline names, so not part of the schema above) or a file.
@@ -174,6 +187,35 @@ function secret(env: WorkerEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY
   throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
 }
 
+/** MLFLOW_TRACKING_*: the server and one way to authenticate (a token, inline or in a file, or user and password). */
+function mlflowConfig(env: WorkerEnv): MlflowSettings | undefined {
+  const uri = env.MLFLOW_TRACKING_URI;
+  const credentials = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_TOKEN_FILE', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'] as const;
+  if (uri === undefined) {
+    const stray = credentials.filter((name) => env[name] !== undefined);
+    if (stray.length > 0) throw new ConfigError(`${stray.join(', ')} set without MLFLOW_TRACKING_URI`);
+    return undefined;
+  }
+  if (env.MLFLOW_TRACKING_TOKEN !== undefined && env.MLFLOW_TRACKING_TOKEN_FILE !== undefined) throw new ConfigError('Set either MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_TOKEN_FILE, not both');
+  let token = env.MLFLOW_TRACKING_TOKEN;
+  if (env.MLFLOW_TRACKING_TOKEN_FILE !== undefined) {
+    try {
+      token = readFileSync(env.MLFLOW_TRACKING_TOKEN_FILE, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`Cannot read MLFLOW_TRACKING_TOKEN_FILE at ${env.MLFLOW_TRACKING_TOKEN_FILE}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  }
+  if ((env.MLFLOW_TRACKING_USERNAME === undefined) !== (env.MLFLOW_TRACKING_PASSWORD === undefined)) {
+    throw new ConfigError('Set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or neither');
+  }
+  if (token !== undefined && env.MLFLOW_TRACKING_USERNAME !== undefined) throw new ConfigError('Set either an MLflow token or an MLflow user name and password, not both');
+  return {
+    uri,
+    ...(token === undefined ? {} : { token }),
+    ...(env.MLFLOW_TRACKING_USERNAME === undefined ? {} : { username: env.MLFLOW_TRACKING_USERNAME, password: env.MLFLOW_TRACKING_PASSWORD ?? '' }),
+  };
+}
+
 const DEFAULT_COMMAND_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 function runConfig(env: WorkerEnv): RunStepSettings {
@@ -186,6 +228,11 @@ function runConfig(env: WorkerEnv): RunStepSettings {
     lang: env.LANG ?? 'C.UTF-8',
     basePython: env.MLP_RUN_PYTHON,
   };
+}
+
+function mlflowOption(env: WorkerEnv): { mlflow?: MlflowSettings } {
+  const mlflow = mlflowConfig(env);
+  return mlflow === undefined ? {} : { mlflow };
 }
 
 /** Parses the process environment; throws `ConfigError` naming every bad variable. */
@@ -215,6 +262,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     logLevel: e.MLP_LOG_LEVEL,
     ...(e.MLP_TEMPORAL_UI_URL ? { temporalUiUrl: e.MLP_TEMPORAL_UI_URL.replace(/\/+$/, '') } : {}),
     resolveWebhookUrl: createWebhookUrlResolver(env),
+    ...mlflowOption(e),
     storage: {
       endpoint: e.S3_ENDPOINT,
       region: e.S3_REGION,

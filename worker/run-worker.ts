@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { displayUri } from '../activities/tracking/mlflow-client.ts';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { engineInfo, selectEngine } from '../activities/engine/engine.ts';
 import { ObjectStore } from '../activities/index.ts';
@@ -48,6 +49,7 @@ export async function runWorkerProcess(handOver: () => void): Promise<void> {
       ...(config.temporalUiUrl ? { temporalUiUrl: config.temporalUiUrl } : {}),
       ...(engine ? { engine: async () => engine } : {}),
       ...(config.codeVersion ? { codeVersion: config.codeVersion } : {}),
+      ...(config.mlflow ? { mlflow: config.mlflow } : {}),
       ...(codeFingerprints ? { codeFingerprints } : {}),
     },
   });
@@ -63,6 +65,8 @@ export async function runWorkerProcess(handOver: () => void): Promise<void> {
       ...describeTemporalSecurity(config.temporal.security),
       taskQueuePrefix: config.temporal.taskQueuePrefix,
       bucket: config.storage.bucket,
+      // The server only: credentials never reach a log line.
+      ...(config.mlflow ? { mlflowTrackingUri: displayUri(config.mlflow.uri) } : {}),
       ...(engine ? { engine: engine.engine } : {}),
       pid: process.pid,
     },

@@ -29,6 +29,7 @@ import { searchAttributesFromOutputs } from './output-attributes.ts';
 import { recordRunProgress } from './run-progress.ts';
 import { runSweepTrial } from './run-sweep-trial.ts';
 import { stepActivityOptions } from './step-options.ts';
+import { startRunTracking, type RunTracker } from './track-run.ts';
 import { runStepWork, type StepWorkRequest, type StepWorkResult } from './step-work.ts';
 import { fanIn, runPool, type TrialResult } from './sweep.ts';
 
@@ -70,6 +71,16 @@ export async function runPipeline(
   const progress = recordRunProgress({ pipeline: spec.name, specHash: spec.specHash, steps: spec.steps, at: now() });
   // After the run's end is recorded: `notify:` targets hear of it; never changes how the run ends.
   const notify = (): Promise<void> => notifyRunEnd(spec.notify, progress.current(), taskQueuePrefix, (event) => progress.record(event));
+  // `tracking.mlflow`: no command at all for runs without it (track-run.ts).
+  let tracker: RunTracker;
+  try {
+    tracker = await startRunTracking(spec, taskQueuePrefix, (event) => progress.record(event));
+  } catch (error) {
+    // `required: true` and no tracking server: the run fails before any step, naming the server.
+    progress.record({ type: 'runEnded', state: 'failed', at: now() });
+    await notify();
+    throw error;
+  }
 
   // Steps that skip the cache lookup (`mlp run --refresh`), with everything downstream of them.
   let refreshed: Set<string>;
@@ -78,6 +89,7 @@ export async function runPipeline(
     refreshed = withDownstream(spec.steps, refresh);
   } catch (error) {
     progress.record({ type: 'runEnded', state: 'failed', at: now() });
+    await tracker.runEnded('FAILED');
     await notify();
     if (error instanceof DagShapeError) throw specFailure(`Invalid pipeline "${spec.name}": ${error.message}`);
     throw error;
@@ -110,6 +122,7 @@ export async function runPipeline(
         ...(result.cacheKey === undefined ? {} : { cacheKey: result.cacheKey }),
         ...(result.reusedFrom === undefined ? {} : { reusedFrom: result.reusedFrom }),
       });
+      tracker.stepEnded(step, result.outputs);
       const attributes = searchAttributesFromOutputs(step.uses, result.inputs, result.outputs);
       if (attributes.length > 0) upsertSearchAttributes(attributes);
       return result.outputs;
@@ -158,7 +171,7 @@ export async function runPipeline(
       inputs,
       key: step.id,
       activityOptions,
-      context: { pipeline: spec.name, workflowId, stepId: step.id, runPrefix: stepRunPrefix(workflowId, step.id), specHash: spec.specHash },
+      context: { pipeline: spec.name, workflowId, stepId: step.id, runPrefix: stepRunPrefix(workflowId, step.id), specHash: spec.specHash, ...tracker.stepContext() },
       taskQueuePrefix,
       refresh: refreshed.has(step.id),
       onCacheMiss: (reason) => progress.record({ type: 'cacheMiss', stepId: step.id, reason }),
@@ -200,6 +213,7 @@ export async function runPipeline(
         stepId: step.id,
         runPrefix: trialRunPrefix(workflowId, step.id, index),
         specHash: spec.specHash,
+        ...tracker.stepContext({ index, matrix }),
       };
       const request: StepWorkRequest = {
         step: { id: step.id, uses, queue: step.queue, cache: step.cache },
@@ -260,6 +274,14 @@ export async function runPipeline(
   for (const id of run.notStarted) progress.record({ type: 'stepCancelled', stepId: id });
 
   if (run.firstFailure === undefined) {
+    try {
+      await tracker.runEnded('FINISHED');
+    } catch (error) {
+      // Only under `required: true`: a step's tracking failed, so the run does.
+      progress.record({ type: 'runEnded', state: 'failed', at: now() });
+      await notify();
+      throw error;
+    }
     progress.record({ type: 'runEnded', state: 'succeeded', at: now() });
     await notify();
     return outputs;
@@ -267,9 +289,11 @@ export async function runPipeline(
   const { id, error } = run.firstFailure;
   if (isCancellation(error) && CancellationScope.current().consideredCancelled) {
     progress.record({ type: 'runEnded', state: 'cancelled', at: now() });
+    await tracker.runEnded('KILLED');
     throw error;
   }
   progress.record({ type: 'runEnded', state: 'failed', at: now(), failedStep: id });
+  await tracker.runEnded('FAILED');
   await notify();
   throw ApplicationFailure.create({
     type: 'StepFailedError',

@@ -2,6 +2,8 @@ import { trainStep } from '../../common/step-kinds/train.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { selectEngine, type TrainingEngine } from '../engine/engine.ts';
 import { runTrainStep } from '../training/train-step.ts';
+import { MlflowClient } from '../tracking/mlflow-client.ts';
+import { epochMetricsLogger } from '../tracking/epoch-metrics.ts';
 import { defineStep } from './define-step.ts';
 import { HEARTBEAT_EVERY_MS, type HeartbeatThrottleOptions } from './heartbeat-throttle.ts';
 
@@ -25,9 +27,14 @@ export const createTrainActivity = defineStep(
   trainStep,
   (deps) => {
     const engine = engineGetter(deps);
-    return async ({ input, context, log, heartbeat, signal }) => ({
-      ...(await runTrainStep(input, context, { store: deps.store, engine: await engine(), log, heartbeat, signal, scratchDir: deps.scratchDir })),
-    });
+    return async ({ input, context, log, heartbeat, signal }) => {
+      // A tracked run (`tracking.mlflow`): each epoch's metrics go to MLflow as the epoch ends.
+      const onEpoch =
+        context.tracking !== undefined && deps.mlflow !== undefined
+          ? epochMetricsLogger({ client: new MlflowClient(deps.mlflow), tracking: context.tracking, stepId: context.stepId, log })
+          : undefined;
+      return { ...(await runTrainStep(input, context, { store: deps.store, engine: await engine(), log, heartbeat, signal, scratchDir: deps.scratchDir, ...(onEpoch ? { onEpoch } : {}) })) };
+    };
   },
   { heartbeat: TRAIN_HEARTBEAT },
 );

@@ -43,6 +43,8 @@ export interface TrainStepDeps {
   signal?: AbortSignal;
   /** Local folder for backbone weight downloads. @default the OS temp folder */
   scratchDir?: string;
+  /** Called once per finished (checkpointed) epoch with its metrics, e.g. to log them to MLflow. */
+  onEpoch?: (epoch: number, metrics: Record<string, number>) => Promise<void>;
 }
 
 /** The augmentation to apply, or undefined when it is absent or changes nothing. */
@@ -60,6 +62,12 @@ function observedCheckpoints(store: CheckpointStore, onResume: (epoch: number) =
       return checkpoint;
     },
   };
+}
+
+/** An epoch's numbers without its bookkeeping (epoch, duration, throughput). */
+function epochMetrics(log: object): Record<string, number> {
+  const { epoch: _epoch, seconds: _seconds, examplesPerSecond: _rate, ...metrics } = log as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(metrics).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
 }
 
 function finalMetrics(result: TrainResult): Record<string, number> {
@@ -139,8 +147,11 @@ export async function runTrainStep(input: TrainInput, context: StepContext, deps
       ...(data.validation ? { validation: data.validation } : {}),
       checkpoints,
       ...(input.checkpointEveryBatches !== undefined ? { checkpointEveryBatches: input.checkpointEveryBatches } : {}),
-      onProgress: (progress) => {
-        if (progress.kind === 'epoch') log.info('Epoch finished', { stepId: context.stepId, ...progress.log, checkpoint: progress.checkpoint });
+      onProgress: async (progress) => {
+        if (progress.kind === 'epoch') {
+          log.info('Epoch finished', { stepId: context.stepId, ...progress.log, checkpoint: progress.checkpoint });
+          await deps.onEpoch?.(progress.epoch, epochMetrics(progress.log));
+        }
         return heartbeater.report(progress);
       },
       ...(deps.signal ? { signal: deps.signal } : {}),

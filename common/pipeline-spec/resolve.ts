@@ -149,6 +149,7 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     params,
     steps,
     ...(spec.notify === undefined || spec.notify.length === 0 ? {} : { notify: spec.notify }),
+    ...(spec.tracking === undefined ? {} : { tracking: spec.tracking }),
   };
   return { pipeline, issues };
 }

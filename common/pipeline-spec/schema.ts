@@ -122,6 +122,17 @@ export const sweepShape = {
   minSuccess: z.number().int().min(1).optional().describe('Sweep: trials that must succeed (default: all)'),
 };
 
+export const trackingSchema = z
+  .strictObject({
+    mlflow: z
+      .strictObject({
+        experiment: z.string().trim().min(1, 'expected an experiment name').max(500).describe('MLflow experiment the runs go to; created when missing'),
+        required: z.boolean().default(false).describe('true: a tracking server that cannot be reached fails the run (naming it) instead of adding a warning'),
+      })
+      .describe("Log the run to the MLflow server of the worker's MLFLOW_TRACKING_URI (credentials stay on the worker: MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD)"),
+  })
+  .describe('Experiment tracking (docs/tracking.md): params, per-epoch metrics, evaluation, artifacts and registered models in MLflow');
+
 /** Fields every step has, whatever its kind (shared by the validation and the editor schema). */
 export const stepCommonShape = {
   id: z.string().regex(IDENTIFIER, 'expected letters, digits, _ and -, starting with a letter or _'),
@@ -158,6 +169,7 @@ export const pipelineCommonShape = {
     .array(notifyTargetSchema)
     .optional()
     .describe('Webhooks told when a run fails, succeeds or promotes a model; a webhook that fails never changes the run'),
+  tracking: trackingSchema.optional(),
 };
 
 export const pipelineSpecSchema = z
