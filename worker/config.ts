@@ -208,7 +208,7 @@ function mlflowConfig(env: WorkerEnv): MlflowSettings | undefined {
   if ((env.MLFLOW_TRACKING_USERNAME === undefined) !== (env.MLFLOW_TRACKING_PASSWORD === undefined)) {
     throw new ConfigError('Set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or neither');
   }
-  if (token !== undefined && env.MLFLOW_TRACKING_USERNAME !== undefined) throw new ConfigError('Set either an MLflow token or an MLflow user name and password, not both');
+  if (token !== undefined && env.MLFLOW_TRACKING_USERNAME !== undefined) throw new ConfigError('Set either MLFLOW_TRACKING_TOKEN (or _FILE) or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, not both');
   return {
     uri,
     ...(token === undefined ? {} : { token }),

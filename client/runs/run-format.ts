@@ -72,5 +72,11 @@ export function formatRunView(view: RunView, url: string): string {
   if (notifications.length > 0) {
     lines.push('notifications:', ...notifications.map((notice) => `  notify[${notice.index}]  ${notice.state}${notice.error === undefined ? '' : ` — ${notice.error}`}`));
   }
+  const tracking = view.tracking;
+  if (tracking !== undefined) {
+    lines.push('tracking (MLflow):');
+    if (tracking.runId !== undefined) lines.push(`  experiment ${tracking.experimentId ?? '?'}  run ${tracking.runId}`);
+    lines.push(...tracking.warnings.map((warning) => `  warning: ${warning}`));
+  }
   return lines.join('\n');
 }
