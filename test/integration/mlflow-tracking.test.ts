@@ -146,8 +146,15 @@ describe('MLflow tracking (tracking.mlflow) against a real MLflow server', funct
 
     // The token went to MLflow in a header only: not in the history, not in the worker log.
     const temporal = await resolveTemporalBinary();
-    const { stdout: history } = await exec(temporal.path, ['workflow', 'show', '-w', run.workflowId, '--address', servers.temporalAddress, '--namespace', servers.namespace, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout: exported } = await exec(temporal.path, ['workflow', 'show', '-w', run.workflowId, '--address', servers.temporalAddress, '--namespace', servers.namespace, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+    // Payloads are base64 in the export: searched decoded too.
+    const decoded = [...exported.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((match) => Buffer.from(match[1] ?? '', 'base64').toString('utf8'));
+    const history = [exported, ...decoded].join('\n');
     assert.ok(history.includes(parent.info.run_id), 'the exported history is the tracked run’s');
+    // Few events: start, one per step with something to log (the sweep, evaluate, publish), end.
+    const tracked = [...history.matchAll(/"activityId":\s*"(mlflow\/[^"]+)"/g)].map((match) => match[1]);
+    assert.deepEqual([...tracked].sort(), ['mlflow/end', 'mlflow/start', 'mlflow/step/evaluate', 'mlflow/step/publish', 'mlflow/step/train']);
+    console.log(`      measured: ${tracked.length} tracking activities (${tracked.length * 3} history events) in a ${JSON.parse(exported).events.length}-event history`);
     assert.ok(!history.includes(token), 'the exported history holds the MLflow token');
     assert.ok(!(await readFile(cli.logFile, 'utf8')).includes(token), 'the worker log holds the MLflow token');
   });
