@@ -31,6 +31,8 @@ export interface StepTracking {
 /** Tags this project sets on MLflow runs (MLflow's own `mlflow.*` tags beside them). */
 export const TRACKING_TAGS = {
   workflowId: 'mlp.workflowId',
+  /** Temporal's run id: a later run under the same workflow id gets an MLflow run of its own. */
+  temporalRunId: 'mlp.temporalRunId',
   pipeline: 'mlp.pipeline',
   codeVersion: 'mlp.codeVersion',
   specHash: 'mlp.specHash',

@@ -75,15 +75,16 @@ export function createTrackingActivities(deps: TrackingDeps) {
   }
 
   return {
-    /** Finds (an earlier attempt's) or creates the run's MLflow run, tags it and logs the params. */
+    /** Finds (an earlier attempt's, by Temporal run id) or creates the run's MLflow run, tags it and logs the params. */
     async trackRunStart(request: TrackRunStartRequest): Promise<TrackingStarted> {
       return guarded(request.mlflow.required, async (mlflow) => {
         const experimentId = await mlflow.ensureExperiment(request.mlflow.experiment);
-        const mine = await mlflow.searchRuns(experimentId, `tags.\`${TRACKING_TAGS.workflowId}\` = '${request.workflowId.replace(/'/g, "\\'")}'`, 50);
+        const mine = await mlflow.searchRuns(experimentId, `tags.\`${TRACKING_TAGS.temporalRunId}\` = '${request.temporalRunId.replace(/'/g, "\\'")}'`, 50);
         const existing = mine.find((run) => !(run.data.tags ?? []).some((tag) => tag.key === TRACKING_TAGS.trial));
         const { namespace } = Context.current().info;
         const tags: MlflowTag[] = [
           { key: TRACKING_TAGS.workflowId, value: request.workflowId },
+          { key: TRACKING_TAGS.temporalRunId, value: request.temporalRunId },
           { key: TRACKING_TAGS.pipeline, value: request.pipeline },
           { key: TRACKING_TAGS.specHash, value: request.specHash },
           { key: 'mlflow.source.name', value: request.pipeline },
