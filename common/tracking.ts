@@ -55,6 +55,17 @@ export const TRACKING_ACTIVITY_IDS = {
   end: 'mlflow/end',
 } as const;
 
+/**
+ * What a tracking activity id is about, as its warnings say it (`run start`, `step evaluate`,
+ * `run end`), or undefined for any other activity: `mlp show` rebuilds warnings from a history.
+ */
+export function trackingActivitySubject(activityId: string): string | undefined {
+  if (activityId === TRACKING_ACTIVITY_IDS.start) return 'run start';
+  if (activityId === TRACKING_ACTIVITY_IDS.end) return 'run end';
+  const step = TRACKING_ACTIVITY_IDS.step('');
+  return activityId.startsWith(step) && activityId.length > step.length ? `step ${activityId.slice(step.length)}` : undefined;
+}
+
 /** What a tracking activity answers: a warning when the server could not be reached (the run goes on). */
 export interface TrackingOutcome {
   warning?: string | undefined;

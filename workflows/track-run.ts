@@ -4,7 +4,7 @@ import type { PipelineProgressEvent } from '../common/pipeline-progress-reducer.
 import type { ResolvedPipeline, ResolvedStep } from '../common/resolved-pipeline.ts';
 import type { StepOutputs } from '../common/step-activities.ts';
 import { taskQueueName } from '../common/task-queues.ts';
-import { TRACKED_STEP_KINDS, TRACKING_ACTIVITY_IDS, type MlflowRunStatus, type StepTracking, type TrackingOutcome } from '../common/tracking.ts';
+import { trackingActivitySubject, TRACKED_STEP_KINDS, TRACKING_ACTIVITY_IDS, type MlflowRunStatus, type StepTracking, type TrackingOutcome } from '../common/tracking.ts';
 import { errorMessage } from './failures.ts';
 
 /**
@@ -97,7 +97,7 @@ export async function startRunTracking(
     stepContext: (trial) => ({ tracking: trial === undefined ? tracking : { ...tracking, trial } }),
     stepEnded(step, outputs) {
       if (!TRACKED_STEP_KINDS.includes(step.uses) && step.sweep === undefined) return;
-      pending.push(guarded(`step ${step.id}`, () => activities(TRACKING_ACTIVITY_IDS.step(step.id)).trackStepEnd({ tracking, stepId: step.id, uses: step.uses, outputs })));
+      pending.push(guarded(trackingActivitySubject(TRACKING_ACTIVITY_IDS.step(step.id)) ?? step.id, () => activities(TRACKING_ACTIVITY_IDS.step(step.id)).trackStepEnd({ tracking, stepId: step.id, uses: step.uses, outputs })));
     },
     async runEnded(status) {
       // Not cancellable: a cancelled or failed run still closes its MLflow run.

@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineError } from '../../common/errors.ts';
 import { parseNotificationActivityId } from '../../common/notifications.ts';
+import { trackingActivitySubject } from '../../common/tracking.ts';
 import type { PipelineProgress, RunState, StepProgress } from '../../common/pipeline-progress.ts';
 import { reducePipelineProgress, startPipelineProgress, type PipelineProgressEvent } from '../../common/pipeline-progress-reducer.ts';
 import { trialId, type TrialMatrix } from '../../common/sweep.ts';
@@ -28,6 +29,12 @@ export interface RecordedStart {
   spec: ResolvedPipeline;
   options: RunPipelineOptions;
 }
+
+/** What a tracking activity answers (common/tracking.ts TrackingStarted). */
+const trackingAnswerSchema = z.object({
+  warning: z.string().optional(),
+  tracking: z.object({ experimentId: z.string(), runId: z.string() }).loose().optional(),
+});
 
 function firstPayload(payloads: Payloads): unknown {
   const payload = payloads?.payloads?.[0];
@@ -178,6 +185,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
   const activityByEvent = new Map<string, StepActivityRef>();
   /** `notify:` index by the scheduled event of its notification activity. */
   const notificationByEvent = new Map<string, number>();
+  /** Tracking activities (`mlflow/…`) by scheduled event id: what their warnings are about. */
+  const trackingByEvent = new Map<string, string>();
   const childByEvent = new Map<string, StepActivityRef>();
   /** Steps and trials (`<step>#<n>`) started, and those whose own activity or child workflow was scheduled. */
   const started = new Set<string>();
@@ -275,6 +284,19 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     apply({ type: 'runEnded', state, at, ...(failedStep === undefined ? {} : { failedStep }) });
   };
 
+  /** A tracking activity's answer: where the run is tracked, or the warning it recorded (as the workflow did). */
+  const trackingClosed = (subject: string, event: HistoryEvent): void => {
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed === undefined || completed === null) {
+      apply({ type: 'trackingWarning', message: `${subject}: ${activityFailure(event)}` });
+      return;
+    }
+    const answer = trackingAnswerSchema.safeParse(firstPayload(completed.result));
+    if (!answer.success) return;
+    if (answer.data.warning !== undefined) apply({ type: 'trackingWarning', message: `${subject}: ${answer.data.warning}` });
+    if (answer.data.tracking !== undefined) apply({ type: 'trackingStarted', experimentId: answer.data.tracking.experimentId, runId: answer.data.tracking.runId });
+  };
+
   for (const event of events) {
     const at = eventTime(event) ?? '';
     const activityScheduled = event.activityTaskScheduledEventAttributes;
@@ -292,7 +314,10 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       event.childWorkflowExecutionTerminatedEventAttributes;
     const runState = closedRunState(event);
     const notification = activityScheduled?.activityId ? parseNotificationActivityId(activityScheduled.activityId) : undefined;
-    if (notification !== undefined) {
+    const tracking = activityScheduled?.activityId ? trackingActivitySubject(activityScheduled.activityId) : undefined;
+    if (tracking !== undefined) {
+      trackingByEvent.set(String(event.eventId), tracking);
+    } else if (notification !== undefined) {
       notificationByEvent.set(String(event.eventId), notification);
     } else if (activityScheduled?.activityId) {
       const ref = parseStepActivityId(activityScheduled.activityId);
@@ -307,7 +332,9 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     } else if (activityClose?.scheduledEventId) {
       const ref = activityByEvent.get(String(activityClose.scheduledEventId));
       const index = notificationByEvent.get(String(activityClose.scheduledEventId));
-      if (ref !== undefined) activityClosed(ref, event, at);
+      const subject = trackingByEvent.get(String(activityClose.scheduledEventId));
+      if (subject !== undefined) trackingClosed(subject, event);
+      else if (ref !== undefined) activityClosed(ref, event, at);
       else if (index !== undefined) {
         const sent = Boolean(event.activityTaskCompletedEventAttributes);
         apply({ type: 'notificationEnded', index, sent, at, ...(sent ? {} : { error: activityFailure(event) }) });

@@ -6,7 +6,7 @@ import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { reducePipelineProgress, startPipelineProgress } from '../../common/pipeline-progress-reducer.ts';
 import { parseStepActivityId } from '../../common/step-activity-ids.ts';
-import { TRACKING_ACTIVITY_IDS } from '../../common/tracking.ts';
+import { TRACKING_ACTIVITY_IDS, trackingActivitySubject } from '../../common/tracking.ts';
 import { parseWorkerConfig } from '../../worker/config.ts';
 
 const PIPELINE = 'apiVersion: mlp/v1\nname: p\nsteps:\n  - id: a\n    uses: noop\n';
@@ -39,6 +39,10 @@ describe('tracking.mlflow in a pipeline', () => {
 
   it('has activity ids that are never taken for a step', () => {
     for (const id of [TRACKING_ACTIVITY_IDS.start, TRACKING_ACTIVITY_IDS.step('train'), TRACKING_ACTIVITY_IDS.end]) assert.equal(parseStepActivityId(id), undefined, id);
+    assert.deepEqual(
+      [TRACKING_ACTIVITY_IDS.start, TRACKING_ACTIVITY_IDS.step('train'), TRACKING_ACTIVITY_IDS.end, 'train', 'notify/0', 'mlflow/step/'].map(trackingActivitySubject),
+      ['run start', 'step train', 'run end', undefined, undefined, undefined],
+    );
   });
 
   it('records where the run is tracked and each warning in the progress', () => {
