@@ -100,5 +100,8 @@ export interface TrackRunEndRequest {
   status: MlflowRunStatus;
 }
 
-/** Step kinds whose end has something to log (besides any sweep, whose trials' runs are closed). */
-export const TRACKED_STEP_KINDS: readonly string[] = ['evaluate', 'publish'];
+/**
+ * Step kinds whose end has something to log (besides any sweep, whose trials' runs are closed):
+ * train fills in epochs its activity could not log (a cache hit, a server down mid-training).
+ */
+export const TRACKED_STEP_KINDS: readonly string[] = ['train', 'evaluate', 'publish'];

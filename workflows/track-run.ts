@@ -10,7 +10,7 @@ import { errorMessage } from './failures.ts';
 /**
  * The workflow's side of `tracking.mlflow` (docs/tracking.md): a few activities on the cpu queue,
  * where the worker holds the server's address and credentials. One at the start (the MLflow run,
- * its tags and params), one when a step with something to log ends (evaluate, publish, a sweep)
+ * its tags and params), one when a step with something to log ends (train, evaluate, publish, a sweep)
  * and one at the end (the status); per-epoch metrics go from the train activity itself. A run
  * without `tracking` issues no command here at all, so recorded histories replay unchanged.
  *

@@ -12,6 +12,7 @@ import {
 import type { ObjectStore } from '../object-store.ts';
 import { MlflowClient, type MlflowSettings, type MlflowTag } from './mlflow-client.ts';
 import { requiredTrackingFailure, trackingProblem } from './tracking-errors.ts';
+import { EpochWriter } from './epoch-metrics.ts';
 import { findTrialRuns, trialRun } from './trial-runs.ts';
 
 /** What the tracking activities need from the worker (a subset of ActivityDeps). */
@@ -103,7 +104,9 @@ export function createTrackingActivities(deps: TrackingDeps) {
     /** Evaluate: headline metrics and report, plots, predictions; publish: a model version (+ alias); a sweep: its trials' runs closed. */
     async trackStepEnd({ tracking, stepId, uses, outputs }: TrackStepEndRequest): Promise<TrackingOutcome> {
       return guarded(tracking.required, async (mlflow) => {
-        for (const trial of trialRecords(outputs)) {
+        const trials = trialRecords(outputs);
+        if (uses === 'train') await backfillEpochs(mlflow, tracking, stepId, outputs, trials.length > 0);
+        for (const trial of trials) {
           const run = await trialRun(mlflow, tracking, stepId, trial);
           if (trial.metric !== undefined) await mlflow.logBatch(run.info.run_id, { metrics: [{ key: `${stepId}.selectMetric`, value: trial.metric, step: 0, timestamp: 0 }] });
           if (run.info.status === 'RUNNING') await mlflow.updateRun(run.info.run_id, trial.status === 'succeeded' ? 'FINISHED' : 'FAILED', Date.now());
@@ -126,6 +129,31 @@ export function createTrackingActivities(deps: TrackingDeps) {
       });
     },
   };
+
+  /**
+   * The epochs of the train step's history.json that MLflow lacks: none when the activity logged
+   * them all; every one when the step was a cache hit (its epochs are the earlier run's) or the
+   * server was down while it trained. In a sweep, the selected trial's (the only history the
+   * step's outputs name).
+   */
+  async function backfillEpochs(mlflow: MlflowClient, tracking: StepTracking, stepId: string, outputs: Record<string, unknown>, swept: boolean): Promise<void> {
+    if (typeof outputs.history !== 'string') return;
+    let run = { runId: tracking.runId, startTime: 0 };
+    const selected = isRecord(outputs.selectedTrial) ? outputs.selectedTrial : undefined;
+    if (swept) {
+      if (selected === undefined || typeof selected.index !== 'number' || !isRecord(selected.matrix)) return;
+      const trial = await trialRun(mlflow, tracking, stepId, { index: selected.index, matrix: selected.matrix as Record<string, string | number | boolean> });
+      run = { runId: trial.info.run_id, startTime: Number(trial.info.start_time ?? 0) };
+    } else {
+      run.startTime = Number((await mlflow.getRun(tracking.runId)).info.start_time ?? 0);
+    }
+    const recorded = await deps.store.getJson(outputs.history);
+    const epochs = isRecord(recorded) && Array.isArray(recorded.history) ? recorded.history.filter(isRecord) : [];
+    const writer = new EpochWriter(mlflow, run.runId, run.startTime, stepId);
+    for (const { epoch, seconds: _seconds, examplesPerSecond: _rate, ...metrics } of epochs) {
+      if (typeof epoch === 'number') await writer.write(epoch, metrics);
+    }
+  }
 
   async function logEvaluation(mlflow: MlflowClient, tracking: StepTracking, stepId: string, outputs: Record<string, unknown>): Promise<void> {
     const headline = isRecord(outputs.metrics) ? outputs.metrics : {};

@@ -17,6 +17,7 @@ const exec = promisify(execFile);
 
 const SWEEP = 'test/fixtures/tracking/tracked-sweep.yaml';
 const DATA = 'test/fixtures/tracking/tracked-data.yaml';
+const TRAIN = 'test/fixtures/tracking/tracked-train.yaml';
 const EXPERIMENT = 'mlp-tracking-test';
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
 
@@ -157,6 +158,25 @@ describe('MLflow tracking (tracking.mlflow) against a real MLflow server', funct
     console.log(`      measured: ${tracked.length} tracking activities (${tracked.length * 3} history events) in a ${JSON.parse(exported).events.length}-event history`);
     assert.ok(!history.includes(token), 'the exported history holds the MLflow token');
     assert.ok(!(await readFile(cli.logFile, 'utf8')).includes(token), 'the worker log holds the MLflow token');
+  });
+
+  it('fills in the epochs of a train step served from the cache (the activity never ran in this run)', async () => {
+    const cached = join(servers.dir, 'tracked-train-cached.yaml');
+    const text = (await readFile(TRAIN, 'utf8')).replace('cache: false', 'cache: true').replace('experiment: mlp-tracking-faults', `experiment: ${EXPERIMENT}`);
+    await writeFile(cached, text);
+    const runIds: string[] = [];
+    for (const runKey of ['first', 'second']) {
+      const result = await cli.mlp('run', cached, '--set', `dataset=${dataset}`, '--set', 'epochs=2', '--run-key', runKey, '--wait', '--json');
+      assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+      runIds.push(z.object({ workflowId: z.string() }).parse(JSON.parse(result.stdout)).workflowId);
+    }
+    const shown = z.object({ steps: z.array(z.object({ id: z.string(), cached: z.boolean() }).loose()) }).parse(JSON.parse((await cli.mlp('show', runIds[1] ?? '', '--json')).stdout));
+    assert.equal(shown.steps.find((step) => step.id === 'train')?.cached, true, 'the second run took train from the cache');
+    for (const workflowId of runIds) {
+      const [run] = await searchRuns(`tags.\`mlp.workflowId\` = '${workflowId}'`);
+      assert.ok(run, `an MLflow run for ${workflowId}`);
+      assert.deepEqual(await metricSteps(run.info.run_id, 'train.valAuc'), [1, 2], `${workflowId}: one valAuc point per epoch`);
+    }
   });
 
   it('with the server stopped: the run succeeds with a recorded warning; with required: true it fails naming the tracking URI', async () => {
