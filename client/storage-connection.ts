@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
+import { readSecretVariable } from '../common/secret-variable.ts';
 import type { StorageConfig } from '../common/storage-config.ts';
 import { findConfigFile, type ConnectionFlags } from './connection.ts';
 import { parseStackConfig } from './stack/config.ts';
@@ -23,18 +24,9 @@ const STORAGE_VARIABLES = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_A
 
 /** An S3 secret given inline or as a file path (`<name>_FILE`, e.g. a Docker secret), as the worker reads it. */
 function secret(env: NodeJS.ProcessEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY'): string {
-  const inline = env[name];
-  const file = env[`${name}_FILE`];
-  if (inline && file) throw new ConfigError(`Set either ${name} or ${name}_FILE, not both`);
-  if (inline) return inline;
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw new ConfigError(`Cannot read ${name}_FILE at ${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  throw new ConfigError(`${name} (or ${name}_FILE) is not set: the CLI uploads run steps' code to object storage with the worker's S3 settings`);
+  const value = readSecretVariable(env, name, (path) => readFileSync(path, 'utf8'));
+  if (value === undefined) throw new ConfigError(`${name} (or ${name}_FILE) is not set: the CLI uploads run steps' code to object storage with the worker's S3 settings`);
+  return value;
 }
 
 /** The object storage this command uses; ConfigError naming what to set when there is none. */

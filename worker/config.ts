@@ -13,6 +13,7 @@ import {
   type StorageConfig,
   type TemporalSecurity,
 } from '../common/index.ts';
+import { readSecretVariable } from '../common/secret-variable.ts';
 import type { RunStepSettings } from '../activities/deps.ts';
 import type { MlflowSettings } from '../activities/tracking/mlflow-client.ts';
 import { createWebhookUrlResolver } from './webhook-urls.ts';
@@ -173,18 +174,13 @@ export interface WorkerConfig {
 export const WORKER_ENV_KEYS: readonly string[] = Object.keys(workerEnvSchema.shape);
 
 function secret(env: WorkerEnv, name: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY'): string {
-  const inline = env[name];
-  const file = env[`${name}_FILE`];
-  if (inline && file) throw new ConfigError(`Set either ${name} or ${name}_FILE, not both`);
-  if (inline) return inline;
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw new ConfigError(`Cannot read ${name}_FILE at ${file}: ${(error as Error).message}`);
-    }
-  }
-  throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
+  const value = readSecretVariable(env, name, readUtf8);
+  if (value === undefined) throw new ConfigError(`Missing ${name} (or ${name}_FILE): the worker needs object-store credentials`);
+  return value;
+}
+
+function readUtf8(path: string): string {
+  return readFileSync(path, 'utf8');
 }
 
 /** MLFLOW_TRACKING_*: the server and one way to authenticate (a token, inline or in a file, or user and password). */
@@ -196,15 +192,7 @@ function mlflowConfig(env: WorkerEnv): MlflowSettings | undefined {
     if (stray.length > 0) throw new ConfigError(`${stray.join(', ')} set without MLFLOW_TRACKING_URI`);
     return undefined;
   }
-  if (env.MLFLOW_TRACKING_TOKEN !== undefined && env.MLFLOW_TRACKING_TOKEN_FILE !== undefined) throw new ConfigError('Set either MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_TOKEN_FILE, not both');
-  let token = env.MLFLOW_TRACKING_TOKEN;
-  if (env.MLFLOW_TRACKING_TOKEN_FILE !== undefined) {
-    try {
-      token = readFileSync(env.MLFLOW_TRACKING_TOKEN_FILE, 'utf8').trim();
-    } catch (error) {
-      throw new ConfigError(`Cannot read MLFLOW_TRACKING_TOKEN_FILE at ${env.MLFLOW_TRACKING_TOKEN_FILE}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  }
+  const token = readSecretVariable(env, 'MLFLOW_TRACKING_TOKEN', readUtf8);
   if ((env.MLFLOW_TRACKING_USERNAME === undefined) !== (env.MLFLOW_TRACKING_PASSWORD === undefined)) {
     throw new ConfigError('Set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or neither');
   }

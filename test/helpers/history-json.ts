@@ -37,3 +37,13 @@ export function historyFromProtoJson(json: unknown): History {
   if (!isHistory(history)) throw new TypeError('Invalid history JSON: expected an object with an events array');
   return history;
 }
+
+/**
+ * An exported history (`temporal workflow show --output json`) as searchable text: the export
+ * itself plus every payload decoded, since payloads are base64 there and a secret inside one
+ * would not show in the raw text.
+ */
+export function historyTextWithPayloads(exported: string): string {
+  const decoded = [...exported.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((match) => Buffer.from(match[1] ?? '', 'base64').toString('utf8'));
+  return [exported, ...decoded].join('\n');
+}

@@ -11,6 +11,7 @@ import { ObjectStore } from '../../activities/object-store.ts';
 import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.ts';
+import { historyTextWithPayloads } from '../helpers/history-json.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
 
 const exec = promisify(execFile);
@@ -148,9 +149,7 @@ describe('MLflow tracking (tracking.mlflow) against a real MLflow server', funct
     // The token went to MLflow in a header only: not in the history, not in the worker log.
     const temporal = await resolveTemporalBinary();
     const { stdout: exported } = await exec(temporal.path, ['workflow', 'show', '-w', run.workflowId, '--address', servers.temporalAddress, '--namespace', servers.namespace, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
-    // Payloads are base64 in the export: searched decoded too.
-    const decoded = [...exported.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((match) => Buffer.from(match[1] ?? '', 'base64').toString('utf8'));
-    const history = [exported, ...decoded].join('\n');
+    const history = historyTextWithPayloads(exported);
     assert.ok(history.includes(parent.info.run_id), 'the exported history is the tracked run’s');
     // Few events: start, one per step with something to log (the sweep, evaluate, publish), end.
     const tracked = [...history.matchAll(/"activityId":\s*"(mlflow\/[^"]+)"/g)].map((match) => match[1]);
