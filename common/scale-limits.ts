@@ -62,8 +62,8 @@ export const CONCURRENT_GROUPS = 4;
  */
 export const HISTORY_EVENTS_PER_ACTIVITY = 6;
 
-/** The same for a child workflow: initiated, started, completed and a workflow task. */
-export const HISTORY_EVENTS_PER_CHILD = 6;
+/** The same for a child workflow: initiated, started (a workflow task of its own), completed and a workflow task. */
+export const HISTORY_EVENTS_PER_CHILD = 9;
 
 /** Events of every run whatever its steps: start, memo and search attributes, first and last workflow task, completion. */
 export const HISTORY_EVENTS_PER_RUN = 16;

@@ -34,7 +34,7 @@ import type { PipelineProgressEvent } from '../common/pipeline-progress-reducer.
 import { recordRunProgress } from './run-progress.ts';
 import { runSweepTrial } from './run-sweep-trial.ts';
 import { Slots } from './slots.ts';
-import { foreachItemWork, runStepGroup, settleWork, type ForeachChunk, type GroupItemResult, type StepWork } from './step-group.ts';
+import { foreachItemWork, runStepGroup, settleWork, type ForeachChunk, type GroupItemResult, type StepsGroup } from './step-group.ts';
 import { stepActivityOptions } from './step-options.ts';
 import { runStepWork, type StepWorkRequest, type StepWorkResult } from './step-work.ts';
 import { fanIn, runPool, type TrialResult } from './sweep.ts';
@@ -386,7 +386,8 @@ export async function runPipeline(
    */
   const runGroup = async (unit: StepUnit): Promise<void> => {
     const members = unit.steps.flatMap((id) => steps.get(id) ?? []);
-    const works: StepWork[] = [];
+    const group: StepsGroup = { context: { pipeline: spec.name, workflowId, specHash: spec.specHash }, taskQueuePrefix, optionSets: [], steps: [] };
+    const optionIndex = new Map<string, number>();
     const inputsById = new Map<string, Record<string, unknown>>();
     for (const step of members) {
       try {
@@ -395,27 +396,25 @@ export async function runPipeline(
         if (typeof resolved !== 'object' || resolved === null || Array.isArray(resolved)) throw new Error('inputs are not an object');
         const inputs = Object.fromEntries(Object.entries(resolved));
         inputsById.set(step.id, inputs);
-        works.push({
-          step: { id: step.id, uses: step.uses, queue: step.queue, cache: step.cache },
-          inputs,
-          key: step.id,
-          activityOptions: stepActivityOptions(step, taskQueuePrefix),
-          context: { pipeline: spec.name, workflowId, stepId: step.id, runPrefix: stepRunPrefix(workflowId, step.id), specHash: spec.specHash },
-          taskQueuePrefix,
-          refresh: refreshed.has(step.id),
-        });
+        // The step's own id and summary are added back by the child.
+        const { activityId: _id, summary: _summary, ...options } = stepActivityOptions(step, taskQueuePrefix);
+        const key = JSON.stringify(options);
+        const known = optionIndex.get(key);
+        const index = known ?? group.optionSets.push(options) - 1;
+        optionIndex.set(key, index);
+        group.steps.push({ step: { id: step.id, uses: step.uses, queue: step.queue, cache: step.cache }, inputs, options: index, refresh: refreshed.has(step.id) });
       } catch (error) {
         progress.record({ type: 'stepFailed', stepId: step.id, at: now(), error: errorMessage(error) });
         throw new GroupStepFailure(step.id, specFailure(`Cannot prepare step "${step.id}": ${errorMessage(error)}`));
       }
     }
-    const parallel = childParallelism(slots.limit, works.length, CONCURRENT_GROUPS);
+    const parallel = childParallelism(slots.limit, group.steps.length, CONCURRENT_GROUPS);
     let results: GroupItemResult[];
     try {
       results = await slots.run(parallel, () => {
         progress.recordAll(members.map((step): PipelineProgressEvent => ({ type: 'stepStarted', stepId: step.id, at: now() })));
         return executeChild(runStepGroup, {
-          args: [{ parallel, stopOnFailure: true, steps: works }],
+          args: [{ parallel, stopOnFailure: true, steps: group }],
           workflowId: `${workflowId}/${unit.id}`,
           staticSummary: `${members.length} steps from ${members[0]?.id ?? ''}`,
         });

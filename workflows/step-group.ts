@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, log, type ActivityOptions } from '@temporalio/workflow';
 import { resolveItem } from '../common/expressions.ts';
-import { itemActivityId } from '../common/step-activity-ids.ts';
-import { itemRunPrefix, type StepContext, type StepOutputs } from '../common/step-activities.ts';
+import { itemActivityId, stepActivityId } from '../common/step-activity-ids.ts';
+import { itemRunPrefix, stepRunPrefix, type StepContext, type StepOutputs } from '../common/step-activities.ts';
 import { errorMessage } from './failures.ts';
 import { runStepWork, type StepWorkRequest } from './step-work.ts';
 import { runPool } from './sweep.ts';
@@ -32,13 +32,49 @@ export interface ForeachChunk {
   items: unknown[];
 }
 
+/** One step of a group: what differs from step to step, the rest is shared by the group. */
+export interface GroupedStep {
+  step: StepWork['step'];
+  inputs: Record<string, unknown>;
+  /** Index of its activity options (less id and summary) in the group's `optionSets`. */
+  options: number;
+  refresh: boolean;
+}
+
+/**
+ * Steps of a wide fan-out. Their activity options are nearly always the same: listed once each,
+ * which keeps the child's input (recorded in the run's history) near 100 bytes a step.
+ */
+export interface StepsGroup {
+  context: Omit<StepContext, 'runPrefix' | 'stepId'>;
+  taskQueuePrefix: string;
+  optionSets: ActivityOptions[];
+  steps: GroupedStep[];
+}
+
 export interface StepGroupInput {
   /** Items running at once in this child. */
   parallel: number;
   /** Stop starting items after the first failure (a DAG's steps fail fast; foreach items all run). */
   stopOnFailure: boolean;
-  steps?: StepWork[];
+  steps?: StepsGroup;
   foreach?: ForeachChunk;
+}
+
+/** Step `offset` of a group as the work of one step. */
+export function groupedStepWork(group: StepsGroup, offset: number): StepWork {
+  const entry = group.steps[offset];
+  if (entry === undefined) throw new Error(`no step ${offset} in the group`);
+  const { id, uses } = entry.step;
+  return {
+    step: entry.step,
+    inputs: entry.inputs,
+    key: id,
+    activityOptions: { ...group.optionSets[entry.options], activityId: stepActivityId(id), summary: `${id} (${uses})` },
+    context: { ...group.context, stepId: id, runPrefix: stepRunPrefix(group.context.workflowId, id) },
+    taskQueuePrefix: group.taskQueuePrefix,
+    refresh: entry.refresh,
+  };
 }
 
 /** How one item (a step or a foreach item) ended; `skipped` never started (an earlier one failed). */
@@ -90,12 +126,11 @@ export async function settleWork(prepare: () => StepWork): Promise<GroupItemResu
 /** The child workflow: runs the group's steps or the chunk's items, at most `parallel` at once; results in input order. */
 export async function runStepGroup(input: StepGroupInput): Promise<GroupItemResult[]> {
   const { foreach } = input;
-  const count = foreach?.items.length ?? input.steps?.length ?? 0;
+  const count = foreach?.items.length ?? input.steps?.steps.length ?? 0;
   const prepare = (offset: number): StepWork => {
     if (foreach !== undefined) return foreachItemWork(foreach, offset);
-    const work = input.steps?.[offset];
-    if (work === undefined) throw new Error(`no step ${offset} in the group`);
-    return work;
+    if (input.steps === undefined) throw new Error('a step group without steps or items');
+    return groupedStepWork(input.steps, offset);
   };
   let failed = false;
   const settled = await runPool(

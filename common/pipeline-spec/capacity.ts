@@ -39,6 +39,9 @@ function activitiesPerStep(step: Pick<ResolvedStep, 'cache'>): number {
   return step.cache ? 4 : 1;
 }
 
+/** A grouped step's id, kind, queue and settings in the group's input, and its status in the result. */
+const GROUPED_STEP_BYTES = 160;
+
 function jsonBytes(value: unknown): number {
   return JSON.stringify(value)?.length ?? 0;
 }
@@ -64,8 +67,8 @@ export function estimateRunHistory(pipeline: { steps: readonly ResolvedStep[]; m
     const steps = unit.steps.flatMap((id) => byId.get(id) ?? []);
     if (unit.group) {
       groupedSteps += steps.length;
-      // The group's input holds each step's inputs and activity options; its result each step's outputs.
-      children(1, steps.reduce((sum, step) => sum + 2 * jsonBytes(step), 0));
+      // The group's input holds each step's inputs and kind (options are shared); its result each step's outputs.
+      children(1, steps.reduce((sum, step) => sum + GROUPED_STEP_BYTES + 2 * jsonBytes(step.with), 0));
       continue;
     }
     for (const step of steps) {

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { z } from 'zod';
+import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
+import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
+import { estimateRunHistory } from '../../common/pipeline-spec/capacity.ts';
+import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
+import { DEFAULT_MAX_PARALLEL, MAX_PARALLEL_CEILING, TEMPORAL_LIMITS } from '../../common/scale-limits.ts';
+import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
+import { chainYaml, foreachYaml, historyStats, wideDagYaml } from '../helpers/scale-pipelines.ts';
+import { startTestServers, type TestServers } from '../helpers/servers.ts';
+
+const exec = promisify(execFile);
+
+/** How long the small pipeline may take while a large run holds the workers. */
+const SMALL_RUN_DEADLINE_MS = 60_000;
+
+/** Figures the report quotes; printed at the end. */
+const measured: Record<string, unknown> = {};
+
+/**
+ * Issue 30 on the real Temporal dev server and `mlp worker` processes: a 3,001-step DAG and a
+ * foreach over 10,000 items complete, each with a history far under the server's warning
+ * threshold and never more pending work than the bound, while a small pipeline still gets
+ * through; the workers survive and serve another run.
+ */
+describe('pipelines at scale: bounded parallelism, step groups, foreach', function () {
+  this.timeout(300_000);
+  let servers: TestServers;
+  let connection: Connection;
+  let client: Client;
+  let cli: CliWorker;
+  const prefix = `scale-${randomUUID().slice(0, 8)}`;
+
+  const load = (yaml: string, name: string): ResolvedPipeline => loadPipelineText(yaml, `${name}.yaml`).resolved;
+  const start = async (spec: ResolvedPipeline) => {
+    const workflowId = `${spec.name}-${randomUUID().slice(0, 8)}`;
+    return client.workflow.start('runPipeline', pipelineStartOptions(spec, { workflowId, taskQueuePrefix: prefix }));
+  };
+  const workersAlive = (): boolean => cli.worker.processes.every((child) => child.exitCode === null && child.signalCode === null);
+
+  /** A 3-step chain submitted while `big` runs must finish within the deadline. */
+  const smallRunCompletes = async (): Promise<number> => {
+    const small = await start(load(chainYaml('scale-small', 3), 'small'));
+    const started = Date.now();
+    const result = await Promise.race([
+      small.result(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`small pipeline not done within ${SMALL_RUN_DEADLINE_MS} ms`)), SMALL_RUN_DEADLINE_MS).unref()),
+    ]);
+    assert.deepEqual(Object.keys(result as object).sort(), ['c0', 'c1', 'c2']);
+    return Date.now() - started;
+  };
+
+  before(async () => {
+    servers = await startTestServers({ bucketPrefix: 'scale' });
+    connection = await Connection.connect({ address: servers.temporalAddress });
+    client = new Client({ connection, namespace: servers.namespace });
+    cli = startCliWorker(servers, { prefix });
+  });
+
+  after(async () => {
+    await cli?.stop();
+    await connection?.close();
+    await servers?.stop();
+    if (Object.keys(measured).length > 0) console.log(`      measured: ${JSON.stringify(measured)}`);
+  });
+
+  it('a chain of noop steps costs at most the history events per step that validate assumes', async () => {
+    const spec = load(chainYaml('scale-chain', 20), 'chain');
+    const handle = await start(spec);
+    await handle.result();
+    const stats = historyStats(await handle.fetchHistory());
+    const estimate = estimateRunHistory(spec);
+    measured['chain20'] = { events: stats.events, bytes: stats.bytes, eventsPerStep: stats.events / 20, estimate: estimate.events };
+    assert.ok(stats.events <= estimate.events, `${stats.events} events, estimate ${estimate.events}`);
+    assert.ok(stats.bytes <= estimate.bytes, `${stats.bytes} bytes, estimate ${estimate.bytes}`);
+    // An estimate so loose it refuses pipelines that fit would be no better than none.
+    assert.ok(estimate.events < 2 * stats.events, `estimate ${estimate.events} for ${stats.events} events`);
+  });
+
+  it('runs a root and 3,000 steps needing only it, under the history warning threshold, never past the bound, while a small run gets through', async () => {
+    const spec = load(wideDagYaml('scale-wide', 3_000), 'wide');
+    const started = Date.now();
+    const handle = await start(spec);
+    const smallMs = await smallRunCompletes();
+    const outputs = (await handle.result()) as Record<string, { value: unknown }>;
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(Object.keys(outputs).length, 3_001);
+    assert.equal(outputs['s3000']?.value, 3_000);
+    const stats = historyStats(await handle.fetchHistory());
+    measured['wide3001'] = { seconds, stepsPerSecond: Math.round(3_001 / seconds), ...stats, smallRunMs: smallMs, estimate: estimateRunHistory(spec).events };
+    assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
+    assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
+    assert.ok(stats.childWorkflows > 0, 'the wide fan-out ran in child workflows');
+    assert.ok(workersAlive(), 'worker processes still running');
+  });
+
+  it('runs a foreach over 10,000 items an upstream step produced, outputs in order, under the warning threshold', async () => {
+    const spec = load(foreachYaml('scale-foreach', 10_000), 'foreach');
+    const started = Date.now();
+    const handle = await start(spec);
+    const smallMs = await smallRunCompletes();
+    const outputs = (await handle.result()) as Record<string, { items?: { status: string; outputs?: { value: unknown } }[] }>;
+    const seconds = (Date.now() - started) / 1000;
+    const items = outputs['each']?.items ?? [];
+    assert.equal(items.length, 10_000);
+    assert.ok(items.every((item, index) => item.status === 'succeeded' && item.outputs?.value === index), 'every item succeeded with its own value, in list order');
+    const stats = historyStats(await handle.fetchHistory());
+    measured['foreach10000'] = { seconds, itemsPerSecond: Math.round(10_000 / seconds), ...stats, smallRunMs: smallMs };
+    assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
+    assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
+  });
+
+  it('the workers are still alive afterwards and serve another run', async () => {
+    assert.ok(workersAlive(), 'worker processes still running');
+    await smallRunCompletes();
+  });
+
+  it('mlp validate refuses a maxParallel over the ceiling, naming the limit', async () => {
+    const file = join(servers.dir, 'too-parallel.yaml');
+    await writeFile(file, chainYaml('too-parallel', 2).replace('steps:\n', `maxParallel: ${MAX_PARALLEL_CEILING + 1}\nsteps:\n`));
+    // validate needs no server: the CLI as a user runs it.
+    const refused = await exec(process.execPath, ['--import', 'tsx', 'client/bin.ts', 'validate', file]).then(
+      () => assert.fail('validate accepted the pipeline'),
+      (error: unknown) => z.object({ code: z.number(), stdout: z.string(), stderr: z.string() }).parse(error),
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout + refused.stderr, new RegExp(`too-parallel.yaml:3:\\d+: maxParallel: expected at most ${MAX_PARALLEL_CEILING}: the server allows 2000 pending activities`));
+  });
+});
