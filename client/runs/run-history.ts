@@ -267,8 +267,11 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
         if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
         else if (trialFailed) apply({ type: 'stepFailed', stepId: step.id, at });
         else apply({ type: 'stepCancelled', stepId: step.id, at });
-      } else if ((step.state === 'pending' || step.state === 'running') && !ownWorkScheduled.has(step.id)) {
-        apply({ type: 'stepCancelled', stepId: step.id });
+      } else if (step.state === 'pending' || step.state === 'running') {
+        // A step of a group or a foreach step ran in child workflows: the run's result has its outputs.
+        const outputs = outputsOf(step.id);
+        if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
+        else if (!ownWorkScheduled.has(step.id)) apply({ type: 'stepCancelled', stepId: step.id });
       }
     }
     const failedStep = state === 'failed' ? progress.steps.find((step) => step.state === 'failed')?.id : undefined;

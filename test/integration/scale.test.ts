@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { loadPipelineText } from '../../client/pipelines/pipeline-file.ts';
 import { pipelineStartOptions } from '../../client/pipelines/pipeline-start.ts';
+import { progressFromHistory } from '../../client/runs/run-history.ts';
 import { estimateRunHistory } from '../../common/pipeline-spec/capacity.ts';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
 import { DEFAULT_MAX_PARALLEL, MAX_PARALLEL_CEILING, TEMPORAL_LIMITS } from '../../common/scale-limits.ts';
@@ -92,7 +93,11 @@ describe('pipelines at scale: bounded parallelism, step groups, foreach', functi
     const seconds = (Date.now() - started) / 1000;
     assert.equal(Object.keys(outputs).length, 3_001);
     assert.equal(outputs['s3000']?.value, 3_000);
-    const stats = historyStats(await handle.fetchHistory());
+    const history = await handle.fetchHistory();
+    // `mlp show` of the closed run: steps that ran in groups show as succeeded, with their outputs.
+    const shown = progressFromHistory(history, handle.workflowId);
+    assert.equal(shown.steps.filter((step) => step.state === 'succeeded').length, 3_001);
+    const stats = historyStats(history);
     measured['wide3001'] = { seconds, stepsPerSecond: Math.round(3_001 / seconds), ...stats, smallRunMs: smallMs, estimate: estimateRunHistory(spec).events };
     assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
     assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
@@ -114,6 +119,29 @@ describe('pipelines at scale: bounded parallelism, step groups, foreach', functi
     measured['foreach10000'] = { seconds, itemsPerSecond: Math.round(10_000 / seconds), ...stats, smallRunMs: smallMs };
     assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
     assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
+  });
+
+  it('a foreach collects failed items in order and applies minSuccess: enough succeeded passes, too few fails naming the items', async () => {
+    // Item 2 has no field `v`: it fails to resolve, as a malformed record from upstream would.
+    const list = Array.from({ length: 12 }, (_, index) => (index === 2 ? `{ w: ${index} }` : `{ v: ${index} }`)).join(', ');
+    const yaml = (minSuccess: string): string =>
+      'apiVersion: mlp/v1\nname: scale-policy\nsteps:\n' +
+      `  - { id: make, uses: noop, with: { value: [${list}] } }\n` +
+      `  - { id: each, uses: noop, needs: [make], foreach: "\${{ steps.make.outputs.value }}",${minSuccess} maxParallel: 3, with: { value: "\${{ item.v }}" } }\n`;
+    const tolerant = await start(load(yaml(' minSuccess: 11,'), 'tolerant'));
+    const outputs = (await tolerant.result()) as Record<string, { items: { status: string; outputs?: { value: unknown }; error?: string }[] }>;
+    const items = outputs['each']?.items ?? [];
+    assert.deepEqual(
+      items.map((item) => item.status),
+      items.map((_, index) => (index === 2 ? 'failed' : 'succeeded')),
+    );
+    assert.equal(items[11]?.outputs?.value, 11);
+    assert.match(items[2]?.error ?? '', /Cannot resolve \$\{\{ item\.v \}\}: the item \{"w":2\} has no field "v"/);
+    const strict = await start(load(yaml(''), 'strict'));
+    await assert.rejects(strict.result(), (error: Error) => {
+      assert.match(String((error.cause as Error | undefined)?.message), /Step "each" failed: ForeachFailedError: 1 of 12 items of foreach step "each" failed, 11 succeeded \(needs 12\): #2: Cannot resolve/);
+      return true;
+    });
   });
 
   it('the workers are still alive afterwards and serve another run', async () => {
