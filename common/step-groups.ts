@@ -23,6 +23,8 @@ export interface StepUnit {
   /** Units this one waits for. */
   needs: string[];
   group: boolean;
+  /** Groups made of the same set of steps (sharing their needs, so ready together), this one included. */
+  siblings: number;
 }
 
 /**
@@ -41,13 +43,14 @@ export function planStepUnits(steps: readonly GroupableStep[], threshold = STEP_
     bySignature.set(key, [...(bySignature.get(key) ?? []), step]);
   }
   const unitOf = new Map<string, string>();
-  const groups = new Map<string, string[]>();
+  const groups = new Map<string, { steps: string[]; siblings: number }>();
   for (const members of bySignature.values()) {
     if (members.length <= threshold) continue;
+    const siblings = Math.ceil(members.length / size);
     for (let start = 0; start < members.length; start += size) {
       const chunk = members.slice(start, start + size).map((step) => step.id);
       const id = `group:${chunk[0] ?? ''}+${chunk.length}`;
-      groups.set(id, chunk);
+      groups.set(id, { steps: chunk, siblings });
       for (const member of chunk) unitOf.set(member, id);
     }
   }
@@ -57,9 +60,9 @@ export function planStepUnits(steps: readonly GroupableStep[], threshold = STEP_
     const id = unitOf.get(step.id) ?? step.id;
     if (emitted.has(id)) continue;
     emitted.add(id);
-    const members = groups.get(id) ?? [step.id];
+    const group = groups.get(id);
     const needs = [...new Set(step.needs.map((need) => unitOf.get(need) ?? need))];
-    units.push({ id, steps: members, needs, group: groups.has(id) });
+    units.push({ id, steps: group?.steps ?? [step.id], needs, group: group !== undefined, siblings: group?.siblings ?? 1 });
   }
   return units;
 }

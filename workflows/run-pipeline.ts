@@ -342,7 +342,7 @@ export async function runPipeline(
     } else {
       const chunks: ForeachChunk[] = [];
       for (let start = 0; start < items.length; start += STEP_GROUP_SIZE) chunks.push(chunkOf(start, items.slice(start, start + STEP_GROUP_SIZE)));
-      const parallel = childParallelism(maxParallel, STEP_GROUP_SIZE, CONCURRENT_GROUPS);
+      const parallel = childParallelism(maxParallel, STEP_GROUP_SIZE, Math.min(CONCURRENT_GROUPS, chunks.length));
       const settled = await runPool(chunks, Math.max(1, Math.floor(maxParallel / parallel)), (chunk) =>
         slots.run(parallel, () =>
           executeChild(runStepGroup, {
@@ -408,7 +408,7 @@ export async function runPipeline(
         throw new GroupStepFailure(step.id, specFailure(`Cannot prepare step "${step.id}": ${errorMessage(error)}`));
       }
     }
-    const parallel = childParallelism(slots.limit, group.steps.length, CONCURRENT_GROUPS);
+    const parallel = childParallelism(slots.limit, group.steps.length, Math.min(CONCURRENT_GROUPS, unit.siblings));
     let results: GroupItemResult[];
     try {
       results = await slots.run(parallel, () => {
@@ -447,7 +447,7 @@ export async function runPipeline(
   // Wide fan-outs run in groups; `mlp rerun` checks each step's earlier outputs here, one by one.
   const planned = planStepUnits(spec.steps);
   const grouping = reuse === undefined && planned.some((unit) => unit.group) && patched(STEP_GROUPS_PATCH);
-  const units: StepUnit[] = grouping ? planned : spec.steps.map((step) => ({ id: step.id, steps: [step.id], needs: step.needs, group: false }));
+  const units: StepUnit[] = grouping ? planned : spec.steps.map((step) => ({ id: step.id, steps: [step.id], needs: step.needs, group: false, siblings: 1 }));
   const unitsById = new Map(units.map((unit) => [unit.id, unit]));
   const runUnit = async (id: string): Promise<unknown> => {
     const unit = unitsById.get(id);

@@ -1,5 +1,8 @@
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import type { History } from '../../client/runs/run-history.ts';
+
+// A default import: the package is CommonJS, and `tsx <script>` (benches) loads it as ESM, where named imports fail.
+const { temporal } = proto;
 
 /**
  * Large pipelines of noop steps, as YAML, and what their runs' histories hold: the shapes of

@@ -108,7 +108,7 @@ describe('pipelines at scale', () => {
       const steps = [step('a'), step('b', ['a']), step('c', ['a']), step('d', ['b', 'c'])];
       assert.deepEqual(
         planStepUnits(steps),
-        steps.map(({ id, needs }) => ({ id, steps: [id], needs, group: false })),
+        steps.map(({ id, needs }) => ({ id, steps: [id], needs, group: false, siblings: 1 })),
       );
     });
 
@@ -116,14 +116,14 @@ describe('pipelines at scale', () => {
       const wide = Array.from({ length: 5 }, (_, index) => step(`w${index}`, ['root']));
       const units = planStepUnits([step('root'), ...wide, step('join', ['w4']), { ...step('sweep', ['root']), sweep: {} }], 3, 2);
       assert.deepEqual(
-        units.map((unit) => [unit.id, unit.steps, unit.needs]),
+        units.map((unit) => [unit.id, unit.steps, unit.needs, unit.siblings]),
         [
-          ['root', ['root'], []],
-          ['group:w0+2', ['w0', 'w1'], ['root']],
-          ['group:w2+2', ['w2', 'w3'], ['root']],
-          ['group:w4+1', ['w4'], ['root']],
-          ['join', ['join'], ['group:w4+1']],
-          ['sweep', ['sweep'], ['root']],
+          ['root', ['root'], [], 1],
+          ['group:w0+2', ['w0', 'w1'], ['root'], 3],
+          ['group:w2+2', ['w2', 'w3'], ['root'], 3],
+          ['group:w4+1', ['w4'], ['root'], 3],
+          ['join', ['join'], ['group:w4+1'], 1],
+          ['sweep', ['sweep'], ['root'], 1],
         ],
       );
     });
