@@ -6,7 +6,10 @@ import { estimateRunHistory } from '../../common/pipeline-spec/capacity.ts';
 import { MAX_PARALLEL_CEILING, TEMPORAL_LIMITS } from '../../common/scale-limits.ts';
 import { childParallelism, planStepUnits } from '../../common/step-groups.ts';
 import { Slots } from '../../workflows/slots.ts';
-import { chainYaml, foreachYaml, wideDagYaml } from '../helpers/scale-pipelines.ts';
+import { readFileSync } from 'node:fs';
+import { progressFromHistory } from '../../client/runs/run-history.ts';
+import { historyFromProtoJson } from '../helpers/history-json.ts';
+import { chainYaml, foreachYaml, historyStats, wideDagYaml } from '../helpers/scale-pipelines.ts';
 
 /** A promise and the function that settles it: work a test finishes when it wants. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -99,6 +102,16 @@ describe('pipelines at scale', () => {
       gate.resolve();
       await Promise.all(all);
     });
+  });
+
+  it('the saved scale run (maxParallel 3, a group of 101 steps, two foreach steps) never had more than 3 pending, and mlp show rebuilds every step', () => {
+    const history = historyFromProtoJson(JSON.parse(readFileSync(new URL('../fixtures/histories/scale.json', import.meta.url), 'utf8')));
+    const stats = historyStats(history);
+    assert.equal(stats.peakPending, 3, 'the bound was reached and held');
+    assert.equal(stats.childWorkflows, 2, 'the group and the 12-item foreach');
+    const shown = progressFromHistory(history, 'scale-history');
+    assert.equal(shown.steps.length, 110);
+    assert.deepEqual(shown.steps.filter((step) => step.state !== 'succeeded').map((step) => step.id), []);
   });
 
   describe('step units', () => {
