@@ -435,7 +435,9 @@ export async function runPipeline(
         if (attributes.length > 0) upsertSearchAttributes(attributes);
       } else if (result.status === 'failed') {
         events.push({ type: 'stepFailed', stepId: step.id, at: now(), error: result.error });
-        failure ??= new GroupStepFailure(step.id, ApplicationFailure.create({ type: result.type ?? 'StepFailedError', message: result.error, nonRetryable: true }));
+        // The child's message starts with the type (errorMessage): the run's message adds it again.
+        const message = result.type !== undefined && result.error.startsWith(`${result.type}: `) ? result.error.slice(result.type.length + 2) : result.error;
+        failure ??= new GroupStepFailure(step.id, ApplicationFailure.create({ type: result.type ?? 'StepFailedError', message, nonRetryable: true }));
       } else {
         events.push({ type: 'stepCancelled', stepId: step.id, at: now() });
       }

@@ -34,6 +34,17 @@ function firstPayload(payloads: Payloads): unknown {
   return payload === undefined ? undefined : defaultPayloadConverter.fromPayload(payload);
 }
 
+/** What a `runStepGroup` child returns: one result per step (workflows/step-group.ts). */
+const groupResultsSchema = z.array(
+  z.looseObject({ status: z.string(), outputs: z.record(z.string(), z.unknown()).optional(), cached: z.boolean().optional(), error: z.string().optional() }),
+);
+
+/** The step ids of a `runStepGroup` child's input when it runs a group of steps (not foreach items), else undefined. */
+function groupSteps(input: Payloads): string[] | undefined {
+  const parsed = z.object({ steps: z.object({ steps: z.array(z.object({ step: z.object({ id: z.string() }) })) }) }).safeParse(firstPayload(input));
+  return parsed.success ? parsed.data.steps.steps.map((entry) => entry.step.id) : undefined;
+}
+
 function allPayloads(payloads: Payloads): unknown[] {
   return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
 }
@@ -179,6 +190,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
   /** `notify:` index by the scheduled event of its notification activity. */
   const notificationByEvent = new Map<string, number>();
   const childByEvent = new Map<string, StepActivityRef>();
+  /** `runStepGroup` children of a wide fan-out: their steps, in the order of the group's results. */
+  const groupByEvent = new Map<string, string[]>();
   /** Steps and trials (`<step>#<n>`) started, and those whose own activity or child workflow was scheduled. */
   const started = new Set<string>();
   const ownWorkScheduled = new Set<string>();
@@ -244,6 +257,18 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     }
   };
 
+  const groupClosed = (stepIds: readonly string[], event: HistoryEvent, at: string): void => {
+    const completed = event.childWorkflowExecutionCompletedEventAttributes;
+    const results = groupResultsSchema.safeParse(completed ? firstPayload(completed.result) : undefined);
+    stepIds.forEach((stepId, index) => {
+      const result = results.success ? results.data[index] : undefined;
+      if (result?.status === 'succeeded') apply({ type: 'stepSucceeded', stepId, at, cached: result.cached ?? false, ...(result.outputs === undefined ? {} : { outputs: result.outputs }) });
+      else if (result?.status === 'failed') apply({ type: 'stepFailed', stepId, at, ...(result.error === undefined ? {} : { error: result.error }) });
+      else if (event.childWorkflowExecutionFailedEventAttributes && !results.success) apply({ type: 'stepFailed', stepId, at, error: failureText(event.childWorkflowExecutionFailedEventAttributes.failure) });
+      else apply({ type: 'stepCancelled', stepId, at });
+    });
+  };
+
   const runClosed = (state: Exclude<RunState, 'running'>, event: HistoryEvent, at: string): void => {
     const completed = event.workflowExecutionCompletedEventAttributes;
     // A completed run's result holds every step's outputs, a sweep's trial records included.
@@ -282,6 +307,7 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     const at = eventTime(event) ?? '';
     const activityScheduled = event.activityTaskScheduledEventAttributes;
     const childStarted = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    const grouped = childStarted ? groupSteps(childStarted.input) : undefined;
     const activityClose =
       event.activityTaskCompletedEventAttributes ??
       event.activityTaskFailedEventAttributes ??
@@ -302,6 +328,10 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       if (ref === undefined || !specSteps.has(ref.stepId)) continue;
       activityByEvent.set(String(event.eventId), ref);
       scheduled(ref, at, ref.operation === undefined);
+    } else if (grouped !== undefined) {
+      const ids = grouped.filter((id) => specSteps.has(id));
+      groupByEvent.set(String(event.eventId), ids);
+      for (const stepId of ids) scheduled({ stepId }, at, true);
     } else if (childStarted) {
       const ref = childTrial(workflowId, childStarted.workflowId);
       if (ref === undefined || !specSteps.has(ref.stepId)) continue;
@@ -315,6 +345,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
         const sent = Boolean(event.activityTaskCompletedEventAttributes);
         apply({ type: 'notificationEnded', index, sent, at, ...(sent ? {} : { error: activityFailure(event) }) });
       }
+    } else if (childClose?.initiatedEventId && groupByEvent.has(String(childClose.initiatedEventId))) {
+      groupClosed(groupByEvent.get(String(childClose.initiatedEventId)) ?? [], event, at);
     } else if (childClose?.initiatedEventId) {
       const ref = childByEvent.get(String(childClose.initiatedEventId));
       if (ref?.trial !== undefined) childClosed({ ...ref, trial: ref.trial }, event, at);

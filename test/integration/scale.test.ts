@@ -151,6 +151,20 @@ describe('pipelines at scale: bounded parallelism, step groups, foreach', functi
     });
   });
 
+  it('a failing step of a step group fails the run naming that step; its group and the steps after it are not run', async () => {
+    const yaml = wideDagYaml('scale-group-failure', 150)
+      .replace('{ id: s7, uses: noop, needs: [root], with: { value: 7 } }', '{ id: s7, uses: noop, needs: [root], retry: { maximumAttempts: 1 }, with: { value: 7, fail: { type: BadShard, message: shard 7 is corrupt } } }')
+      .concat('  - { id: after, uses: noop, needs: [s150], with: { value: 1 } }\n');
+    const handle = await start(load(yaml, 'group-failure'));
+    await assert.rejects(handle.result(), (error: Error) => {
+      assert.match(String((error.cause as Error | undefined)?.message), /^Step "s7" failed: BadShard: shard 7 is corrupt \(step "s7", attempt 1\)$/);
+      return true;
+    });
+    const shown = progressFromHistory(await handle.fetchHistory(), handle.workflowId);
+    assert.equal(shown.steps.find((step) => step.id === 's7')?.state, 'failed');
+    assert.equal(shown.steps.find((step) => step.id === 'after')?.state, 'cancelled');
+  });
+
   it('the workers are still alive afterwards and serve another run', async () => {
     assert.ok(workersAlive(), 'worker processes still running');
     await smallRunCompletes();
