@@ -123,7 +123,7 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     const withParams = resolveParams(step.with, params);
     if (!isRecord(withParams)) throw new PipelineSpecError(`Cannot resolve params of step "${step.id}"`);
     // A sweep's `with` still holds `${{ matrix.* }}`: each trial's substituted inputs are checked instead.
-    const sweep = step.matrix === undefined ? undefined : checkSweepStep(kind, step, withParams, kindsById, ['steps', index], sweepSteps);
+    const sweep = step.matrix === undefined ? undefined : checkSweepStep(kind, step, withParams, kindsById, ['steps', index], sweepSteps, foreachSteps);
     const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with'], sweepSteps, foreachSteps);
     issues.push(...(sweep === undefined ? checked.issues : sweep.issues));
     const heartbeatTimeout = step.heartbeatTimeout ?? spec.defaults.heartbeatTimeout;
