@@ -105,7 +105,10 @@ describe('pipelines at scale: bounded parallelism, step groups, foreach', functi
     const shown = progressFromHistory(history, handle.workflowId);
     assert.equal(shown.steps.filter((step) => step.state === 'succeeded').length, 3_001);
     const stats = historyStats(history);
-    measured['wide3001'] = { seconds, stepsPerSecond: Math.round(3_001 / seconds), ...stats, smallRunMs: smallMs, estimate: estimateRunHistory(spec).events };
+    const estimate = estimateRunHistory(spec);
+    measured['wide3001'] = { seconds, stepsPerSecond: Math.round(3_001 / seconds), ...stats, smallRunMs: smallMs, estimate: { events: estimate.events, bytes: estimate.bytes } };
+    // What validate assumed is an upper bound of what the run recorded.
+    assert.ok(stats.events <= estimate.events && stats.bytes <= estimate.bytes, `${stats.events} events / ${stats.bytes} bytes, estimate ${estimate.events} / ${estimate.bytes}`);
     assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
     assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
     assert.ok(stats.childWorkflows > 0, 'the wide fan-out ran in child workflows');
@@ -123,6 +126,8 @@ describe('pipelines at scale: bounded parallelism, step groups, foreach', functi
     assert.equal(items.length, FOREACH_ITEMS);
     assert.ok(items.every((item, index) => item.status === 'succeeded' && item.outputs?.value === index), 'every item succeeded with its own value, in list order');
     const stats = historyStats(await handle.fetchHistory());
+    const estimate = estimateRunHistory(spec);
+    assert.ok(stats.events <= estimate.events && stats.bytes <= estimate.bytes, `${stats.events} events / ${stats.bytes} bytes, estimate ${estimate.events} / ${estimate.bytes}`);
     measured[`foreach${FOREACH_ITEMS}`] = { seconds, itemsPerSecond: Math.round(FOREACH_ITEMS / seconds), ...stats, smallRunMs: smallMs };
     assert.ok(stats.events < TEMPORAL_LIMITS.historyEventsWarning, `${stats.events} events`);
     assert.ok(stats.peakPending <= DEFAULT_MAX_PARALLEL, `peak ${stats.peakPending} pending`);
