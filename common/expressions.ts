@@ -7,7 +7,9 @@ import { PipelineSpecError } from './errors.ts';
  * - `${{ steps.<id>.outputs.<name>[.<field>…] }}`: substituted by the workflow just before the
  *   step runs, from the recorded outputs of an upstream step;
  * - `${{ matrix.<name> }}`: only in the `with:` of a step with a `matrix` (a sweep), substituted
- *   by the workflow with one trial's value of that matrix entry.
+ *   by the workflow with one trial's value of that matrix entry;
+ * - `${{ item }}` / `${{ item.<field>… }}`: only in the `with:` of a step with `foreach`,
+ *   substituted by the workflow with one element of the list (or a field of it).
  *
  * A string that is exactly one expression becomes the referenced value with its type (a number
  * stays a number, an object stays an object); expressions inside a longer string are
@@ -36,7 +38,15 @@ export interface MatrixReference {
   raw: string;
 }
 
-export type Reference = ParamReference | StepOutputReference | MatrixReference;
+/** `${{ item }}` or `${{ item.<field>… }}`: one element of a `foreach` step's list, per item. */
+export interface ItemReference {
+  kind: 'item';
+  /** Fields below the item, e.g. `['shard']` for `item.shard`; empty for the whole item. */
+  field: string[];
+  raw: string;
+}
+
+export type Reference = ParamReference | StepOutputReference | MatrixReference | ItemReference;
 
 /** One piece of a template string: literal text or an expression. */
 export type TemplatePart = string | Reference;
@@ -53,6 +63,7 @@ const EXPRESSION = /\$\{\{(.*?)\}\}/g;
 const NAME = '[A-Za-z_][A-Za-z0-9_-]*';
 const PARAM_BODY = new RegExp(`^params\\.(${NAME})$`);
 const MATRIX_BODY = new RegExp(`^matrix\\.(${NAME})$`);
+const ITEM_BODY = new RegExp(`^item((?:\\.${NAME})*)$`);
 const STEP_OUTPUT_BODY = new RegExp(`^steps\\.(${NAME})\\.outputs\\.(${NAME})((?:\\.${NAME})*)$`);
 
 /** Parses the inside of `${{ … }}`; throws PipelineSpecError for anything but the two forms. */
@@ -62,13 +73,15 @@ export function parseExpression(raw: string, body: string): Reference {
   if (param?.[1] !== undefined) return { kind: 'param', name: param[1], raw };
   const matrix = MATRIX_BODY.exec(text);
   if (matrix?.[1] !== undefined) return { kind: 'matrix', name: matrix[1], raw };
+  const item = ITEM_BODY.exec(text);
+  if (item !== null) return { kind: 'item', field: (item[1] ?? '').split('.').filter((part) => part !== ''), raw };
   const step = STEP_OUTPUT_BODY.exec(text);
   if (step?.[1] !== undefined && step[2] !== undefined) {
     const field = (step[3] ?? '').split('.').filter((part) => part !== '');
     return { kind: 'step-output', stepId: step[1], output: step[2], field, raw };
   }
   throw new PipelineSpecError(
-    `Invalid expression ${raw}: expected \${{ params.<name> }}, \${{ steps.<id>.outputs.<name> }} or \${{ matrix.<name> }}`,
+    `Invalid expression ${raw}: expected \${{ params.<name> }}, \${{ steps.<id>.outputs.<name> }}, \${{ matrix.<name> }} or \${{ item }}`,
   );
 }
 
@@ -167,11 +180,15 @@ export function resolveParams(value: unknown, params: Readonly<Record<string, un
 export function resolveStepOutputs(
   value: unknown,
   outputsByStepId: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>,
-  options: { keepMatrix?: boolean } = {},
+  options: { keepMatrix?: boolean; keepItem?: boolean } = {},
 ): unknown {
   return substitute(value, (reference) => {
     if (reference.kind === 'param') {
       throw new PipelineSpecError(`Cannot resolve ${reference.raw}: params are resolved by the client before the run`);
+    }
+    if (reference.kind === 'item' && options.keepItem === true) return undefined;
+    if (reference.kind === 'item') {
+      throw new PipelineSpecError(`Cannot resolve ${reference.raw}: items exist only in the with: of a step with foreach`);
     }
     if (reference.kind === 'matrix' && options.keepMatrix === true) return undefined;
     if (reference.kind === 'matrix') {
@@ -209,5 +226,24 @@ export function resolveMatrix(value: unknown, matrix: Readonly<Record<string, un
       throw new PipelineSpecError(`Cannot resolve ${reference.raw}: the matrix has no entry "${reference.name}"`);
     }
     return { value: matrix[reference.name] };
+  });
+}
+
+/**
+ * Replaces `${{ item }}` / `${{ item.<field> }}` with one element of a `foreach` list (a
+ * whole-string reference keeps the value's type); other references stay as written. Throws
+ * PipelineSpecError for a field the item lacks.
+ */
+export function resolveItem(value: unknown, item: unknown): unknown {
+  return substitute(value, (reference) => {
+    if (reference.kind !== 'item') return undefined;
+    let current = item;
+    for (const field of reference.field) {
+      if (!isPlainObject(current) || !Object.hasOwn(current, field)) {
+        throw new PipelineSpecError(`Cannot resolve ${reference.raw}: the item ${JSON.stringify(current)?.slice(0, 80) ?? 'undefined'} has no field "${field}"`);
+      }
+      current = current[field];
+    }
+    return { value: current };
   });
 }

@@ -44,6 +44,18 @@ export interface ResolvedStep {
    * substituted per trial), how many run at once, and the rule that picks the outputs.
    */
   sweep?: ResolvedSweep;
+  /** Present on a step with `foreach`: it runs once per element of a list an upstream step outputs. */
+  foreach?: ResolvedForeach;
+}
+
+/** A `foreach` fan-out as the workflow runs it. */
+export interface ResolvedForeach {
+  /** `${{ steps.<id>.outputs.<name> }}`: the list, resolved when the step starts. */
+  items: string;
+  /** Items running at once (never more than the pipeline's `maxParallel`). */
+  maxParallel: number;
+  /** Items that must succeed for the step to succeed; absent: all of them. */
+  minSuccess?: number;
 }
 
 export interface ResolvedPipeline {
@@ -54,6 +66,12 @@ export interface ResolvedPipeline {
   specHash: string;
   params: Record<string, unknown>;
   steps: ResolvedStep[];
+  /**
+   * Steps (activities or child workflows) the run schedules at once; absent: DEFAULT_MAX_PARALLEL
+   * (common/scale-limits.ts). Absent rather than filled in, so the spec hash of a pipeline that
+   * does not set it stays what it was.
+   */
+  maxParallel?: number;
   /** The pipeline's `notify:` targets; absent when it has none (runs started before it existed). */
   /** MLflow tracking (`tracking:` in the pipeline): experiment and whether it is required. */
   tracking?: TrackingSpec;

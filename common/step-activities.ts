@@ -69,6 +69,11 @@ export function stepRunPrefix(workflowId: string, stepId: string): string {
   return `runs/${workflowId}/${stepId}/`;
 }
 
+/** Object-key prefix of one item of a foreach step: `runs/<workflowId>/<stepId>/items/<index>/`. */
+export function itemRunPrefix(workflowId: string, stepId: string, index: number): string {
+  return `${stepRunPrefix(workflowId, stepId)}items/${index}/`;
+}
+
 /** Object-key prefix of one trial of a sweep step: `runs/<workflowId>/<stepId>/trials/<index>/`. */
 export function trialRunPrefix(workflowId: string, stepId: string, index: number): string {
   return `${stepRunPrefix(workflowId, stepId)}trials/${index}/`;

@@ -34,6 +34,14 @@ export function trialActivityId(stepId: string, index: number): string {
   return `${stepId}#${index}`;
 }
 
+/**
+ * The activity of item `index` of foreach step `stepId` (`shard[3]`); its cache operations append
+ * `/cache-key` etc. Not a trial: `parseStepActivityId` reads it as no step of the run.
+ */
+export function itemActivityId(stepId: string, index: number): string {
+  return `${stepId}[${index}]`;
+}
+
 const TRIAL_ID = /^(.+)#(\d+)$/;
 
 /** Splits `train#3` into the step and the trial; a plain step id has no trial. */

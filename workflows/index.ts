@@ -7,4 +7,5 @@ export * from './storage-gc.ts';
 export * from './cache-explain.ts';
 export * from './locate-objects.ts';
 export * from './run-sweep-trial.ts';
+export { runStepGroup } from './step-group.ts';
 export * from './step-logs.ts';

@@ -12,6 +12,8 @@ import { pipelineProgressQuery } from './queries.ts';
  */
 export interface RunProgressRecorder {
   record(event: PipelineProgressEvent): void;
+  /** Several events, published once (a group of steps starting or ending together). */
+  recordAll(events: readonly PipelineProgressEvent[]): void;
   /** The progress so far (what the query answers). */
   current(): PipelineProgress;
 }
@@ -33,6 +35,11 @@ export function recordRunProgress(start: RunStarted): RunProgressRecorder {
     record(event) {
       const previousState = progress.state;
       progress = reducePipelineProgress(progress, event);
+      publish(previousState);
+    },
+    recordAll(events) {
+      const previousState = progress.state;
+      for (const event of events) progress = reducePipelineProgress(progress, event);
       publish(previousState);
     },
     current: () => progress,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { capacityWarnings, estimateRunHistory } from '../../common/pipeline-spec/capacity.ts';
 import { printResult } from '../output.ts';
 import { loadOrReport, withPipelineFileOptions, type PipelineFileFlags } from './pipeline-options.ts';
 
@@ -10,8 +11,10 @@ export function register(program: Command): void {
       const loaded = await loadOrReport(file, flags);
       if (loaded === undefined) return;
       const { resolved } = loaded;
-      printResult(flags, { valid: true, file, name: resolved.name, specHash: resolved.specHash, steps: resolved.steps.length }, () =>
-        `${file}: valid (${resolved.steps.length} steps, spec ${resolved.specHash.slice(0, 12)})`,
+      // Runs past the server's warning thresholds still run: told, not refused.
+      const warnings = capacityWarnings(estimateRunHistory(resolved));
+      printResult(flags, { valid: true, file, name: resolved.name, specHash: resolved.specHash, steps: resolved.steps.length, warnings }, () =>
+        [`${file}: valid (${resolved.steps.length} steps, spec ${resolved.specHash.slice(0, 12)})`, ...warnings.map((warning) => `warning: ${warning}`)].join('\n'),
       );
     });
 }

@@ -4,6 +4,9 @@ import type { ResolvedPipeline, RetrySpec } from '../../common/resolved-pipeline
 import { findStepKind } from '../../common/step-kinds/index.ts';
 import { findReferences } from '../../common/expressions.ts';
 import { formatTrialMatrix, SWEEP_CHILD_WORKFLOW_THRESHOLD, type ResolvedSweep } from '../../common/sweep.ts';
+import { capacityWarnings, estimateRunHistory, type HistoryEstimate } from '../../common/pipeline-spec/capacity.ts';
+import type { ResolvedForeach } from '../../common/resolved-pipeline.ts';
+import { TEMPORAL_LIMITS } from '../../common/scale-limits.ts';
 import { PACKAGED_CODE } from '../../common/step-kinds/run.ts';
 import { formatCodeSize } from './code-package.ts';
 import type { RunCode } from './run-code.ts';
@@ -17,6 +20,8 @@ export interface PipelinePlan {
   /** Steps of one level may run in parallel; level n waits only for lower levels. */
   levels: string[][];
   steps: PlannedStep[];
+  /** What a run costs its history at most, against the server's per-workflow limits; warnings past their warning thresholds. */
+  capacity: HistoryEstimate & { limits: typeof TEMPORAL_LIMITS; warnings: string[] };
 }
 
 export interface PlannedStep {
@@ -34,6 +39,8 @@ export interface PlannedStep {
   cacheKey?: { kind: string; version: string; inputs: Record<string, unknown>; artifactInputs: string[]; resolvedAtRunTime: string[] };
   /** A sweep: every trial's settings, how many run at once, the selection rule. */
   sweep?: ResolvedSweep & { childWorkflows: boolean };
+  /** A fan-out over a list an upstream step outputs. */
+  foreach?: ResolvedForeach;
   /** A run step's packaged code: its archive's sha256, and the folder it was packaged from (when packaged now). */
   code?: { sha256: string; folder?: string; files?: number; bytes?: number };
 }
@@ -49,6 +56,7 @@ function plannedCode(code: unknown, packaged: readonly RunCode[]): PlannedStep['
 /** `code` (from loadPipelineFile) adds where each run step's code was packaged from. */
 export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec, code: readonly RunCode[] = []): PipelinePlan {
   const levels = executionLevels(pipeline.steps);
+  const estimate = estimateRunHistory(pipeline);
   const levelOf = new Map(levels.flatMap((ids, level) => ids.map((id) => [id, level] as const)));
   const order = levels.flat();
   const byId = new Map(pipeline.steps.map((step) => [step.id, step]));
@@ -71,6 +79,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
         cache: step.cache,
         ...(step.cacheOffReason === undefined ? {} : { cacheOffReason: step.cacheOffReason }),
         ...(step.sweep === undefined ? {} : { sweep: { ...step.sweep, childWorkflows: step.sweep.trials.length > SWEEP_CHILD_WORKFLOW_THRESHOLD } }),
+        ...(step.foreach === undefined ? {} : { foreach: step.foreach }),
         ...(packaged === undefined ? {} : { code: packaged }),
         ...(step.cache && kind !== undefined
           ? {
@@ -93,6 +102,7 @@ export function planPipeline(pipeline: ResolvedPipeline, schedule?: ScheduleSpec
     ...(schedule === undefined ? {} : { schedule }),
     levels,
     steps,
+    capacity: { ...estimate, limits: TEMPORAL_LIMITS, warnings: capacityWarnings(estimate) },
   };
 }
 
@@ -101,6 +111,13 @@ export function formatPlan(plan: PipelinePlan): string {
   const params = Object.entries(plan.params).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
   if (params.length > 0) lines.push(`params: ${params.join(' ')}`);
   if (plan.schedule) lines.push(`schedule: ${plan.schedule.cron} (${plan.schedule.timeZone}, overlap ${plan.schedule.overlap})`);
+  const { capacity } = plan;
+  lines.push(
+    `capacity: at most ${capacity.maxParallel} steps at once; history up to ~${capacity.events} events (limit ${capacity.limits.historyEvents}), ` +
+      `~${(capacity.bytes / 1024 / 1024).toFixed(1)} MB (limit ${capacity.limits.historyBytes / 1024 / 1024} MB)` +
+      `${capacity.childWorkflows > 0 ? `; up to ${capacity.childWorkflows} child workflows${capacity.groupedSteps > 0 ? ` (${capacity.groupedSteps} steps in groups)` : ''}` : ''}`,
+  );
+  for (const warning of capacity.warnings) lines.push(`warning: ${warning}`);
   lines.push('', 'order (steps on one level run in parallel):');
   plan.levels.forEach((ids, level) => lines.push(`  ${level}: ${ids.join(', ')}`));
   lines.push('', 'steps:');
@@ -120,6 +137,10 @@ export function formatPlan(plan: PipelinePlan): string {
         `    sweep: ${sweep.trials.length} trials, ${sweep.maxParallel} at once, ${select}, needs ${sweep.minSuccess} to succeed${sweep.childWorkflows ? ', each trial a child workflow' : ''}`,
       );
       for (const trial of sweep.trials) lines.push(`      #${trial.index}: ${formatTrialMatrix(trial.matrix)}`);
+    }
+    if (step.foreach) {
+      const { foreach } = step;
+      lines.push(`    foreach: ${foreach.items}, ${foreach.maxParallel} at once, needs ${foreach.minSuccess ?? 'all'} to succeed`);
     }
     if (step.cacheKey) {
       const key = step.cacheKey;

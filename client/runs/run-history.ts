@@ -41,6 +41,17 @@ function firstPayload(payloads: Payloads): unknown {
   return payload === undefined ? undefined : defaultPayloadConverter.fromPayload(payload);
 }
 
+/** What a `runStepGroup` child returns: one result per step (workflows/step-group.ts). */
+const groupResultsSchema = z.array(
+  z.looseObject({ status: z.string(), outputs: z.record(z.string(), z.unknown()).optional(), cached: z.boolean().optional(), error: z.string().optional() }),
+);
+
+/** The step ids of a `runStepGroup` child's input when it runs a group of steps (not foreach items), else undefined. */
+function groupSteps(input: Payloads): string[] | undefined {
+  const parsed = z.object({ steps: z.object({ steps: z.array(z.object({ step: z.object({ id: z.string() }) })) }) }).safeParse(firstPayload(input));
+  return parsed.success ? parsed.data.steps.steps.map((entry) => entry.step.id) : undefined;
+}
+
 function allPayloads(payloads: Payloads): unknown[] {
   return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
 }
@@ -188,6 +199,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
   /** Tracking activities (`mlflow/…`) by scheduled event id: what their warnings are about. */
   const trackingByEvent = new Map<string, string>();
   const childByEvent = new Map<string, StepActivityRef>();
+  /** `runStepGroup` children of a wide fan-out: their steps, in the order of the group's results. */
+  const groupByEvent = new Map<string, string[]>();
   /** Steps and trials (`<step>#<n>`) started, and those whose own activity or child workflow was scheduled. */
   const started = new Set<string>();
   const ownWorkScheduled = new Set<string>();
@@ -253,6 +266,18 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     }
   };
 
+  const groupClosed = (stepIds: readonly string[], event: HistoryEvent, at: string): void => {
+    const completed = event.childWorkflowExecutionCompletedEventAttributes;
+    const results = groupResultsSchema.safeParse(completed ? firstPayload(completed.result) : undefined);
+    stepIds.forEach((stepId, index) => {
+      const result = results.success ? results.data[index] : undefined;
+      if (result?.status === 'succeeded') apply({ type: 'stepSucceeded', stepId, at, cached: result.cached ?? false, ...(result.outputs === undefined ? {} : { outputs: result.outputs }) });
+      else if (result?.status === 'failed') apply({ type: 'stepFailed', stepId, at, ...(result.error === undefined ? {} : { error: result.error }) });
+      else if (event.childWorkflowExecutionFailedEventAttributes && !results.success) apply({ type: 'stepFailed', stepId, at, error: failureText(event.childWorkflowExecutionFailedEventAttributes.failure) });
+      else apply({ type: 'stepCancelled', stepId, at });
+    });
+  };
+
   const runClosed = (state: Exclude<RunState, 'running'>, event: HistoryEvent, at: string): void => {
     const completed = event.workflowExecutionCompletedEventAttributes;
     // A completed run's result holds every step's outputs, a sweep's trial records included.
@@ -276,8 +301,11 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
         if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
         else if (trialFailed) apply({ type: 'stepFailed', stepId: step.id, at });
         else apply({ type: 'stepCancelled', stepId: step.id, at });
-      } else if ((step.state === 'pending' || step.state === 'running') && !ownWorkScheduled.has(step.id)) {
-        apply({ type: 'stepCancelled', stepId: step.id });
+      } else if (step.state === 'pending' || step.state === 'running') {
+        // A step of a group or a foreach step ran in child workflows: the run's result has its outputs.
+        const outputs = outputsOf(step.id);
+        if (outputs !== undefined) apply({ type: 'stepSucceeded', stepId: step.id, at, cached: false, outputs });
+        else if (!ownWorkScheduled.has(step.id)) apply({ type: 'stepCancelled', stepId: step.id });
       }
     }
     const failedStep = state === 'failed' ? progress.steps.find((step) => step.state === 'failed')?.id : undefined;
@@ -301,6 +329,7 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
     const at = eventTime(event) ?? '';
     const activityScheduled = event.activityTaskScheduledEventAttributes;
     const childStarted = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    const grouped = childStarted ? groupSteps(childStarted.input) : undefined;
     const activityClose =
       event.activityTaskCompletedEventAttributes ??
       event.activityTaskFailedEventAttributes ??
@@ -324,6 +353,10 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
       if (ref === undefined || !specSteps.has(ref.stepId)) continue;
       activityByEvent.set(String(event.eventId), ref);
       scheduled(ref, at, ref.operation === undefined);
+    } else if (grouped !== undefined) {
+      const ids = grouped.filter((id) => specSteps.has(id));
+      groupByEvent.set(String(event.eventId), ids);
+      for (const stepId of ids) scheduled({ stepId }, at, true);
     } else if (childStarted) {
       const ref = childTrial(workflowId, childStarted.workflowId);
       if (ref === undefined || !specSteps.has(ref.stepId)) continue;
@@ -339,6 +372,8 @@ function rebuildProgress({ spec, options }: RecordedStart, events: readonly Hist
         const sent = Boolean(event.activityTaskCompletedEventAttributes);
         apply({ type: 'notificationEnded', index, sent, at, ...(sent ? {} : { error: activityFailure(event) }) });
       }
+    } else if (childClose?.initiatedEventId && groupByEvent.has(String(childClose.initiatedEventId))) {
+      groupClosed(groupByEvent.get(String(childClose.initiatedEventId)) ?? [], event, at);
     } else if (childClose?.initiatedEventId) {
       const ref = childByEvent.get(String(childClose.initiatedEventId));
       if (ref?.trial !== undefined) childClosed({ ...ref, trial: ref.trial }, event, at);

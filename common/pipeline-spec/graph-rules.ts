@@ -20,6 +20,7 @@ interface GraphStep {
   maxParallel?: number | undefined;
   select?: unknown;
   minSuccess?: number | undefined;
+  foreach?: string | undefined;
 }
 
 interface GraphInput {
@@ -33,15 +34,46 @@ export const TRIALS_OUTPUT = 'trials';
 /** The output a sweep step with `select` has: the winner's `{ index, matrix, metric }` (its settings, for later steps). */
 export const SELECTED_TRIAL_OUTPUT = 'selectedTrial';
 
+/** The output of a `foreach` step: one `{ status, outputs | error }` per item, in list order. */
+export const ITEMS_OUTPUT = 'items';
+
 const SWEEP_SETTINGS = ['exclude', 'maxParallel', 'select', 'minSuccess'] as const;
+
+/** Sweep settings a `foreach` step takes too. */
+const FOREACH_SETTINGS: readonly string[] = ['maxParallel', 'minSuccess'];
+
+/**
+ * The list reference of a `foreach`: exactly one `${{ steps.<id>.outputs.<name>… }}`, the whole
+ * string. An issue (at `path`) for anything else.
+ */
+function foreachReference(text: string, path: ValuePath, issues: SpecIssue[]): FoundReference | undefined {
+  let found: FoundReference[];
+  try {
+    found = findReferences(text, path);
+  } catch (error) {
+    issues.push({ path, message: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
+  const [only] = found;
+  if (found.length !== 1 || only === undefined || only.reference.kind !== 'step-output' || only.reference.raw !== text.trim()) {
+    issues.push({ path, message: `foreach "${text}": expected one \${{ steps.<id>.outputs.<name> }} naming a list an upstream step outputs` });
+    return undefined;
+  }
+  return only;
+}
 
 /** Matrix shape rules of one step: settings without a matrix, an empty or oversized matrix, bad excludes. */
 function sweepIssues(step: GraphStep, index: number): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const at = (key: string): ValuePath => ['steps', index, key];
+  if (step.matrix !== undefined && step.foreach !== undefined) {
+    issues.push({ path: at('foreach'), atKey: true, message: `step "${step.id}" has both a matrix and foreach: use one (a sweep, or a fan-out over a list)` });
+    return issues;
+  }
   if (step.matrix === undefined) {
     for (const key of SWEEP_SETTINGS) {
-      if (step[key] !== undefined) issues.push({ path: at(key), atKey: true, message: `${key} needs a matrix on step "${step.id}" (it configures a sweep)` });
+      if (step[key] === undefined || (step.foreach !== undefined && FOREACH_SETTINGS.includes(key))) continue;
+      issues.push({ path: at(key), atKey: true, message: `${key} needs a matrix on step "${step.id}" (it configures a sweep)${FOREACH_SETTINGS.includes(key) ? ' or foreach' : ''}` });
     }
     return issues;
   }
@@ -130,7 +162,15 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
   spec.steps.forEach((step, index) => {
     const upstream = transitiveNeeds(step.id, spec.steps, indexById);
     const found = referencesOrIssues(step.with, ['steps', index, 'with'], issues);
+    const list = step.foreach === undefined ? undefined : foreachReference(step.foreach, ['steps', index, 'foreach'], issues);
+    if (list !== undefined) found.push(list);
     for (const { path, reference } of found) {
+      if (reference.kind === 'item') {
+        if (step.foreach === undefined) {
+          issues.push({ path, message: `${reference.raw}: step "${step.id}" has no foreach (items exist only in the with: of a step with foreach)` });
+        }
+        continue;
+      }
       if (reference.kind === 'param') {
         if (!Object.hasOwn(spec.params, reference.name)) {
           const known = Object.keys(spec.params);
@@ -164,6 +204,12 @@ export function graphIssues(spec: GraphInput): SpecIssue[] {
       }
       const target = spec.steps[targetIndex];
       const targetUses = target?.uses ?? '';
+      if (target?.foreach !== undefined) {
+        if (reference.output !== ITEMS_OUTPUT) {
+          issues.push({ path, message: `${reference.raw}: step "${reference.stepId}" is a foreach step: its only output is ${ITEMS_OUTPUT} (one { status, outputs, error } per item)` });
+        }
+        continue;
+      }
       if (target?.matrix !== undefined && reference.output === TRIALS_OUTPUT) continue;
       if (target?.matrix !== undefined && target.select !== undefined && reference.output === SELECTED_TRIAL_OUTPUT) {
         const [field, name, ...rest] = reference.field;

@@ -6,3 +6,4 @@ export * from './resolve.ts';
 export * from './plan.ts';
 export * from './json-schema.ts';
 export * from './sweep-check.ts';
+export * from './capacity.ts';

@@ -91,23 +91,25 @@ export function checkStepInput(
   upstreamKinds: ReadonlyMap<string, StepKind>,
   at: ValuePath,
   sweepSteps: ReadonlySet<string> = new Set(),
+  foreachSteps: ReadonlySet<string> = new Set(),
 ): InputCheckResult {
-  const references = findReferences(input).filter(
-    (found): found is { path: ValuePath; reference: StepOutputReference } => found.reference.kind === 'step-output',
-  );
+  const all = findReferences(input);
+  const references = all.filter((found): found is { path: ValuePath; reference: StepOutputReference } => found.reference.kind === 'step-output');
+  // An item's type is known only at run time: a `${{ item }}` may stand where anything is expected.
+  const runTime = all.filter((found) => found.reference.kind === 'step-output' || found.reference.kind === 'item');
   const parsed = kind.input.safeParse(input);
   if (parsed.success && isRecord(parsed.data)) {
-    return { value: withoutUnrecordedDefaults(kind, input, parsed.data), issues: typeIssues(kind, input, references, upstreamKinds, at, sweepSteps) };
+    return { value: withoutUnrecordedDefaults(kind, input, parsed.data), issues: typeIssues(kind, input, references, upstreamKinds, at, sweepSteps, foreachSteps) };
   }
   const schemaIssues = parsed.success
     ? []
     : fromZodIssues(
-        parsed.error.issues.filter((issue) => !references.some(({ path }) => startsWith(issue.path.filter((p) => typeof p !== 'symbol'), path))),
+        parsed.error.issues.filter((issue) => !runTime.some(({ path }) => startsWith(issue.path.filter((p) => typeof p !== 'symbol'), path))),
         at,
       );
   return {
     value: withoutUnrecordedDefaults(kind, input, applyFieldDefaults(kind.input, input)),
-    issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at, sweepSteps)],
+    issues: [...schemaIssues, ...typeIssues(kind, input, references, upstreamKinds, at, sweepSteps, foreachSteps)],
   };
 }
 
@@ -137,6 +139,7 @@ function typeIssues(
   upstreamKinds: ReadonlyMap<string, StepKind>,
   at: ValuePath,
   sweepSteps: ReadonlySet<string>,
+  foreachSteps: ReadonlySet<string>,
 ): SpecIssue[] {
   const inputSchema = jsonSchemaOf(kind.input, 'input');
   const issues: SpecIssue[] = [];
@@ -146,7 +149,9 @@ function typeIssues(
     if (expected.size === 0) continue;
     const whole = valueAt(input, path) === reference.raw;
     let actual: Set<string>;
-    if (whole && reference.output === TRIALS_OUTPUT && sweepSteps.has(reference.stepId)) {
+    if (foreachSteps.has(reference.stepId)) {
+      actual = new Set([whole && reference.field.length === 0 ? 'array' : whole ? 'any' : 'string']);
+    } else if (whole && reference.output === TRIALS_OUTPUT && sweepSteps.has(reference.stepId)) {
       actual = new Set([reference.field.length === 0 ? 'array' : 'any']);
     } else if (whole && reference.output === SELECTED_TRIAL_OUTPUT && sweepSteps.has(reference.stepId)) {
       // Matrix values are scalars of any type the matrix lists: each trial's inputs were checked already.

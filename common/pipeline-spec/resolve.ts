@@ -3,6 +3,8 @@ import { resolveParams } from '../expressions.ts';
 import type { ResolvedPipeline, ResolvedStep, RetrySpec } from '../resolved-pipeline.ts';
 import type { StepKind } from '../step-kind.ts';
 import { findStepKind } from '../step-kinds/index.ts';
+import { DEFAULT_MAX_PARALLEL } from '../scale-limits.ts';
+import { capacityIssues } from './capacity.ts';
 import { checkStepInput } from './input-check.ts';
 import { checkSweepStep } from './sweep-check.ts';
 import type { SpecIssue } from './issues.ts';
@@ -113,14 +115,16 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
   }
   const issues: SpecIssue[] = [];
   const sweepSteps = new Set(spec.steps.filter((step) => step.matrix !== undefined).map((step) => step.id));
+  const foreachSteps = new Set(spec.steps.filter((step) => step.foreach !== undefined).map((step) => step.id));
+  const maxParallel = spec.maxParallel ?? DEFAULT_MAX_PARALLEL;
   const steps = spec.steps.map((step, index): ResolvedStep => {
     const kind = kindsById.get(step.id);
     if (kind === undefined) throw new PipelineSpecError(`unknown step kind "${step.uses}"`);
     const withParams = resolveParams(step.with, params);
     if (!isRecord(withParams)) throw new PipelineSpecError(`Cannot resolve params of step "${step.id}"`);
     // A sweep's `with` still holds `${{ matrix.* }}`: each trial's substituted inputs are checked instead.
-    const sweep = step.matrix === undefined ? undefined : checkSweepStep(kind, step, withParams, kindsById, ['steps', index], sweepSteps);
-    const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with'], sweepSteps);
+    const sweep = step.matrix === undefined ? undefined : checkSweepStep(kind, step, withParams, kindsById, ['steps', index], sweepSteps, foreachSteps);
+    const checked = checkStepInput(kind, withParams, kindsById, ['steps', index, 'with'], sweepSteps, foreachSteps);
     issues.push(...(sweep === undefined ? checked.issues : sweep.issues));
     const heartbeatTimeout = step.heartbeatTimeout ?? spec.defaults.heartbeatTimeout;
     const cacheRequested = step.cache ?? spec.defaults.cache ?? false;
@@ -139,7 +143,16 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
       ...(heartbeatTimeout === undefined ? {} : { heartbeatTimeout }),
       cache: cacheRequested && cacheOffReason === undefined,
       ...(cacheOffReason === undefined ? {} : { cacheOffReason }),
-      ...(sweep === undefined ? {} : { sweep: sweep.sweep }),
+      ...(sweep === undefined ? {} : { sweep: { ...sweep.sweep, maxParallel: Math.min(sweep.sweep.maxParallel, maxParallel) } }),
+      ...(step.foreach === undefined
+        ? {}
+        : {
+            foreach: {
+              items: step.foreach.trim(),
+              maxParallel: Math.min(step.maxParallel ?? maxParallel, maxParallel),
+              ...(step.minSuccess === undefined ? {} : { minSuccess: step.minSuccess }),
+            },
+          }),
     };
   });
   const pipeline: UnhashedPipeline = {
@@ -148,8 +161,10 @@ export function resolvePipeline(spec: PipelineSpec, overrides: ReadonlyMap<strin
     ...(spec.description === undefined ? {} : { description: spec.description }),
     params,
     steps,
+    ...(spec.maxParallel === undefined ? {} : { maxParallel: spec.maxParallel }),
     ...(spec.notify === undefined || spec.notify.length === 0 ? {} : { notify: spec.notify }),
     ...(spec.tracking === undefined ? {} : { tracking: spec.tracking }),
   };
+  if (issues.length === 0) issues.push(...capacityIssues(pipeline));
   return { pipeline, issues };
 }

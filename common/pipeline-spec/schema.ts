@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NOTIFY_EVENTS, type WebhookUrlSource } from '../notifications.ts';
+import { DEFAULT_MAX_PARALLEL, MAX_FOREACH_ITEMS, MAX_PARALLEL_CEILING, TEMPORAL_LIMITS } from '../scale-limits.ts';
 import { MAX_SWEEP_TRIALS } from '../sweep.ts';
 import { QUEUE_KINDS } from '../task-queues.ts';
 import { checkPipelineGraph } from './graph-rules.ts';
@@ -111,7 +112,13 @@ export const sweepShape = {
     .array(z.record(z.string(), matrixValueSchema))
     .optional()
     .describe('Sweep: combinations to leave out; an entry drops every trial having all its values'),
-  maxParallel: z.number().int().min(1).optional().describe('Sweep: trials running at once (default: all)'),
+  maxParallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PARALLEL_CEILING, `expected at most ${MAX_PARALLEL_CEILING} (the server allows ${TEMPORAL_LIMITS.pendingActivities} pending activities per workflow)`)
+    .optional()
+    .describe("Sweep or foreach: trials or items running at once (default: all trials; the pipeline's maxParallel)"),
   select: z
     .strictObject({
       metric: z.string().min(1).describe('A numeric output, a path into the outputs (metrics.auc) or a metric the kind reports (train: valAuc)'),
@@ -119,7 +126,14 @@ export const sweepShape = {
     })
     .optional()
     .describe("Sweep: the trial whose outputs become the step's outputs; ties go to the lowest trial index"),
-  minSuccess: z.number().int().min(1).optional().describe('Sweep: trials that must succeed (default: all)'),
+  minSuccess: z.number().int().min(1).optional().describe('Sweep or foreach: trials or items that must succeed (default: all)'),
+  foreach: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      `Fan-out: \${{ steps.<id>.outputs.<list> }}, a list an upstream step outputs (at most ${MAX_FOREACH_ITEMS} items); the step runs once per item, \${{ item }} in with:`,
+    ),
 };
 
 export const trackingSchema = z
@@ -164,6 +178,16 @@ export const pipelineCommonShape = {
     .default({})
     .describe('Typed parameters, used as ${{ params.<name> }} and set with --set name=value'),
   defaults: defaultsSchema.default({}),
+  maxParallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(
+      MAX_PARALLEL_CEILING,
+      `expected at most ${MAX_PARALLEL_CEILING}: the server allows ${TEMPORAL_LIMITS.pendingActivities} pending activities and child workflows per workflow; use a foreach step or split the pipeline`,
+    )
+    .optional()
+    .describe(`Steps (activities or child workflows) one run schedules at once; the rest wait in order (default ${DEFAULT_MAX_PARALLEL}, at most ${MAX_PARALLEL_CEILING})`),
   schedule: scheduleSchema.optional(),
   notify: z
     .array(notifyTargetSchema)

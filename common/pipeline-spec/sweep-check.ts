@@ -53,13 +53,14 @@ export function checkSweepStep(
   upstreamKinds: ReadonlyMap<string, StepKind>,
   at: ValuePath,
   sweepSteps: ReadonlySet<string>,
+  foreachSteps: ReadonlySet<string> = new Set(),
 ): SweepCheckResult {
   const combinations = expandMatrix(sweepMatrix(step.matrix ?? {}), sweepExclude(step.exclude));
   const seen = new Map<string, { issue: SpecIssue; trials: number[] }>();
   combinations.forEach((matrix, index) => {
     const input = resolveMatrix(withParams, matrix);
     if (!isRecord(input)) return;
-    for (const issue of checkStepInput(kind, input, upstreamKinds, [...at, 'with'], sweepSteps).issues) {
+    for (const issue of checkStepInput(kind, input, upstreamKinds, [...at, 'with'], sweepSteps, foreachSteps).issues) {
       const key = `${JSON.stringify(issue.path)}\u0000${issue.message}`;
       const found = seen.get(key);
       if (found === undefined) seen.set(key, { issue, trials: [index] });

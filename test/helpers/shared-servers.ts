@@ -3,12 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { z } from 'zod';
 import { ensureBucket } from '../../client/servers/launch.ts';
 import { SEARCH_ATTRIBUTES, type SearchAttributeName } from '../../common/index.ts';
 import { s3DataDir, startServerPair } from './server-pair.ts';
 import type { TestServerOptions, TestServers } from './servers.ts';
+
+// A default import: the package is CommonJS, and `tsx <script>` (benches) loads it as ESM, where named imports fail.
+const { temporal } = proto;
 
 /**
  * One Temporal dev server and one S3 server for a whole mocha run, started when the first test
@@ -27,7 +30,7 @@ let sharing = false;
 let shared: Promise<SharedPair> | undefined;
 
 const { IndexedValueType } = temporal.api.enums.v1;
-const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTES)[SearchAttributeName], temporal.api.enums.v1.IndexedValueType> = {
+const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTES)[SearchAttributeName], proto.temporal.api.enums.v1.IndexedValueType> = {
   Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 };
 

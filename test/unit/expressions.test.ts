@@ -22,7 +22,7 @@ describe('expressions', () => {
     it('rejects an expression that is neither a param nor a step output, naming it', () => {
       assert.throws(() => parseTemplate('x ${{ env.HOME }}'), {
         name: 'PipelineSpecError',
-        message: 'Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }} or ${{ matrix.<name> }}',
+        message: 'Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }}, ${{ matrix.<name> }} or ${{ item }}',
       });
     });
 

@@ -64,7 +64,7 @@ const invalid: InvalidCase[] = [
     title: 'a malformed expression, at its string',
     file: 'bad-expression.yaml',
     expected: [
-      'bad-expression.yaml:7:14: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }} or ${{ matrix.<name> }}',
+      'bad-expression.yaml:7:14: Invalid expression ${{ env.HOME }}: expected ${{ params.<name> }}, ${{ steps.<id>.outputs.<name> }}, ${{ matrix.<name> }} or ${{ item }}',
     ],
   },
   {
@@ -142,7 +142,7 @@ const invalid: InvalidCase[] = [
       'sweep-settings.yaml:9:18: exclude: 40 is not a value of matrix entry "delay" (10, 20, 30)',
       'sweep-settings.yaml:10:18: exclude names unknown matrix entry "speed" (matrix: delay)',
       'sweep-settings.yaml:16:13: select needs a matrix on step "plain" (it configures a sweep)',
-      'sweep-settings.yaml:17:18: maxParallel needs a matrix on step "plain" (it configures a sweep)',
+      'sweep-settings.yaml:17:18: maxParallel needs a matrix on step "plain" (it configures a sweep) or foreach',
     ],
   },
   {

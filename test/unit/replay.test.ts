@@ -28,7 +28,7 @@ function recordedWorkflowId(history: (typeof histories)[number]['history']): str
 describe('replay of saved runPipeline histories', function () {
   this.timeout(120_000);
 
-  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing, notifying, rerun), of the real pneumonia-vgg19.yaml, and of sweeps', () => {
+  it('has saved histories of the pneumonia pipeline shape (fresh, cached, failing, notifying, rerun), of the real pneumonia-vgg19.yaml, of sweeps, and of the scale paths (bound, step group, foreach)', () => {
     assert.deepEqual(
       histories.map(({ name }) => name),
       [
@@ -38,6 +38,8 @@ describe('replay of saved runPipeline histories', function () {
         'pneumonia-shape-rerun.json',
         'pneumonia-shape.json',
         'pneumonia-vgg19.json',
+        'scale-group.json',
+        'scale.json',
         'sweep-trial.json',
         'sweep.json',
       ],
