@@ -121,7 +121,8 @@ export const workerEnvSchema = z.object({
    * polls unversioned. All workers of one task-queue prefix must agree.
    */
   MLP_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
-  MLP_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME_PATTERN, 'expected letters, digits, - and _ (at most 255)').default(DEFAULT_DEPLOYMENT_NAME),
+  /** @default TEMPORAL_DEPLOYMENT_NAME, else ml-pipelines */
+  MLP_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME_PATTERN, 'expected letters, digits, - and _ (at most 255)').optional(),
   /**
    * The build this worker runs. @default MLP_CODE_VERSION when it names a clean commit, else that
    * version plus a fingerprint of the worker's code (a dirty tree or an unknown version gets an ID
@@ -134,6 +135,13 @@ export const workerEnvSchema = z.object({
    * Worker Controller.
    */
   MLP_DEPLOYMENT_SET_CURRENT: z.enum(SET_CURRENT_POLICIES).default('if-none'),
+  /**
+   * What Temporal's Worker Controller injects into the pods it runs (docs/production.md): read
+   * when MLP_DEPLOYMENT_NAME / MLP_BUILD_ID are not set, so a controller-managed pod reports the
+   * version the controller routes.
+   */
+  TEMPORAL_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME_PATTERN, 'expected letters, digits, - and _ (at most 255)').optional(),
+  TEMPORAL_WORKER_BUILD_ID: z.string().regex(BUILD_ID_PATTERN, 'expected letters, digits, ., - and _ (at most 255), no ":"').optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** The Temporal Web UI, e.g. https://temporal.example: run notifications (`notify:`) link to the run there; no link when unset. */
   MLP_TEMPORAL_UI_URL: z.url().optional(),
@@ -187,7 +195,11 @@ export interface WorkerDeploymentConfig {
 
 function deploymentConfig(env: WorkerEnv): WorkerDeploymentConfig | undefined {
   if (env.MLP_WORKER_VERSIONING === 'off') return undefined;
-  return { name: env.MLP_DEPLOYMENT_NAME, setCurrent: env.MLP_DEPLOYMENT_SET_CURRENT, ...optional('buildId', env.MLP_BUILD_ID) };
+  return {
+    name: env.MLP_DEPLOYMENT_NAME ?? env.TEMPORAL_DEPLOYMENT_NAME ?? DEFAULT_DEPLOYMENT_NAME,
+    setCurrent: env.MLP_DEPLOYMENT_SET_CURRENT,
+    ...optional('buildId', env.MLP_BUILD_ID ?? env.TEMPORAL_WORKER_BUILD_ID),
+  };
 }
 
 /** Names of all variables the worker understands (for the compose test and `--help`). */

@@ -41,6 +41,12 @@ describe('worker configuration', () => {
     assert.equal(parseWorkerConfig({ ...credentials, MLP_WORKER_VERSIONING: 'off' }).deployment, undefined);
   });
 
+  it("reports the version Temporal's Worker Controller injects when the MLP_ names are not set", () => {
+    const injected = { TEMPORAL_DEPLOYMENT_NAME: 'ml-prod', TEMPORAL_WORKER_BUILD_ID: '9f3c2e1' };
+    assert.deepEqual(parseWorkerConfig({ ...credentials, ...injected, MLP_DEPLOYMENT_SET_CURRENT: 'never' }).deployment, { name: 'ml-prod', buildId: '9f3c2e1', setCurrent: 'never' });
+    assert.deepEqual(parseWorkerConfig({ ...credentials, ...injected, MLP_DEPLOYMENT_NAME: 'mine', MLP_BUILD_ID: 'b1' }).deployment, { name: 'mine', buildId: 'b1', setCurrent: 'if-none' });
+  });
+
   it('refuses a build ID or deployment name the server cannot take, naming the variable', () => {
     assert.throws(() => parseWorkerConfig({ ...credentials, MLP_BUILD_ID: 'a:b' }), (error: Error) => error instanceof ConfigError && /MLP_BUILD_ID: .*no ":"/.test(error.message));
     assert.throws(() => parseWorkerConfig({ ...credentials, MLP_DEPLOYMENT_NAME: 'ml.pipelines' }), /MLP_DEPLOYMENT_NAME: expected letters, digits, - and _/);
