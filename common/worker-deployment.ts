@@ -39,6 +39,7 @@ export interface DeploymentService {
     buildId: string;
     identity: string;
     conflictToken?: Uint8Array;
+    ignoreMissingTaskQueues?: boolean;
   }): Promise<unknown>;
 }
 
@@ -65,7 +66,7 @@ export const SET_CURRENT_POLICIES = ['if-none', 'always', 'never'] as const;
 export type SetCurrentPolicy = (typeof SET_CURRENT_POLICIES)[number];
 
 /** The gRPC status codes this module tells apart (https://grpc.io/docs/guides/status-codes/). */
-export const GRPC_STATUS = { NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9, ABORTED: 10, UNIMPLEMENTED: 12 } as const;
+export const GRPC_STATUS = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9, ABORTED: 10, UNIMPLEMENTED: 12, UNAVAILABLE: 14 } as const;
 
 /** The gRPC status code of a failed call, from either connection kind; undefined for other errors. */
 export function grpcStatusCode(error: unknown): number | undefined {
@@ -141,7 +142,17 @@ export interface EnsureCurrentOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const RETRYABLE_SET_CURRENT = new Set<number>([GRPC_STATUS.FAILED_PRECONDITION, GRPC_STATUS.ABORTED, GRPC_STATUS.NOT_FOUND]);
+/**
+ * Worth another look: a lost race (conflict token), a task queue of the current build that this
+ * build's other process has not polled yet, or a server restarting.
+ */
+const RETRYABLE = new Set<number>([
+  GRPC_STATUS.FAILED_PRECONDITION,
+  GRPC_STATUS.ABORTED,
+  GRPC_STATUS.NOT_FOUND,
+  GRPC_STATUS.UNAVAILABLE,
+  GRPC_STATUS.DEADLINE_EXCEEDED,
+]);
 
 /**
  * Applies a worker's set-current policy once its pollers have registered its version: the
@@ -155,7 +166,13 @@ export async function ensureCurrentVersion(service: DeploymentService, options: 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let lastProblem = 'the deployment does not exist yet';
   for (;;) {
-    const described = await describeDeployment(service, options.namespace, options.deploymentName);
+    let described: Awaited<ReturnType<typeof describeDeployment>> = undefined;
+    try {
+      described = await describeDeployment(service, options.namespace, options.deploymentName);
+    } catch (error) {
+      if (!RETRYABLE.has(grpcStatusCode(error) ?? -1)) throw error;
+      lastProblem = messageOf(error);
+    }
     if (described) {
       const current = currentBuildId(described.info);
       if (current === options.buildId) return 'already-current';
@@ -169,10 +186,13 @@ export async function ensureCurrentVersion(service: DeploymentService, options: 
             buildId: options.buildId,
             identity: options.identity,
             ...(described.conflictToken ? { conflictToken: described.conflictToken } : {}),
+            // `always` is a developer's own worker: it takes over even when it polls fewer queues
+            // than the build before (`mlp worker --queues cpu` after a cpu,gpu worker).
+            ...(options.policy === 'always' ? { ignoreMissingTaskQueues: true } : {}),
           });
           return 'made-current';
         } catch (error) {
-          if (!RETRYABLE_SET_CURRENT.has(grpcStatusCode(error) ?? -1)) throw error;
+          if (!RETRYABLE.has(grpcStatusCode(error) ?? -1)) throw error;
           lastProblem = messageOf(error);
         }
       } else {
