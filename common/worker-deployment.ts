@@ -138,8 +138,16 @@ export interface EnsureCurrentOptions {
   identity: string;
   /** Give up after this long without the version registered. @default 60 s */
   timeoutMs?: number;
-  /** @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
+  /** Stop looking (the worker is shutting down): resolves with 'left-alone'. */
+  signal?: AbortSignal;
+}
+
+/** A pause that never keeps a stopping process alive. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer: unknown = setTimeout(resolve, ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
 }
 
 /**
@@ -162,10 +170,10 @@ const RETRYABLE = new Set<number>([
  */
 export async function ensureCurrentVersion(service: DeploymentService, options: EnsureCurrentOptions): Promise<CurrentVersionOutcome> {
   if (options.policy === 'never') return 'left-alone';
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let lastProblem = 'the deployment does not exist yet';
   for (;;) {
+    if (options.signal?.aborted) return 'left-alone';
     let described: Awaited<ReturnType<typeof describeDeployment>> = undefined;
     try {
       described = await describeDeployment(service, options.namespace, options.deploymentName);
@@ -202,6 +210,6 @@ export async function ensureCurrentVersion(service: DeploymentService, options: 
     if (Date.now() > deadline) {
       throw new Error(`Cannot make build ${options.buildId} current in deployment ${options.deploymentName}: ${lastProblem}`);
     }
-    await sleep(250);
+    await pause(250);
   }
 }

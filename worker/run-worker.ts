@@ -80,6 +80,7 @@ export async function runWorkerProcess(handOver: () => void, options: { workflow
     },
     'Worker started',
   );
+  const stopping = new AbortController();
   if (deployment) {
     // The version exists on the server once these workers poll; its routing is settled then, in
     // the background: a worker serves its pinned runs whether or not it becomes current.
@@ -89,9 +90,13 @@ export async function runWorkerProcess(handOver: () => void, options: { workflow
       buildId: deployment.buildId,
       policy: deployment.setCurrent,
       identity: `${process.pid}@mlp-worker`,
+      signal: stopping.signal,
     }).then(
       (outcome) => logger.info({ deployment: deployment.name, buildId: deployment.buildId, policy: deployment.setCurrent, outcome }, 'Worker deployment routing'),
-      (error: unknown) => logger.error({ deployment: deployment.name, buildId: deployment.buildId, err: error }, 'Cannot set the current version of the worker deployment'),
+      (error: unknown) => {
+        // A call cut off by the worker's own shutdown is no news.
+        if (!stopping.signal.aborted) logger.error({ deployment: deployment.name, buildId: deployment.buildId, err: error }, 'Cannot set the current version of the worker deployment');
+      },
     );
   }
   // How long this process's JS thread was held at a time while serving (a training batch, a
@@ -102,6 +107,7 @@ export async function runWorkerProcess(handOver: () => void, options: { workflow
   try {
     await runWorkers(workers);
   } finally {
+    stopping.abort();
     await connection.close();
   }
   eventLoopDelay.disable();

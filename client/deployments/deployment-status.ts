@@ -69,8 +69,9 @@ export async function deploymentStatus(client: Client, deploymentName: string): 
     summaries.map(async (summary): Promise<VersionStatus> => {
       const buildId = summary.deploymentVersion?.buildId ?? '';
       const role: VersionRole = STATUS[summary.status ?? 0] ?? 'inactive';
-      // The server's own name of the version is what visibility records for each run.
-      const openRuns = await client.workflow.count(`TemporalWorkerDeploymentVersion = ${queryString(summary.version ?? '')} AND ExecutionStatus = 'Running'`);
+      // Visibility records a run's version as `<deployment>:<build>` (the summary's own `version`
+      // field still spells it with the older `.`).
+      const openRuns = await client.workflow.count(`TemporalWorkerDeploymentVersion = ${queryString(`${deploymentName}:${buildId}`)} AND ExecutionStatus = 'Running'`);
       const drainageCheckedAt = role === 'draining' || role === 'drained' ? isoTime(summary.drainageInfo?.lastCheckedTime) : undefined;
       const createdAt = isoTime(summary.createTime);
       return { buildId, role, openRuns: openRuns.count, ...(drainageCheckedAt ? { drainageCheckedAt } : {}), ...(createdAt ? { createdAt } : {}) };
