@@ -47,7 +47,7 @@ describe('Worker Versioning: a run finishes on the build it started on (real dev
   const workers: ChildProcess[] = [];
   const pids: Record<string, number> = {};
 
-  function startBuild(buildId: 'build-a' | 'build-b'): ChildProcess {
+  function startBuild(buildId: 'build-a' | 'build-b' | 'build-c', env: Record<string, string> = {}): ChildProcess {
     const child = spawnWorkerProcess({
       logFile: join(servers.dir, `${buildId}.log`),
       ...(buildId === 'build-b' ? { entry: BUILD_B_ENTRY } : {}),
@@ -62,6 +62,7 @@ describe('Worker Versioning: a run finishes on the build it started on (real dev
         MLP_DEPLOYMENT_NAME: deployment,
         MLP_BUILD_ID: buildId,
         ...workerStorageEnv(servers.storage),
+        ...env,
       },
     });
     workers.push(child);
@@ -217,6 +218,14 @@ describe('Worker Versioning: a run finishes on the build it started on (real dev
     assert.ok(count('build-a') > 0 && count('build-b') > 0, `both builds got runs: A ${count('build-a')}, B ${count('build-b')}`);
     const described = await runs[0]?.describe();
     assert.equal(described?.status.code, WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+  });
+
+  it("a worker with set-current always (as `mlp worker` starts it) takes new runs over at once, even polling fewer queues than the build before", async () => {
+    startBuild('build-c', { MLP_DEPLOYMENT_SET_CURRENT: 'always', MLP_WORKER_QUEUES: 'cpu' });
+    const now = await statusWhen('build-c to become current', (now) => now.current === 'build-c', 120_000).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\nbuild-c log:\n${(await buildLog('build-c')).slice(-3000)}`);
+    });
+    assert.equal(now.versions.find((version) => version.buildId === 'build-b')?.role, 'draining', 'the build before stops getting new runs');
   });
 });
 
