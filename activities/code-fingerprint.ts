@@ -35,7 +35,9 @@ const STATIC_IMPORT = /(?:^|[;\s])(import|export)\s+(type\s+)?(?:[\w*{}\s,$]+?\s
 // Dynamic imports with a literal specifier, and files loaded by URL (worker-thread entries:
 // `new Worker(new URL('./feature-worker-entry.mjs', import.meta.url))`). Imports of a computed
 // specifier (the native engines' packages) cannot be followed: the engine is its own key part.
-const LITERAL_LOADS = [/(?:^|[^\w.$])import\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /new\s+URL\(\s*['"](\.[^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g];
+// A URL of a folder (`new URL('..', import.meta.url)`: a root, not code) is no load: only
+// relative URLs that end in a file name with an extension count.
+const LITERAL_LOADS = [/(?:^|[^\w.$])import\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /new\s+URL\(\s*['"](\.\.?\/[^'"]*\.\w+)['"]\s*,\s*import\.meta\.url\s*\)/g];
 
 /** Block comments and whole-line `//` comments, so an example import in a comment is not followed. */
 function stripComments(source: string): string {

@@ -24,6 +24,7 @@ import { register as registerVersion } from './commands/version.ts';
 import { register as registerArtifacts } from './commands/artifacts.ts';
 import { register as registerReport } from './commands/report.ts';
 import { register as registerCompare } from './commands/compare.ts';
+import { register as registerDeploy } from './commands/deploy.ts';
 
 /**
  * `mlp`: the project's command line. Each command lives in `client/commands/<name>.ts` and
@@ -46,6 +47,7 @@ registerPlan(program);
 registerRun(program);
 registerSchema(program);
 registerWorker(program);
+registerDeploy(program);
 registerModels(program);
 registerWatch(program);
 registerList(program);

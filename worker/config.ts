@@ -14,6 +14,7 @@ import {
   type TemporalSecurity,
 } from '../common/index.ts';
 import { readSecretVariable } from '../common/secret-variable.ts';
+import { BUILD_ID_PATTERN, DEFAULT_DEPLOYMENT_NAME, DEPLOYMENT_NAME_PATTERN, SET_CURRENT_POLICIES, type SetCurrentPolicy } from '../common/worker-deployment.ts';
 import type { RunStepSettings } from '../activities/deps.ts';
 import type { MlflowSettings } from '../activities/tracking/mlflow-client.ts';
 import { createWebhookUrlResolver } from './webhook-urls.ts';
@@ -116,6 +117,33 @@ export const workerEnvSchema = z.object({
   LANG: z.string().optional(),
   /** Version of the deployed code (e.g. the git commit), recorded with every published model. */
   MLP_CODE_VERSION: z.string().min(1).optional(),
+  /**
+   * Worker Versioning (docs/production.md, "Upgrading workers"): `on` joins the worker deployment
+   * MLP_DEPLOYMENT_NAME as build MLP_BUILD_ID, so a run finishes on the build it started on; `off`
+   * polls unversioned. All workers of one task-queue prefix must agree.
+   */
+  MLP_WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
+  /** @default TEMPORAL_DEPLOYMENT_NAME, else ml-pipelines */
+  MLP_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME_PATTERN, 'expected letters, digits, - and _ (at most 255)').optional(),
+  /**
+   * The build this worker runs. @default MLP_CODE_VERSION when it names a clean commit, else that
+   * version plus a fingerprint of the worker's code (a dirty tree or an unknown version gets an ID
+   * of its own per content): worker/build-id.ts
+   */
+  MLP_BUILD_ID: z.string().regex(BUILD_ID_PATTERN, 'expected letters, digits, ., - and _ (at most 255), no ":"').optional(),
+  /**
+   * `if-none`: make this build the deployment's current version when none is (a first install);
+   * `always`: make it current at start (`mlp worker`); `never`: leave routing to `mlp deploy` or a
+   * Worker Controller.
+   */
+  MLP_DEPLOYMENT_SET_CURRENT: z.enum(SET_CURRENT_POLICIES).default('if-none'),
+  /**
+   * What Temporal's Worker Controller injects into the pods it runs (docs/production.md): read
+   * when MLP_DEPLOYMENT_NAME / MLP_BUILD_ID are not set, so a controller-managed pod reports the
+   * version the controller routes.
+   */
+  TEMPORAL_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME_PATTERN, 'expected letters, digits, - and _ (at most 255)').optional(),
+  TEMPORAL_WORKER_BUILD_ID: z.string().regex(BUILD_ID_PATTERN, 'expected letters, digits, ., - and _ (at most 255), no ":"').optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** The Temporal Web UI, e.g. https://temporal.example: run notifications (`notify:`) link to the run there; no link when unset. */
   MLP_TEMPORAL_UI_URL: z.url().optional(),
@@ -157,6 +185,8 @@ export interface WorkerConfig {
   /** Where `run` steps unpack code and keep their attempts' folders and Python environments. */
   run: RunStepSettings;
   codeVersion?: string;
+  /** The worker deployment and build this worker joins; absent when versioning is off. */
+  deployment?: WorkerDeploymentConfig;
   logLevel: WorkerEnv['MLP_LOG_LEVEL'];
   storage: StorageConfig;
   /** Base URL of the Temporal Web UI without a trailing slash, for links in run notifications. */
@@ -168,6 +198,22 @@ export interface WorkerConfig {
    * variable a pipeline names, so not part of the schema above) or a file.
    */
   resolveWebhookUrl: WebhookUrlResolver;
+}
+
+export interface WorkerDeploymentConfig {
+  name: string;
+  /** MLP_BUILD_ID; when absent the worker derives one from its code (worker/build-id.ts). */
+  buildId?: string;
+  setCurrent: SetCurrentPolicy;
+}
+
+function deploymentConfig(env: WorkerEnv): WorkerDeploymentConfig | undefined {
+  if (env.MLP_WORKER_VERSIONING === 'off') return undefined;
+  return {
+    name: env.MLP_DEPLOYMENT_NAME ?? env.TEMPORAL_DEPLOYMENT_NAME ?? DEFAULT_DEPLOYMENT_NAME,
+    setCurrent: env.MLP_DEPLOYMENT_SET_CURRENT,
+    ...optional('buildId', env.MLP_BUILD_ID ?? env.TEMPORAL_WORKER_BUILD_ID),
+  };
 }
 
 /** Names of all variables the worker understands (for the compose test and `--help`). */
@@ -223,6 +269,10 @@ function mlflowOption(env: WorkerEnv): { mlflow?: MlflowSettings } {
   return mlflow === undefined ? {} : { mlflow };
 }
 
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
 /** Parses the process environment; throws `ConfigError` naming every bad variable. */
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const parsed = workerEnvSchema.safeParse(env);
@@ -247,6 +297,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     scratchDir: e.MLP_SCRATCH_DIR,
     run: runConfig(e),
     ...(e.MLP_CODE_VERSION ? { codeVersion: e.MLP_CODE_VERSION } : {}),
+    ...optional('deployment', deploymentConfig(e)),
     logLevel: e.MLP_LOG_LEVEL,
     ...(e.MLP_TEMPORAL_UI_URL ? { temporalUiUrl: e.MLP_TEMPORAL_UI_URL.replace(/\/+$/, '') } : {}),
     resolveWebhookUrl: createWebhookUrlResolver(env),

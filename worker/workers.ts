@@ -2,7 +2,7 @@ import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from 
 import { taskQueueName, workflowTaskQueue, type QueueKind } from '../common/index.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import type { WorkerRole } from './config.ts';
-import { bundleWorkflows } from './workflow-bundle.ts';
+import { bundleWorkflows, VERSIONED_WORKFLOWS_PATH, WORKFLOWS_PATH } from './workflow-bundle.ts';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -21,6 +21,18 @@ export interface WorkerSetOptions {
   maxConcurrentActivities?: number;
   /** Prebuilt bundle (tests bundle once); built here when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /**
+   * Workflows module to bundle when no bundle is given. @default workflows/versioned.ts with a
+   * deployment, else workflows/index.ts (the server refuses versioning behaviors from an
+   * unversioned worker)
+   */
+  workflowsPath?: string;
+  /**
+   * The worker deployment version these workers report (Worker Versioning); unversioned when
+   * absent. Every workflow declares PINNED or AUTO_UPGRADE (workflows/versioned.ts); one that
+   * does not is PINNED, the choice that never moves a run onto code it did not start with.
+   */
+  deployment?: { name: string; buildId: string };
 }
 
 /**
@@ -35,7 +47,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
   const workflowQueue = workflowTaskQueue(options.taskQueuePrefix);
   const activityQueues = role === 'workflows' ? [] : options.queues.map((queue) => taskQueueName(queue, options.taskQueuePrefix));
   const servesWorkflows = role === 'workflows' || (role === 'all' && activityQueues.includes(workflowQueue));
-  const workflowBundle = servesWorkflows ? (options.workflowBundle ?? (await bundleWorkflows())) : undefined;
+  const workflowBundle = servesWorkflows ? (options.workflowBundle ?? (await bundleWorkflows(options.workflowsPath ?? (options.deployment ? VERSIONED_WORKFLOWS_PATH : WORKFLOWS_PATH)))) : undefined;
   const activities = activityQueues.length > 0 ? createActivities(options.deps) : undefined;
   const taskQueues = [...new Set([...activityQueues, ...(servesWorkflows ? [workflowQueue] : [])])];
   return Promise.all(
@@ -51,6 +63,15 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         // throttled to 0.8 x heartbeatTimeout (48 s for a 1 m timeout). Stop within seconds.
         maxHeartbeatThrottleInterval: '5s',
         shutdownGraceTime: options.shutdownGraceMs ?? 0,
+        ...(options.deployment
+          ? {
+              workerDeploymentOptions: {
+                version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
+                useWorkerVersioning: true,
+                defaultVersioningBehavior: 'PINNED',
+              },
+            }
+          : {}),
       }),
     ),
   );

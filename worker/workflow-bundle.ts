@@ -5,6 +5,9 @@ import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } f
 /** Entry point of every workflow the workers register. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** The same workflows with their versioning behaviors declared: what a versioned worker registers. */
+export const VERSIONED_WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/versioned.ts', import.meta.url));
+
 const ACTIVITIES_DIR = fileURLToPath(new URL('../activities/', import.meta.url));
 
 interface ResolveData {

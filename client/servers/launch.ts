@@ -36,6 +36,8 @@ export interface TemporalDevServerOptions {
   namespaces?: string[];
   /** @default 'warn' */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** More dynamic config (`--dynamic-config-value key=value`), e.g. a test's short drainage refresh. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** `temporal server start-dev` with the project's custom search attributes registered at start. */
@@ -49,6 +51,8 @@ export function temporalDevServerCommand(options: TemporalDevServerOptions): Ser
   // Eager activity dispatch: a step's activity goes back to the worker that completed the workflow
   // task in the same response, skipping a task-queue round trip per step.
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // Values are JSON: a duration is a string ("1s"), which must arrive quoted.
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   args.push('--log-format', 'json', '--log-level', options.logLevel ?? 'warn');
   return { command: options.binary, args };
 }

@@ -50,5 +50,8 @@ export function stackWorkerEnv(connection: StackConnection): Record<string, stri
     S3_BUCKET: connection.storage.bucket,
     S3_ACCESS_KEY_ID: connection.storage.accessKeyId,
     S3_SECRET_ACCESS_KEY: connection.storage.secretAccessKey,
+    // A developer's worker runs the code just edited: new runs should go to it, whatever build
+    // was current before (older pinned runs still need their own build: `mlp deploy status`).
+    MLP_DEPLOYMENT_SET_CURRENT: 'always',
   };
 }

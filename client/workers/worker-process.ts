@@ -15,6 +15,8 @@ export interface WorkerProcessOptions {
   logFile?: string;
   /** What the process runs (MLP_WORKER_ROLE in worker/config.ts). @default 'all' */
   role?: 'all' | 'workflows' | 'activities';
+  /** The worker's entry module. @default worker/main.ts (the versioning test starts a second build from a fixture) */
+  entry?: string;
 }
 
 /**
@@ -41,7 +43,7 @@ export function workerThreadpoolSize(env: NodeJS.ProcessEnv = process.env): stri
 export function spawnWorkerProcess(options: WorkerProcessOptions): ChildProcess {
   const fd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   try {
-    return spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    return spawn(process.execPath, ['--import', 'tsx', options.entry ?? WORKER_ENTRY], {
       cwd: PROJECT_ROOT,
       env: {
         MLP_CODE_VERSION: codeVersion(),

@@ -19,7 +19,8 @@ export interface CliResult {
  * Worker *processes* on the test servers, as `mlp worker` starts them (a workflows process and
  * an activities process), and the `mlp` CLI pointed at the same servers and task-queue prefix:
  * what end-to-end suites need to drive a pipeline from the command line. `stop()` ends the
- * workers with SIGTERM and waits for them to exit.
+ * workers with SIGTERM and waits for them to exit. Versioned, as in production: they join the
+ * `ml-pipelines` deployment of the test's own namespace, and the first build becomes current.
  */
 export interface CliWorker {
   worker: WorkerGroup;

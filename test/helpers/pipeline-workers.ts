@@ -7,6 +7,13 @@ import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
 /**
  * In-process workers for `runPipeline` tests and benchmarks: the real workflow bundle on the
  * cpu queue and the given activities on both queues, under a unique task-queue prefix.
+ *
+ * Unversioned (no Worker Deployment), on purpose: these tests swap activities for recording or
+ * gated fakes under one build of the code, so a build ID would name nothing, and a run's routing
+ * would wait on the deployment's current version for no benefit. Worker processes (cli-worker.ts,
+ * spawnWorkerProcess) run versioned as in production, each test in a namespace of its own, and
+ * test/integration/worker-versioning.test.ts checks pinning across builds. A worker process that
+ * shares a prefix with these must set MLP_WORKER_VERSIONING=off (run-step, train-step tests).
  */
 
 export interface PipelineWorkers {

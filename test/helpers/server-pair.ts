@@ -108,7 +108,13 @@ async function startServerPairOnce(options: TestServerOptions): Promise<TestServ
     const launch = async (which: 'temporal' | 's3'): Promise<SpawnedServer> => {
       const server =
         which === 'temporal'
-          ? spawnServer(temporalDevServerCommand({ binary: temporalBinary.path, host: HOST, port: temporalPort, ...(dbFile ? { dbFile } : {}) }), {
+          ? spawnServer(temporalDevServerCommand({
+                binary: temporalBinary.path,
+                host: HOST,
+                port: temporalPort,
+                ...(dbFile ? { dbFile } : {}),
+                ...(options.temporalDynamicConfig ? { dynamicConfig: options.temporalDynamicConfig } : {}),
+              }), {
               name: 'Temporal dev server',
               logFile: logs.temporal,
               cwd: dir,

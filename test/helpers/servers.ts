@@ -54,6 +54,8 @@ export interface TestServerOptions {
   persistTemporal?: boolean;
   /** Servers of this test's own, e.g. to kill or restart one. @default false (a view of the run's shared pair) */
   exclusive?: boolean;
+  /** Dynamic config of the Temporal dev server on top of the project's (client/servers/launch.ts). Implies `exclusive`. */
+  temporalDynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -61,7 +63,7 @@ export interface TestServerOptions {
  * pair on first use (mocha's root hook stops it after the last test).
  */
 export async function startTestServers(options: TestServerOptions = {}): Promise<TestServers> {
-  if (options.exclusive || options.persistTemporal || !sharingTestServers()) return startServerPair(options);
+  if (options.exclusive || options.persistTemporal || options.temporalDynamicConfig || !sharingTestServers()) return startServerPair(options);
   return openSharedView(options);
 }
 

@@ -61,6 +61,9 @@ describe('run step: the user’s own code as a durable, cached, resumable step',
         MLP_RUN_DIR: join(servers.dir, `gpu-run-${gpuWorkers.length}`),
         MLP_RUN_CHECKPOINT_INTERVAL: '200ms',
         MLP_LOG_LEVEL: 'info',
+        // The workflow runs on this test's in-process, unversioned workers; every worker of a task
+        // queue prefix must agree on versioning (docs/production.md), so this one polls unversioned too.
+        MLP_WORKER_VERSIONING: 'off',
         ...workerStorageEnv(servers.storage),
         ...env,
       },

@@ -154,6 +154,9 @@ describe('the train step through runPipeline on the real Temporal dev server and
         MLP_ENGINE: 'wasm',
         MLP_SCRATCH_DIR: join(scratch, name),
         MLP_LOG_LEVEL: 'info',
+        // The workflow runs on this test's in-process, unversioned workers; every worker of a task
+        // queue prefix must agree on versioning (docs/production.md), so this one polls unversioned too.
+        MLP_WORKER_VERSIONING: 'off',
         ...workerStorageEnv(servers.storage),
       },
     });

@@ -108,6 +108,11 @@ describe('code fingerprints of step kinds', () => {
     assert.deepEqual(runtimeImports(source), ['./c.ts', './side-effect.ts', '@tensorflow/tfjs-layers', './entry.mjs']);
   });
 
+  it('does not take the URL of a folder (a project root) for a file the code loads', () => {
+    const source = ["const ROOT = new URL('..', import.meta.url);", "const DIR = new URL('../activities/', import.meta.url);", "const ENTRY = new URL('../workflows/index.ts', import.meta.url);"].join('\n');
+    assert.deepEqual(runtimeImports(source), ['../workflows/index.ts']);
+  });
+
   it('fingerprints every step kind of this project, noop without the training code', async () => {
     const graphs = await fingerprintStepKinds(
       STEP_KINDS.map((kind) => kind.uses),

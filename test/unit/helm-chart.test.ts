@@ -43,7 +43,7 @@ const containerSchema = z.looseObject({
 });
 const deploymentSchema = z.looseObject({
   kind: z.literal('Deployment'),
-  metadata: z.looseObject({ name: z.string() }),
+  metadata: z.looseObject({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }),
   spec: z.looseObject({
     replicas: z.number().optional(),
     template: z.looseObject({
@@ -90,6 +90,8 @@ const scaledObjectSchema = z.strictObject({
             activationTargetQueueSize: z.string().regex(/^\d+$/),
             minConnectTimeout: z.string().regex(/^\d+$/),
             tlsServerName: z.string().optional(),
+            workerDeploymentName: z.string().min(1).optional(),
+            workerDeploymentBuildId: z.string().min(1).optional(),
           }),
           authenticationRef: z.strictObject({ name: z.string() }).optional(),
         }),
@@ -130,6 +132,13 @@ const WORKERS = {
   gpu: { role: 'activities', queue: 'gpu', queueType: 'activity' },
 } as const;
 
+/** The worker a Deployment runs (`workflows`, `cpu`, `gpu`): its name less the release and, with versioning, the build suffix. */
+function workerName(deployment: z.infer<typeof deploymentSchema>): string {
+  const name = deployment.metadata.name.replace(/^mlp-ml-pipelines-workers-/, '');
+  const build = deployment.metadata.labels?.['ml-pipelines/build'];
+  return build === undefined ? name : name.slice(0, -(build.length + 1));
+}
+
 describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
   this.timeout(120_000);
   const rendered = new Map<string, Rendered>();
@@ -153,7 +162,7 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
       const deployments = new Map(
         docs.filter((doc) => doc.kind === 'Deployment').map((doc) => {
           const deployment = deploymentSchema.parse(doc);
-          return [deployment.metadata.name.replace(/^mlp-ml-pipelines-workers-/, ''), deployment] as const;
+          return [workerName(deployment), deployment] as const;
         }),
       );
       const values = z
@@ -306,7 +315,8 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
         assert.ok(parameters.includes(env['TEMPORAL_API_KEY_FILE'] ? 'apiKey' : 'cert'), parameters.join());
       }
     }
-    const gpu = scaledObjects.find((candidate) => candidate.spec.scaleTargetRef.name.endsWith('-gpu'));
+    const gpuDeployment = render.deployments.get('gpu');
+    const gpu = scaledObjects.find((candidate) => candidate.spec.scaleTargetRef.name === gpuDeployment?.metadata.name);
     assert.equal(gpu?.spec.triggers[0]?.metadata.queueTypes, 'activity');
     assert.equal(gpu?.spec.triggers[0]?.metadata.targetQueueSize, '1', 'one GPU pod per waiting activity');
   });
@@ -323,6 +333,63 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
       assert.ok(scaled.spec.cooldownPeriod >= grace, `${scaled.metadata.name}: cooldown ${scaled.spec.cooldownPeriod}s < drain ${grace}s`);
       assert.deepEqual(scaleDown.policies.map((policy) => [policy.type, policy.value]), [['Pods', 1]]);
     }
+  });
+
+  each('joins every worker to the worker deployment as the build of its image, and scales each build on its own backlog', (render) => {
+    for (const [name, deployment] of render.deployments) {
+      const env = workerEnvSchema.parse(workerEnv(deployment));
+      const tag = deployment.spec.template.spec.containers[0]?.image.split(':').pop();
+      assert.equal(env.MLP_WORKER_VERSIONING, 'on', name);
+      assert.equal(env.MLP_DEPLOYMENT_NAME, 'ml-pipelines', name);
+      assert.equal(env.MLP_BUILD_ID, tag, `${name}: the build is the image's tag`);
+      assert.equal(env.MLP_CODE_VERSION, env.MLP_BUILD_ID, `${name}: the build is the code version the lineage records`);
+      assert.equal(env.MLP_DEPLOYMENT_SET_CURRENT, 'if-none', name);
+    }
+    for (const doc of render.docs.filter((candidate) => candidate.kind === 'ScaledObject')) {
+      const scaled = scaledObjectSchema.parse(doc);
+      const deployment = [...render.deployments.values()].find((candidate) => candidate.metadata.name === scaled.spec.scaleTargetRef.name);
+      assert.ok(deployment);
+      const env = workerEnvSchema.parse(workerEnv(deployment));
+      assert.deepEqual(
+        [scaled.spec.triggers[0]?.metadata.workerDeploymentName, scaled.spec.triggers[0]?.metadata.workerDeploymentBuildId],
+        [env.MLP_DEPLOYMENT_NAME, env.MLP_BUILD_ID],
+        `${scaled.metadata.name} counts the backlog of its own build`,
+      );
+    }
+  });
+
+  /** Deployments of a render of the self-hosted-keda profile with extra `--set`s, by name. */
+  function renderDeployments(...sets: string[]): Map<string, z.infer<typeof deploymentSchema>> {
+    if (!helm) throw new Error(missingTool('helm'));
+    const args = ['template', 'mlp', chart, '--kube-version', KUBE_VERSION, '-f', join(profilesDir, 'self-hosted-keda.yaml'), ...sets.flatMap((set) => ['--set', set])];
+    const docs = parseAllDocuments(execFileSync(helm, args, { encoding: 'utf8' })).map((doc) => doc.toJS() as { kind?: string });
+    return new Map(docs.filter((doc) => doc.kind === 'Deployment').map((doc) => deploymentSchema.parse(doc)).map((deployment) => [deployment.metadata.name, deployment]));
+  }
+
+  it('upgrades by adding the new build next to the previous one: the previous build\'s Deployments are left exactly as they ran', function () {
+    if (!helm) this.skip();
+    const before = renderDeployments('image.tag=1.0.0');
+    const during = renderDeployments('image.tag=1.1.0', 'versioning.previous.tag=1.0.0');
+    const after = renderDeployments('image.tag=1.1.0');
+    assert.equal(during.size, 2 * before.size, 'both builds run while the old one drains');
+    for (const [name, deployment] of before) assert.deepEqual(during.get(name), deployment, `${name} is untouched by the upgrade (no pod restarts)`);
+    for (const [name, deployment] of after) assert.deepEqual(during.get(name), deployment, `${name} is untouched when the drained build is removed`);
+    const builds = [...during.values()].map((deployment) => workerEnvSchema.parse(workerEnv(deployment)).MLP_BUILD_ID);
+    assert.deepEqual([...new Set(builds)].sort(), ['1.0.0', '1.1.0']);
+    const same = runHelm(['template', 'mlp', chart, '--kube-version', KUBE_VERSION, '-f', join(profilesDir, 'self-hosted.yaml'), '--set', 'versioning.previous.tag=0.1.0']);
+    assert.notEqual(same.status, 0);
+    assert.match(same.output, /versioning\.previous names the same build as this release/);
+  });
+
+  it('keeps names and polls unversioned with versioning off, and keeps Deployment names within 63 characters for long build IDs', function () {
+    if (!helm) this.skip();
+    const off = renderDeployments('versioning.enabled=false');
+    assert.deepEqual([...off.keys()].sort(), ['mlp-ml-pipelines-workers-cpu', 'mlp-ml-pipelines-workers-gpu', 'mlp-ml-pipelines-workers-workflows']);
+    for (const deployment of off.values()) assert.equal(workerEnvSchema.parse(workerEnv(deployment)).MLP_WORKER_VERSIONING, 'off');
+    const commit = 'a2341eae0164d709b1ed3b66cf3d0715f292d673';
+    const long = renderDeployments(`image.tag=${commit}`, 'versioning.previous.tag=b2341eae0164d709b1ed3b66cf3d0715f292d673');
+    assert.equal(long.size, 6);
+    for (const name of long.keys()) assert.ok(name.length <= 63, `${name} is ${name.length} characters`);
   });
 
   it('refuses the latest tag and a missing S3 credentials Secret, naming the value to set', function () {

@@ -30,6 +30,29 @@ describe('worker configuration', () => {
     }
   });
 
+  it('joins the ml-pipelines worker deployment by default, making its build current only when none is', () => {
+    const config = parseWorkerConfig(credentials);
+    assert.deepEqual(config.deployment, { name: 'ml-pipelines', setCurrent: 'if-none' });
+  });
+
+  it('reads the deployment name, build ID and set-current policy, and turns versioning off on request', () => {
+    const config = parseWorkerConfig({ ...credentials, MLP_DEPLOYMENT_NAME: 'gpu-team', MLP_BUILD_ID: 'v1.2.3', MLP_DEPLOYMENT_SET_CURRENT: 'never' });
+    assert.deepEqual(config.deployment, { name: 'gpu-team', buildId: 'v1.2.3', setCurrent: 'never' });
+    assert.equal(parseWorkerConfig({ ...credentials, MLP_WORKER_VERSIONING: 'off' }).deployment, undefined);
+  });
+
+  it("reports the version Temporal's Worker Controller injects when the MLP_ names are not set", () => {
+    const injected = { TEMPORAL_DEPLOYMENT_NAME: 'ml-prod', TEMPORAL_WORKER_BUILD_ID: '9f3c2e1' };
+    assert.deepEqual(parseWorkerConfig({ ...credentials, ...injected, MLP_DEPLOYMENT_SET_CURRENT: 'never' }).deployment, { name: 'ml-prod', buildId: '9f3c2e1', setCurrent: 'never' });
+    assert.deepEqual(parseWorkerConfig({ ...credentials, ...injected, MLP_DEPLOYMENT_NAME: 'mine', MLP_BUILD_ID: 'b1' }).deployment, { name: 'mine', buildId: 'b1', setCurrent: 'if-none' });
+  });
+
+  it('refuses a build ID or deployment name the server cannot take, naming the variable', () => {
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_BUILD_ID: 'a:b' }), (error: Error) => error instanceof ConfigError && /MLP_BUILD_ID: .*no ":"/.test(error.message));
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_DEPLOYMENT_NAME: 'ml.pipelines' }), /MLP_DEPLOYMENT_NAME: expected letters, digits, - and _/);
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLP_WORKER_VERSIONING: 'yes' }), /MLP_WORKER_VERSIONING: expected on or off/);
+  });
+
   it('runs workflows and activities in one process with a 30 s shutdown grace period unless told otherwise', () => {
     const config = parseWorkerConfig(credentials);
     assert.equal(config.role, 'all');

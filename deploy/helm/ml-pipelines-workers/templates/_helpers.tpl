@@ -52,6 +52,43 @@ gpu: { role: activities, queue: gpu, queueType: activity }
 {{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 
+{{/*
+The builds this release runs: this image, and with versioning the previous one while it drains.
+Each: tag, codeVersion (MLP_CODE_VERSION and the build ID) and suffix (of its Deployment names
+and the `ml-pipelines/build` label; empty without versioning, so names stay as they were).
+*/}}
+{{- define "mlp.builds" -}}
+{{- $tag := toString .Values.image.tag -}}
+{{- $builds := list (dict "tag" $tag "codeVersion" (default $tag .Values.codeVersion)) -}}
+{{- $previous := .Values.versioning.previous -}}
+{{- if and .Values.versioning.enabled $previous.tag -}}
+{{- $previousTag := toString $previous.tag -}}
+{{- $builds = append $builds (dict "tag" $previousTag "codeVersion" (default $previousTag $previous.codeVersion)) -}}
+{{- end -}}
+{{- $out := list -}}
+{{- range $build := $builds -}}
+{{- $suffix := "" -}}
+{{- if $.Values.versioning.enabled -}}
+{{- $slug := $build.codeVersion | lower | replace "." "-" | replace "_" "-" -}}
+{{- /* Names stay within 63 characters: a long build ID keeps its start and a hash of the whole. */ -}}
+{{- if gt (len $slug) 20 -}}
+{{- $slug = printf "%s-%s" (trunc 11 $slug | trimSuffix "-") (sha256sum $build.codeVersion | trunc 8) -}}
+{{- end -}}
+{{- $suffix = printf "-%s" $slug -}}
+{{- end -}}
+{{- $out = append $out (merge (dict "suffix" $suffix) $build) -}}
+{{- end -}}
+{{- if and (gt (len $out) 1) (eq (index $out 0).suffix (index $out 1).suffix) -}}
+{{- fail "versioning.previous names the same build as this release: set it to the build being replaced, or remove it" -}}
+{{- end -}}
+{{- toYaml (dict "builds" $out) -}}
+{{- end -}}
+
+{{/* An image of this repository at a tag (the previous build's). */}}
+{{- define "mlp.imageAt" -}}
+{{- printf "%s:%s" .root.Values.image.repository .tag -}}
+{{- end -}}
+
 {{- define "mlp.useTls" -}}
 {{- $t := .Values.temporal -}}
 {{- if or $t.tls.enabled $t.tls.clientCertSecret $t.tls.caSecret $t.apiKeySecret.name -}}true{{- end -}}
@@ -97,8 +134,6 @@ gpu: { role: activities, queue: gpu, queueType: activity }
   value: /var/run/secrets/mlp/s3/{{ .Values.s3.credentialsSecret.accessKeyIdKey }}
 - name: S3_SECRET_ACCESS_KEY_FILE
   value: /var/run/secrets/mlp/s3/{{ .Values.s3.credentialsSecret.secretAccessKeyKey }}
-- name: MLP_CODE_VERSION
-  value: {{ default (toString .Values.image.tag) .Values.codeVersion | quote }}
 - name: MLP_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 - name: MLP_SCRATCH_DIR
