@@ -12,7 +12,9 @@ import { trainingCurvesPng } from './plots/training-curves.ts';
 import { renderReport, type ExampleUnit } from './report.ts';
 import { scoreBinary } from './scoring.ts';
 import { sweepPlot, sweepReportSection } from './sweep-report.ts';
-import { resolveThreshold, type SplitScores } from './threshold.ts';
+import { resolveThreshold } from './guarded-threshold.ts';
+import { DEFAULT_SHIFT_MARGIN, priorShift, type PriorShift } from './prior-shift.ts';
+import type { GuardDecision, SplitScores } from './threshold.ts';
 
 /**
  * What every evaluation does once it has scores, whoever produced them (a model run here, or a
@@ -147,6 +149,41 @@ function splitScoresOf(scored: ScoredSplit): SplitScores {
   return { split: scored.split, labels: scored.examples.map((e) => (e.positive ? 1 : 0)), scores: scored.examples.map((e) => e.score) };
 }
 
+/** The guard's decision as the step outputs it (metrics.json has every field). */
+function decisionOutput(guard: GuardDecision): NonNullable<EvaluateOutput['thresholdDecision']> {
+  const { criterion, defaultThreshold, challengerThreshold, winRate, required, resamples, defaultInterval, challengerInterval, moved } = guard;
+  return { criterion, defaultThreshold, challengerThreshold, winRate, required, resamples, defaultInterval, challengerInterval, moved };
+}
+
+/**
+ * The test split's positive-class share estimated from its scores by EM, against validation's.
+ * EM needs posteriors calibrated to a known prior: Platt fitted on validation gives probabilities
+ * calibrated to the validation prevalence whatever class weights training used, so those, with
+ * that prevalence as the prior. Without calibration in the step (calibration: none) Platt is
+ * still fitted for the estimate alone; where it cannot be (a model ranking validation backwards)
+ * the model's own probabilities stand in, and the report says so.
+ */
+function testPriorShift(validation: SplitScores, test: SplitScores, calibration: AppliedCalibration, input: Pick<EvaluateInput, 'shiftMargin' | 'positiveClass'>): PriorShift | undefined {
+  const share = (labels: readonly number[]) => labels.reduce((sum, l) => sum + l, 0) / labels.length;
+  const validationPrevalence = share(validation.labels);
+  if (!(validationPrevalence > 0 && validationPrevalence < 1) || test.labels.length === 0) return undefined;
+  let forEm: AppliedCalibration = calibration;
+  if (forEm.method !== 'platt') {
+    try {
+      forEm = fitCalibration(validation);
+    } catch {
+      forEm = { method: 'none' };
+    }
+  }
+  const posteriors = test.scores.map((p) => calibrate(forEm, p));
+  return priorShift(posteriors, validationPrevalence, {
+    margin: input.shiftMargin ?? DEFAULT_SHIFT_MARGIN,
+    actual: share(test.labels),
+    positiveClass: input.positiveClass,
+    posteriors: forEm.method === 'platt' ? 'calibrated' : 'raw',
+  });
+}
+
 /**
  * Scores the test split with the calibration fitted and the threshold fixed or chosen on
  * validation before the test split is scored at all, and writes predictions.json, metrics.json,
@@ -170,16 +207,20 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
   }
   const calibration: AppliedCalibration =
     calibrationSetting === 'platt' && validationScores ? fitCalibration(validationScores) : typeof calibrationSetting === 'object' ? calibrationSetting : { method: 'none' };
-  const scale = calibration.method === 'platt' ? 'calibrated' : 'raw';
-  const decide = (score: number) => calibrate(calibration, score);
+  const calibrated = calibration.method === 'platt';
+  // A fixed number is a cut-off on the calibrated probability when calibration is applied (as
+  // before issue 27); auto and criteria say their own scale (the model's own unless asked).
   const threshold = await resolveThreshold(
     input.threshold,
     async () => {
       if (!validationScores) throw new EvaluationError(`Choose threshold failed: a threshold chosen on validation needs ${source.validationField}`);
-      return { ...validationScores, scores: validationScores.scores.map(decide) };
+      return validationScores;
     },
-    scale,
+    { fixedScale: calibrated ? 'calibrated' : 'raw', calibrate: calibrated ? (p) => calibrate(calibration, p) : undefined },
   );
+  const scale = threshold.scale ?? 'raw';
+  const decide = (score: number) => (scale === 'calibrated' ? calibrate(calibration, score) : score);
+  const calibratedProbability = (score: number) => calibrate(calibration, score);
 
   const test = await source.test();
   const testScores = splitScoresOf(test);
@@ -189,24 +230,28 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
 
   // Calibration of the model's own probabilities and, when calibrated, of the calibrated ones.
   const summaries = {
-    test: { raw: calibrationSummary(testScores.labels, testScores.scores), ...(scale === 'calibrated' ? { calibrated: calibrationSummary(testScores.labels, testDecision) } : {}) },
+    test: {
+      raw: calibrationSummary(testScores.labels, testScores.scores),
+      ...(calibrated ? { calibrated: calibrationSummary(testScores.labels, testScores.scores.map(calibratedProbability)) } : {}),
+    },
     ...(validationScores
       ? {
           validation: {
             raw: calibrationSummary(validationScores.labels, validationScores.scores),
-            ...(scale === 'calibrated' ? { calibrated: calibrationSummary(validationScores.labels, validationScores.scores.map(decide)) } : {}),
+            ...(calibrated ? { calibrated: calibrationSummary(validationScores.labels, validationScores.scores.map(calibratedProbability)) } : {}),
           },
         }
       : {}),
   };
+  const shift = validationScores ? testPriorShift(validationScores, testScores, calibration, input) : undefined;
   const decisionSummary = (split: { raw: CalibrationSummary; calibrated?: CalibrationSummary }) => split.calibrated ?? split.raw;
 
   const predictedClass = (score: number) => classes[decide(score) >= threshold.value ? positiveIndex : 1 - positiveIndex] ?? '';
-  const how = threshold.method === 'fixed' ? 'fixed' : `${threshold.method} on validation`;
+  const how = threshold.method === 'fixed' ? 'fixed' : threshold.method === 'default' ? 'auto: default kept' : `${threshold.method} on validation`;
   const subtitle = `threshold ${threshold.value.toFixed(3)}${scale === 'calibrated' ? ' (calibrated)' : ''} (${how}), ${scorecard.size} test ${source.unit.many}`;
   const reliabilitySeries = [
-    ...(summaries.validation ? [{ label: `validation${scale === 'calibrated' ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
-    { label: `test${scale === 'calibrated' ? ', calibrated' : ''}`, summary: decisionSummary(summaries.test) },
+    ...(summaries.validation ? [{ label: `validation${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
+    { label: `test${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.test) },
     ...(summaries.test.calibrated ? [{ label: 'test, model output', summary: summaries.test.raw }] : []),
   ];
   const pngs = new Map<string, Promise<Buffer>>([
@@ -232,7 +277,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     ...example.identity,
     class: example.class,
     probability: example.score,
-    ...(scale === 'calibrated' ? { calibratedProbability: decide(example.score) } : {}),
+    ...(calibrated ? { calibratedProbability: calibratedProbability(example.score) } : {}),
     predicted: predictedClass(example.score),
   });
   await store.putJson(keys.predictions, {
@@ -270,6 +315,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
       threshold,
       calibration,
       calibrationSummaries: summaries,
+      ...(shift ? { priorShift: shift } : {}),
       scorecard,
       plots: relativePlots,
     }) + sweepSection,
@@ -288,6 +334,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
       binning: `${summaries.test.raw.bins} equal-width bins over [0, 1] of P(${input.positiveClass}); ECE = sum over bins of count/N * |fraction positive - mean predicted|`,
       splits: summaries,
     },
+    ...(shift ? { priorShift: shift } : {}),
     testSize: scorecard.size,
     headline: scorecard.headline,
     classificationReport: scorecard.report,
@@ -301,9 +348,11 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     threshold: threshold.value,
     thresholdMethod: threshold.method,
     thresholdScale: scale,
-    ...(threshold.method === 'fixed' ? {} : { thresholdInterval: threshold.interval }),
+    ...(threshold.method === 'fixed' || threshold.method === 'default' ? {} : { thresholdInterval: threshold.interval }),
+    ...(threshold.method !== 'fixed' && threshold.guard ? { thresholdDecision: decisionOutput(threshold.guard) } : {}),
     calibration,
     calibrationMetrics,
+    ...(shift ? { estimatedPrevalence: shift.estimated, validationPrevalence: shift.validation, ...(shift.warning ? { shiftWarning: shift.warning } : {}) } : {}),
     testSize: scorecard.size,
     metricsKey: keys.metrics,
     predictions: keys.predictions,
