@@ -94,7 +94,7 @@ export function priorShift(
       ? {
           warning:
             `class prior shift: the scored split looks ${pct(prevalence)} ${options.positiveClass} (estimated from the scores), validation is ${pct(validationPrevalence)} ` +
-            `(more than ${pct(options.margin)} apart); thresholds and calibrated probabilities fitted on validation may not carry over`,
+            `(more than ${(100 * options.margin).toFixed(1)} percentage points apart); thresholds and calibrated probabilities fitted on validation may not carry over`,
         }
       : {}),
   };
