@@ -20,7 +20,8 @@
  * --shift P1,P2 (with a test split; default 0.4,0.9): prior-shifted tests drawn from it, seeded,
  * at each positive share (all of the scarcer class kept, the other subsampled), scored under
  * the old auto (Youden, calibrated, before issue 27), the new guarded auto, 0.5 and the best
- * threshold in hindsight, with the test share estimated from the scores (EM) against the truth.
+ * threshold in hindsight, with the test share estimated from the scores (EM) against the truth
+ * (and, for reference, the accuracy of the calibrated posteriors re-weighted to that estimate).
  */
 import { availableParallelism } from 'node:os';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -285,11 +286,16 @@ async function main(): Promise<void> {
     const best = hindsightAccuracy(labels, raw);
     const truth = labels.filter((l) => l === 1).length / labels.length;
     const estimate = estimatePrevalence(calibrated, valPrevalence);
+    // For reference, not a rule the step applies: Saerens et al.'s own use of the estimate, the
+    // calibrated posterior re-weighted to the estimated test prior, positive when ≥ 0.5, i.e. a
+    // cut at odds (π_val / (1 − π_val)) · ((1 − π̂) / π̂) on the calibrated probability.
+    const odds = (valPrevalence / (1 - valPrevalence)) * ((1 - estimate.prevalence) / Math.max(estimate.prevalence, 1e-12));
+    const priorAdjusted = acc(calibrated, odds / (1 + odds));
     return {
       prevalence,
       images: labels.length,
       positives: labels.filter((l) => l === 1).length,
-      accuracy: { oldAuto, newAuto, half, hindsight: round(best.accuracy), hindsightThreshold: round(best.threshold) },
+      accuracy: { oldAuto, newAuto, half, hindsight: round(best.accuracy), hindsightThreshold: round(best.threshold), priorAdjustedByEstimate: priorAdjusted },
       estimatedPrevalence: round(estimate.prevalence),
       truePrevalence: round(truth),
       emIterations: estimate.iterations,
