@@ -19,9 +19,10 @@
  * --test-dir is given): a held-out check on this machine's data alone.
  * --shift P1,P2 (with a test split; default 0.4,0.9): prior-shifted tests drawn from it, seeded,
  * at each positive share (all of the scarcer class kept, the other subsampled), scored under
- * the old auto (Youden, calibrated, before issue 27), the new guarded auto, 0.5 and the best
- * threshold in hindsight, with the test share estimated from the scores (EM) against the truth
- * (and, for reference, the accuracy of the calibrated posteriors re-weighted to that estimate).
+ * the old auto (Youden, calibrated, before issue 27), the new auto as the evaluate step applies
+ * it (guarded, re-targeted to the EM estimate of the test prior when the shift warning fires),
+ * the guarded rule alone, 0.5 and the best threshold in hindsight, with the test share
+ * estimated from the scores (EM) against the truth.
  */
 import { availableParallelism } from 'node:os';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -37,8 +38,8 @@ import { selectEngine } from '../activities/engine/engine.ts';
 import { calibrate, fitCalibration } from '../activities/evaluation/write-evaluation.ts';
 import { calibrationSummary, invertPlatt } from '../activities/evaluation/calibration.ts';
 import { accuracy, predictAtThreshold, rocAuc, sensitivitySpecificity } from '../activities/evaluation/metrics.ts';
-import { guardedAutoThreshold } from '../activities/evaluation/guarded-threshold.ts';
-import { estimatePrevalence } from '../activities/evaluation/prior-shift.ts';
+import { autoForTestPrior, guardedAutoThreshold } from '../activities/evaluation/guarded-threshold.ts';
+import { DEFAULT_SHIFT_MARGIN, priorShift } from '../activities/evaluation/prior-shift.ts';
 import { resolveClassWeights } from '../activities/training/class-weights.ts';
 import { AUTO_RULE, chooseThreshold, youdenThreshold } from '../activities/evaluation/threshold.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
@@ -242,6 +243,13 @@ async function main(): Promise<void> {
   const guarded = guardedAutoThreshold({ split: 'val', labels: valLabels, scores: valRaw });
   const valPrevalence = valLabels.filter((l) => l === 1).length / valLabels.length;
   const round = (x: number) => Number(x.toFixed(6));
+  // What the evaluate step's auto does once it has a test split's scores (never its labels): the
+  // guarded choice, or the cut re-targeted to the EM estimate of the test prior when that moved
+  // more than the default shiftMargin from validation's.
+  const stepAuto = (calibrated: number[]) => {
+    const shift = priorShift(calibrated, valPrevalence, { margin: DEFAULT_SHIFT_MARGIN, positiveClass: 'PNEUMONIA', posteriors: 'calibrated' });
+    return { shift, threshold: autoForTestPrior(guarded, shift, calibration) };
+  };
   const scored = (labels: number[], raw: number[], calibrated: number[]) => {
     const at = (scores: number[], threshold: number) => {
       const predicted = predictAtThreshold(scores, threshold);
@@ -255,7 +263,8 @@ async function main(): Promise<void> {
       positives: labels.filter((l) => l === 1).length,
       auc: round(rocAuc(labels, raw)),
       auto: at(calibrated, choice.value),
-      newAuto: at(raw, guarded.value),
+      guardedAuto: at(raw, guarded.value),
+      newAuto: ((auto) => ({ ...at(raw, auto.value), method: auto.method }))(stepAuto(calibrated).threshold),
       argmaxYouden: at(raw, argmax.value),
       rawHalf: at(raw, 0.5),
       ece: { raw: round(rawSummary.ece), calibrated: round(calibratedSummary.ece), bins: rawSummary.bins },
@@ -281,27 +290,27 @@ async function main(): Promise<void> {
     const calibrated = raw.map((p) => calibrate(calibration, p));
     const acc = (scores: number[], threshold: number) => round(accuracy(labels, predictAtThreshold(scores, threshold)));
     const oldAuto = acc(calibrated, choice.value);
-    const newAuto = acc(raw, guarded.value);
+    const guardedOnly = acc(raw, guarded.value);
+    const { shift, threshold: auto } = stepAuto(calibrated);
+    const newAuto = acc(raw, auto.value);
     const half = acc(raw, 0.5);
     const best = hindsightAccuracy(labels, raw);
     const truth = labels.filter((l) => l === 1).length / labels.length;
-    const estimate = estimatePrevalence(calibrated, valPrevalence);
-    // For reference, not a rule the step applies: Saerens et al.'s own use of the estimate, the
-    // calibrated posterior re-weighted to the estimated test prior, positive when ≥ 0.5, i.e. a
-    // cut at odds (π_val / (1 − π_val)) · ((1 − π̂) / π̂) on the calibrated probability.
-    const odds = (valPrevalence / (1 - valPrevalence)) * ((1 - estimate.prevalence) / Math.max(estimate.prevalence, 1e-12));
-    const priorAdjusted = acc(calibrated, odds / (1 + odds));
     return {
       prevalence,
       images: labels.length,
       positives: labels.filter((l) => l === 1).length,
-      accuracy: { oldAuto, newAuto, half, hindsight: round(best.accuracy), hindsightThreshold: round(best.threshold), priorAdjustedByEstimate: priorAdjusted },
-      estimatedPrevalence: round(estimate.prevalence),
+      accuracy: { oldAuto, newAuto, guardedOnly, half, hindsight: round(best.accuracy), hindsightThreshold: round(best.threshold) },
+      newAutoMethod: auto.method,
+      newAutoThreshold: round(auto.value),
+      ...(auto.method === 'prior-adjusted' ? { newAutoCalibratedThreshold: round(auto.prior.calibratedThreshold) } : {}),
+      shiftWarning: shift.warning !== undefined,
+      estimatedPrevalence: round(shift.estimated),
       truePrevalence: round(truth),
-      emIterations: estimate.iterations,
+      emIterations: shift.iterations,
       // Issue 27's acceptance: new auto within 0.01 of the better of 0.5 and old auto; estimate within 0.05.
       newAutoWithin001: newAuto >= Math.max(oldAuto, half) - 0.01,
-      estimateWithin005: Math.abs(estimate.prevalence - truth) <= 0.05,
+      estimateWithin005: Math.abs(shift.estimated - truth) <= 0.05,
     };
   });
   const predictSeconds = (performance.now() - predictStarted) / 1000;
@@ -338,7 +347,7 @@ async function main(): Promise<void> {
             rule: "new auto (issue 27): 0.5 on the model's own probability unless Youden's best raw threshold beats it in >= 95 % of 1,000 bootstrap resamples of validation",
             value: round(guarded.value),
             method: guarded.method,
-            ...(guarded.method !== 'fixed' && guarded.guard
+            ...(guarded.guard
               ? {
                   challenger: round(guarded.guard.challengerThreshold),
                   winRate: round(guarded.guard.winRate),

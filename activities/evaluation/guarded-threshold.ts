@@ -1,7 +1,9 @@
 import { EvaluationError } from '../../common/errors.ts';
 import { createRandom } from '../../common/prng.ts';
 import type { ThresholdSetting } from '../../common/step-kinds/evaluate.ts';
-import { AUTO_RULE, chooseThreshold, criterionValue, type GuardCriterion, type GuardDecision, type SplitScores, type ThresholdChoice, type ThresholdInterval } from './threshold.ts';
+import { invertPlatt, type PlattParameters } from './calibration.ts';
+import { priorAdjustedCut } from './prior-shift.ts';
+import { AUTO_RULE, chooseThreshold, criterionValue, type GuardCriterion, type GuardDecision, type GuardedChoice, type SplitScores, type ThresholdChoice, type ThresholdInterval } from './threshold.ts';
 
 /**
  * `threshold: auto` (issue 27): 0.5 on the model's own probability unless the criterion's best
@@ -127,7 +129,7 @@ function scoreAt(validation: SplitScores, criterion: GuardCriterion, threshold: 
  * `chooseThreshold`) when it wins at least 95 % of the bootstrap resamples. Either way the
  * choice carries the guard's numbers for the report.
  */
-export function guardedAutoThreshold(validation: SplitScores, options: { resamples?: number; seed?: string } = {}): ThresholdChoice {
+export function guardedAutoThreshold(validation: SplitScores, options: { resamples?: number; seed?: string } = {}): GuardedChoice {
   const criterion = AUTO_RULE.criterion === 'sensitivity' ? 'youden' : AUTO_RULE.criterion;
   const challenger = chooseThreshold(validation, AUTO_RULE, 'raw');
   const comparison = bootstrapComparison(validation, criterion, AUTO_DEFAULT_THRESHOLD, challenger.value, options);
@@ -149,6 +151,55 @@ export function guardedAutoThreshold(validation: SplitScores, options: { resampl
     moved,
   };
   return moved ? { ...challenger, guard } : { value: AUTO_DEFAULT_THRESHOLD, method: 'default', scale: 'raw', guard };
+}
+
+/**
+ * `auto` when the test split's class prior has moved (issue 27): the guarded rule's threshold
+ * was right for the validation prior, and no cut fixed on validation is good at both a scarce
+ * and a common positive class. Saerens et al. (2002) go on from the EM estimate to the Bayes
+ * decision for the new prior: re-weight each calibrated posterior from the validation prior to
+ * the estimate and predict positive when it is ≥ 0.5. That is one cut on the calibrated
+ * probability (prior-shift.ts `priorAdjustedCut`); mapped back through Platt (monotone, a > 0)
+ * it is a cut on the model's own probability, the scale `auto` always reports and the registry
+ * records, so a consumer applies either decision the same way. The guarded choice stays in the
+ * decision (`guard`, `prior.guardedThreshold`) for the report.
+ */
+export function priorAdjustedAuto(
+  guard: GuardDecision,
+  priors: { validation: number; estimated: number },
+  calibration: PlattParameters,
+): Extract<ThresholdChoice, { method: 'prior-adjusted' }> {
+  const calibratedThreshold = priorAdjustedCut(priors.validation, priors.estimated);
+  return {
+    value: invertPlatt(calibration, calibratedThreshold),
+    method: 'prior-adjusted',
+    scale: 'raw',
+    guard,
+    prior: {
+      validationPrevalence: priors.validation,
+      estimatedPrevalence: priors.estimated,
+      calibratedThreshold,
+      calibration: { a: calibration.a, b: calibration.b },
+      guardedThreshold: guard.moved ? guard.challengerThreshold : guard.defaultThreshold,
+      guardedMethod: guard.moved ? guard.criterion : 'default',
+    },
+  };
+}
+
+/**
+ * `auto`'s decision once the test split's scores are in: the prior-adjusted cut when the prior
+ * shift warning fired on calibrated posteriors (the estimate is only meaningful for those), else
+ * the guarded choice unchanged; any other threshold (fixed, a criterion) is returned as it is.
+ * Takes the shift estimate, which reads the test scores but never the test labels.
+ */
+export function autoForTestPrior(
+  chosen: ThresholdChoice,
+  shift: { validation: number; estimated: number; warning?: string; posteriors: 'calibrated' | 'raw' } | undefined,
+  calibration: PlattParameters | undefined,
+): ThresholdChoice {
+  if (chosen.method === 'fixed' || chosen.method === 'prior-adjusted' || !chosen.guard) return chosen;
+  if (!shift?.warning || shift.posteriors !== 'calibrated' || !calibration || !(shift.estimated > 0 && shift.estimated < 1)) return chosen;
+  return priorAdjustedAuto(chosen.guard, shift, calibration);
 }
 
 /**

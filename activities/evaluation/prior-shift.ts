@@ -99,3 +99,17 @@ export function priorShift(
       : {}),
   };
 }
+
+/**
+ * The Bayes decision for a new prior, as a cut on the old posterior: a posterior p calibrated to
+ * prior π_v, re-weighted to prior π̂ (p' = (π̂/π_v)·p / ((π̂/π_v)·p + ((1 − π̂)/(1 − π_v))·(1 − p)),
+ * Saerens et al. 2002, eq. 2.4), is ≥ 0.5 exactly when p/(1 − p) ≥ (π_v/(1 − π_v))·((1 − π̂)/π̂).
+ * Returns the p at equality: predicting positive when p ≥ it is the same as p' ≥ 0.5.
+ */
+export function priorAdjustedCut(fromPrior: number, toPrior: number): number {
+  for (const [what, prior] of [['fromPrior', fromPrior], ['toPrior', toPrior]] as const) {
+    if (!(prior > 0 && prior < 1)) throw new RangeError(`Prior adjustment needs ${what} strictly between 0 and 1, got ${prior}`);
+  }
+  const odds = (fromPrior / (1 - fromPrior)) * ((1 - toPrior) / toPrior);
+  return odds / (1 + odds);
+}

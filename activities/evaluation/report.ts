@@ -1,8 +1,8 @@
 import type { EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
-import { invertPlatt, type CalibrationSummary } from './calibration.ts';
+import { applyPlatt, invertPlatt, type CalibrationSummary } from './calibration.ts';
 import type { Scorecard } from './scoring.ts';
 import type { PriorShift } from './prior-shift.ts';
-import type { GuardDecision, ThresholdChoice } from './threshold.ts';
+import type { GuardDecision, PriorAdjustment, ThresholdChoice } from './threshold.ts';
 
 /** Calibration summaries of the model's own probabilities and, when calibrated, the calibrated ones. */
 export interface SplitCalibration {
@@ -40,7 +40,7 @@ export interface ExampleUnit {
 
 const f = (value: number): string => value.toFixed(4);
 
-const CRITERION_NAMES: Record<Exclude<ThresholdChoice['method'], 'fixed' | 'default'>, string> = {
+const CRITERION_NAMES: Record<Exclude<ThresholdChoice['method'], 'fixed' | 'default' | 'prior-adjusted'>, string> = {
   youden: "Youden's J",
   f1: 'F1',
   'balanced-accuracy': 'balanced accuracy',
@@ -51,6 +51,12 @@ export function describeThreshold(threshold: ThresholdChoice, unit = 'images'): 
   const scale = threshold.scale === 'calibrated' ? 'calibrated ' : '';
   if (threshold.method === 'fixed') return `${f(threshold.value)} on the ${scale}probability, fixed in the pipeline`;
   if (threshold.method === 'default') return `${f(threshold.value)} on the model's own probability, auto's default, kept after the bootstrap check below`;
+  if (threshold.method === 'prior-adjusted') {
+    return (
+      `${f(threshold.value)} on the model's own probability (${f(threshold.prior.calibratedThreshold)} on the calibrated probability), ` +
+      `auto re-targeted to the test split's estimated prior ${f(threshold.prior.estimatedPrevalence)} from its scores alone (no labels), see below`
+    );
+  }
   const floor = threshold.minSensitivity === undefined ? '' : ` with sensitivity ≥ ${f(threshold.minSensitivity)}`;
   return (
     `${f(threshold.value)} on the ${scale}probability, chosen on the validation split (${threshold.validationSize} ${unit}) by ${CRITERION_NAMES[threshold.method]}${floor}: ` +
@@ -62,8 +68,11 @@ export function describeThreshold(threshold: ThresholdChoice, unit = 'images'): 
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 
-/** How `auto` decided: the guard's bootstrap, both thresholds and the criterion's 95 % intervals. */
-export function guardLines(guard: GuardDecision, unit: string): string[] {
+/**
+ * How `auto` decided: the guard's bootstrap, both thresholds and the criterion's 95 % intervals;
+ * when the threshold was then re-targeted to the test prior, what the guarded rule alone chose.
+ */
+export function guardLines(guard: GuardDecision, unit: string, retargeted = false): string[] {
   const name = CRITERION_NAMES[guard.criterion];
   const interval = (i: { low: number; high: number }) => `[${f(i.low)}, ${f(i.high)}]`;
   return [
@@ -78,7 +87,33 @@ export function guardLines(guard: GuardDecision, unit: string): string[] {
     `| ${name}'s best ${f(guard.challengerThreshold)} | ${f(guard.challengerScore)} | ${interval(guard.challengerInterval)} |`,
     '',
     `Win rate of ${name}'s best over the default: **${pct(guard.winRate)}** (${guard.wins} of ${guard.resamples}${guard.skipped > 0 ? `; ${guard.skipped} resamples lacked a class and count as no win` : ''}). ` +
-      (guard.moved ? `At least ${pct(guard.required)}: the threshold moved to ${f(guard.challengerThreshold)}.` : `Below ${pct(guard.required)}: the threshold stays at the default ${f(guard.defaultThreshold)}.`),
+      (retargeted
+        ? `${guard.moved ? `At least ${pct(guard.required)}` : `Below ${pct(guard.required)}`}: the guarded rule alone would cut at ${f(guard.moved ? guard.challengerThreshold : guard.defaultThreshold)}; the class prior shift below moved the decision instead.`
+        : guard.moved
+          ? `At least ${pct(guard.required)}: the threshold moved to ${f(guard.challengerThreshold)}.`
+          : `Below ${pct(guard.required)}: the threshold stays at the default ${f(guard.defaultThreshold)}.`),
+    '',
+  ];
+}
+
+/** How `auto` re-targeted its cut to the test split's estimated prior, and what it would have been without. */
+export function priorAdjustmentLines(prior: PriorAdjustment, positiveClass: string, unit: string): string[] {
+  const from = f(prior.validationPrevalence);
+  const to = f(prior.estimatedPrevalence);
+  return [
+    '## Threshold re-targeted to the test prior (auto)',
+    '',
+    `The test split's share of ${positiveClass}, estimated from the model's scores alone (the class prior shift section), is ${to}; validation's is ${from}. ` +
+      `A cut fitted on validation is right for validation's prior, so \`auto\` takes the Bayes decision for the estimated one (Saerens, Latinne & Decaestecker 2002): ` +
+      `each calibrated probability p is re-weighted from prior ${from} to ${to}, p' = (${to}/${from})·p / ((${to}/${from})·p + (${f(1 - prior.estimatedPrevalence)}/${f(1 - prior.validationPrevalence)})·(1 − p)), ` +
+      `and a test ${unit} is predicted ${positiveClass} when p' ≥ 0.5.`,
+    '',
+    `| | threshold on the calibrated probability | threshold on the model's own probability |`,
+    '|---|---|---|',
+    `| prior-adjusted (used) | ${f(prior.calibratedThreshold)} | ${f(prior.calibratedThreshold === 0 ? 0 : invertPlatt(prior.calibration, prior.calibratedThreshold))} |`,
+    `| the guarded rule alone (${prior.guardedMethod === 'default' ? 'default' : `${CRITERION_NAMES[prior.guardedMethod]}'s best`}) | ${f(applyPlatt(prior.calibration, prior.guardedThreshold))} | ${f(prior.guardedThreshold)} |`,
+    '',
+    `The threshold used the test split's unlabeled scores (through the estimate), never its labels; the Platt parameters mapping the two scales, a = ${f(prior.calibration.a)}, b = ${f(prior.calibration.b)}, were fitted on validation.`,
     '',
   ];
 }
@@ -150,7 +185,8 @@ export function renderReport(context: ReportContext): string {
     '',
     ...(context.priorShift?.warning ? [`> **Warning:** ${context.priorShift.warning}.`, ''] : []),
     ...context.notes.flatMap((note) => [note, '']),
-    ...(context.threshold.method !== 'fixed' && context.threshold.guard ? guardLines(context.threshold.guard, context.unit.many) : []),
+    ...(context.threshold.method !== 'fixed' && context.threshold.guard ? guardLines(context.threshold.guard, context.unit.many, context.threshold.method === 'prior-adjusted') : []),
+    ...(context.threshold.method === 'prior-adjusted' ? priorAdjustmentLines(context.threshold.prior, positiveClass, context.unit.one) : []),
     '## Headline',
     '',
     '| metric | value |',

@@ -71,6 +71,24 @@ export interface GuardDecision {
   moved: boolean;
 }
 
+/**
+ * How `auto` re-targeted its decision to the test split's estimated prior: the calibrated
+ * posterior re-weighted from the validation prior to the estimate and cut at 0.5, which is a cut
+ * at `calibratedThreshold` on the calibrated probability and at the decision's `value` on the
+ * model's own. The estimate comes from the test split's scores, never its labels.
+ */
+export interface PriorAdjustment {
+  validationPrevalence: number;
+  estimatedPrevalence: number;
+  /** The cut on the Platt-calibrated probability (calibrated to the validation prior). */
+  calibratedThreshold: number;
+  /** The Platt parameters that map the model's probability to the calibrated one (fitted on validation). */
+  calibration: { a: number; b: number };
+  /** What the guarded rule alone chose, on the model's own probability, and how. */
+  guardedThreshold: number;
+  guardedMethod: 'default' | GuardCriterion;
+}
+
 /** Criteria the bootstrap guard can compare (the sensitivity floor has no single score to compare). */
 export type GuardCriterion = Exclude<ThresholdCriterion, 'sensitivity'>;
 
@@ -79,7 +97,12 @@ export type ThresholdChoice =
   | { value: number; method: 'fixed'; scale?: 'calibrated' | 'raw' }
   /** `auto` kept its default, 0.5 on the model's own probability, after the bootstrap guard. */
   | { value: number; method: 'default'; scale: 'raw'; guard: GuardDecision }
+  /** `auto` on a test split whose estimated prior moved past `shiftMargin`: the Bayes cut for that prior (guarded-threshold.ts). */
+  | { value: number; method: 'prior-adjusted'; scale: 'raw'; guard: GuardDecision; prior: PriorAdjustment }
   | (CriterionChoice & { guard?: GuardDecision });
+
+/** What the guarded `auto` chose on validation: its default, or the criterion's best; either way with the guard's numbers. */
+export type GuardedChoice = Extract<ThresholdChoice, { method: 'default' }> | (CriterionChoice & { guard: GuardDecision });
 
 function checkValidation(validation: SplitScores, what: string): void {
   if (validation.split !== 'val') {

@@ -3,7 +3,7 @@ import { EvaluationError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import type { EvaluateInput, EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
 import type { ObjectStore } from '../object-store.ts';
-import { applyPlatt, calibrationSummary, fitPlatt, type CalibrationSummary } from './calibration.ts';
+import { applyPlatt, calibrationSummary, fitPlatt, type CalibrationSummary, type PlattParameters } from './calibration.ts';
 import { loadHistories } from './histories.ts';
 import { confusionMatrixPng } from './plots/confusion-matrix.ts';
 import { reliabilityDiagramPng } from './plots/reliability-diagram.ts';
@@ -12,9 +12,9 @@ import { trainingCurvesPng } from './plots/training-curves.ts';
 import { renderReport, type ExampleUnit } from './report.ts';
 import { scoreBinary } from './scoring.ts';
 import { sweepPlot, sweepReportSection } from './sweep-report.ts';
-import { resolveThreshold } from './guarded-threshold.ts';
+import { autoForTestPrior, resolveThreshold } from './guarded-threshold.ts';
 import { DEFAULT_SHIFT_MARGIN, priorShift, type PriorShift } from './prior-shift.ts';
-import type { GuardDecision, SplitScores } from './threshold.ts';
+import type { GuardDecision, PriorAdjustment, SplitScores } from './threshold.ts';
 
 /**
  * What every evaluation does once it has scores, whoever produced them (a model run here, or a
@@ -155,15 +155,27 @@ function decisionOutput(guard: GuardDecision): NonNullable<EvaluateOutput['thres
   return { criterion, defaultThreshold, challengerThreshold, winRate, required, resamples, defaultInterval, challengerInterval, moved };
 }
 
+/** The prior-adjusted cut as the step outputs it (metrics.json also has the Platt parameters it was mapped through). */
+function priorAdjustmentOutput(prior: PriorAdjustment): NonNullable<EvaluateOutput['priorAdjustment']> {
+  const { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod } = prior;
+  return { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod };
+}
+
 /**
  * The test split's positive-class share estimated from its scores by EM, against validation's.
  * EM needs posteriors calibrated to a known prior: Platt fitted on validation gives probabilities
  * calibrated to the validation prevalence whatever class weights training used, so those, with
  * that prevalence as the prior. Without calibration in the step (calibration: none) Platt is
  * still fitted for the estimate alone; where it cannot be (a model ranking validation backwards)
- * the model's own probabilities stand in, and the report says so.
+ * the model's own probabilities stand in, and the report says so. Returns the Platt parameters
+ * EM used, which `auto`'s prior-adjusted cut maps back to the model's own probability with.
  */
-function testPriorShift(validation: SplitScores, test: SplitScores, calibration: AppliedCalibration, input: Pick<EvaluateInput, 'shiftMargin' | 'positiveClass'>): PriorShift | undefined {
+function testPriorShift(
+  validation: SplitScores,
+  test: SplitScores,
+  calibration: AppliedCalibration,
+  input: Pick<EvaluateInput, 'shiftMargin' | 'positiveClass'>,
+): { shift: PriorShift; platt: PlattParameters | undefined } | undefined {
   const share = (labels: readonly number[]) => labels.reduce((sum, l) => sum + l, 0) / labels.length;
   const validationPrevalence = share(validation.labels);
   if (!(validationPrevalence > 0 && validationPrevalence < 1) || test.labels.length === 0) return undefined;
@@ -176,12 +188,14 @@ function testPriorShift(validation: SplitScores, test: SplitScores, calibration:
     }
   }
   const posteriors = test.scores.map((p) => calibrate(forEm, p));
-  return priorShift(posteriors, validationPrevalence, {
+  const shift = priorShift(posteriors, validationPrevalence, {
     margin: input.shiftMargin ?? DEFAULT_SHIFT_MARGIN,
+    // For the report only: the estimate and the prior-adjusted cut never read the labels.
     actual: share(test.labels),
     positiveClass: input.positiveClass,
     posteriors: forEm.method === 'platt' ? 'calibrated' : 'raw',
   });
+  return { shift, platt: forEm.method === 'platt' ? forEm : undefined };
 }
 
 /**
@@ -210,7 +224,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
   const calibrated = calibration.method === 'platt';
   // A fixed number is a cut-off on the calibrated probability when calibration is applied (as
   // before issue 27); auto and criteria say their own scale (the model's own unless asked).
-  const threshold = await resolveThreshold(
+  const chosen = await resolveThreshold(
     input.threshold,
     async () => {
       if (!validationScores) throw new EvaluationError(`Choose threshold failed: a threshold chosen on validation needs ${source.validationField}`);
@@ -218,12 +232,18 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     },
     { fixedScale: calibrated ? 'calibrated' : 'raw', calibrate: calibrated ? (p) => calibrate(calibration, p) : undefined },
   );
-  const scale = threshold.scale ?? 'raw';
-  const decide = (score: number) => (scale === 'calibrated' ? calibrate(calibration, score) : score);
   const calibratedProbability = (score: number) => calibrate(calibration, score);
 
   const test = await source.test();
   const testScores = splitScoresOf(test);
+  // The test split's prior, estimated from its scores alone. When it moved past shiftMargin,
+  // `auto` re-targets its cut to the estimate (Saerens et al.'s Bayes decision for the new
+  // prior): the only thing of the test split the threshold reads is its unlabeled scores.
+  const estimate = validationScores ? testPriorShift(validationScores, testScores, calibration, input) : undefined;
+  const shift = estimate?.shift;
+  const threshold = input.threshold === 'auto' ? autoForTestPrior(chosen, shift, estimate?.platt) : chosen;
+  const scale = threshold.scale ?? 'raw';
+  const decide = (score: number) => (scale === 'calibrated' ? calibrate(calibration, score) : score);
   const testDecision = testScores.scores.map(decide);
   const scorecard = scoreBinary(testScores, classes, positiveIndex, threshold, testDecision);
   await hooks.onProgress?.({ phase: 'plots', done: 0, total: source.samplesPng ? 5 : 4 });
@@ -243,11 +263,17 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
         }
       : {}),
   };
-  const shift = validationScores ? testPriorShift(validationScores, testScores, calibration, input) : undefined;
   const decisionSummary = (split: { raw: CalibrationSummary; calibrated?: CalibrationSummary }) => split.calibrated ?? split.raw;
 
   const predictedClass = (score: number) => classes[decide(score) >= threshold.value ? positiveIndex : 1 - positiveIndex] ?? '';
-  const how = threshold.method === 'fixed' ? 'fixed' : threshold.method === 'default' ? 'auto: default kept' : `${threshold.method} on validation`;
+  const how =
+    threshold.method === 'fixed'
+      ? 'fixed'
+      : threshold.method === 'default'
+        ? 'auto: default kept'
+        : threshold.method === 'prior-adjusted'
+          ? `auto: prior-adjusted to ${(100 * threshold.prior.estimatedPrevalence).toFixed(1)} % estimated`
+          : `${threshold.method} on validation`;
   const subtitle = `threshold ${threshold.value.toFixed(3)}${scale === 'calibrated' ? ' (calibrated)' : ''} (${how}), ${scorecard.size} test ${source.unit.many}`;
   const reliabilitySeries = [
     ...(summaries.validation ? [{ label: `validation${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
@@ -348,8 +374,9 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     threshold: threshold.value,
     thresholdMethod: threshold.method,
     thresholdScale: scale,
-    ...(threshold.method === 'fixed' || threshold.method === 'default' ? {} : { thresholdInterval: threshold.interval }),
+    ...(threshold.method === 'fixed' || threshold.method === 'default' || threshold.method === 'prior-adjusted' ? {} : { thresholdInterval: threshold.interval }),
     ...(threshold.method !== 'fixed' && threshold.guard ? { thresholdDecision: decisionOutput(threshold.guard) } : {}),
+    ...(threshold.method === 'prior-adjusted' ? { priorAdjustment: priorAdjustmentOutput(threshold.prior) } : {}),
     calibration,
     calibrationMetrics,
     ...(shift ? { estimatedPrevalence: shift.estimated, validationPrevalence: shift.validation, ...(shift.warning ? { shiftWarning: shift.warning } : {}) } : {}),

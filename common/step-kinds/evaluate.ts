@@ -170,8 +170,10 @@ const output = z.object({
   metrics: metricsSchema,
   threshold: z.number().min(0).max(1),
   thresholdMethod: z
-    .enum(['fixed', 'default', ...THRESHOLD_CRITERIA])
-    .describe("fixed: from the pipeline; default: auto kept 0.5 on the model's own probability; else the criterion it was chosen by on the validation split"),
+    .enum(['fixed', 'default', 'prior-adjusted', ...THRESHOLD_CRITERIA])
+    .describe(
+      "fixed: from the pipeline; default: auto kept 0.5 on the model's own probability; prior-adjusted: auto re-targeted to the test split's prior estimated from its scores (see priorAdjustment); else the criterion it was chosen by on the validation split",
+    ),
   thresholdDecision: z
     .object({
       criterion: z.string(),
@@ -186,6 +188,18 @@ const output = z.object({
     })
     .optional()
     .describe("auto only: the bootstrap guard's decision (win rate of the criterion's best validation threshold over 0.5, and the criterion's 95 % interval at each)"),
+  priorAdjustment: z
+    .object({
+      validationPrevalence: z.number(),
+      estimatedPrevalence: z.number(),
+      calibratedThreshold: z.number(),
+      guardedThreshold: z.number(),
+      guardedMethod: z.string(),
+    })
+    .optional()
+    .describe(
+      "thresholdMethod prior-adjusted only: the calibrated posterior re-weighted from validationPrevalence to estimatedPrevalence (from the test split's unlabeled scores) and cut at 0.5, i.e. calibratedThreshold on the calibrated probability (threshold on the model's own); guardedThreshold is what the guarded rule alone chose",
+    ),
   thresholdScale: z.enum(['raw', 'calibrated']).describe('Whether `threshold` applies to the calibrated probability or the model output'),
   thresholdInterval: z
     .object({ low: z.number(), high: z.number() })

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createRandom } from '../../common/prng.ts';
-import { AUTO_DEFAULT_THRESHOLD, bootstrapComparison, GUARD_RESAMPLES, GUARD_SEED, guardedAutoThreshold, percentile, resolveThreshold } from '../../activities/evaluation/guarded-threshold.ts';
-import { estimatePrevalence, priorShift } from '../../activities/evaluation/prior-shift.ts';
+import { applyPlatt } from '../../activities/evaluation/calibration.ts';
+import { AUTO_DEFAULT_THRESHOLD, autoForTestPrior, bootstrapComparison, GUARD_RESAMPLES, GUARD_SEED, guardedAutoThreshold, percentile, resolveThreshold } from '../../activities/evaluation/guarded-threshold.ts';
+import { estimatePrevalence, priorAdjustedCut, priorShift } from '../../activities/evaluation/prior-shift.ts';
 
 const interval = z.object({ low: z.number(), high: z.number() });
 const bootstrapExpected = z.object({ wins: z.number(), skipped: z.number(), winRate: z.number(), defaultInterval: interval, challengerInterval: interval });
@@ -30,6 +31,16 @@ const fixturesSchema = z.object({
       labels: z.array(z.number()),
       scores: z.array(z.number()),
       expected: bootstrapExpected.extend({ challengerThreshold: z.number(), moved: z.boolean(), threshold: z.number() }),
+    }),
+  ),
+  priorAdjustment: z.array(
+    z.object({
+      name: z.string(),
+      validationPrior: z.number(),
+      platt: z.object({ a: z.number(), b: z.number() }),
+      scores: z.array(z.number()),
+      truePrevalence: z.number(),
+      expected: z.object({ estimated: z.number(), calibratedThreshold: z.number(), threshold: z.number(), predicted: z.array(z.number()) }),
     }),
   ),
 });
@@ -94,7 +105,7 @@ describe(`prior shift and auto's bootstrap guard against numpy ${fixtures.numpyV
   for (const fixture of fixtures.decision) {
     it(`auto keeps 0.5 unless Youden's best wins at least 95 % of ${GUARD_RESAMPLES} resamples: ${fixture.name}`, () => {
       const choice = guardedAutoThreshold({ split: 'val', labels: fixture.labels, scores: fixture.scores });
-      assert.ok(choice.method !== 'fixed' && choice.guard);
+      assert.ok(choice.guard);
       const { guard } = choice;
       close(guard.challengerThreshold, fixture.expected.challengerThreshold, 'challenger');
       assert.equal(guard.wins, fixture.expected.wins);
@@ -124,6 +135,53 @@ describe(`prior shift and auto's bootstrap guard against numpy ${fixtures.numpyV
     assert.deepEqual(await resolveThreshold('auto', validation), first);
     assert.equal(first.value, fixture.expected.threshold);
     assert.equal(AUTO_DEFAULT_THRESHOLD, 0.5);
+  });
+
+  // auto's guarded choice for the prior-adjustment cases: any will do, the cut does not depend on it.
+  const guardedFixture = fixtures.decision[0];
+  const guarded = guardedFixture ? guardedAutoThreshold({ split: 'val', labels: guardedFixture.labels, scores: guardedFixture.scores }) : undefined;
+
+  for (const fixture of fixtures.priorAdjustment) {
+    it(`re-targets auto to the estimated test prior, the Bayes cut of the re-weighted posterior: ${fixture.name}`, () => {
+      assert.ok(guarded);
+      const calibrated = fixture.scores.map((p) => applyPlatt(fixture.platt, p));
+      const shift = priorShift(calibrated, fixture.validationPrior, { margin: 0.1, positiveClass: 'PNEUMONIA', posteriors: 'calibrated' });
+      close(shift.estimated, fixture.expected.estimated, 'estimated prior', 1e-7);
+      assert.ok(shift.warning, `the fixture's shift (${shift.estimated} against ${fixture.validationPrior}) is past the margin`);
+      const choice = autoForTestPrior(guarded, shift, fixture.platt);
+      assert.equal(choice.method, 'prior-adjusted');
+      assert.ok(choice.method === 'prior-adjusted');
+      assert.equal(choice.scale, 'raw', "the cut is stated on the model's own probability, as every auto threshold is");
+      close(choice.prior.calibratedThreshold, fixture.expected.calibratedThreshold, 'cut on the calibrated probability', 1e-9);
+      close(choice.value, fixture.expected.threshold, "cut on the model's own probability", 1e-9);
+      // The cut on the model's own probability makes numpy's per-example decision on the re-weighted posterior.
+      const predicted = fixture.scores.map((p) => (p >= choice.value ? 1 : 0));
+      assert.deepEqual(predicted, fixture.expected.predicted);
+      assert.equal(choice.prior.guardedThreshold, guarded.value, 'what the guarded rule alone chose travels with the decision');
+      assert.equal(choice.prior.guardedMethod, guarded.method);
+      assert.deepEqual(choice.guard, guarded.guard);
+    });
+  }
+
+  it('keeps the guarded choice without a shift warning, on uncalibrated posteriors, and for any threshold but auto', () => {
+    assert.ok(guarded);
+    const platt = { a: 1, b: 0 };
+    const near = { validation: 0.74, estimated: 0.7, posteriors: 'calibrated' as const };
+    assert.equal(autoForTestPrior(guarded, near, platt), guarded);
+    const far = { ...near, estimated: 0.4, warning: 'class prior shift' };
+    assert.equal(autoForTestPrior(guarded, { ...far, posteriors: 'raw' }, platt), guarded, 'EM on uncalibrated probabilities does not move the decision');
+    assert.equal(autoForTestPrior(guarded, far, undefined), guarded);
+    assert.equal(autoForTestPrior(guarded, undefined, platt), guarded);
+    const fixed = { value: 0.3, method: 'fixed' as const };
+    assert.equal(autoForTestPrior(fixed, far, platt), fixed);
+    assert.equal(autoForTestPrior(guarded, far, platt).method, 'prior-adjusted');
+  });
+
+  it('cuts the calibrated probability at 0.5 when the prior does not move, lower when positives become commoner, and refuses priors of 0 or 1', () => {
+    close(priorAdjustedCut(0.74, 0.74), 0.5, 'no shift');
+    assert.ok(priorAdjustedCut(0.74, 0.9) < 0.5);
+    assert.ok(priorAdjustedCut(0.74, 0.4) > 0.5);
+    assert.throws(() => priorAdjustedCut(0.74, 1), /toPrior strictly between 0 and 1/);
   });
 
   it('chooses a criterion on the model probability unless the rule asks for the calibrated one, which needs calibration', async () => {
