@@ -10,10 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { evaluate } from '../../activities/evaluation/evaluate.ts';
 import { predictSplit } from '../../activities/evaluation/predict.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
-import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt } from '../../activities/evaluation/calibration.ts';
+import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt, invertPlatt } from '../../activities/evaluation/calibration.ts';
 import { chooseThreshold } from '../../activities/evaluation/threshold.ts';
 import { guardedAutoThreshold } from '../../activities/evaluation/guarded-threshold.ts';
-import { estimatePrevalence } from '../../activities/evaluation/prior-shift.ts';
+import { estimatePrevalence, priorAdjustedCut } from '../../activities/evaluation/prior-shift.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -217,7 +217,7 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     assert.equal(reused.estimatedPrevalence, undefined, 'no validation split, no prevalence to compare with');
   });
 
-  it('warns in the outputs and the report when the test split looks far more positive than validation', async () => {
+  it("warns in the outputs and the report when the test split looks far more positive than validation, and auto re-targets its cut to the estimate from the test scores (never the labels)", async () => {
     // Every PNEUMONIA test image and three NORMAL ones: 25 of 28 positive against validation's half.
     let normals = 0;
     const shifted = { ...test.manifest, images: test.manifest.images.filter((image) => image.class === 'PNEUMONIA' || normals++ < 3) };
@@ -231,6 +231,41 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     const report = (await store.get(output.report)).toString('utf8');
     assert.ok(report.includes(`> **Warning:** ${output.shiftWarning ?? 'none'}.`), 'the report states the warning');
     assert.match(report, /\| test \(labels, for reference\) \| 0\.8929 \|/);
+
+    // auto: the calibrated posterior re-weighted from validation's prior to the estimate, cut at
+    // 0.5, stated on the model's own probability; the guarded rule's choice travels alongside.
+    assert.equal(output.thresholdMethod, 'prior-adjusted');
+    assert.equal(output.thresholdScale, 'raw');
+    assert.ok(output.calibration.method === 'platt');
+    const estimated = output.estimatedPrevalence ?? NaN;
+    const calibratedCut = priorAdjustedCut(0.5, estimated);
+    assert.ok(calibratedCut < 0.5, 'a commoner positive class lowers the cut');
+    const guardedAlone = output.thresholdDecision?.moved ? { threshold: output.thresholdDecision.challengerThreshold, method: 'youden' } : { threshold: 0.5, method: 'default' };
+    assert.equal(output.priorAdjustment?.validationPrevalence, 0.5);
+    assert.equal(output.priorAdjustment.estimatedPrevalence, estimated);
+    assert.equal(output.priorAdjustment.guardedThreshold, guardedAlone.threshold);
+    assert.equal(output.priorAdjustment.guardedMethod, guardedAlone.method);
+    close(output.priorAdjustment?.calibratedThreshold ?? NaN, calibratedCut, 'cut on the calibrated probability');
+    close(output.threshold, invertPlatt(output.calibration, calibratedCut), "cut on the model's own probability");
+    const predictions = PredictionsSchema.parse(await store.getJson(output.predictions));
+    for (const p of predictions.test) {
+      const reweighted = ((estimated / 0.5) * (p.calibratedProbability ?? NaN)) / ((estimated / 0.5) * (p.calibratedProbability ?? NaN) + ((1 - estimated) / 0.5) * (1 - (p.calibratedProbability ?? NaN)));
+      assert.equal(p.predicted, reweighted >= 0.5 ? 'PNEUMONIA' : 'NORMAL', `re-weighted posterior ${reweighted}`);
+      assert.equal(p.predicted, p.probability >= output.threshold ? 'PNEUMONIA' : 'NORMAL');
+    }
+    const metrics = MetricsSchema.parse(await store.getJson(output.metricsKey));
+    assert.equal(metrics.threshold.method, 'prior-adjusted');
+    assert.match(report, /## Threshold re-targeted to the test prior \(auto\)/);
+    assert.match(report, /the guarded rule alone would cut at \d\.\d{4}/);
+    assert.ok(report.includes("used the test split's unlabeled scores (through the estimate), never its labels"));
+
+    // The same images with every label flipped: the estimate and the cut cannot change.
+    const flipped = { ...shifted, images: shifted.images.map((image) => ({ ...image, label: 1 - image.label, class: image.label === 1 ? 'NORMAL' : 'PNEUMONIA' })) };
+    const flippedKey = 'runs/wf-eval-shift/flipped-shifted-test.json';
+    await store.put(flippedKey, manifestText(flipped));
+    const again = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey, shiftMargin: 0.1 }), context('wf-eval-shift', 'evaluate-flipped'));
+    assert.equal(again.threshold, output.threshold);
+    assert.equal(again.estimatedPrevalence, output.estimatedPrevalence);
   });
 
   it('refuses to choose the threshold on the test manifest passed as valManifest', async () => {
