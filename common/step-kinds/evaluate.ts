@@ -35,7 +35,7 @@ const thresholdSchema = z
   })
   .default(0.5)
   .describe(
-    "Probability cut-off for the positive class, 'auto' (0.5 on the model's own probability unless Youden's best validation threshold beats it in 95 % of 1,000 bootstrap resamples of validation), or { criterion, min?, tolerance?, scale? } chosen on validation",
+    "Probability cut-off for the positive class, 'auto' (0.5 on the model's own probability unless Youden's best validation threshold beats it in 95 % of 1,000 bootstrap resamples of validation; when the test split's prior estimated from its scores is more than shiftMargin from validation's, the Bayes cut for that estimate instead), or { criterion, min?, tolerance?, scale? } chosen on validation",
   );
 
 const calibrationSchema = z
