@@ -110,10 +110,10 @@ export function priorAdjustmentLines(prior: PriorAdjustment, positiveClass: stri
     '',
     `| | threshold on the calibrated probability | threshold on the model's own probability |`,
     '|---|---|---|',
-    `| prior-adjusted (used) | ${f(prior.calibratedThreshold)} | ${f(prior.calibratedThreshold === 0 ? 0 : invertPlatt(prior.calibration, prior.calibratedThreshold))} |`,
+    `| prior-adjusted (used) | ${f(prior.calibratedThreshold)} | ${f(invertPlatt(prior.calibration, prior.calibratedThreshold))} |`,
     `| the guarded rule alone (${prior.guardedMethod === 'default' ? 'default' : `${CRITERION_NAMES[prior.guardedMethod]}'s best`}) | ${f(applyPlatt(prior.calibration, prior.guardedThreshold))} | ${f(prior.guardedThreshold)} |`,
     '',
-    `The threshold used the test split's unlabeled scores (through the estimate), never its labels; the Platt parameters mapping the two scales, a = ${f(prior.calibration.a)}, b = ${f(prior.calibration.b)}, were fitted on validation.`,
+    `The threshold used the test split's unlabeled scores (through the estimate), never its labels; the Platt parameters mapping the two scales, a = ${f(prior.calibration.a)}, b = ${f(prior.calibration.b)}, are the ones the estimate used (fitted on validation unless the step gave them).`,
     '',
   ];
 }

@@ -82,7 +82,7 @@ export interface PriorAdjustment {
   estimatedPrevalence: number;
   /** The cut on the Platt-calibrated probability (calibrated to the validation prior). */
   calibratedThreshold: number;
-  /** The Platt parameters that map the model's probability to the calibrated one (fitted on validation). */
+  /** The Platt parameters that map the model's probability to the calibrated one (fitted on validation, or given in the step). */
   calibration: { a: number; b: number };
   /** What the guarded rule alone chose, on the model's own probability, and how. */
   guardedThreshold: number;
