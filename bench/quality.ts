@@ -10,12 +10,19 @@
  *
  * Usage: npm run bench:quality -- [--data <dir with NORMAL/ and PNEUMONIA/>] [--test-dir <dir>]
  *   [--limit N] [--epochs 3] [--seed 42] [--val-fraction 0.1] [--trainable '<json>'] [--feature-engine auto|onnxruntime|tfjs]
- *   [--learning-rate 0.001] [--mobilenet <dir with model.json>] [--holdout 0.1]
+ *   [--learning-rate 0.001] [--mobilenet <dir with model.json>] [--holdout 0.1] [--class-weights none|balanced]
+ *   [--shift 0.4,0.9]
  *
  * --scores-out FILE writes the validation and test labels and P(PNEUMONIA) as JSON, for offline
  * comparisons of calibration methods and threshold rules without retraining.
  * --holdout F carves a seeded, stratified test split of share F from the data first (when no
  * --test-dir is given): a held-out check on this machine's data alone.
+ * --shift P1,P2 (with a test split; default 0.4,0.9): prior-shifted tests drawn from it, seeded,
+ * at each positive share (all of the scarcer class kept, the other subsampled), scored under
+ * the old auto (Youden, calibrated, before issue 27), the new auto as the evaluate step applies
+ * it (guarded, re-targeted to the EM estimate of the test prior when the shift warning fires),
+ * the guarded rule alone, 0.5 and the best threshold in hindsight, with the test share
+ * estimated from the scores (EM) against the truth.
  */
 import { availableParallelism } from 'node:os';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -31,6 +38,9 @@ import { selectEngine } from '../activities/engine/engine.ts';
 import { calibrate, fitCalibration } from '../activities/evaluation/write-evaluation.ts';
 import { calibrationSummary, invertPlatt } from '../activities/evaluation/calibration.ts';
 import { accuracy, predictAtThreshold, rocAuc, sensitivitySpecificity } from '../activities/evaluation/metrics.ts';
+import { autoForTestPrior, guardedAutoThreshold } from '../activities/evaluation/guarded-threshold.ts';
+import { DEFAULT_SHIFT_MARGIN, priorShift } from '../activities/evaluation/prior-shift.ts';
+import { resolveClassWeights } from '../activities/training/class-weights.ts';
 import { AUTO_RULE, chooseThreshold, youdenThreshold } from '../activities/evaluation/threshold.ts';
 import { buildModel } from '../activities/training/model-builder.ts';
 import { pixelSource, type PixelSplit } from '../activities/training/pixel-source.ts';
@@ -53,6 +63,8 @@ const { values: args } = parseArgs({
     'learning-rate': { type: 'string', default: '0.001' },
     batch: { type: 'string', default: '32' },
     mobilenet: { type: 'string', default: join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224', 'model.json') },
+    'class-weights': { type: 'string', default: 'none' },
+    shift: { type: 'string', default: '0.4,0.9' },
   },
 });
 
@@ -115,6 +127,40 @@ async function loadPixels(files: readonly LabelledFile[]): Promise<PixelSplit> {
   return { count: files.length, height: SIZE, width: SIZE, channels: 1, pixels, labels: Int32Array.from(files.map((f) => f.label)) };
 }
 
+/**
+ * A seeded subsample of `labels`' indices with positive share `prevalence`: every example of the
+ * class that runs out first is kept, the other class is subsampled to match.
+ */
+function priorShifted(labels: readonly number[], prevalence: number, salt: string): number[] {
+  const positives = labels.flatMap((l, i) => (l === 1 ? [i] : []));
+  const negatives = labels.flatMap((l, i) => (l === 1 ? [] : [i]));
+  const wantNegatives = Math.round((positives.length * (1 - prevalence)) / prevalence);
+  const [keepPositives, keepNegatives] =
+    wantNegatives <= negatives.length ? [positives.length, wantNegatives] : [Math.round((negatives.length * prevalence) / (1 - prevalence)), negatives.length];
+  const pick = (indices: number[], count: number, label: number) => shuffled(indices, createRandom(seed, salt, prevalence, label)).slice(0, count);
+  return [...pick(negatives, keepNegatives, 0), ...pick(positives, keepPositives, 1)].sort((a, b) => a - b);
+}
+
+/** The best accuracy any threshold reaches on these scores (the hindsight optimum, for reference only). */
+function hindsightAccuracy(labels: readonly number[], scores: readonly number[]): { accuracy: number; threshold: number } {
+  const order = scores.map((s, i) => ({ s, l: labels[i] ?? 0 })).sort((a, b) => b.s - a.s);
+  const negatives = order.filter((o) => o.l === 0).length;
+  // Nothing predicted positive: every negative right.
+  let best = { accuracy: negatives / order.length, threshold: Infinity };
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < order.length; k++) {
+    const point = order[k];
+    if (!point) continue;
+    if (point.l === 1) tp++;
+    else fp++;
+    if (k + 1 < order.length && order[k + 1]?.s === point.s) continue;
+    const correct = (tp + negatives - fp) / order.length;
+    if (correct > best.accuracy) best = { accuracy: correct, threshold: point.s };
+  }
+  return best;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const engine = await selectEngine('wasm', { strict: true });
@@ -144,9 +190,12 @@ async function main(): Promise<void> {
   const built = await buildModel(spec, { seed, capabilities: engine.capabilities, engineName: engine.engine });
   const common = { batchSize, classes: CLASSES.length, preprocessing: spec.preprocessing };
   const trainStarted = performance.now();
+  const classWeights = args['class-weights'] === 'balanced' ? resolveClassWeights('balanced', [...CLASSES], CLASSES.map((_, c) => trainFiles.filter((f) => f.label === c).length)) : undefined;
+  if (args['class-weights'] !== 'balanced' && args['class-weights'] !== 'none') throw new Error(`--class-weights must be none or balanced, got ${args['class-weights']}`);
   const result = await fitModel({
     built,
     settings: {
+      ...(classWeights ? { classWeights } : {}),
       optimizer: { name: 'adam', learningRate: Number(args['learning-rate']) },
       loss: 'categoricalCrossentropy',
       epochs: Number(args.epochs),
@@ -190,7 +239,17 @@ async function main(): Promise<void> {
   const valCalibrated = valRaw.map((p) => calibrate(calibration, p));
   const choice = chooseThreshold({ split: 'val', labels: valLabels, scores: valCalibrated }, AUTO_RULE, 'calibrated');
   const argmax = youdenThreshold({ split: 'val', labels: valLabels, scores: valRaw });
+  // The new auto (issue 27): 0.5 on the model's own probability unless Youden's best beats it in 95 % of resamples.
+  const guarded = guardedAutoThreshold({ split: 'val', labels: valLabels, scores: valRaw });
+  const valPrevalence = valLabels.filter((l) => l === 1).length / valLabels.length;
   const round = (x: number) => Number(x.toFixed(6));
+  // What the evaluate step's auto does once it has a test split's scores (never its labels): the
+  // guarded choice, or the cut re-targeted to the EM estimate of the test prior when that moved
+  // more than the default shiftMargin from validation's.
+  const stepAuto = (calibrated: number[]) => {
+    const shift = priorShift(calibrated, valPrevalence, { margin: DEFAULT_SHIFT_MARGIN, positiveClass: 'PNEUMONIA', posteriors: 'calibrated' });
+    return { shift, threshold: autoForTestPrior(guarded, shift, calibration) };
+  };
   const scored = (labels: number[], raw: number[], calibrated: number[]) => {
     const at = (scores: number[], threshold: number) => {
       const predicted = predictAtThreshold(scores, threshold);
@@ -204,6 +263,8 @@ async function main(): Promise<void> {
       positives: labels.filter((l) => l === 1).length,
       auc: round(rocAuc(labels, raw)),
       auto: at(calibrated, choice.value),
+      guardedAuto: at(raw, guarded.value),
+      newAuto: ((auto) => ({ ...at(raw, auto.value), method: auto.method }))(stepAuto(calibrated).threshold),
       argmaxYouden: at(raw, argmax.value),
       rawHalf: at(raw, 0.5),
       ece: { raw: round(rawSummary.ece), calibrated: round(calibratedSummary.ece), bins: rawSummary.bins },
@@ -220,6 +281,38 @@ async function main(): Promise<void> {
     test = scored(Array.from(testPixels.labels), testRaw, testRaw.map((p) => calibrate(calibration, p)));
     testScores = { labels: Array.from(testPixels.labels), scores: testRaw };
   }
+  const shifts = testScores && args.shift ? args.shift.split(',').map(Number) : [];
+  const priorShiftedTests = shifts.map((prevalence) => {
+    if (!testScores || !(prevalence > 0 && prevalence < 1)) throw new Error(`--shift takes positive shares in (0, 1), got ${prevalence}`);
+    const picked = priorShifted(testScores.labels, prevalence, 'shift');
+    const labels = picked.map((i) => testScores?.labels[i] ?? 0);
+    const raw = picked.map((i) => testScores?.scores[i] ?? 0);
+    const calibrated = raw.map((p) => calibrate(calibration, p));
+    const acc = (scores: number[], threshold: number) => round(accuracy(labels, predictAtThreshold(scores, threshold)));
+    const oldAuto = acc(calibrated, choice.value);
+    const guardedOnly = acc(raw, guarded.value);
+    const { shift, threshold: auto } = stepAuto(calibrated);
+    const newAuto = acc(raw, auto.value);
+    const half = acc(raw, 0.5);
+    const best = hindsightAccuracy(labels, raw);
+    const truth = labels.filter((l) => l === 1).length / labels.length;
+    return {
+      prevalence,
+      images: labels.length,
+      positives: labels.filter((l) => l === 1).length,
+      accuracy: { oldAuto, newAuto, guardedOnly, half, hindsight: round(best.accuracy), hindsightThreshold: round(best.threshold) },
+      newAutoMethod: auto.method,
+      newAutoThreshold: round(auto.value),
+      ...(auto.method === 'prior-adjusted' ? { newAutoCalibratedThreshold: round(auto.prior.calibratedThreshold) } : {}),
+      shiftWarning: shift.warning !== undefined,
+      estimatedPrevalence: round(shift.estimated),
+      truePrevalence: round(truth),
+      emIterations: shift.iterations,
+      // Issue 27's acceptance: new auto within 0.01 of the better of 0.5 and old auto; estimate within 0.05.
+      newAutoWithin001: newAuto >= Math.max(oldAuto, half) - 0.01,
+      estimateWithin005: Math.abs(shift.estimated - truth) <= 0.05,
+    };
+  });
   const predictSeconds = (performance.now() - predictStarted) / 1000;
   if (args['scores-out']) {
     await writeFile(args['scores-out'], JSON.stringify({ validation: { labels: valLabels, scores: valRaw }, ...(testScores ? { test: testScores } : {}) }));
@@ -250,9 +343,25 @@ async function main(): Promise<void> {
           // The same interval on the model's own probability scale.
           rawValue: round(calibration.method === 'platt' ? invertPlatt(calibration, choice.value) : choice.value),
           argmaxYoudenRaw: round(argmax.value),
+          guardedAuto: {
+            rule: "new auto (issue 27): 0.5 on the model's own probability unless Youden's best raw threshold beats it in >= 95 % of 1,000 bootstrap resamples of validation",
+            value: round(guarded.value),
+            method: guarded.method,
+            ...(guarded.guard
+              ? {
+                  challenger: round(guarded.guard.challengerThreshold),
+                  winRate: round(guarded.guard.winRate),
+                  youdenDefaultInterval: [round(guarded.guard.defaultInterval.low), round(guarded.guard.defaultInterval.high)],
+                  youdenChallengerInterval: [round(guarded.guard.challengerInterval.low), round(guarded.guard.challengerInterval.high)],
+                }
+              : {}),
+          },
         },
+        classWeights: classWeights ?? null,
+        validationPrevalence: round(valPrevalence),
         validation,
         ...(test ? { test } : {}),
+        ...(priorShiftedTests.length > 0 ? { priorShiftedTests } : {}),
         finalEpoch: result.history.at(-1),
         seconds: { load: round(loadSeconds), train: round(trainSeconds), features: round(result.featureSeconds), predict: round(predictSeconds), wall: round((performance.now() - started) / 1000) },
       },

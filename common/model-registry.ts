@@ -76,8 +76,13 @@ export const VersionRecordSchema = z.object({
   format: z.enum(MODEL_FORMATS).optional(),
   files: z.array(z.string()),
   classes: z.array(z.string()).optional(),
-  /** How to turn the model's probability into a decision: calibrate, then compare with the threshold. */
+  /**
+   * How to turn the model's probability into a decision: compare it with the threshold, after
+   * calibrating it when `thresholdScale` is calibrated. Records written before the field (issue
+   * 27) lack it: their threshold applies after calibration when calibration is given.
+   */
   threshold: z.number().optional(),
+  thresholdScale: z.enum(['raw', 'calibrated']).optional(),
   calibration: appliedCalibrationSchema.optional(),
   metrics: z.record(z.string(), z.number()),
   metricsKey: z.string().optional(),

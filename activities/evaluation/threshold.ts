@@ -1,6 +1,6 @@
 import type { DatasetSplit } from '../../common/dataset-manifest.ts';
 import { EvaluationError } from '../../common/errors.ts';
-import type { ThresholdCriterion, ThresholdRule, ThresholdSetting } from '../../common/step-kinds/evaluate.ts';
+import type { ThresholdCriterion, ThresholdRule } from '../../common/step-kinds/evaluate.ts';
 import { rocCurve, thresholdSteps } from './metrics.ts';
 
 /** Binary labels (1 = positive class) and positive-class probabilities of one split. */
@@ -42,8 +42,67 @@ export interface CriterionChoice {
   fpr: number;
 }
 
+/**
+ * How `auto` decided between its default and the criterion's best validation threshold: a
+ * seeded bootstrap of the validation split (guarded-threshold.ts).
+ */
+export interface GuardDecision {
+  criterion: GuardCriterion;
+  /** The default: the model's own probability at 0.5. */
+  defaultThreshold: number;
+  /** The criterion's best validation threshold (the middle of its equally good interval), on the model's own probability. */
+  challengerThreshold: number;
+  /** The criterion on the whole validation split at each threshold. */
+  defaultScore: number;
+  challengerScore: number;
+  resamples: number;
+  seed: string;
+  /** Resamples where the challenger scored strictly higher than the default, and their share of all resamples. */
+  wins: number;
+  winRate: number;
+  /** The least win rate that moves the threshold off the default. */
+  required: number;
+  /** Resamples lacking a class (the criterion undefined): counted as no win, left out of the intervals. */
+  skipped: number;
+  /** Percentile 95 % intervals of the criterion over the resamples. */
+  defaultInterval: ThresholdInterval;
+  challengerInterval: ThresholdInterval;
+  /** Whether the challenger won often enough to replace the default. */
+  moved: boolean;
+}
+
+/**
+ * How `auto` re-targeted its decision to the test split's estimated prior: the calibrated
+ * posterior re-weighted from the validation prior to the estimate and cut at 0.5, which is a cut
+ * at `calibratedThreshold` on the calibrated probability and at the decision's `value` on the
+ * model's own. The estimate comes from the test split's scores, never its labels.
+ */
+export interface PriorAdjustment {
+  validationPrevalence: number;
+  estimatedPrevalence: number;
+  /** The cut on the Platt-calibrated probability (calibrated to the validation prior). */
+  calibratedThreshold: number;
+  /** The Platt parameters that map the model's probability to the calibrated one (fitted on validation, or given in the step). */
+  calibration: { a: number; b: number };
+  /** What the guarded rule alone chose, on the model's own probability, and how. */
+  guardedThreshold: number;
+  guardedMethod: 'default' | GuardCriterion;
+}
+
+/** Criteria the bootstrap guard can compare (the sensitivity floor has no single score to compare). */
+export type GuardCriterion = Exclude<ThresholdCriterion, 'sensitivity'>;
+
 /** The decision threshold and how it was chosen (recorded in metrics.json and the report). */
-export type ThresholdChoice = { value: number; method: 'fixed'; scale?: 'calibrated' | 'raw' } | CriterionChoice;
+export type ThresholdChoice =
+  | { value: number; method: 'fixed'; scale?: 'calibrated' | 'raw' }
+  /** `auto` kept its default, 0.5 on the model's own probability, after the bootstrap guard. */
+  | { value: number; method: 'default'; scale: 'raw'; guard: GuardDecision }
+  /** `auto` on a test split whose estimated prior moved past `shiftMargin`: the Bayes cut for that prior (guarded-threshold.ts). */
+  | { value: number; method: 'prior-adjusted'; scale: 'raw'; guard: GuardDecision; prior: PriorAdjustment }
+  | (CriterionChoice & { guard?: GuardDecision });
+
+/** What the guarded `auto` chose on validation: its default, or the criterion's best; either way with the guard's numbers. */
+export type GuardedChoice = Extract<ThresholdChoice, { method: 'default' }> | (CriterionChoice & { guard: GuardDecision });
 
 function checkValidation(validation: SplitScores, what: string): void {
   if (validation.split !== 'val') {
@@ -75,7 +134,7 @@ export function youdenThreshold(validation: SplitScores): { value: number; youde
 }
 
 /** Confusion counts of one operating point and the class totals. */
-interface Counts {
+export interface Counts {
   tp: number;
   fp: number;
   positives: number;
@@ -83,7 +142,7 @@ interface Counts {
 }
 
 /** The criterion at an operating point; undefined where the rule's sensitivity floor excludes it. */
-function criterionValue(criterion: ThresholdCriterion, { tp, fp, positives, negatives }: Counts): number {
+export function criterionValue(criterion: ThresholdCriterion, { tp, fp, positives, negatives }: Counts): number {
   const sensitivity = tp / positives;
   const specificity = 1 - fp / negatives;
   switch (criterion) {
@@ -199,20 +258,5 @@ export function chooseThreshold(validation: SplitScores, rule: ThresholdRule, sc
   };
 }
 
-/** `auto`: Youden's J, equally good within one image, middle of the interval. */
+/** The criterion `auto` compares its default 0.5 with (guarded-threshold.ts): Youden's J, equally good within one image, middle of the interval. */
 export const AUTO_RULE: ThresholdRule = { criterion: 'youden' };
-
-/**
- * The threshold a step asked for: a fixed number, or chosen on validation by a rule. Takes the
- * validation scores only (lazily, so a fixed threshold reads no validation data); the test
- * split's scores never reach this function.
- */
-export async function resolveThreshold(
-  setting: ThresholdSetting,
-  validation: () => Promise<SplitScores>,
-  scale: 'calibrated' | 'raw' = 'raw',
-): Promise<ThresholdChoice> {
-  if (typeof setting === 'number') return scale === 'raw' ? { value: setting, method: 'fixed' } : { value: setting, method: 'fixed', scale };
-  const rule = setting === 'auto' ? AUTO_RULE : setting;
-  return chooseThreshold(await validation(), rule, scale);
-}

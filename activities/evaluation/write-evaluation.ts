@@ -3,7 +3,7 @@ import { EvaluationError } from '../../common/errors.ts';
 import type { StepContext } from '../../common/step-activities.ts';
 import type { EvaluateInput, EvaluateOutput } from '../../common/step-kinds/evaluate.ts';
 import type { ObjectStore } from '../object-store.ts';
-import { applyPlatt, calibrationSummary, fitPlatt, type CalibrationSummary } from './calibration.ts';
+import { applyPlatt, calibrationSummary, fitPlatt, type CalibrationSummary, type PlattParameters } from './calibration.ts';
 import { loadHistories } from './histories.ts';
 import { confusionMatrixPng } from './plots/confusion-matrix.ts';
 import { reliabilityDiagramPng } from './plots/reliability-diagram.ts';
@@ -12,7 +12,9 @@ import { trainingCurvesPng } from './plots/training-curves.ts';
 import { renderReport, type ExampleUnit } from './report.ts';
 import { scoreBinary } from './scoring.ts';
 import { sweepPlot, sweepReportSection } from './sweep-report.ts';
-import { resolveThreshold, type SplitScores } from './threshold.ts';
+import { autoForTestPrior, resolveThreshold } from './guarded-threshold.ts';
+import { DEFAULT_SHIFT_MARGIN, priorShift, type PriorShift } from './prior-shift.ts';
+import type { GuardDecision, PriorAdjustment, SplitScores } from './threshold.ts';
 
 /**
  * What every evaluation does once it has scores, whoever produced them (a model run here, or a
@@ -147,6 +149,55 @@ function splitScoresOf(scored: ScoredSplit): SplitScores {
   return { split: scored.split, labels: scored.examples.map((e) => (e.positive ? 1 : 0)), scores: scored.examples.map((e) => e.score) };
 }
 
+/** The guard's decision as the step outputs it (metrics.json has every field). */
+function decisionOutput(guard: GuardDecision): NonNullable<EvaluateOutput['thresholdDecision']> {
+  const { criterion, defaultThreshold, challengerThreshold, winRate, required, resamples, defaultInterval, challengerInterval, moved } = guard;
+  return { criterion, defaultThreshold, challengerThreshold, winRate, required, resamples, defaultInterval, challengerInterval, moved };
+}
+
+/** The prior-adjusted cut as the step outputs it (metrics.json also has the Platt parameters it was mapped through). */
+function priorAdjustmentOutput(prior: PriorAdjustment): NonNullable<EvaluateOutput['priorAdjustment']> {
+  const { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod } = prior;
+  return { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod };
+}
+
+/**
+ * The test split's positive-class share estimated from its scores by EM, against validation's.
+ * EM needs posteriors calibrated to a known prior: Platt fitted on validation gives probabilities
+ * calibrated to the validation prevalence whatever class weights training used, so those, with
+ * that prevalence as the prior. Without calibration in the step (calibration: none) Platt is
+ * still fitted for the estimate alone; where it cannot be (a model ranking validation backwards)
+ * the model's own probabilities stand in, and the report says so. Returns the Platt parameters
+ * EM used, which `auto`'s prior-adjusted cut maps back to the model's own probability with.
+ */
+function testPriorShift(
+  validation: SplitScores,
+  test: SplitScores,
+  calibration: AppliedCalibration,
+  input: Pick<EvaluateInput, 'shiftMargin' | 'positiveClass'>,
+): { shift: PriorShift; platt: PlattParameters | undefined } | undefined {
+  const share = (labels: readonly number[]) => labels.reduce((sum, l) => sum + l, 0) / labels.length;
+  const validationPrevalence = share(validation.labels);
+  if (!(validationPrevalence > 0 && validationPrevalence < 1) || test.labels.length === 0) return undefined;
+  let forEm: AppliedCalibration = calibration;
+  if (forEm.method !== 'platt') {
+    try {
+      forEm = fitCalibration(validation);
+    } catch {
+      forEm = { method: 'none' };
+    }
+  }
+  const posteriors = test.scores.map((p) => calibrate(forEm, p));
+  const shift = priorShift(posteriors, validationPrevalence, {
+    margin: input.shiftMargin ?? DEFAULT_SHIFT_MARGIN,
+    // For the report only: the estimate and the prior-adjusted cut never read the labels.
+    actual: share(test.labels),
+    positiveClass: input.positiveClass,
+    posteriors: forEm.method === 'platt' ? 'calibrated' : 'raw',
+  });
+  return { shift, platt: forEm.method === 'platt' ? forEm : undefined };
+}
+
 /**
  * Scores the test split with the calibration fitted and the threshold fixed or chosen on
  * validation before the test split is scored at all, and writes predictions.json, metrics.json,
@@ -170,31 +221,44 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
   }
   const calibration: AppliedCalibration =
     calibrationSetting === 'platt' && validationScores ? fitCalibration(validationScores) : typeof calibrationSetting === 'object' ? calibrationSetting : { method: 'none' };
-  const scale = calibration.method === 'platt' ? 'calibrated' : 'raw';
-  const decide = (score: number) => calibrate(calibration, score);
-  const threshold = await resolveThreshold(
+  const calibrated = calibration.method === 'platt';
+  // A fixed number is a cut-off on the calibrated probability when calibration is applied (as
+  // before issue 27); auto and criteria say their own scale (the model's own unless asked).
+  const chosen = await resolveThreshold(
     input.threshold,
     async () => {
       if (!validationScores) throw new EvaluationError(`Choose threshold failed: a threshold chosen on validation needs ${source.validationField}`);
-      return { ...validationScores, scores: validationScores.scores.map(decide) };
+      return validationScores;
     },
-    scale,
+    { fixedScale: calibrated ? 'calibrated' : 'raw', calibrate: calibrated ? (p) => calibrate(calibration, p) : undefined },
   );
+  const calibratedProbability = (score: number) => calibrate(calibration, score);
 
   const test = await source.test();
   const testScores = splitScoresOf(test);
+  // The test split's prior, estimated from its scores alone. When it moved past shiftMargin,
+  // `auto` re-targets its cut to the estimate (Saerens et al.'s Bayes decision for the new
+  // prior): the only thing of the test split the threshold reads is its unlabeled scores.
+  const estimate = validationScores ? testPriorShift(validationScores, testScores, calibration, input) : undefined;
+  const shift = estimate?.shift;
+  const threshold = input.threshold === 'auto' ? autoForTestPrior(chosen, shift, estimate?.platt) : chosen;
+  const scale = threshold.scale ?? 'raw';
+  const decide = (score: number) => (scale === 'calibrated' ? calibrate(calibration, score) : score);
   const testDecision = testScores.scores.map(decide);
   const scorecard = scoreBinary(testScores, classes, positiveIndex, threshold, testDecision);
   await hooks.onProgress?.({ phase: 'plots', done: 0, total: source.samplesPng ? 5 : 4 });
 
   // Calibration of the model's own probabilities and, when calibrated, of the calibrated ones.
   const summaries = {
-    test: { raw: calibrationSummary(testScores.labels, testScores.scores), ...(scale === 'calibrated' ? { calibrated: calibrationSummary(testScores.labels, testDecision) } : {}) },
+    test: {
+      raw: calibrationSummary(testScores.labels, testScores.scores),
+      ...(calibrated ? { calibrated: calibrationSummary(testScores.labels, testScores.scores.map(calibratedProbability)) } : {}),
+    },
     ...(validationScores
       ? {
           validation: {
             raw: calibrationSummary(validationScores.labels, validationScores.scores),
-            ...(scale === 'calibrated' ? { calibrated: calibrationSummary(validationScores.labels, validationScores.scores.map(decide)) } : {}),
+            ...(calibrated ? { calibrated: calibrationSummary(validationScores.labels, validationScores.scores.map(calibratedProbability)) } : {}),
           },
         }
       : {}),
@@ -202,11 +266,18 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
   const decisionSummary = (split: { raw: CalibrationSummary; calibrated?: CalibrationSummary }) => split.calibrated ?? split.raw;
 
   const predictedClass = (score: number) => classes[decide(score) >= threshold.value ? positiveIndex : 1 - positiveIndex] ?? '';
-  const how = threshold.method === 'fixed' ? 'fixed' : `${threshold.method} on validation`;
+  const how =
+    threshold.method === 'fixed'
+      ? 'fixed'
+      : threshold.method === 'default'
+        ? 'auto: default kept'
+        : threshold.method === 'prior-adjusted'
+          ? `auto: prior-adjusted to ${(100 * threshold.prior.estimatedPrevalence).toFixed(1)} % estimated`
+          : `${threshold.method} on validation`;
   const subtitle = `threshold ${threshold.value.toFixed(3)}${scale === 'calibrated' ? ' (calibrated)' : ''} (${how}), ${scorecard.size} test ${source.unit.many}`;
   const reliabilitySeries = [
-    ...(summaries.validation ? [{ label: `validation${scale === 'calibrated' ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
-    { label: `test${scale === 'calibrated' ? ', calibrated' : ''}`, summary: decisionSummary(summaries.test) },
+    ...(summaries.validation ? [{ label: `validation${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
+    { label: `test${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.test) },
     ...(summaries.test.calibrated ? [{ label: 'test, model output', summary: summaries.test.raw }] : []),
   ];
   const pngs = new Map<string, Promise<Buffer>>([
@@ -232,7 +303,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     ...example.identity,
     class: example.class,
     probability: example.score,
-    ...(scale === 'calibrated' ? { calibratedProbability: decide(example.score) } : {}),
+    ...(calibrated ? { calibratedProbability: calibratedProbability(example.score) } : {}),
     predicted: predictedClass(example.score),
   });
   await store.putJson(keys.predictions, {
@@ -270,6 +341,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
       threshold,
       calibration,
       calibrationSummaries: summaries,
+      ...(shift ? { priorShift: shift } : {}),
       scorecard,
       plots: relativePlots,
     }) + sweepSection,
@@ -288,6 +360,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
       binning: `${summaries.test.raw.bins} equal-width bins over [0, 1] of P(${input.positiveClass}); ECE = sum over bins of count/N * |fraction positive - mean predicted|`,
       splits: summaries,
     },
+    ...(shift ? { priorShift: shift } : {}),
     testSize: scorecard.size,
     headline: scorecard.headline,
     classificationReport: scorecard.report,
@@ -301,9 +374,12 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     threshold: threshold.value,
     thresholdMethod: threshold.method,
     thresholdScale: scale,
-    ...(threshold.method === 'fixed' ? {} : { thresholdInterval: threshold.interval }),
+    ...(threshold.method === 'fixed' || threshold.method === 'default' || threshold.method === 'prior-adjusted' ? {} : { thresholdInterval: threshold.interval }),
+    ...(threshold.method !== 'fixed' && threshold.guard ? { thresholdDecision: decisionOutput(threshold.guard) } : {}),
+    ...(threshold.method === 'prior-adjusted' ? { priorAdjustment: priorAdjustmentOutput(threshold.prior) } : {}),
     calibration,
     calibrationMetrics,
+    ...(shift ? { estimatedPrevalence: shift.estimated, validationPrevalence: shift.validation, ...(shift.warning ? { shiftWarning: shift.warning } : {}) } : {}),
     testSize: scorecard.size,
     metricsKey: keys.metrics,
     predictions: keys.predictions,

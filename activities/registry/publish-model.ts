@@ -12,6 +12,19 @@ export interface PublishOptions {
   now?: () => Date;
 }
 
+/** The scale of the threshold an evaluation's metrics.json records (`threshold.scale`, absent: raw), if it is one. */
+function thresholdScaleOf(metricsJson: Buffer): 'raw' | 'calibrated' | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(metricsJson.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const threshold = typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'threshold') : undefined;
+  if (typeof threshold !== 'object' || threshold === null || typeof Reflect.get(threshold, 'value') !== 'number') return undefined;
+  return Reflect.get(threshold, 'scale') === 'calibrated' ? 'calibrated' : 'raw';
+}
+
 /**
  * The publish step: claims the next version, copies the model (a TF.js model, or any artifact
  * as it is: copy-model.ts) and the evaluation's metrics and report under `models/<name>/<version>/`, writes the version record, moves `latest`, and moves
@@ -27,10 +40,17 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
     const format = input.format ?? 'tfjs';
     const files = await copyModel(store, input.model, `${prefix}model`, format);
     let metricsKey: string | undefined;
+    let evaluatedScale: 'raw' | 'calibrated' | undefined;
     if (input.metricsKey) {
       metricsKey = `${prefix}metrics.json`;
-      await store.put(metricsKey, await store.get(input.metricsKey), 'application/json');
+      const metricsJson = await store.get(input.metricsKey);
+      evaluatedScale = thresholdScaleOf(metricsJson);
+      await store.put(metricsKey, metricsJson, 'application/json');
     }
+    // Since evaluate v3 (issue 27) a threshold may apply to the model's own probability while
+    // calibration is still recorded: the record says which, so a consumer never calibrates a
+    // probability that a raw threshold then cuts.
+    const thresholdScale = input.thresholdScale ?? evaluatedScale ?? (input.calibration && input.calibration.method !== 'none' ? 'calibrated' : 'raw');
     let report: string | undefined;
     if (input.report) {
       report = `${prefix}report.md`;
@@ -47,7 +67,7 @@ export async function publish(store: ObjectStore, input: PublishInput, options: 
       format,
       files,
       ...(input.classes ? { classes: input.classes } : {}),
-      ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
+      ...(input.threshold !== undefined ? { threshold: input.threshold, thresholdScale } : {}),
       ...(input.calibration ? { calibration: input.calibration } : {}),
       metrics: input.metrics,
       ...(metricsKey ? { metricsKey } : {}),

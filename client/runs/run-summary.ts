@@ -57,6 +57,7 @@ function summarizeStep(uses: string, out: Outputs, bucket: string): string {
         `test AUC ${fixed(field(out, 'metrics', 'auc'))} · accuracy ${fixed(field(out, 'metrics', 'accuracy'))}`,
         `sensitivity ${fixed(field(out, 'metrics', 'sensitivity'))} · specificity ${fixed(field(out, 'metrics', 'specificity'))}`,
         `threshold ${fixed(out.threshold)} (${String(out.thresholdMethod)}) on ${String(out.testSize)} test images`,
+        ...(typeof out.shiftWarning === 'string' ? [`warning: ${out.shiftWarning}`] : []),
         `report s3://${bucket}/${String(out.report)}`,
       ].join('\n               ');
     case 'publish':

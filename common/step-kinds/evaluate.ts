@@ -17,6 +17,10 @@ const thresholdRuleSchema = z
       .min(0)
       .optional()
       .describe("How far below the best criterion value a threshold still counts as equally good; default: what one more validation mistake would cost"),
+    scale: z
+      .enum(['raw', 'calibrated'])
+      .optional()
+      .describe("Which probability the threshold is chosen on and applies to: raw (default), the model's own; calibrated, the Platt-calibrated one (needs calibration)"),
   })
   .superRefine((value, ctx) => {
     if (value.criterion === 'sensitivity' && value.min === undefined) {
@@ -30,7 +34,9 @@ const thresholdSchema = z
     error: () => "expected a probability in [0, 1], 'auto', or { criterion: youden | f1 | balanced-accuracy | sensitivity, min?, tolerance? }",
   })
   .default(0.5)
-  .describe("Probability cut-off for the positive class, 'auto' (= { criterion: youden }), or { criterion, min?, tolerance? } chosen on validation");
+  .describe(
+    "Probability cut-off for the positive class, 'auto' (0.5 on the model's own probability unless Youden's best validation threshold beats it in 95 % of 1,000 bootstrap resamples of validation; when the test split's prior estimated from its scores is more than shiftMargin from validation's, the Bayes cut for that estimate instead), or { criterion, min?, tolerance?, scale? } chosen on validation",
+  );
 
 const calibrationSchema = z
   .union([z.enum(['platt', 'none']), plattParametersSchema], {
@@ -38,7 +44,7 @@ const calibrationSchema = z
   })
   .optional()
   .describe(
-    "Probability calibration: 'platt' fits σ(a·logit(p) + b) on validation; 'none'; or fixed { method: platt, a, b }. Default: platt when the threshold is chosen on validation, none for a fixed number",
+    "Probability calibration: 'platt' fits σ(a·logit(p) + b) on validation; 'none'; or fixed { method: platt, a, b }. Default: platt when the threshold is chosen on validation, none for a fixed number. Reported and recorded; the threshold applies to it only for a fixed number or scale: calibrated",
   );
 
 export type ThresholdSetting = z.infer<typeof thresholdSchema>;
@@ -94,6 +100,14 @@ const input = z
     threshold: thresholdSchema,
     calibration: calibrationSchema,
     positiveClass: z.string().min(1).default('PNEUMONIA'),
+    // No schema default: a default would be written into every resolved step and change the
+    // cache keys of steps written before the field (test/unit/evaluate-cache-key.test.ts).
+    shiftMargin: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .optional()
+      .describe('Warn when the test split\'s positive-class share estimated from the scores differs from validation\'s by more than this (default 0.1)'),
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
     batchSize: z.number().int().min(1).default(32),
@@ -124,6 +138,9 @@ const input = z
     } else if (value.testManifest === undefined) {
       ctx.addIssue({ code: 'custom', path: ['testManifest'], message: 'model needs testManifest (the split manifest of the test images)' });
     }
+    if (typeof value.threshold === 'object' && value.threshold.scale === 'calibrated' && value.calibration === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['threshold', 'scale'], message: 'scale: calibrated needs calibration (platt, or { method: platt, a, b }), but calibration is none' });
+    }
     const validationField = fromPredictions ? 'valPredictions' : 'valManifest';
     if (value[validationField] !== undefined) return;
     if (typeof value.threshold !== 'number') {
@@ -152,20 +169,58 @@ const metricsSchema = z
 const output = z.object({
   metrics: metricsSchema,
   threshold: z.number().min(0).max(1),
-  thresholdMethod: z.enum(['fixed', ...THRESHOLD_CRITERIA]).describe('fixed: from the pipeline; else the criterion it was chosen by on the validation split'),
+  thresholdMethod: z
+    .enum(['fixed', 'default', 'prior-adjusted', ...THRESHOLD_CRITERIA])
+    .describe(
+      "fixed: from the pipeline; default: auto kept 0.5 on the model's own probability; prior-adjusted: auto re-targeted to the test split's prior estimated from its scores (see priorAdjustment); else the criterion it was chosen by on the validation split",
+    ),
+  thresholdDecision: z
+    .object({
+      criterion: z.string(),
+      defaultThreshold: z.number(),
+      challengerThreshold: z.number(),
+      winRate: z.number(),
+      required: z.number(),
+      resamples: z.number().int(),
+      defaultInterval: z.object({ low: z.number(), high: z.number() }),
+      challengerInterval: z.object({ low: z.number(), high: z.number() }),
+      moved: z.boolean(),
+    })
+    .optional()
+    .describe("auto only: the bootstrap guard's decision (win rate of the criterion's best validation threshold over 0.5, and the criterion's 95 % interval at each)"),
+  priorAdjustment: z
+    .object({
+      validationPrevalence: z.number(),
+      estimatedPrevalence: z.number(),
+      calibratedThreshold: z.number(),
+      guardedThreshold: z.number(),
+      guardedMethod: z.string(),
+    })
+    .optional()
+    .describe(
+      "thresholdMethod prior-adjusted only: the calibrated posterior re-weighted from validationPrevalence to estimatedPrevalence (from the test split's unlabeled scores) and cut at 0.5, i.e. calibratedThreshold on the calibrated probability (threshold on the model's own); guardedThreshold is what the guarded rule alone chose",
+    ),
   thresholdScale: z.enum(['raw', 'calibrated']).describe('Whether `threshold` applies to the calibrated probability or the model output'),
   thresholdInterval: z
     .object({ low: z.number(), high: z.number() })
     .optional()
     .describe('Thresholds t with low < t ≤ high were equally good on validation; `threshold` is the middle'),
-  calibration: appliedCalibrationSchema.describe('Calibration applied before the threshold: give it to a later evaluate step or read it from the registered metrics.json'),
+  calibration: appliedCalibrationSchema.describe(
+    'Calibration fitted (or given): applied before the threshold when thresholdScale is calibrated; give it to a later evaluate step or read it from the registered metrics.json',
+  ),
   calibrationMetrics: z
     .object({
       bins: z.number().int(),
       test: z.object({ ece: z.number(), brier: z.number() }),
       validation: z.object({ ece: z.number(), brier: z.number() }).optional(),
     })
-    .describe('Expected calibration error (equal-width bins) and Brier score of the probabilities the threshold applies to'),
+    .describe('Expected calibration error (equal-width bins) and Brier score of the calibrated probabilities when calibration is fitted or given, else of the model output'),
+  estimatedPrevalence: z
+    .number()
+    .optional()
+    .describe("Share of positiveClass on the test split estimated from the model's scores alone (EM, Saerens et al. 2002); with validation data"),
+  validationPrevalence: z.number().optional().describe('Share of positiveClass on the validation split'),
+  shiftWarning: z.string().optional().describe('Set when estimatedPrevalence differs from validationPrevalence by more than shiftMargin'),
   testSize: z.number().int().min(0),
   metricsKey: objectKeySchema.describe('Key of metrics.json (full report, confusion matrix, curves)'),
   predictions: objectKeySchema.describe('Key of predictions.json (probability of every test image or predictions row)'),
@@ -179,7 +234,9 @@ export const evaluateStep = {
   activity: 'evaluateModel',
   // 2: calibration, and auto takes the middle of the equally good thresholds (was the highest).
   // predictions/valPredictions came without a bump: optional fields, absent from every key before.
-  version: '2',
+  // 3: auto is 0.5 on the model's own probability unless a bootstrap says Youden's best beats it;
+  // criteria choose on the model's own probability unless scale: calibrated; prior shift estimate.
+  version: '3',
   description: 'Evaluates a model on the test split, or predictions CSVs: metrics, confusion matrix, ROC/PR AUC, calibration, threshold, plots, report',
   input,
   output,

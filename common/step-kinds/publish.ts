@@ -27,7 +27,13 @@ const input = z
     threshold: z.number().min(0).max(1).optional().describe('Decision threshold, usually ${{ steps.evaluate.outputs.threshold }}; recorded with the version'),
     calibration: appliedCalibrationSchema
       .optional()
-      .describe('Calibration the threshold applies after, usually ${{ steps.evaluate.outputs.calibration }}; recorded with the version'),
+      .describe('Calibration fitted by the evaluation, usually ${{ steps.evaluate.outputs.calibration }}; recorded with the version'),
+    thresholdScale: z
+      .enum(['raw', 'calibrated'])
+      .optional()
+      .describe(
+        "Whether the threshold applies to the model's own probability or the calibrated one, usually ${{ steps.evaluate.outputs.thresholdScale }}; default: what metricsKey's metrics.json says, else calibrated when calibration is given",
+      ),
     engine: z.string().min(1).optional().describe('Lineage: training engine, e.g. ${{ steps.train.outputs.engine }}'),
     code: z
       .string()

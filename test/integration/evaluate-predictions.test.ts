@@ -41,8 +41,8 @@ function csvOf(rows: readonly { id: string; label: string; score: number }[]): s
 
 /** What an evaluation decided and measured, without the keys of its artifacts. */
 function verdict(output: EvaluateOutput) {
-  const { metrics, threshold, thresholdMethod, thresholdScale, thresholdInterval, calibration, calibrationMetrics, testSize } = output;
-  return { metrics, threshold, thresholdMethod, thresholdScale, thresholdInterval, calibration, calibrationMetrics, testSize };
+  const { metrics, threshold, thresholdMethod, thresholdScale, thresholdInterval, thresholdDecision, calibration, calibrationMetrics, estimatedPrevalence, validationPrevalence, testSize } = output;
+  return { metrics, threshold, thresholdMethod, thresholdScale, thresholdInterval, thresholdDecision, calibration, calibrationMetrics, estimatedPrevalence, validationPrevalence, testSize };
 }
 
 describe('evaluate on predictions CSVs, and publish of any artifact, on the real servers', function () {
@@ -93,8 +93,11 @@ describe('evaluate on predictions CSVs, and publish of any artifact, on the real
     const output = await evaluate(store, input, ctx);
     assert.deepEqual(evaluateStep.output.parse(output), output);
     assert.deepEqual(verdict(output), verdict(fromModel));
-    assert.equal(output.thresholdMethod, 'youden');
+    assert.ok(output.thresholdDecision, 'auto reports its bootstrap decision');
+    assert.equal(output.thresholdMethod, output.thresholdDecision.moved ? 'youden' : 'default');
+    assert.equal(output.thresholdScale, 'raw');
     assert.equal(output.calibration.method, 'platt');
+    assert.equal(typeof output.estimatedPrevalence, 'number');
 
     // Every plot but the sample grid, which needs images.
     assert.deepEqual(Object.keys(output.plots).sort(), ['confusion', 'curves', 'reliability', 'roc']);
@@ -107,12 +110,12 @@ describe('evaluate on predictions CSVs, and publish of any artifact, on the real
     const predictions = RowPredictionsSchema.parse(await store.getJson(output.predictions));
     assert.equal(predictions.test.length, 50);
     assert.equal(predictions.validation.length, 30);
-    for (const row of predictions.test) assert.equal(row.predicted, row.calibratedProbability >= output.threshold ? 'PNEUMONIA' : 'NORMAL', row.id);
+    for (const row of predictions.test) assert.equal(row.predicted, row.probability >= output.threshold ? 'PNEUMONIA' : 'NORMAL', row.id);
 
     const report = (await store.get(output.report)).toString('utf8');
     assert.match(report, new RegExp(`predictions \`${predictionsKey}\` \\(50 rows\\), validation predictions \`${valPredictionsKey}\``));
     assert.match(report, /No sample-images grid: a predictions file carries scores, not images/);
-    assert.match(report, /chosen on the validation split \(30 rows\)/);
+    assert.match(report, /1000 bootstrap resamples of the validation rows/);
     assert.doesNotMatch(report, /Sample test images/);
   });
 
@@ -170,6 +173,8 @@ describe('evaluate on predictions CSVs, and publish of any artifact, on the real
     assert.deepEqual([record.lineage.code, record.lineage.sourceModel, record.lineage.workflowId], [code, folder, workflowId]);
     assert.deepEqual(record.metrics, fromModel.metrics);
     assert.deepEqual([record.threshold, record.calibration], [fromModel.threshold, fromModel.calibration]);
+    // The step passed no thresholdScale: the record takes it from the evaluation's metrics.json.
+    assert.equal(record.thresholdScale, fromModel.thresholdScale);
     assert.ok(record.metricsKey && (await store.exists(record.metricsKey)), 'the evaluation metrics.json travels with the version');
 
     // A worse version of the same model is registered but does not take production.

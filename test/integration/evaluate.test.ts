@@ -10,8 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { evaluate } from '../../activities/evaluation/evaluate.ts';
 import { predictSplit } from '../../activities/evaluation/predict.ts';
 import { loadTrainedModel } from '../../activities/evaluation/trained-model.ts';
-import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt } from '../../activities/evaluation/calibration.ts';
+import { applyPlatt, brierScore, expectedCalibrationError, fitPlatt, invertPlatt } from '../../activities/evaluation/calibration.ts';
 import { chooseThreshold } from '../../activities/evaluation/threshold.ts';
+import { guardedAutoThreshold } from '../../activities/evaluation/guarded-threshold.ts';
+import { estimatePrevalence, priorAdjustedCut } from '../../activities/evaluation/prior-shift.ts';
 import { ObjectStore } from '../../activities/object-store.ts';
 import { WEIGHTS_FILE } from '../../activities/model-io/layers-model-io.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
@@ -127,49 +129,143 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     assert.match(report, new RegExp(`ROC AUC \\| ${output.metrics.auc.toFixed(4)}`));
   });
 
-  it('calibrates on validation and chooses an auto threshold there, in the middle of the equally good interval: changing the test labels leaves both unchanged', async () => {
+  it("auto keeps or moves off 0.5 on the model's own probability as the validation bootstrap decides, calibrates on validation for the record, and estimates the test prevalence: changing the test labels changes none of them", async () => {
     const first = await evaluate(store, input({ threshold: 'auto' }), context('wf-eval-auto'));
     assert.deepEqual(evaluateStep.output.parse(first), first);
-    assert.equal(first.thresholdMethod, 'youden');
-    assert.equal(first.thresholdScale, 'calibrated');
+    assert.equal(first.thresholdScale, 'raw', "auto's threshold applies to the model's own probability");
     const predictions = PredictionsSchema.parse(await store.getJson(first.predictions));
     const validation = predictions.validation ?? [];
     assert.equal(validation.length, 30);
     const labels = validation.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0));
-    // Platt parameters are the ones fitted on the validation probabilities, and travel in every artifact.
-    const expectedPlatt = fitPlatt(labels, validation.map((p) => p.probability));
+    const probabilities = validation.map((p) => p.probability);
+    // The decision is the guard's on the validation probabilities, and the outputs say how it went.
+    const expected = guardedAutoThreshold({ split: 'val', labels, scores: probabilities });
+    assert.ok(expected.guard);
+    assert.equal(first.threshold, expected.value);
+    assert.equal(first.thresholdMethod, expected.guard.moved ? 'youden' : 'default');
+    assert.deepEqual(first.thresholdDecision, {
+      criterion: 'youden',
+      defaultThreshold: 0.5,
+      challengerThreshold: expected.guard.challengerThreshold,
+      winRate: expected.guard.winRate,
+      required: 0.95,
+      resamples: 1000,
+      defaultInterval: expected.guard.defaultInterval,
+      challengerInterval: expected.guard.challengerInterval,
+      moved: expected.guard.moved,
+    });
+    for (const p of predictions.test) assert.equal(p.predicted, p.probability >= first.threshold ? 'PNEUMONIA' : 'NORMAL');
+    // Platt parameters are still fitted on the validation probabilities, reported and recorded.
+    const expectedPlatt = fitPlatt(labels, probabilities);
     assert.deepEqual(first.calibration, { method: 'platt', ...expectedPlatt });
     assert.deepEqual(predictions.calibration, first.calibration);
     for (const p of [...validation, ...predictions.test]) close(p.calibratedProbability ?? NaN, applyPlatt(expectedPlatt, p.probability), 'calibrated probability');
     const calibrated = validation.map((p) => p.calibratedProbability ?? NaN);
-    const expected = chooseThreshold({ split: 'val', labels, scores: calibrated }, { criterion: 'youden' }, 'calibrated');
-    assert.equal(first.threshold, expected.value);
-    assert.deepEqual(first.thresholdInterval, expected.interval);
-    assert.equal(first.threshold, (expected.interval.low + expected.interval.high) / 2);
-    for (const p of predictions.test) assert.equal(p.predicted, (p.calibratedProbability ?? NaN) >= first.threshold ? 'PNEUMONIA' : 'NORMAL');
     const metrics = MetricsSchema.parse(await store.getJson(first.metricsKey));
-    assert.equal(metrics.threshold.split, 'val');
-    assert.equal(metrics.threshold.validationSize, 30);
-    assert.deepEqual(metrics.threshold.interval, expected.interval);
+    assert.equal(metrics.threshold.method, first.thresholdMethod);
     close(metrics.calibration.splits.validation?.calibrated.ece ?? NaN, expectedCalibrationError(labels, calibrated), 'validation ECE');
     close(first.calibrationMetrics.validation?.brier ?? NaN, brierScore(labels, calibrated), 'validation Brier');
+    // The test prevalence from the calibrated test probabilities alone, with validation's as the prior.
+    assert.equal(first.validationPrevalence, 0.5);
+    const testCalibrated = predictions.test.map((p) => p.calibratedProbability ?? NaN);
+    close(first.estimatedPrevalence ?? NaN, estimatePrevalence(testCalibrated, 0.5).prevalence, 'estimated prevalence');
+    assert.equal(first.shiftWarning, undefined, `a test split with validation's class mix (estimate ${first.estimatedPrevalence}) raises no warning`);
     const report = (await store.get(first.report)).toString('utf8');
     assert.match(report, /## Calibration/);
-    assert.match(report, new RegExp(`every threshold in \\(${expected.interval.low.toFixed(4)}, ${expected.interval.high.toFixed(4)}\\]`));
+    assert.match(report, /## Threshold decision \(auto\)/);
+    assert.match(report, new RegExp(`Win rate of Youden's J's best over the default: \\*\\*${(100 * expected.guard.winRate).toFixed(1)} %\\*\\*`));
+    assert.match(report, /## Class prior shift/);
+    assert.match(report, new RegExp(`\\| test, estimated from the scores alone \\| ${(first.estimatedPrevalence ?? NaN).toFixed(4)} \\|`));
+    assert.match(report, /\| test \(labels, for reference\) \| 0\.5000 \|/);
 
-    // Parameters handed to a later evaluation are applied as given, without validation data.
-    const reused = await evaluate(store, input({ threshold: first.threshold, calibration: first.calibration, valManifest: undefined }), context('wf-eval-auto', 'evaluate-reused'));
-    assert.equal(reused.thresholdScale, 'calibrated');
-    assert.deepEqual(reused.metrics, first.metrics);
-
-    // Same images, every test label flipped: the metrics change, the threshold cannot.
+    // Same images, every test label flipped: the metrics change; the threshold and the estimate cannot.
     const flipped = { ...test.manifest, images: test.manifest.images.map((image) => ({ ...image, label: 1 - image.label, class: image.label === 1 ? 'NORMAL' : 'PNEUMONIA' })) };
     const flippedKey = 'runs/wf-eval-auto/flipped-test.json';
     await store.put(flippedKey, manifestText(flipped));
     const second = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey }), context('wf-eval-auto', 'evaluate-flipped'));
     assert.equal(second.threshold, first.threshold);
     assert.deepEqual(second.calibration, first.calibration);
+    assert.equal(second.estimatedPrevalence, first.estimatedPrevalence);
     assert.ok(Math.abs(second.metrics.auc - (1 - first.metrics.auc)) < 1e-9, 'flipped labels invert the AUC');
+  });
+
+  it('chooses a criterion on the calibrated probability when asked (scale: calibrated), in the middle of the equally good interval; its parameters and threshold carry to a later evaluation', async () => {
+    const first = await evaluate(store, input({ threshold: { criterion: 'youden', scale: 'calibrated' } }), context('wf-eval-calibrated'));
+    assert.equal(first.thresholdMethod, 'youden');
+    assert.equal(first.thresholdScale, 'calibrated');
+    const predictions = PredictionsSchema.parse(await store.getJson(first.predictions));
+    const validation = predictions.validation ?? [];
+    const labels = validation.map((p) => (p.class === 'PNEUMONIA' ? 1 : 0));
+    const calibrated = validation.map((p) => p.calibratedProbability ?? NaN);
+    const expected = chooseThreshold({ split: 'val', labels, scores: calibrated }, { criterion: 'youden' }, 'calibrated');
+    assert.equal(first.threshold, expected.value);
+    assert.deepEqual(first.thresholdInterval, expected.interval);
+    assert.equal(first.threshold, (expected.interval.low + expected.interval.high) / 2);
+    assert.equal(first.thresholdDecision, undefined, 'only auto runs the bootstrap guard');
+    for (const p of predictions.test) assert.equal(p.predicted, (p.calibratedProbability ?? NaN) >= first.threshold ? 'PNEUMONIA' : 'NORMAL');
+    const metrics = MetricsSchema.parse(await store.getJson(first.metricsKey));
+    assert.equal(metrics.threshold.split, 'val');
+    assert.equal(metrics.threshold.validationSize, 30);
+    assert.deepEqual(metrics.threshold.interval, expected.interval);
+    const report = (await store.get(first.report)).toString('utf8');
+    assert.match(report, new RegExp(`every threshold in \\(${expected.interval.low.toFixed(4)}, ${expected.interval.high.toFixed(4)}\\]`));
+
+    // Parameters handed to a later evaluation are applied as given, without validation data.
+    const reused = await evaluate(store, input({ threshold: first.threshold, calibration: first.calibration, valManifest: undefined }), context('wf-eval-calibrated', 'evaluate-reused'));
+    assert.equal(reused.thresholdScale, 'calibrated');
+    assert.deepEqual(reused.metrics, first.metrics);
+    assert.equal(reused.estimatedPrevalence, undefined, 'no validation split, no prevalence to compare with');
+  });
+
+  it("warns in the outputs and the report when the test split looks far more positive than validation, and auto re-targets its cut to the estimate from the test scores (never the labels)", async () => {
+    // Every PNEUMONIA test image and three NORMAL ones: 25 of 28 positive against validation's half.
+    let normals = 0;
+    const shifted = { ...test.manifest, images: test.manifest.images.filter((image) => image.class === 'PNEUMONIA' || normals++ < 3) };
+    const shiftedKey = 'runs/wf-eval-shift/shifted-test.json';
+    await store.put(shiftedKey, manifestText(shifted));
+    const output = await evaluate(store, input({ threshold: 'auto', testManifest: shiftedKey, shiftMargin: 0.1 }), context('wf-eval-shift'));
+    assert.equal(output.testSize, 28);
+    assert.equal(output.validationPrevalence, 0.5);
+    assert.ok((output.estimatedPrevalence ?? 0) > 0.6, `estimate ${output.estimatedPrevalence} moves towards the true 0.89`);
+    assert.match(output.shiftWarning ?? '', /class prior shift: the scored split looks \d+\.\d % PNEUMONIA \(estimated from the scores\), validation is 50\.0 %/);
+    const report = (await store.get(output.report)).toString('utf8');
+    assert.ok(report.includes(`> **Warning:** ${output.shiftWarning ?? 'none'}.`), 'the report states the warning');
+    assert.match(report, /\| test \(labels, for reference\) \| 0\.8929 \|/);
+
+    // auto: the calibrated posterior re-weighted from validation's prior to the estimate, cut at
+    // 0.5, stated on the model's own probability; the guarded rule's choice travels alongside.
+    assert.equal(output.thresholdMethod, 'prior-adjusted');
+    assert.equal(output.thresholdScale, 'raw');
+    assert.ok(output.calibration.method === 'platt');
+    const estimated = output.estimatedPrevalence ?? NaN;
+    const calibratedCut = priorAdjustedCut(0.5, estimated);
+    assert.ok(calibratedCut < 0.5, 'a commoner positive class lowers the cut');
+    const guardedAlone = output.thresholdDecision?.moved ? { threshold: output.thresholdDecision.challengerThreshold, method: 'youden' } : { threshold: 0.5, method: 'default' };
+    assert.equal(output.priorAdjustment?.validationPrevalence, 0.5);
+    assert.equal(output.priorAdjustment.estimatedPrevalence, estimated);
+    assert.equal(output.priorAdjustment.guardedThreshold, guardedAlone.threshold);
+    assert.equal(output.priorAdjustment.guardedMethod, guardedAlone.method);
+    close(output.priorAdjustment?.calibratedThreshold ?? NaN, calibratedCut, 'cut on the calibrated probability');
+    close(output.threshold, invertPlatt(output.calibration, calibratedCut), "cut on the model's own probability");
+    const predictions = PredictionsSchema.parse(await store.getJson(output.predictions));
+    for (const p of predictions.test) {
+      const reweighted = ((estimated / 0.5) * (p.calibratedProbability ?? NaN)) / ((estimated / 0.5) * (p.calibratedProbability ?? NaN) + ((1 - estimated) / 0.5) * (1 - (p.calibratedProbability ?? NaN)));
+      assert.equal(p.predicted, reweighted >= 0.5 ? 'PNEUMONIA' : 'NORMAL', `re-weighted posterior ${reweighted}`);
+      assert.equal(p.predicted, p.probability >= output.threshold ? 'PNEUMONIA' : 'NORMAL');
+    }
+    const metrics = MetricsSchema.parse(await store.getJson(output.metricsKey));
+    assert.equal(metrics.threshold.method, 'prior-adjusted');
+    assert.match(report, /## Threshold re-targeted to the test prior \(auto\)/);
+    assert.match(report, /the guarded rule alone would cut at \d\.\d{4}/);
+    assert.ok(report.includes("used the test split's unlabeled scores (through the estimate), never its labels"));
+
+    // The same images with every label flipped: the estimate and the cut cannot change.
+    const flipped = { ...shifted, images: shifted.images.map((image) => ({ ...image, label: 1 - image.label, class: image.label === 1 ? 'NORMAL' : 'PNEUMONIA' })) };
+    const flippedKey = 'runs/wf-eval-shift/flipped-shifted-test.json';
+    await store.put(flippedKey, manifestText(flipped));
+    const again = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey, shiftMargin: 0.1 }), context('wf-eval-shift', 'evaluate-flipped'));
+    assert.equal(again.threshold, output.threshold);
+    assert.equal(again.estimatedPrevalence, output.estimatedPrevalence);
   });
 
   it('refuses to choose the threshold on the test manifest passed as valManifest', async () => {

@@ -35,7 +35,7 @@ const fitOutputsSchema = z.object({
   metrics: z.object({ valAuc: z.number() }),
   selectedTrial: z.object({ index: z.number(), matrix: z.object({ C: z.number() }) }),
 });
-const evaluateOutputsSchema = z.object({ metrics: z.object({ auc: z.number(), accuracy: z.number() }), thresholdMethod: z.string() });
+const evaluateOutputsSchema = z.object({ metrics: z.object({ auc: z.number(), accuracy: z.number() }), thresholdMethod: z.string(), thresholdDecision: z.object({ moved: z.boolean() }) });
 const publishOutputsSchema = z.object({ version: z.number(), promoted: z.boolean() });
 
 /**
@@ -97,7 +97,7 @@ describe('the run step examples, and mlp logs of a run step, with a real worker 
     assert.ok(fit.metrics.valAuc > 0.95, `validation AUC ${fit.metrics.valAuc}`);
     const evaluation = evaluateOutputsSchema.parse(first.outputs?.['evaluate']);
     assert.ok(evaluation.metrics.auc > 0.95, `test AUC ${evaluation.metrics.auc}`);
-    assert.equal(evaluation.thresholdMethod, 'youden');
+    assert.equal(evaluation.thresholdMethod, evaluation.thresholdDecision.moved ? 'youden' : 'default', 'auto: 0.5 unless the bootstrap moves it to Youden');
     const published = publishOutputsSchema.parse(first.outputs?.['publish']);
     assert.deepEqual(published, { version: 1, promoted: true });
 

@@ -189,5 +189,15 @@ describe('threshold rules and calibration refuse what they cannot do', () => {
     const plattNoVal = evaluateStep.input.safeParse({ model: 'runs/m', testManifest: 'runs/t.json', threshold: 0.5, calibration: 'platt' });
     assert.equal(plattNoVal.error?.issues[0]?.message, 'calibration: platt needs valManifest (fitted on validation)');
     assert.deepEqual(parse({ threshold: { criterion: 'youden', min: 0.9 }, calibration: { method: 'platt', a: 0.5, b: 1 } }).data?.threshold, { criterion: 'youden', min: 0.9 });
+    // Issue 27: a rule may ask for the calibrated scale, which needs calibration; the shift margin is a share.
+    assert.deepEqual(issue({ threshold: { criterion: 'youden', scale: 'calibrated' }, calibration: 'none' }), {
+      code: 'custom',
+      path: ['threshold', 'scale'],
+      message: 'scale: calibrated needs calibration (platt, or { method: platt, a, b }), but calibration is none',
+    });
+    assert.deepEqual(issue({ threshold: { criterion: 'youden', scale: 'logit' } })?.path, ['threshold']);
+    assert.deepEqual(parse({ threshold: { criterion: 'youden', scale: 'calibrated' } }).data?.threshold, { criterion: 'youden', scale: 'calibrated' });
+    assert.deepEqual(issue({ threshold: 'auto', shiftMargin: 1.5 })?.path, ['shiftMargin']);
+    assert.equal(parse({ threshold: 'auto' }).data?.shiftMargin, undefined, 'no default written into the step: old cache keys hold');
   });
 });

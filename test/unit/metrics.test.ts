@@ -14,7 +14,8 @@ import {
   sensitivitySpecificity,
   type ClassificationReport,
 } from '../../activities/evaluation/metrics.ts';
-import { chooseThreshold, resolveThreshold, youdenThreshold } from '../../activities/evaluation/threshold.ts';
+import { resolveThreshold } from '../../activities/evaluation/guarded-threshold.ts';
+import { chooseThreshold, youdenThreshold } from '../../activities/evaluation/threshold.ts';
 
 const scoresSchema = z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() });
 const reportSchema = z.object({
@@ -137,10 +138,13 @@ describe('threshold choice', () => {
     };
     assert.deepEqual(await resolveThreshold(0.6, validation), { value: 0.6, method: 'fixed' });
     assert.equal(reads, 0);
-    // J is within one image (1/4) of its best 0.5 from 0.9 down to 0.2: thresholds in (0.1, 0.9], middle 0.5.
+    // J is within one image (1/4) of its best 0.5 from 0.9 down to 0.2: thresholds in (0.1, 0.9],
+    // middle 0.5, which is auto's default too: no resample can prefer it, so auto keeps 0.5.
     const auto = await resolveThreshold('auto', validation);
-    assert.equal(auto.method, 'youden');
+    assert.equal(auto.method, 'default');
     assert.equal(auto.value, 0.5);
+    assert.equal(auto.method === 'default' ? auto.guard.challengerThreshold : NaN, 0.5);
+    assert.equal(auto.method === 'default' ? auto.guard.wins : NaN, 0);
     assert.equal(reads, 1);
   });
 });
