@@ -13,7 +13,9 @@ COPY common ./common
 COPY activities ./activities
 COPY workflows ./workflows
 COPY worker ./worker
-RUN mkdir -p .data/scratch && chown -R node:node .data
+# The mount points of compose's named volumes: a new volume takes their owner, so the worker
+# (user node) can write to it.
+RUN mkdir -p .data/scratch .data/run && chown -R node:node .data
 USER node
 ENV NODE_ENV=production
 # For the NVIDIA container runtime: Vulkan needs the graphics capability (the runtime then mounts

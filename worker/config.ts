@@ -45,6 +45,14 @@ function durationVariable(fallback: string) {
 }
 
 /**
+ * An optional variable where empty means unset: compose passes `${NAME:-}` through from the host
+ * as an empty string when the host has none, and that must mean "off", not a bad value.
+ */
+function emptyMeansUnset<Schema extends z.ZodType>(schema: Schema) {
+  return z.preprocess((value) => (value === '' ? undefined : value), schema);
+}
+
+/**
  * Every environment variable a worker reads, in one schema. The compose-file test checks the
  * worker services against this list, so a typo in docker-compose.yml fails CI.
  *
@@ -146,17 +154,18 @@ export const workerEnvSchema = z.object({
   TEMPORAL_WORKER_BUILD_ID: z.string().regex(BUILD_ID_PATTERN, 'expected letters, digits, ., - and _ (at most 255), no ":"').optional(),
   MLP_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** The Temporal Web UI, e.g. https://temporal.example: run notifications (`notify:`) link to the run there; no link when unset. */
-  MLP_TEMPORAL_UI_URL: z.url().optional(),
+  MLP_TEMPORAL_UI_URL: emptyMeansUnset(z.url().optional()),
   /**
    * The MLflow tracking server of pipelines with `tracking.mlflow` (docs/tracking.md), e.g.
    * http://mlflow:5000; its credentials, when it wants any: a token (inline or _FILE) or a user
    * name and password. They stay on the worker: never in a pipeline, a history or a log line.
+   * Empty is unset (tracking off), as docker-compose.yml passes them when the host has none.
    */
-  MLFLOW_TRACKING_URI: z.url().optional(),
-  MLFLOW_TRACKING_TOKEN: z.string().min(1).optional(),
-  MLFLOW_TRACKING_TOKEN_FILE: z.string().min(1).optional(),
-  MLFLOW_TRACKING_USERNAME: z.string().min(1).optional(),
-  MLFLOW_TRACKING_PASSWORD: z.string().min(1).optional(),
+  MLFLOW_TRACKING_URI: emptyMeansUnset(z.url().optional()),
+  MLFLOW_TRACKING_TOKEN: emptyMeansUnset(z.string().optional()),
+  MLFLOW_TRACKING_TOKEN_FILE: emptyMeansUnset(z.string().optional()),
+  MLFLOW_TRACKING_USERNAME: emptyMeansUnset(z.string().optional()),
+  MLFLOW_TRACKING_PASSWORD: emptyMeansUnset(z.string().optional()),
   S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().min(3).default('ml-pipelines'),

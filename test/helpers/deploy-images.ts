@@ -28,3 +28,37 @@ export function composeDurationSeconds(text: string): number {
   }
   return total;
 }
+
+/**
+ * Compose's variable interpolation (`${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+ * `${VAR:?error}`, `${VAR?error}`, `${VAR:+replacement}`, `${VAR+replacement}`, `$$`) applied to
+ * every string value of a parsed compose file, as `docker compose` does with the host's
+ * environment `host` before it merges files. A required variable that is missing throws its error.
+ */
+export function interpolateCompose<T>(value: T, host: Readonly<Record<string, string>>): T {
+  if (typeof value === 'string') return interpolateString(value, host) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => interpolateCompose(item, host)) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateCompose(item, host)])) as T;
+  }
+  return value;
+}
+
+function interpolateString(text: string, host: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (match, name: string | undefined, operator: string | undefined, operand: string | undefined) => {
+    if (match === '$$') return '$';
+    const value = host[name ?? ''];
+    const set = value !== undefined && (value !== '' || !operator?.startsWith(':'));
+    switch (operator?.replace(':', '')) {
+      case '-':
+        return set ? value : (operand ?? '');
+      case '?':
+        if (!set) throw new Error(`required variable ${name} is missing a value: ${operand ?? ''}`);
+        return value;
+      case '+':
+        return set ? (operand ?? '') : '';
+      default:
+        return value ?? '';
+    }
+  });
+}

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { WORKER_ENV_KEYS, workerEnvSchema } from '../../worker/config.ts';
+import { parseWorkerConfig, WORKER_ENV_KEYS, workerEnvSchema } from '../../worker/config.ts';
 import { SEARCH_ATTRIBUTES } from '../../common/index.ts';
-import { composeDurationSeconds, imageProblems } from '../helpers/deploy-images.ts';
+import { composeDurationSeconds, imageProblems, interpolateCompose } from '../helpers/deploy-images.ts';
 
 // No Docker engine runs in CI: these tests check the compose file against the worker's own
 // config schema so the production stack cannot drift from the code.
@@ -19,13 +21,19 @@ const serviceSchema = z.looseObject({
   secrets: z.array(z.string()).optional(),
   depends_on: z.record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) })).optional(),
   stop_grace_period: z.string().optional(),
+  volumes: z.array(z.string()).optional(),
 });
 const composeSchema = z.looseObject({
   services: z.record(z.string(), serviceSchema),
   secrets: z.record(z.string(), z.object({ file: z.string() })),
+  volumes: z.record(z.string(), z.null()).optional(),
 });
 
-const compose = composeSchema.parse(parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }));
+/** A compose file as `docker compose` reads it on a host with the environment `host`. */
+const loadCompose = (file: string, host: Record<string, string> = {}) =>
+  composeSchema.parse(interpolateCompose(parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'), { merge: true }), host));
+// The file as run on a host that sets none of its variables.
+const compose = loadCompose('docker-compose.yml');
 const service = (name: string) => {
   const found = compose.services[name];
   assert.ok(found, `docker-compose.yml has no service "${name}"`);
@@ -135,6 +143,86 @@ describe('docker-compose.yml', () => {
     assert.equal(parsed.MLP_ENGINE, 'webgpu');
     assert.equal(parsed.MLP_ENGINE_STRICT, true);
     assert.equal(parsed.MLP_MAX_CONCURRENT_ACTIVITIES, 1);
+  });
+
+  /** A worker service's environment on a host with `host`, with the override file's additions when given. */
+  function workerEnvOn(name: string, host: Record<string, string>, override?: z.infer<typeof composeSchema>) {
+    const base = loadCompose('docker-compose.yml', host).services[name];
+    assert.ok(base, name);
+    const extra = override?.services[name];
+    const env = Object.fromEntries(Object.entries({ ...base.environment, ...extra?.environment }).map(([key, value]) => [key, String(value)]));
+    return { env, secrets: [...new Set([...(base.secrets ?? []), ...(extra?.secrets ?? [])])] };
+  }
+
+  /**
+   * The worker's configuration from a service's environment, its /run/secrets/<name> files
+   * standing in as compose mounts them: what the worker would start with, or the error it stops with.
+   */
+  function startWorker(env: Record<string, string>, secrets: string[], contents: Record<string, string> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'mlp-compose-secrets-'));
+    try {
+      for (const secret of secrets) writeFileSync(join(dir, secret), `${contents[secret] ?? `${secret}-value`}\n`);
+      const mounted = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value.startsWith('/run/secrets/') ? join(dir, value.slice('/run/secrets/'.length)) : value]));
+      return parseWorkerConfig(mounted);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('passes MLflow tracking and the Temporal UI link from the host to the activity workers: tracking off when unset or empty, links to this stack\'s UI by default', () => {
+    for (const name of ['worker-cpu', 'worker-gpu']) {
+      const unset = workerEnvOn(name, {});
+      const config = startWorker(unset.env, unset.secrets);
+      assert.equal(config.mlflow, undefined, `${name}: no MLflow without MLFLOW_TRACKING_URI`);
+      assert.ok(config.temporalUiUrl, name);
+      const ui = new URL(config.temporalUiUrl);
+      assert.equal(ui.hostname, 'localhost');
+      assert.ok(publishedPorts('temporal-ui').includes(Number(ui.port)), `${name}: links to the UI this stack publishes`);
+      const empty = workerEnvOn(name, { MLFLOW_TRACKING_URI: '', MLP_TEMPORAL_UI_URL: '' });
+      const off = startWorker(empty.env, empty.secrets);
+      assert.deepEqual([off.mlflow, off.temporalUiUrl], [undefined, undefined], `${name}: empty means off`);
+      const set = workerEnvOn(name, { MLFLOW_TRACKING_URI: 'http://mlflow.example:5000', MLP_TEMPORAL_UI_URL: 'https://temporal.example' });
+      const on = startWorker(set.env, set.secrets);
+      assert.deepEqual(on.mlflow, { uri: 'http://mlflow.example:5000' }, name);
+      assert.equal(on.temporalUiUrl, 'https://temporal.example', name);
+    }
+    const workflows = workerEnvOn('worker-workflows', { MLFLOW_TRACKING_URI: 'http://mlflow.example:5000' }).env;
+    assert.equal(workflows.MLFLOW_TRACKING_URI, undefined, 'the workflows worker runs no tracking activity');
+  });
+
+  it('adds the MLflow token as a secret file with docker-compose.mlflow.yml, and stops compose when MLFLOW_TRACKING_URI is missing', () => {
+    const host = { MLFLOW_TRACKING_URI: 'https://mlflow.example' };
+    const override = loadCompose('docker-compose.mlflow.yml', host);
+    assert.deepEqual(Object.keys(override.services).sort(), ['worker-cpu', 'worker-gpu']);
+    for (const name of Object.keys(override.services)) {
+      const { env, secrets } = workerEnvOn(name, host, override);
+      assert.equal(env.MLFLOW_TRACKING_TOKEN, undefined, 'the token must not be inline');
+      const secretName = (env.MLFLOW_TRACKING_TOKEN_FILE ?? '').replace(/^\/run\/secrets\//, '');
+      assert.notEqual(secretName, env.MLFLOW_TRACKING_TOKEN_FILE, `${name}: MLFLOW_TRACKING_TOKEN_FILE is a mounted secret`);
+      assert.ok(secrets.includes(secretName), `${name} must mount the ${secretName} secret`);
+      assert.ok(secrets.includes('s3_secret_key'), `${name} keeps its other secrets`);
+      assert.match(override.secrets[secretName]?.file ?? '', /^\.\/\.secrets\//, 'kept with the other secret files (git-ignored)');
+      const config = startWorker(env, secrets, { [secretName]: 't0ken' });
+      assert.deepEqual(config.mlflow, { uri: 'https://mlflow.example', token: 't0ken' }, name);
+    }
+    assert.throws(() => loadCompose('docker-compose.mlflow.yml', {}), /MLFLOW_TRACKING_URI/);
+  });
+
+  it('keeps run steps\' folders (code, inputs, Python environments) on a named volume the image prepares for the worker user', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const workdir = /^WORKDIR (\S+)$/m.exec(dockerfile)?.[1];
+    const prepared = /^RUN mkdir -p ([^&\n]+)&& chown -R node:node /m.exec(dockerfile)?.[1]?.trim().split(/\s+/).map((dir) => `${workdir}/${dir}`) ?? [];
+    assert.match(dockerfile, /^USER node$/m);
+    for (const name of ['worker-cpu', 'worker-gpu']) {
+      const runDir = workerEnvSchema.parse(env(name)).MLP_RUN_DIR;
+      assert.ok(runDir, `${name}: MLP_RUN_DIR`);
+      const volume = (service(name).volumes ?? []).map((entry) => entry.split(':')).find(([, target]) => target === runDir);
+      assert.ok(volume?.[0], `${name}: MLP_RUN_DIR=${runDir} is not a volume`);
+      assert.ok(volume[0] in (compose.volumes ?? {}), `${name}: ${volume[0]} is a declared named volume`);
+      assert.notEqual(volume[0], 'scratch');
+      assert.ok(prepared.includes(runDir), `the image creates ${runDir} owned by node, or a new volume there is root's`);
+    }
+    assert.equal(env('worker-workflows').MLP_RUN_DIR, undefined, 'the workflows worker runs no step');
   });
 
   it('registers every custom search attribute the workflow upserts', () => {

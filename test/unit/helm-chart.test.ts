@@ -50,7 +50,16 @@ const deploymentSchema = z.looseObject({
       spec: z.looseObject({
         terminationGracePeriodSeconds: z.number(),
         containers: z.array(containerSchema).min(1),
-        volumes: z.array(z.looseObject({ name: z.string(), secret: z.looseObject({ secretName: z.string() }).optional() })).default([]),
+        volumes: z
+          .array(
+            z.looseObject({
+              name: z.string(),
+              secret: z.looseObject({ secretName: z.string() }).optional(),
+              emptyDir: z.looseObject({ sizeLimit: z.string().optional() }).optional(),
+              persistentVolumeClaim: z.looseObject({ claimName: z.string() }).optional(),
+            }),
+          )
+          .default([]),
       }),
     }),
   }),
@@ -358,6 +367,99 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
     }
   });
 
+  /** The volume a path of a container lies on: the mount it is under (deepest first) and its volume. */
+  function volumeOf(deployment: Deployment, path: string) {
+    const mounts = [...(deployment.spec.template.spec.containers[0]?.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
+    const mount = mounts.find((candidate) => path === candidate.mountPath || path.startsWith(`${candidate.mountPath}/`));
+    return mount && deployment.spec.template.spec.volumes.find((volume) => volume.name === mount.name);
+  }
+
+  each('gives run steps a volume of their own on the activity workers (MLP_RUN_DIR), not the container\'s writable layer', (render) => {
+    for (const [name, deployment] of render.deployments) {
+      const env = workerEnvSchema.parse(workerEnv(deployment));
+      if (name === 'workflows') {
+        assert.equal(env.MLP_RUN_DIR, undefined, 'the workflows worker runs no step');
+        continue;
+      }
+      assert.ok(env.MLP_RUN_DIR, `${name}: MLP_RUN_DIR`);
+      const volume = volumeOf(deployment, env.MLP_RUN_DIR);
+      assert.ok(volume?.emptyDir, `${name}: MLP_RUN_DIR=${env.MLP_RUN_DIR} is not on an emptyDir`);
+      assert.equal(volume.emptyDir.sizeLimit, '20Gi', `${name}: the run folder has a size limit`);
+      assert.notEqual(volume.name, 'scratch', `${name}: run steps do not share the scratch volume`);
+      // The environments stay inside the run folder unless a PVC is given.
+      assert.equal(env.MLP_RUN_ENVS_DIR, undefined, name);
+    }
+  });
+
+  each('adds no MLflow or Temporal UI settings unless they are set', (render) => {
+    for (const [name, deployment] of render.deployments) {
+      const keys = Object.keys(workerEnv(deployment)).filter((key) => key.startsWith('MLFLOW_') || key === 'MLP_TEMPORAL_UI_URL');
+      assert.deepEqual(keys, [], name);
+      assert.equal(volumeOf(deployment, '/var/run/secrets/mlp/mlflow/token'), undefined, name);
+    }
+  });
+
+  it('passes the MLflow server, its token as a file from the named Secret, and the Temporal UI link to the activity workers only', function () {
+    if (!helm) this.skip();
+    const deployments = renderDeployments('tracking.mlflow.uri=http://mlflow.mlflow.svc:5000', 'tracking.mlflow.tokenSecret.name=mlflow-token', 'temporal.uiUrl=https://temporal.example/');
+    assert.equal(deployments.size, 3);
+    for (const deployment of deployments.values()) {
+      const name = workerName(deployment);
+      const env = workerEnvSchema.parse(workerEnv(deployment));
+      if (name === 'workflows') {
+        assert.deepEqual([env.MLFLOW_TRACKING_URI, env.MLFLOW_TRACKING_TOKEN_FILE, env.MLP_TEMPORAL_UI_URL], [undefined, undefined, undefined], 'no credentials where no activity runs');
+        continue;
+      }
+      assert.equal(env.MLFLOW_TRACKING_URI, 'http://mlflow.mlflow.svc:5000', name);
+      assert.equal(env.MLP_TEMPORAL_UI_URL, 'https://temporal.example/', name);
+      assert.equal(env.MLFLOW_TRACKING_TOKEN, undefined, `${name}: the token is never a value`);
+      assert.ok(env.MLFLOW_TRACKING_TOKEN_FILE, name);
+      assert.equal(volumeOf(deployment, env.MLFLOW_TRACKING_TOKEN_FILE)?.secret?.secretName, 'mlflow-token', `${name}: the token file comes from the named Secret`);
+      assert.equal(env.MLFLOW_TRACKING_TOKEN_FILE.split('/').pop(), 'token', `${name}: the Secret's default key`);
+    }
+    const withoutToken = renderDeployments('tracking.mlflow.uri=http://mlflow.mlflow.svc:5000');
+    for (const deployment of withoutToken.values()) assert.equal(workerEnvSchema.parse(workerEnv(deployment)).MLFLOW_TRACKING_TOKEN_FILE, undefined);
+  });
+
+  it('keeps Python environments on an existing PVC when a worker names one, and validates that render against the Kubernetes schemas', function () {
+    if (!helm) this.skip();
+    const sets = ['workers.gpu.runDir.envsClaim=mlp-gpu-envs', 'workers.cpu.runDir.sizeLimit=50Gi', 'tracking.mlflow.uri=http://mlflow:5000', 'tracking.mlflow.tokenSecret.name=mlflow-token', 'temporal.uiUrl=https://temporal.example'];
+    const deployments = renderDeployments(...sets);
+    for (const deployment of deployments.values()) {
+      const name = workerName(deployment);
+      const env = workerEnvSchema.parse(workerEnv(deployment));
+      if (name === 'gpu') {
+        assert.ok(env.MLP_RUN_ENVS_DIR && env.MLP_RUN_DIR);
+        assert.equal(volumeOf(deployment, env.MLP_RUN_ENVS_DIR)?.persistentVolumeClaim?.claimName, 'mlp-gpu-envs');
+        assert.ok(volumeOf(deployment, env.MLP_RUN_DIR)?.emptyDir, 'the rest of the run folder stays with the pod');
+      } else {
+        assert.equal(env.MLP_RUN_ENVS_DIR, undefined, name);
+      }
+      if (name === 'cpu') assert.equal(volumeOf(deployment, env.MLP_RUN_DIR ?? '')?.emptyDir?.sizeLimit, '50Gi');
+    }
+    if (!kubernetesValidate) return;
+    const args = ['template', 'mlp', chart, '--kube-version', KUBE_VERSION, '-f', join(profilesDir, 'self-hosted.yaml'), ...sets.flatMap((set) => ['--set', set])];
+    const file = join(outDir, 'all-options.yaml');
+    writeFileSync(file, execFileSync(helm ?? 'helm', args, { encoding: 'utf8' }));
+    const [command, ...prefix] = kubernetesValidate;
+    const result = spawnSync(command, [...prefix, '--strict', '--kubernetes-version', KUBE_VERSION, file], { encoding: 'utf8' });
+    assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
+  });
+
+  it('refuses an MLflow token Secret without a tracking URI, and a token value in values', function () {
+    if (!helm) this.skip();
+    const base = ['template', 'mlp', chart, '--kube-version', KUBE_VERSION, '-f', join(profilesDir, 'self-hosted.yaml')];
+    const noUri = runHelm([...base, '--set', 'tracking.mlflow.tokenSecret.name=mlflow-token']);
+    assert.notEqual(noUri.status, 0);
+    assert.match(noUri.output, /tracking\.mlflow\.tokenSecret\.name is set but tracking\.mlflow\.uri is empty/);
+    const inline = runHelm([...base, '--set', 'tracking.mlflow.uri=http://mlflow:5000', '--set', 'tracking.mlflow.token=t0ken']);
+    assert.notEqual(inline.status, 0);
+    assert.match(inline.output, /at '\/tracking\/mlflow': additional properties 'token' not allowed/);
+    const badUri = runHelm([...base, '--set', 'tracking.mlflow.uri=mlflow:5000']);
+    assert.notEqual(badUri.status, 0);
+    assert.match(badUri.output, /\/tracking\/mlflow\/uri/);
+  });
+
   /** Deployments of a render of the self-hosted-keda profile with extra `--set`s, by name. */
   function renderDeployments(...sets: string[]): Map<string, z.infer<typeof deploymentSchema>> {
     if (!helm) throw new Error(missingTool('helm'));
@@ -418,6 +520,6 @@ describe('Helm chart deploy/helm/ml-pipelines-workers', function () {
     const texts = [join(chart, 'values.yaml'), ...profiles.map((profile) => join(profilesDir, profile)), join(root, 'deploy/helm/temporal-postgres.values.yaml')].map((file) =>
       readFileSync(file, 'utf8'),
     );
-    for (const text of texts) assert.doesNotMatch(text, /^\s*(password|apiKey|secretAccessKey|accessKeyId)\s*:\s*\S/m);
+    for (const text of texts) assert.doesNotMatch(text, /^\s*(password|apiKey|secretAccessKey|accessKeyId|token)\s*:\s*\S/m);
   });
 });

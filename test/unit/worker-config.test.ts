@@ -77,6 +77,17 @@ describe('worker configuration', () => {
     assert.throws(() => parseWorkerConfig({ ...credentials, MLP_TEMPORAL_UI_URL: 'temporal 8233' }), /MLP_TEMPORAL_UI_URL/);
   });
 
+  it('treats an empty MLFLOW_TRACKING_* or MLP_TEMPORAL_UI_URL as unset, as compose passes them from a host without them', () => {
+    const empty = { MLFLOW_TRACKING_URI: '', MLFLOW_TRACKING_TOKEN: '', MLFLOW_TRACKING_TOKEN_FILE: '', MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '', MLP_TEMPORAL_UI_URL: '' };
+    const config = parseWorkerConfig({ ...credentials, ...empty });
+    assert.equal(config.mlflow, undefined);
+    assert.equal(config.temporalUiUrl, undefined);
+    const tracked = parseWorkerConfig({ ...credentials, ...empty, MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_TRACKING_TOKEN: 't0ken' });
+    assert.deepEqual(tracked.mlflow, { uri: 'http://mlflow:5000', token: 't0ken' });
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLFLOW_TRACKING_URI: '', MLFLOW_TRACKING_TOKEN: 't0ken' }), /MLFLOW_TRACKING_TOKEN set without MLFLOW_TRACKING_URI/);
+    assert.throws(() => parseWorkerConfig({ ...credentials, MLFLOW_TRACKING_URI: 'mlflow 5000' }), /MLFLOW_TRACKING_URI/);
+  });
+
   it("resolves notify: webhook URLs from the environment it parsed", async () => {
     const config = parseWorkerConfig({ ...credentials, ALERT_WEBHOOK_URL: 'https://hooks.example/services/T0/token' });
     assert.equal((await config.resolveWebhookUrl({ env: 'ALERT_WEBHOOK_URL' })).href, 'https://hooks.example/services/T0/token');

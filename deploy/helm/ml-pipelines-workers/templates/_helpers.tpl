@@ -185,3 +185,70 @@ and the `ml-pipelines/build` label; empty without versioning, so names stay as t
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/*
+Environment of the activity workers (cpu, gpu) only: what their steps use. `run` steps work in
+MLP_RUN_DIR (a volume, not the container's writable layer); notifications and MLflow runs link
+to the Temporal UI; the tracking activities and train steps log to MLflow. Each optional value
+adds nothing when unset, so renders without it stay as they were.
+*/}}
+{{- define "mlp.activityEnv" -}}
+- name: MLP_RUN_DIR
+  value: /mlp-run
+{{- if .worker.runDir.envsClaim }}
+- name: MLP_RUN_ENVS_DIR
+  value: /mlp-run-envs
+{{- end }}
+{{- with .root.Values.temporal.uiUrl }}
+- name: MLP_TEMPORAL_UI_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- $mlflow := .root.Values.tracking.mlflow }}
+{{- if $mlflow.uri }}
+- name: MLFLOW_TRACKING_URI
+  value: {{ $mlflow.uri | quote }}
+{{- if $mlflow.tokenSecret.name }}
+- name: MLFLOW_TRACKING_TOKEN_FILE
+  value: /var/run/secrets/mlp/mlflow/{{ $mlflow.tokenSecret.key }}
+{{- end }}
+{{- else if $mlflow.tokenSecret.name }}
+{{- fail "tracking.mlflow.tokenSecret.name is set but tracking.mlflow.uri is empty: set the tracking server's URL, or remove the Secret" }}
+{{- end }}
+{{- end -}}
+
+{{- define "mlp.activityMounts" -}}
+- name: run
+  mountPath: /mlp-run
+{{- if .worker.runDir.envsClaim }}
+- name: run-envs
+  mountPath: /mlp-run-envs
+{{- end }}
+{{- if and .root.Values.tracking.mlflow.uri .root.Values.tracking.mlflow.tokenSecret.name }}
+- name: mlflow-token
+  mountPath: /var/run/secrets/mlp/mlflow
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* The run folder is dropped with the pod (outputs and checkpoints live in S3); the Python
+environments may live on an existing PVC so a restarted pod does not build them again. */}}
+{{- define "mlp.activityVolumes" -}}
+- name: run
+  {{- if .worker.runDir.sizeLimit }}
+  emptyDir:
+    sizeLimit: {{ .worker.runDir.sizeLimit }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+{{- with .worker.runDir.envsClaim }}
+- name: run-envs
+  persistentVolumeClaim:
+    claimName: {{ . }}
+{{- end }}
+{{- if and .root.Values.tracking.mlflow.uri .root.Values.tracking.mlflow.tokenSecret.name }}
+- name: mlflow-token
+  secret:
+    secretName: {{ .root.Values.tracking.mlflow.tokenSecret.name }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
