@@ -2,9 +2,10 @@
 # is set by env).
 FROM node:20.20-bookworm-slim
 # Vulkan loader for the WebGPU (Dawn) engine on GPU workers (the NVIDIA runtime injects the ICD);
-# a font so the evaluation plots (SVG rendered by sharp) have readable text.
+# a font so the evaluation plots (SVG rendered by sharp) have readable text; Python with venv and
+# pip for `run` steps with `python:` (the worker builds one venv per requirements hash, MLP_RUN_PYTHON).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libvulkan1 ca-certificates fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends libvulkan1 ca-certificates fonts-dejavu-core python3 python3-venv python3-pip \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -225,6 +225,14 @@ describe('docker-compose.yml', () => {
     assert.equal(env('worker-workflows').MLP_RUN_DIR, undefined, 'the workflows worker runs no step');
   });
 
+  it('ships the interpreter run steps with `python:` build their environments from (python3 with venv and pip)', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const installed = [...dockerfile.matchAll(/apt-get install[^\n]*?((?:\s+[a-z0-9][a-z0-9.+-]*)+)\s*\\?$/gm)].flatMap((match) => (match[1] ?? '').trim().split(/\s+/));
+    const interpreter = workerEnvSchema.parse(env('worker-cpu')).MLP_RUN_PYTHON;
+    assert.equal(interpreter, 'python3');
+    for (const pkg of ['python3', 'python3-venv', 'python3-pip']) assert.ok(installed.includes(pkg), `the image installs ${pkg} (installed: ${installed.join(' ')})`);
+  });
+
   it('registers every custom search attribute the workflow upserts', () => {
     const script = JSON.stringify(service('temporal-search-attributes').entrypoint);
     for (const name of Object.keys(SEARCH_ATTRIBUTES)) assert.ok(script.includes(name), `${name} is not registered`);
