@@ -3,6 +3,7 @@ import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
 import type { RunPipelineOptions } from '../../common/run-options.ts';
 import { PIPELINE_SEARCH_ATTRIBUTES } from '../../common/search-attributes.ts';
 import { DEFAULT_TASK_QUEUE_PREFIX, workflowTaskQueue } from '../../common/task-queues.ts';
+import { compactWorkflowInput } from '../../common/workflow-input.ts';
 
 /** The `runPipeline` workflow's type name and arguments. */
 export type RunPipelineArgs = [ResolvedPipeline, RunPipelineOptions];
@@ -21,8 +22,9 @@ export function pipelineStartOptions(
   return {
     workflowId: options.workflowId,
     taskQueue: workflowTaskQueue(taskQueuePrefix),
-    // Only a non-empty `refresh` is sent: a plain run's input stays what it always was.
-    args: [spec, { taskQueuePrefix, ...(options.refresh?.length ? { refresh: [...options.refresh] } : {}) }],
+    // Only a non-empty `refresh` is sent: a plain run's input stays what it always was. The spec
+    // goes without the built-in retry types its steps repeat (common/workflow-input.ts).
+    args: [compactWorkflowInput(spec), { taskQueuePrefix, ...(options.refresh?.length ? { refresh: [...options.refresh] } : {}) }],
     memo: { specHash: spec.specHash, pipeline: spec.name },
     typedSearchAttributes: [
       { key: PIPELINE_SEARCH_ATTRIBUTES.PipelineName, value: spec.name },

@@ -13,6 +13,7 @@ import type { StepOutputs } from '../../common/step-activities.ts';
 import { parseStepActivityId, type StepActivityRef } from '../../common/step-activity-ids.ts';
 import type { PipelineProgressView } from './progress.ts';
 import { runPipelineArgsSchema } from './recorded-spec.ts';
+import { expandWorkflowInput } from '../../common/workflow-input.ts';
 
 /**
  * What a run's event history tells without asking a worker: the arguments it was started with
@@ -72,7 +73,9 @@ export function recordedStart(history: History, workflowId: string): RecordedSta
     const why = parsed.success ? `it is a ${workflowType} workflow` : z.prettifyError(parsed.error);
     throw new PipelineError(`Reading the recorded spec of ${workflowId} failed: not a runPipeline run (${why})`);
   }
-  const [spec, options] = parsed.data;
+  const [recorded, options] = parsed.data;
+  // The resolved spec the run was submitted with (its input leaves out the built-in retry types).
+  const spec = expandWorkflowInput(recorded);
   return { workflowType, spec, options: options ?? {} };
 }
 

@@ -12,6 +12,7 @@ import {
   TEMPORAL_LIMITS,
 } from '../scale-limits.ts';
 import { planStepUnits } from '../step-groups.ts';
+import { compactWorkflowInput } from '../workflow-input.ts';
 import { SWEEP_CHILD_WORKFLOW_THRESHOLD } from '../sweep.ts';
 import type { SpecIssue } from './issues.ts';
 
@@ -41,8 +42,9 @@ function activitiesPerStep(step: Pick<ResolvedStep, 'cache'>): number {
 
 /**
  * A grouped step's id, kind, queue and settings in the group's input, its status in the result,
- * its outputs again in the run's result. Measured: the 3,001-step wide DAG's history is its
- * 1.9 MB input plus about 250 bytes per step (test/integration/scale.test.ts).
+ * its outputs again in the run's result. Measured: the 3,001-step wide DAG's history was its
+ * input (then 1.9 MB, before common/workflow-input.ts) plus about 250 bytes per step
+ * (test/integration/scale.test.ts).
  */
 const GROUPED_STEP_BYTES = 300;
 
@@ -62,7 +64,7 @@ export function estimateRunHistory(pipeline: { steps: readonly ResolvedStep[]; m
   const byId = new Map(pipeline.steps.map((step) => [step.id, step]));
   // The run's input (the resolved pipeline) is recorded in its first event.
   let events = HISTORY_EVENTS_PER_RUN;
-  let bytes = jsonBytes(pipeline);
+  let bytes = jsonBytes(compactWorkflowInput(pipeline));
   let childWorkflows = 0;
   let groupedSteps = 0;
   const activities = (count: number, payload: number): void => {
@@ -115,7 +117,7 @@ const REMEDY = 'use a foreach step over a list instead of one step per item, giv
  */
 export function capacityIssues(pipeline: { steps: readonly ResolvedStep[]; maxParallel?: number | undefined }): SpecIssue[] {
   const issues: SpecIssue[] = [];
-  const input = jsonBytes(pipeline);
+  const input = jsonBytes(compactWorkflowInput(pipeline));
   if (input > TEMPORAL_LIMITS.payloadBytes) {
     issues.push({
       path: ['steps'],
