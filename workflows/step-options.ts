@@ -13,6 +13,7 @@ import { durationMs } from './duration.ts';
  * are converted to milliseconds; a malformed one throws PipelineSpecError naming the step.
  */
 export function stepActivityOptions(step: ResolvedStep, taskQueuePrefix: string): ActivityOptions {
+  // The built-ins always apply: the run's input leaves them out of each step (common/workflow-input.ts).
   const nonRetryable = new Set([...NON_RETRYABLE_ERROR_TYPES, ...(step.retry.nonRetryableErrorTypes ?? [])]);
   return {
     activityId: stepActivityId(step.id),
