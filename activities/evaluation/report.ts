@@ -117,7 +117,7 @@ export function priorAdjustmentLines(prior: PriorAdjustment, positiveClass: stri
         ? `A cut fitted on validation is right for validation's prior, so \`auto\` takes the Bayes decision for the estimated one (Saerens, Latinne & Decaestecker 2002): `
         : `\`auto\` would take the Bayes decision for the estimated prior (Saerens, Latinne & Decaestecker 2002), but the step sets \`adaptThresholdToShift: false\`, so the threshold stays the guarded rule's, right for validation's class mix and independent of this test split's; the adjustment, for reference: `) +
       `each calibrated probability p is re-weighted from prior ${from} to ${to}, p' = (${to}/${from})·p / ((${to}/${from})·p + (${f(1 - prior.estimatedPrevalence)}/${f(1 - prior.validationPrevalence)})·(1 − p)), ` +
-      `and a test ${unit} is predicted ${positiveClass} when p' ≥ 0.5.`,
+      `and a test ${unit} ${prior.applied ? 'is' : 'would be'} predicted ${positiveClass} when p' ≥ 0.5.`,
     '',
     `| | threshold on the calibrated probability | threshold on the model's own probability |`,
     '|---|---|---|',
