@@ -170,8 +170,9 @@ export function priorAdjustedAuto(
   calibration: PlattParameters,
 ): Extract<ThresholdChoice, { method: 'prior-adjusted' }> {
   const calibratedThreshold = priorAdjustedCut(priors.validation, priors.estimated);
+  const thresholdOnModelScale = invertPlatt(calibration, calibratedThreshold);
   return {
-    value: invertPlatt(calibration, calibratedThreshold),
+    value: thresholdOnModelScale,
     method: 'prior-adjusted',
     scale: 'raw',
     guard,
@@ -182,6 +183,8 @@ export function priorAdjustedAuto(
       calibration: { a: calibration.a, b: calibration.b },
       guardedThreshold: guard.moved ? guard.challengerThreshold : guard.defaultThreshold,
       guardedMethod: guard.moved ? guard.criterion : 'default',
+      thresholdOnModelScale,
+      applied: true,
     },
   };
 }
@@ -190,16 +193,21 @@ export function priorAdjustedAuto(
  * `auto`'s decision once the test split's scores are in: the prior-adjusted cut when the prior
  * shift warning fired on calibrated posteriors (the estimate is only meaningful for those), else
  * the guarded choice unchanged; any other threshold (fixed, a criterion) is returned as it is.
- * Takes the shift estimate, which reads the test scores but never the test labels.
+ * With `adapt` false (`adaptThresholdToShift: false`) the guarded choice stays even then, carrying
+ * the cut it declined (`prior.applied: false`): whoever publishes for validation's class mix
+ * wants a threshold that does not depend on this test split, and still to see what the shift
+ * would have done. Takes the shift estimate, which reads the test scores but never the test labels.
  */
 export function autoForTestPrior(
   chosen: ThresholdChoice,
   shift: { validation: number; estimated: number; warning?: string; posteriors: 'calibrated' | 'raw' } | undefined,
   calibration: PlattParameters | undefined,
+  adapt = true,
 ): ThresholdChoice {
   if (chosen.method === 'fixed' || chosen.method === 'prior-adjusted' || !chosen.guard) return chosen;
   if (!shift?.warning || shift.posteriors !== 'calibrated' || !calibration || !(shift.estimated > 0 && shift.estimated < 1)) return chosen;
-  return priorAdjustedAuto(chosen.guard, shift, calibration);
+  const adjusted = priorAdjustedAuto(chosen.guard, shift, calibration);
+  return adapt ? adjusted : { ...chosen, prior: { ...adjusted.prior, applied: false } };
 }
 
 /**

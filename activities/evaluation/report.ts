@@ -50,7 +50,11 @@ const CRITERION_NAMES: Record<Exclude<ThresholdChoice['method'], 'fixed' | 'defa
 export function describeThreshold(threshold: ThresholdChoice, unit = 'images'): string {
   const scale = threshold.scale === 'calibrated' ? 'calibrated ' : '';
   if (threshold.method === 'fixed') return `${f(threshold.value)} on the ${scale}probability, fixed in the pipeline`;
-  if (threshold.method === 'default') return `${f(threshold.value)} on the model's own probability, auto's default, kept after the bootstrap check below`;
+  const declined =
+    threshold.method !== 'prior-adjusted' && threshold.prior && !threshold.prior.applied
+      ? `; not re-targeted to the test split's estimated prior ${f(threshold.prior.estimatedPrevalence)} because \`adaptThresholdToShift: false\` (it would have cut at ${f(threshold.prior.thresholdOnModelScale)}), see below`
+      : '';
+  if (threshold.method === 'default') return `${f(threshold.value)} on the model's own probability, auto's default, kept after the bootstrap check below${declined}`;
   if (threshold.method === 'prior-adjusted') {
     return (
       `${f(threshold.value)} on the model's own probability (${f(threshold.prior.calibratedThreshold)} on the calibrated probability), ` +
@@ -62,7 +66,8 @@ export function describeThreshold(threshold: ThresholdChoice, unit = 'images'): 
     `${f(threshold.value)} on the ${scale}probability, chosen on the validation split (${threshold.validationSize} ${unit}) by ${CRITERION_NAMES[threshold.method]}${floor}: ` +
     `every threshold in (${f(threshold.interval.low)}, ${f(threshold.interval.high)}] scored within ${f(threshold.tolerance)} of the best ${f(threshold.best)}, and this is the middle of that interval ` +
     `(validation sensitivity ${f(threshold.tpr)}, false positive rate ${f(threshold.fpr)}); the test split played no part in it` +
-    (threshold.guard ? '; auto moved here from its default after the bootstrap check below' : '')
+    (threshold.guard ? '; auto moved here from its default after the bootstrap check below' : '') +
+    declined
   );
 }
 
@@ -96,24 +101,33 @@ export function guardLines(guard: GuardDecision, unit: string, retargeted = fals
   ];
 }
 
-/** How `auto` re-targeted its cut to the test split's estimated prior, and what it would have been without. */
+/**
+ * How `auto` re-targeted its cut to the test split's estimated prior, and what it would have been
+ * without; or, with `adaptThresholdToShift: false`, the cut it would have taken and did not.
+ */
 export function priorAdjustmentLines(prior: PriorAdjustment, positiveClass: string, unit: string): string[] {
   const from = f(prior.validationPrevalence);
   const to = f(prior.estimatedPrevalence);
+  const guarded = `the guarded rule alone (${prior.guardedMethod === 'default' ? 'default' : `${CRITERION_NAMES[prior.guardedMethod]}'s best`})`;
   return [
-    '## Threshold re-targeted to the test prior (auto)',
+    prior.applied ? '## Threshold re-targeted to the test prior (auto)' : '## Threshold not re-targeted to the test prior (adaptThresholdToShift: false)',
     '',
     `The test split's share of ${positiveClass}, estimated from the model's scores alone (the class prior shift section), is ${to}; validation's is ${from}. ` +
-      `A cut fitted on validation is right for validation's prior, so \`auto\` takes the Bayes decision for the estimated one (Saerens, Latinne & Decaestecker 2002): ` +
+      (prior.applied
+        ? `A cut fitted on validation is right for validation's prior, so \`auto\` takes the Bayes decision for the estimated one (Saerens, Latinne & Decaestecker 2002): `
+        : `\`auto\` would take the Bayes decision for the estimated prior (Saerens, Latinne & Decaestecker 2002), but the step sets \`adaptThresholdToShift: false\`, so the threshold stays the guarded rule's, right for validation's class mix and independent of this test split's; the adjustment, for reference: `) +
       `each calibrated probability p is re-weighted from prior ${from} to ${to}, p' = (${to}/${from})·p / ((${to}/${from})·p + (${f(1 - prior.estimatedPrevalence)}/${f(1 - prior.validationPrevalence)})·(1 − p)), ` +
-      `and a test ${unit} is predicted ${positiveClass} when p' ≥ 0.5.`,
+      `and a test ${unit} ${prior.applied ? 'is' : 'would be'} predicted ${positiveClass} when p' ≥ 0.5.`,
     '',
     `| | threshold on the calibrated probability | threshold on the model's own probability |`,
     '|---|---|---|',
-    `| prior-adjusted (used) | ${f(prior.calibratedThreshold)} | ${f(invertPlatt(prior.calibration, prior.calibratedThreshold))} |`,
-    `| the guarded rule alone (${prior.guardedMethod === 'default' ? 'default' : `${CRITERION_NAMES[prior.guardedMethod]}'s best`}) | ${f(applyPlatt(prior.calibration, prior.guardedThreshold))} | ${f(prior.guardedThreshold)} |`,
+    `| prior-adjusted${prior.applied ? ' (used)' : ' (not used)'} | ${f(prior.calibratedThreshold)} | ${f(prior.thresholdOnModelScale)} |`,
+    `| ${guarded}${prior.applied ? '' : ' (used)'} | ${f(applyPlatt(prior.calibration, prior.guardedThreshold))} | ${f(prior.guardedThreshold)} |`,
     '',
-    `The threshold used the test split's unlabeled scores (through the estimate), never its labels; the Platt parameters mapping the two scales, a = ${f(prior.calibration.a)}, b = ${f(prior.calibration.b)}, are the ones the estimate used (fitted on validation unless the step gave them).`,
+    (prior.applied
+      ? "The threshold used the test split's unlabeled scores (through the estimate), never its labels"
+      : "The threshold used nothing of the test split; the adjusted cut would have used its unlabeled scores (through the estimate), never its labels") +
+      `; the Platt parameters mapping the two scales, a = ${f(prior.calibration.a)}, b = ${f(prior.calibration.b)}, are the ones the estimate used (fitted on validation unless the step gave them).`,
     '',
   ];
 }
@@ -186,7 +200,7 @@ export function renderReport(context: ReportContext): string {
     ...(context.priorShift?.warning ? [`> **Warning:** ${context.priorShift.warning}.`, ''] : []),
     ...context.notes.flatMap((note) => [note, '']),
     ...(context.threshold.method !== 'fixed' && context.threshold.guard ? guardLines(context.threshold.guard, context.unit.many, context.threshold.method === 'prior-adjusted') : []),
-    ...(context.threshold.method === 'prior-adjusted' ? priorAdjustmentLines(context.threshold.prior, positiveClass, context.unit.one) : []),
+    ...(context.threshold.method !== 'fixed' && context.threshold.prior ? priorAdjustmentLines(context.threshold.prior, positiveClass, context.unit.one) : []),
     '## Headline',
     '',
     '| metric | value |',

@@ -87,6 +87,10 @@ export interface PriorAdjustment {
   /** What the guarded rule alone chose, on the model's own probability, and how. */
   guardedThreshold: number;
   guardedMethod: 'default' | GuardCriterion;
+  /** The prior-adjusted cut on the model's own probability (through the inverse of Platt). */
+  thresholdOnModelScale: number;
+  /** false: `adaptThresholdToShift: false` kept the guarded threshold; this cut is reported, not used. */
+  applied: boolean;
 }
 
 /** Criteria the bootstrap guard can compare (the sensitivity floor has no single score to compare). */
@@ -96,10 +100,11 @@ export type GuardCriterion = Exclude<ThresholdCriterion, 'sensitivity'>;
 export type ThresholdChoice =
   | { value: number; method: 'fixed'; scale?: 'calibrated' | 'raw' }
   /** `auto` kept its default, 0.5 on the model's own probability, after the bootstrap guard. */
-  | { value: number; method: 'default'; scale: 'raw'; guard: GuardDecision }
+  /** `prior` (applied: false): the test prior moved past `shiftMargin` but `adaptThresholdToShift: false` kept the guarded cut. */
+  | { value: number; method: 'default'; scale: 'raw'; guard: GuardDecision; prior?: PriorAdjustment }
   /** `auto` on a test split whose estimated prior moved past `shiftMargin`: the Bayes cut for that prior (guarded-threshold.ts). */
   | { value: number; method: 'prior-adjusted'; scale: 'raw'; guard: GuardDecision; prior: PriorAdjustment }
-  | (CriterionChoice & { guard?: GuardDecision });
+  | (CriterionChoice & { guard?: GuardDecision; prior?: PriorAdjustment });
 
 /** What the guarded `auto` chose on validation: its default, or the criterion's best; either way with the guard's numbers. */
 export type GuardedChoice = Extract<ThresholdChoice, { method: 'default' }> | (CriterionChoice & { guard: GuardDecision });

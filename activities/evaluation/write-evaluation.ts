@@ -157,8 +157,8 @@ function decisionOutput(guard: GuardDecision): NonNullable<EvaluateOutput['thres
 
 /** The prior-adjusted cut as the step outputs it (metrics.json also has the Platt parameters it was mapped through). */
 function priorAdjustmentOutput(prior: PriorAdjustment): NonNullable<EvaluateOutput['priorAdjustment']> {
-  const { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod } = prior;
-  return { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod };
+  const { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod, applied, thresholdOnModelScale } = prior;
+  return { validationPrevalence, estimatedPrevalence, calibratedThreshold, guardedThreshold, guardedMethod, applied, thresholdOnModelScale };
 }
 
 /**
@@ -239,9 +239,10 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
   // The test split's prior, estimated from its scores alone. When it moved past shiftMargin,
   // `auto` re-targets its cut to the estimate (Saerens et al.'s Bayes decision for the new
   // prior): the only thing of the test split the threshold reads is its unlabeled scores.
+  // adaptThresholdToShift: false keeps the guarded cut and only reports the adjusted one.
   const estimate = validationScores ? testPriorShift(validationScores, testScores, calibration, input) : undefined;
   const shift = estimate?.shift;
-  const threshold = input.threshold === 'auto' ? autoForTestPrior(chosen, shift, estimate?.platt) : chosen;
+  const threshold = input.threshold === 'auto' ? autoForTestPrior(chosen, shift, estimate?.platt, input.adaptThresholdToShift ?? true) : chosen;
   const scale = threshold.scale ?? 'raw';
   const decide = (score: number) => (scale === 'calibrated' ? calibrate(calibration, score) : score);
   const testDecision = testScores.scores.map(decide);
@@ -274,7 +275,8 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
         : threshold.method === 'prior-adjusted'
           ? `auto: prior-adjusted to ${(100 * threshold.prior.estimatedPrevalence).toFixed(1)} % estimated`
           : `${threshold.method} on validation`;
-  const subtitle = `threshold ${threshold.value.toFixed(3)}${scale === 'calibrated' ? ' (calibrated)' : ''} (${how}), ${scorecard.size} test ${source.unit.many}`;
+  const declined = threshold.method !== 'fixed' && threshold.method !== 'prior-adjusted' && threshold.prior ? ', prior adjustment off' : '';
+  const subtitle = `threshold ${threshold.value.toFixed(3)}${scale === 'calibrated' ? ' (calibrated)' : ''} (${how}${declined}), ${scorecard.size} test ${source.unit.many}`;
   const reliabilitySeries = [
     ...(summaries.validation ? [{ label: `validation${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.validation) }] : []),
     { label: `test${calibrated ? ', calibrated' : ''}`, summary: decisionSummary(summaries.test) },
@@ -376,7 +378,7 @@ export async function writeEvaluation(store: ObjectStore, input: EvaluateInput, 
     thresholdScale: scale,
     ...(threshold.method === 'fixed' || threshold.method === 'default' || threshold.method === 'prior-adjusted' ? {} : { thresholdInterval: threshold.interval }),
     ...(threshold.method !== 'fixed' && threshold.guard ? { thresholdDecision: decisionOutput(threshold.guard) } : {}),
-    ...(threshold.method === 'prior-adjusted' ? { priorAdjustment: priorAdjustmentOutput(threshold.prior) } : {}),
+    ...(threshold.method !== 'fixed' && threshold.prior ? { priorAdjustment: priorAdjustmentOutput(threshold.prior) } : {}),
     calibration,
     calibrationMetrics,
     ...(shift ? { estimatedPrevalence: shift.estimated, validationPrevalence: shift.validation, ...(shift.warning ? { shiftWarning: shift.warning } : {}) } : {}),

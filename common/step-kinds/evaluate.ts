@@ -108,6 +108,13 @@ const input = z
       .lt(1)
       .optional()
       .describe('Warn when the test split\'s positive-class share estimated from the scores differs from validation\'s by more than this (default 0.1)'),
+    // No schema default either (same reason): unset means adapt, as before the field.
+    adaptThresholdToShift: z
+      .boolean()
+      .optional()
+      .describe(
+        "threshold: auto only. false keeps auto at the guarded rule when the shift warning fires (the warning and the estimate stay; priorAdjustment says what the prior-adjusted cut would have been), for a model whose users see validation's class mix; default true: re-target to the test split's estimated prior",
+      ),
     histories: z.array(objectKeySchema).default([]).describe('Training histories to plot (partial, full)'),
     sampleImages: z.number().int().min(0).max(100).default(16).describe('Test images in the sample grid plot'),
     batchSize: z.number().int().min(1).default(32),
@@ -140,6 +147,14 @@ const input = z
     }
     if (typeof value.threshold === 'object' && value.threshold.scale === 'calibrated' && value.calibration === 'none') {
       ctx.addIssue({ code: 'custom', path: ['threshold', 'scale'], message: 'scale: calibrated needs calibration (platt, or { method: platt, a, b }), but calibration is none' });
+    }
+    if (value.adaptThresholdToShift !== undefined && value.threshold !== 'auto') {
+      const named = typeof value.threshold === 'number' ? String(value.threshold) : `{ criterion: ${value.threshold.criterion} }`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adaptThresholdToShift'],
+        message: `adaptThresholdToShift applies only to threshold: auto (the only threshold re-targeted to a shifted test prior), but threshold is ${named}: remove adaptThresholdToShift or use threshold: auto`,
+      });
     }
     const validationField = fromPredictions ? 'valPredictions' : 'valManifest';
     if (value[validationField] !== undefined) return;
@@ -195,10 +210,13 @@ const output = z.object({
       calibratedThreshold: z.number(),
       guardedThreshold: z.number(),
       guardedMethod: z.string(),
+      // Optional: outputs of evaluations before adaptThresholdToShift lack them (there it was always applied).
+      applied: z.boolean().optional().describe('false: adaptThresholdToShift: false kept the guarded threshold and this cut was only reported'),
+      thresholdOnModelScale: z.number().optional().describe("The prior-adjusted cut on the model's own probability (the threshold when applied)"),
     })
     .optional()
     .describe(
-      "thresholdMethod prior-adjusted only: the calibrated posterior re-weighted from validationPrevalence to estimatedPrevalence (from the test split's unlabeled scores) and cut at 0.5, i.e. calibratedThreshold on the calibrated probability (threshold on the model's own); guardedThreshold is what the guarded rule alone chose",
+      "thresholdMethod prior-adjusted, or auto with adaptThresholdToShift: false on a shifted test split (applied: false; the threshold is then guardedThreshold): the calibrated posterior re-weighted from validationPrevalence to estimatedPrevalence (from the test split's unlabeled scores) and cut at 0.5, i.e. calibratedThreshold on the calibrated probability (thresholdOnModelScale on the model's own); guardedThreshold is what the guarded rule alone chose",
     ),
   thresholdScale: z.enum(['raw', 'calibrated']).describe('Whether `threshold` applies to the calibrated probability or the model output'),
   thresholdInterval: z

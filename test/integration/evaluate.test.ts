@@ -217,7 +217,7 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     assert.equal(reused.estimatedPrevalence, undefined, 'no validation split, no prevalence to compare with');
   });
 
-  it("warns in the outputs and the report when the test split looks far more positive than validation, and auto re-targets its cut to the estimate from the test scores (never the labels)", async () => {
+  it("warns in the outputs and the report when the test split looks far more positive than validation, and auto re-targets its cut to the estimate from the test scores (never the labels) unless adaptThresholdToShift: false keeps the guarded cut", async () => {
     // Every PNEUMONIA test image and three NORMAL ones: 25 of 28 positive against validation's half.
     let normals = 0;
     const shifted = { ...test.manifest, images: test.manifest.images.filter((image) => image.class === 'PNEUMONIA' || normals++ < 3) };
@@ -266,6 +266,28 @@ describe('evaluate step on a tiny trained model (real S3 server)', function () {
     const again = await evaluate(store, input({ threshold: 'auto', testManifest: flippedKey, shiftMargin: 0.1 }), context('wf-eval-shift', 'evaluate-flipped'));
     assert.equal(again.threshold, output.threshold);
     assert.equal(again.estimatedPrevalence, output.estimatedPrevalence);
+
+    // adaptThresholdToShift: false (a model published for validation's class mix): the same
+    // warning and estimate, but the threshold is the guarded rule's; the declined cut is reported.
+    const kept = await evaluate(store, input({ threshold: 'auto', testManifest: shiftedKey, shiftMargin: 0.1, adaptThresholdToShift: false }), context('wf-eval-shift', 'evaluate-kept'));
+    assert.equal(kept.shiftWarning, output.shiftWarning, 'the warning still fires');
+    assert.equal(kept.estimatedPrevalence, output.estimatedPrevalence);
+    assert.equal(kept.thresholdMethod, guardedAlone.method);
+    assert.equal(kept.threshold, guardedAlone.threshold);
+    assert.deepEqual(kept.thresholdDecision, output.thresholdDecision, 'the same bootstrap decision');
+    assert.deepEqual(kept.priorAdjustment, { ...output.priorAdjustment, applied: false }, 'the adjustment it would have made');
+    assert.equal(output.priorAdjustment.applied, true);
+    assert.equal(kept.priorAdjustment.thresholdOnModelScale, output.threshold);
+    const keptPredictions = PredictionsSchema.parse(await store.getJson(kept.predictions));
+    for (const p of keptPredictions.test) assert.equal(p.predicted, p.probability >= guardedAlone.threshold ? 'PNEUMONIA' : 'NORMAL');
+    const keptMetrics = MetricsSchema.parse(await store.getJson(kept.metricsKey));
+    assert.equal(keptMetrics.threshold.method, guardedAlone.method);
+    const keptReport = (await store.get(kept.report)).toString('utf8');
+    assert.ok(keptReport.includes(`> **Warning:** ${kept.shiftWarning ?? 'none'}.`), 'the report states the warning');
+    assert.match(keptReport, /## Threshold not re-targeted to the test prior \(adaptThresholdToShift: false\)/);
+    assert.ok(keptReport.includes(`| prior-adjusted (not used) | ${(kept.priorAdjustment.calibratedThreshold).toFixed(4)} | ${output.threshold.toFixed(4)} |`), 'what it would have cut at');
+    assert.ok(keptReport.includes(`it would have cut at ${output.threshold.toFixed(4)}`));
+    assert.doesNotMatch(keptReport, /## Threshold re-targeted to the test prior/);
   });
 
   it('refuses to choose the threshold on the test manifest passed as valManifest', async () => {

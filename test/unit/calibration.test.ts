@@ -199,5 +199,14 @@ describe('threshold rules and calibration refuse what they cannot do', () => {
     assert.deepEqual(parse({ threshold: { criterion: 'youden', scale: 'calibrated' } }).data?.threshold, { criterion: 'youden', scale: 'calibrated' });
     assert.deepEqual(issue({ threshold: 'auto', shiftMargin: 1.5 })?.path, ['shiftMargin']);
     assert.equal(parse({ threshold: 'auto' }).data?.shiftMargin, undefined, 'no default written into the step: old cache keys hold');
+    // adaptThresholdToShift steers auto only: with any other threshold it would silently do nothing.
+    const message = (threshold: string) =>
+      `adaptThresholdToShift applies only to threshold: auto (the only threshold re-targeted to a shifted test prior), but threshold is ${threshold}: remove adaptThresholdToShift or use threshold: auto`;
+    assert.deepEqual(issue({ threshold: 0.4, adaptThresholdToShift: false }), { code: 'custom', path: ['adaptThresholdToShift'], message: message('0.4') });
+    assert.deepEqual(issue({ threshold: { criterion: 'f1' }, adaptThresholdToShift: true }), { code: 'custom', path: ['adaptThresholdToShift'], message: message('{ criterion: f1 }') });
+    assert.deepEqual(issue({ adaptThresholdToShift: false })?.path, ['adaptThresholdToShift'], 'the default threshold is the number 0.5');
+    assert.deepEqual(issue({ threshold: 'auto', adaptThresholdToShift: 'no' })?.path, ['adaptThresholdToShift']);
+    assert.equal(parse({ threshold: 'auto', adaptThresholdToShift: false }).data?.adaptThresholdToShift, false);
+    assert.equal(parse({ threshold: 'auto' }).data?.adaptThresholdToShift, undefined, 'no default written into the step: old cache keys hold');
   });
 });

@@ -64,6 +64,17 @@ describe('evaluate cache keys', () => {
     assert.equal(evaluateStep.input.parse(step.with).featureEngine, 'auto', 'what the activity parses');
   });
 
+  it('writes no adaptThresholdToShift into a step that leaves it out (the pinned keys above hold), and keys a step that sets it apart', async () => {
+    const { resolved } = loadPipelineText(WITHOUT_FEATURE_ENGINE, 'pipeline.yaml');
+    const step = resolved.steps.find((candidate) => candidate.id === 'evaluate');
+    assert.ok(step);
+    assert.equal(Object.hasOwn(step.with, 'adaptThresholdToShift'), false, 'not written into the resolved pipeline');
+    const optedOut = WITHOUT_FEATURE_ENGINE.replace('threshold: auto\n', 'threshold: auto\n      adaptThresholdToShift: false\n');
+    assert.notEqual(optedOut, WITHOUT_FEATURE_ENGINE);
+    // A different decision on a shifted test split: a cached evaluation without the field must not answer it.
+    assert.notEqual(await paramsPart(optedOut, 'evaluate'), await paramsPart(WITHOUT_FEATURE_ENGINE, 'evaluate'));
+  });
+
   it("keeps the key of the demo's evaluate step, which names featureEngine: auto", async () => {
     assert.equal(await paramsPart(await readFile(DEMO, 'utf8'), 'evaluate'), '805a9619330f8835e14c8e50cd6f78aa13004d24def1f643547db9ec5705f465');
   });

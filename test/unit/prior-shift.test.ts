@@ -177,6 +177,20 @@ describe(`prior shift and auto's bootstrap guard against numpy ${fixtures.numpyV
     assert.equal(autoForTestPrior(guarded, far, platt).method, 'prior-adjusted');
   });
 
+  it('keeps the guarded cut on a shifted test prior with adaptThresholdToShift: false, carrying the cut it declined', () => {
+    assert.ok(guarded);
+    const platt = { a: 1.3, b: -0.2 };
+    const far = { validation: 0.74, estimated: 0.4, warning: 'class prior shift', posteriors: 'calibrated' as const };
+    const adjusted = autoForTestPrior(guarded, far, platt);
+    const kept = autoForTestPrior(guarded, far, platt, false);
+    assert.ok(adjusted.method === 'prior-adjusted');
+    assert.equal(kept.method, guarded.method);
+    assert.equal(kept.value, guarded.value);
+    assert.deepEqual(kept.prior, { ...adjusted.prior, applied: false }, 'the same adjustment, marked as not applied');
+    assert.equal(kept.prior.thresholdOnModelScale, adjusted.value);
+    assert.equal(autoForTestPrior(guarded, { ...far, estimated: 0.7, warning: undefined }, platt, false), guarded, 'no shift: nothing declined');
+  });
+
   it('cuts the calibrated probability at 0.5 when the prior does not move, lower when positives become commoner, and refuses priors of 0 or 1', () => {
     close(priorAdjustedCut(0.74, 0.74), 0.5, 'no shift');
     assert.ok(priorAdjustedCut(0.74, 0.9) < 0.5);
