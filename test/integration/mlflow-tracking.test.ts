@@ -13,6 +13,7 @@ import { startCliWorker, type CliWorker } from '../helpers/cli-worker.ts';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { historyTextWithPayloads } from '../helpers/history-json.ts';
 import { startTestServers, type TestServers } from '../helpers/servers.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
 
@@ -33,8 +34,9 @@ const tag = (run: MlflowRun, key: string) => run.data.tags.find((entry) => entry
 /**
  * `tracking.mlflow` against a real MLflow server (the pinned one deploy/tools/install-mlflow.sh
  * installs, SQLite backend, local artifacts behind its proxy): a tiny run of the demo's plan (a
- * two-trial sweep, evaluate, publish) is checked through MLflow's REST API only; then the server
- * is stopped and a run still succeeds with a recorded warning, unless tracking is required.
+ * two-trial sweep, evaluate, publish) is checked through MLflow's REST API only, and a cancelled
+ * run ends its MLflow run as KILLED; then the server is stopped and a run still succeeds with a
+ * recorded warning, unless tracking is required.
  */
 describe('MLflow tracking (tracking.mlflow) against a real MLflow server', function () {
   this.timeout(600_000);
@@ -176,6 +178,36 @@ describe('MLflow tracking (tracking.mlflow) against a real MLflow server', funct
       assert.ok(run, `an MLflow run for ${workflowId}`);
       assert.deepEqual(await metricSteps(run.info.run_id, 'train.valAuc'), [1, 2], `${workflowId}: one valAuc point per epoch`);
     }
+  });
+
+  it('a cancelled run (mlp cancel) ends as cancelled and its MLflow run as KILLED, with an end time', async () => {
+    // One noop step that would sleep for minutes, heartbeating often: it is running until cancelled.
+    const file = join(servers.dir, 'tracked-cancel.yaml');
+    await writeFile(
+      file,
+      ['apiVersion: mlp/v1', 'name: tracked-cancel', 'tracking:', '  mlflow:', `    experiment: ${EXPERIMENT}`, 'steps:', '  - id: wait', '    uses: noop', '    cache: false', '    heartbeatTimeout: 5s', '    with: { sleepMs: 600000 }', ''].join('\n'),
+    );
+    const started = await cli.mlp('run', file, '--json');
+    assert.equal(started.code, 0, `${started.stderr}\n${started.stdout}`);
+    const { workflowId } = z.object({ workflowId: z.string() }).parse(JSON.parse(started.stdout));
+    const viewSchema = z.object({ state: z.string(), steps: z.array(z.object({ id: z.string(), state: z.string() }).loose()), tracking: z.object({ runId: z.string() }).loose().optional() }).loose();
+    const show = async () => viewSchema.parse(JSON.parse((await cli.mlp('show', workflowId, '--json')).stdout));
+    const mlflowRunId = await waitUntil('the tracked step to run', async () => {
+      const view = await show();
+      return view.steps[0]?.state === 'running' ? view.tracking?.runId : undefined;
+    });
+
+    const cancelled = await cli.mlp('cancel', workflowId, '--json');
+    assert.equal(cancelled.code, 0, `${cancelled.stderr}\n${cancelled.stdout}`);
+    assert.equal(z.object({ status: z.string() }).parse(JSON.parse(cancelled.stdout)).status, 'CANCELLED');
+    const view = await show();
+    assert.equal(view.state, 'cancelled');
+    assert.equal(view.steps[0]?.state, 'cancelled');
+
+    // The workflow closed only after the end activity answered: the status is there already.
+    const { run } = await api(z.object({ run: z.object({ info: z.object({ status: z.string(), start_time: z.coerce.number(), end_time: z.coerce.number().optional() }) }) }), 'GET', 'runs/get', { run_id: mlflowRunId });
+    assert.equal(run.info.status, 'KILLED');
+    assert.ok(run.info.end_time !== undefined && run.info.end_time >= run.info.start_time, `an end time at or after the start: ${JSON.stringify(run.info)}`);
   });
 
   it('with the server stopped: the run succeeds with a recorded warning; with required: true it fails naming the tracking URI', async () => {
