@@ -10,7 +10,9 @@ MLFLOW_VERSION=3.18.0
 venv_dir="$PWD/.tools/mlflow"
 
 installed=$("$venv_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))' 2>/dev/null || true)
-if [ "$installed" = "$MLFLOW_VERSION" ] && [ -x "$venv_dir/bin/mlflow" ]; then
+# The console script must also start: a venv's scripts name its interpreter by absolute path, so a
+# moved or copied .tools folder has the right version but a dead `mlflow` (reinstalled then).
+if [ "$installed" = "$MLFLOW_VERSION" ] && "$venv_dir/bin/mlflow" --version >/dev/null 2>&1; then
   echo "mlflow $MLFLOW_VERSION: present ($venv_dir)"
   exit 0
 fi
