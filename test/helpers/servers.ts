@@ -77,3 +77,25 @@ export function workerStorageEnv(storage: StorageConfig): Record<string, string>
     S3_SECRET_ACCESS_KEY: storage.secretAccessKey,
   };
 }
+
+/**
+ * The environment of a worker process on these servers, configured as a user configures one:
+ * Temporal and the test's namespace, the task-queue prefix, both queues, the wasm engine, a
+ * scratch folder and the object storage; `extra` adds variables or overrides these.
+ */
+export function testWorkerEnv(
+  servers: TestServers,
+  options: { prefix: string; scratchDir: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: servers.temporalAddress,
+    TEMPORAL_NAMESPACE: servers.namespace,
+    MLP_TASK_QUEUE_PREFIX: options.prefix,
+    MLP_WORKER_QUEUES: 'cpu,gpu',
+    MLP_ENGINE: 'wasm',
+    MLP_SCRATCH_DIR: options.scratchDir,
+    ...workerStorageEnv(servers.storage),
+    ...extra,
+  };
+}

@@ -14,7 +14,7 @@ import { freePort } from '../../client/servers/launch.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { buildZip, renameEntry } from '../helpers/archives.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
-import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, testWorkerEnv } from '../helpers/servers.ts';
 import { findCause } from '../helpers/failure-cause.ts';
 
 const exec = promisify(execFile);
@@ -39,17 +39,7 @@ describe('bad inputs end to end: data, models and configuration', function () {
   let png: Buffer;
 
   function workerEnv(overrides: Record<string, string> = {}): Record<string, string> {
-    return {
-      TEMPORAL_ADDRESS: servers.temporalAddress,
-      TEMPORAL_NAMESPACE: servers.namespace,
-      MLP_TASK_QUEUE_PREFIX: prefix,
-      MLP_WORKER_QUEUES: 'cpu,gpu',
-      MLP_ENGINE: 'wasm',
-      MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
-      MLP_LOG_LEVEL: 'warn',
-      ...workerStorageEnv(servers.storage),
-      ...overrides,
-    };
+    return testWorkerEnv(servers, { prefix, scratchDir: join(servers.dir, 'scratch') }, { MLP_LOG_LEVEL: 'warn', ...overrides });
   }
 
   before(async () => {

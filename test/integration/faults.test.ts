@@ -15,7 +15,8 @@ import { resolveTemporalBinary } from '../../client/servers/binaries.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { startFileServer, type FileServer } from '../helpers/file-server.ts';
 import { historyTextWithPayloads } from '../helpers/history-json.ts';
-import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
+import { killNow } from '../helpers/kill-process.ts';
+import { startTestServers, type TestServers, testWorkerEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -60,27 +61,10 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
     logs.push(logFile);
     const child = spawnWorkerProcess({
       logFile,
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
-        MLP_WORKER_ROLE: role,
-        MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, `scratch-${children.length}`),
-        MLP_LOG_LEVEL: 'info',
-        ...workerStorageEnv(servers.storage),
-      },
+      env: testWorkerEnv(servers, { prefix, scratchDir: join(servers.dir, `scratch-${children.length}`) }, { MLP_WORKER_ROLE: role, MLP_LOG_LEVEL: 'info' }),
     });
     children.push(child);
     return child;
-  }
-
-  async function killWorker(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
   }
 
   before(async () => {
@@ -106,7 +90,7 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
   });
 
   after(async () => {
-    for (const child of children) await killWorker(child);
+    for (const child of children) await killNow(child);
     await connection?.close();
     await files?.close();
     await servers?.stop();
@@ -160,13 +144,13 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
     // download: the archive request is stalled, so the step is certainly mid-download.
     await stepStarted(handle, 'download');
     await until('the archive request', async () => (files.requests.some((request) => request.path === ZIP_PATH) ? true : undefined));
-    await killWorker(activitiesWorker);
+    await killNow(activitiesWorker);
     killedAt.download = Date.now();
     activitiesWorker = startWorker('activities');
 
     // subset: killed as soon as a worker holds it.
     await stepStarted(handle, 'subset');
-    await killWorker(activitiesWorker);
+    await killNow(activitiesWorker);
     activitiesWorker = startWorker('activities');
 
     // train: killed once epoch 1 is checkpointed, so the retry has something to resume from.
@@ -175,12 +159,12 @@ describe('faults on real processes: runs survive killed workers, a killed Tempor
       const epochs = await checkpointEpochs(workflowId);
       return epochs.includes(1) ? epochs : undefined;
     });
-    await killWorker(activitiesWorker);
+    await killNow(activitiesWorker);
     activitiesWorker = startWorker('activities');
 
     // evaluate: killed as soon as a worker holds it.
     await stepStarted(handle, 'evaluate');
-    await killWorker(activitiesWorker);
+    await killNow(activitiesWorker);
     activitiesWorker = startWorker('activities');
 
     const outputs = stepOutputs.parse(await handle.result());

@@ -12,7 +12,8 @@ import { loadPipelineFile } from '../../client/pipelines/pipeline-file.ts';
 import { submitPipeline } from '../../client/pipelines/pipeline-submit.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.ts';
-import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
+import { killNow } from '../helpers/kill-process.ts';
+import { startTestServers, type TestServers, testWorkerEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const PIPELINE = 'test/fixtures/tracking/tracked-train.yaml';
@@ -35,27 +36,10 @@ describe('MLflow tracking across a killed worker: a retried epoch adds no second
   function startWorker(role: 'workflows' | 'activities'): ChildProcess {
     const child = spawnWorkerProcess({
       logFile: join(servers.dir, `worker-${role}-${children.length}.log`),
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
-        MLP_WORKER_ROLE: role,
-        MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, `scratch-${children.length}`),
-        MLFLOW_TRACKING_URI: mlflow.uri,
-        ...workerStorageEnv(servers.storage),
-      },
+      env: testWorkerEnv(servers, { prefix, scratchDir: join(servers.dir, `scratch-${children.length}`) }, { MLP_WORKER_ROLE: role, MLFLOW_TRACKING_URI: mlflow.uri }),
     });
     children.push(child);
     return child;
-  }
-
-  async function killWorker(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
   }
 
   before(async () => {
@@ -70,7 +54,7 @@ describe('MLflow tracking across a killed worker: a retried epoch adds no second
   });
 
   after(async () => {
-    for (const child of children) await killWorker(child);
+    for (const child of children) await killNow(child);
     await connection?.close();
     await mlflow?.remove();
     await servers?.stop();
@@ -93,7 +77,7 @@ describe('MLflow tracking across a killed worker: a retried epoch adds no second
     );
     const steps = async (key: string) => (await mlflowApi.metricHistory(runId, key)).map((point) => Number(point.step)).sort((a, b) => a - b);
     await waitUntil(`epoch 1 of ${workflowId} in MLflow`, async () => ((await steps('train.valAuc')).includes(1) ? true : undefined), { timeoutMs: 180_000, intervalMs: 100 });
-    await killWorker(activities);
+    await killNow(activities);
     // Without its checkpoints the retry trains from epoch 1 again, which MLflow already has.
     const store = new ObjectStore(servers.storage);
     for (const key of await store.list(`${checkpointPrefix(workflowId, 'train')}/`)) await store.remove(key);

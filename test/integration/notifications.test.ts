@@ -14,7 +14,7 @@ import { getPipelineProgress } from '../../client/runs/progress.ts';
 import { progressFromHistory } from '../../client/runs/run-history.ts';
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import type { NotificationProgress } from '../../common/pipeline-progress.ts';
-import { startTestServers, type TestServers, workerStorageEnv } from '../helpers/servers.ts';
+import { startTestServers, type TestServers, testWorkerEnv } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -62,20 +62,13 @@ describe('run notifications on a real worker process', function () {
     client = new Client({ connection, namespace: servers.namespace });
     logFile = join(servers.dir, 'worker.log');
     worker = spawnWorkerProcess({
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
-        MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
+      env: testWorkerEnv(servers, { prefix, scratchDir: join(servers.dir, 'scratch') }, {
         MLP_LOG_LEVEL: 'info',
         MLP_TEMPORAL_UI_URL: 'http://ui.test:8233/',
-        ...workerStorageEnv(servers.storage),
         OK_WEBHOOK_URL: `${base}/ok`,
         OTHER_WEBHOOK_URL: `${base}/other`,
         DOWN_WEBHOOK_URL: `${base}/down`,
-      },
+      }),
       logFile,
     });
   });

@@ -13,7 +13,7 @@ import { deploymentStatus, type DeploymentStatus } from '../../client/deployment
 import { spawnWorkerProcess } from '../../client/workers/worker-process.ts';
 import type { ResolvedPipeline } from '../../common/resolved-pipeline.ts';
 import { testPipeline, testStep } from '../helpers/recording-steps.ts';
-import { startTestServers, workerStorageEnv, type TestServers } from '../helpers/servers.ts';
+import { startTestServers, testWorkerEnv, type TestServers } from '../helpers/servers.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 const exec = promisify(execFile);
@@ -51,19 +51,7 @@ describe('Worker Versioning: a run finishes on the build it started on (real dev
     const child = spawnWorkerProcess({
       logFile: join(servers.dir, `${buildId}.log`),
       ...(buildId === 'build-b' ? { entry: BUILD_B_ENTRY } : {}),
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: prefix,
-        MLP_WORKER_QUEUES: 'cpu,gpu',
-        MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, buildId),
-        MLP_LOG_LEVEL: 'info',
-        MLP_DEPLOYMENT_NAME: deployment,
-        MLP_BUILD_ID: buildId,
-        ...workerStorageEnv(servers.storage),
-        ...env,
-      },
+      env: testWorkerEnv(servers, { prefix, scratchDir: join(servers.dir, buildId) }, { MLP_LOG_LEVEL: 'info', MLP_DEPLOYMENT_NAME: deployment, MLP_BUILD_ID: buildId, ...env }),
     });
     workers.push(child);
     if (child.pid === undefined) throw new Error(`worker of ${buildId} did not start`);
@@ -245,14 +233,7 @@ describe('Worker Versioning against a server that refuses it', function () {
     const logFile = join(servers.dir, 'worker.log');
     const child = spawnWorkerProcess({
       logFile,
-      env: {
-        TEMPORAL_ADDRESS: servers.temporalAddress,
-        TEMPORAL_NAMESPACE: servers.namespace,
-        MLP_TASK_QUEUE_PREFIX: `nover-${randomUUID().slice(0, 8)}`,
-        MLP_ENGINE: 'wasm',
-        MLP_SCRATCH_DIR: join(servers.dir, 'scratch'),
-        ...workerStorageEnv(servers.storage),
-      },
+      env: testWorkerEnv(servers, { prefix: `nover-${randomUUID().slice(0, 8)}`, scratchDir: join(servers.dir, 'scratch') }, { MLP_WORKER_QUEUES: 'cpu' }),
     });
     assert.equal(await exitOf(child), 1);
     const log = await readFile(logFile, 'utf8');
